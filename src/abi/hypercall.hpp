@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: MIT
+// The 64-bit PV hypercall ABI for page-table management, in the shapes of Xen's public xen.h:
+// hypercall numbers, mmu_update requests, mmuext_op operations, update_va_mapping flags, multicall
+// entries and the error codes Xen returns. Plain data: the guest builds these, the hypervisor
+// consumes them; neither side sees the other's internals.
+//
+// Modelling note: argument buffers (request arrays, vCPU bitmaps) are passed by value instead of
+// as guest virtual addresses; Xen's copy_from_guest of them is accounted for in the cost model.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "common/types.hpp"
+
+namespace pib::abi {
+
+enum class HypercallNr : uint32_t {
+  kMmuUpdate = 1,
+  kMulticall = 13,
+  kUpdateVaMapping = 14,
+  kMmuextOp = 26,
+};
+
+// Errors are returned as negative errno values, as Xen does.
+namespace err {
+inline constexpr int64_t kOk = 0;
+inline constexpr int64_t kEPERM = -1;
+inline constexpr int64_t kENOENT = -2;
+inline constexpr int64_t kESRCH = -3;
+inline constexpr int64_t kENOMEM = -12;
+inline constexpr int64_t kEFAULT = -14;
+inline constexpr int64_t kEBUSY = -16;
+inline constexpr int64_t kEEXIST = -17;
+inline constexpr int64_t kEINVAL = -22;
+inline constexpr int64_t kENOSYS = -38;
+inline constexpr int64_t kEOPNOTSUPP = -95;
+}  // namespace err
+std::string_view error_name(int64_t rc);  // "-EINVAL", "0", ...
+
+inline constexpr DomId kDomidSelf = 0x7ff0;
+inline constexpr DomId kDomidIo = 0x7ff1;
+inline constexpr DomId kDomidXen = 0x7ff2;
+inline constexpr DomId kDomidInvalid = 0x7ff4;
+
+// --- mmu_update -------------------------------------------------------------------------------
+enum MmuUpdateCmd : uint64_t {
+  kMmuNormalPtUpdate = 0,      // ptr = machine address of an 8-byte entry
+  kMmuMachphysUpdate = 1,      // ptr = machine address of the frame, val = its new pfn
+  kMmuPtUpdatePreserveAd = 2,  // as normal, keeping the entry's current A/D bits
+  kMmuPtUpdateNoTranslate = 3,
+};
+struct MmuUpdate {
+  uint64_t ptr = 0;  // machine address | command in the low 2 bits
+  uint64_t val = 0;
+};
+inline MmuUpdate make_mmu_update(Maddr entry, uint64_t val, MmuUpdateCmd cmd = kMmuNormalPtUpdate) {
+  return MmuUpdate{entry.value | cmd, val};
+}
+
+// --- mmuext_op --------------------------------------------------------------------------------
+enum MmuextCmd : uint32_t {
+  kMmuextPinL1Table = 0,
+  kMmuextPinL2Table = 1,
+  kMmuextPinL3Table = 2,
+  kMmuextPinL4Table = 3,
+  kMmuextUnpinTable = 4,
+  kMmuextNewBaseptr = 5,
+  kMmuextTlbFlushLocal = 6,
+  kMmuextInvlpgLocal = 7,
+  kMmuextTlbFlushMulti = 8,
+  kMmuextInvlpgMulti = 9,
+  kMmuextTlbFlushAll = 10,
+  kMmuextInvlpgAll = 11,
+  kMmuextFlushCache = 12,
+  kMmuextSetLdt = 13,
+  kMmuextNewUserBaseptr = 15,
+  kMmuextClearPage = 16,
+  kMmuextCopyPage = 17,
+  kMmuextFlushCacheGlobal = 18,
+  kMmuextMarkSuper = 19,
+  kMmuextUnmarkSuper = 20,
+};
+struct MmuextOp {
+  uint32_t cmd = 0;
+  uint64_t arg1 = 0;  // mfn (pin/unpin/baseptr/clear/copy) or linear address (invlpg)
+  uint64_t arg2 = 0;  // vCPU bitmap (flush/invlpg multi), source mfn (copy), entries (set_ldt)
+};
+
+// --- update_va_mapping ------------------------------------------------------------------------
+inline constexpr uint64_t kUvmfNone = 0;
+inline constexpr uint64_t kUvmfTlbFlush = 1;
+inline constexpr uint64_t kUvmfInvlpg = 2;
+inline constexpr uint64_t kUvmfFlushTypeMask = 3;
+inline constexpr uint64_t kUvmfLocal = 0;
+inline constexpr uint64_t kUvmfAll = 4;
+inline constexpr uint64_t kUvmfMulti = 8;  // model: target set is the vcpumask argument
+
+struct UpdateVaMapping {
+  Vaddr va;
+  uint64_t val = 0;
+  uint64_t flags = 0;
+  uint64_t vcpumask = 0;  // with kUvmfMulti
+};
+
+// --- multicall --------------------------------------------------------------------------------
+struct MulticallEntry {
+  HypercallNr op = HypercallNr::kMmuUpdate;
+  std::vector<MmuUpdate> mmu_updates;  // op == kMmuUpdate
+  std::vector<MmuextOp> mmuext_ops;    // op == kMmuextOp
+  UpdateVaMapping uvm;                 // op == kUpdateVaMapping
+  DomId foreigndom = kDomidSelf;
+  int64_t result = 0;  // written by the hypervisor
+};
+
+}  // namespace pib::abi

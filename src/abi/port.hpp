@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+// The one interface through which a PV guest reaches the hypervisor. Implemented by the
+// hypervisor model; called by guest kernels, the hypercall-script front end and attack tests.
+// Every call is one guest-to-hypervisor transition; the hypervisor charges its own work.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "abi/hypercall.hpp"
+#include "hw/cpu.hpp"
+
+namespace pib::abi {
+
+class HypervisorPort {
+ public:
+  virtual ~HypervisorPort() = default;
+
+  // Hypercalls. `done` receives the number of requests completed (partial success).
+  virtual int64_t mmu_update(VcpuId vcpu, std::span<const MmuUpdate> reqs, uint32_t* done,
+                             DomId foreigndom = kDomidSelf) = 0;
+  virtual int64_t mmuext_op(VcpuId vcpu, std::span<const MmuextOp> ops, uint32_t* done,
+                            DomId foreigndom = kDomidSelf) = 0;
+  virtual int64_t update_va_mapping(VcpuId vcpu, const UpdateVaMapping& args) = 0;
+  virtual int64_t multicall(VcpuId vcpu, std::span<MulticallEntry> entries) = 0;
+
+  // Guest execution: a memory operation performed by the vCPU in its current guest mode (the
+  // guest kernel of a 64-bit PV domain runs in ring 3, so every guest access is a user-mode
+  // access). Page faults go to the hypervisor first, which emulates or reflects them.
+  virtual hw::MemResult guest_access(VcpuId vcpu, const hw::MemRequest& request) = 0;
+
+  // Guest kernel <-> guest user transitions (syscall entry / HYPERVISOR_iret): the hypervisor
+  // switches the vCPU between its kernel and user root tables. Returns an error if no user root
+  // table is installed.
+  virtual int64_t switch_guest_mode(VcpuId vcpu, bool to_kernel) = 0;
+
+  // The read-only machine-to-physical table Xen exposes to every PV guest.
+  virtual Pfn machine_to_phys(Mfn mfn) const = 0;
+};
+
+}  // namespace pib::abi

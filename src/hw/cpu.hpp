@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+// A physical CPU executing guest code: 8-byte memory operations through its Mmu. When the walker
+// raises a page fault the CPU delivers it to the ring-0 trap handler (whatever system software
+// installed one); the handler either completes the operation itself (emulation) or lets the
+// fault stand, in which case the caller sees it. The CPU knows nothing of Xen.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "hw/mmu.hpp"
+
+namespace pib::hw {
+
+enum class MemOp {
+  kLoad,     // mov r, [va]
+  kStore,    // mov [va], v
+  kXchg,     // xchg [va], v            -> returns the old value
+  kCmpXchg,  // lock cmpxchg [va]       -> returns the old value
+  kAndNot,   // lock and [va], ~v       -> returns the old value (clear_bit-style RMW)
+  kFetch,    // instruction fetch of [va]
+};
+
+struct MemRequest {
+  Vaddr va;
+  MemOp op = MemOp::kLoad;
+  Mode mode = Mode::kUser;
+  uint64_t value = 0;
+  uint64_t expected = 0;  // kCmpXchg only
+};
+
+struct MemResult {
+  bool ok = false;
+  uint64_t value = 0;  // loaded value, or the old value of an RMW
+  std::optional<PageFault> fault;
+};
+
+class Cpu;
+
+// Ring-0 exception entry for page faults. Returns the completed result when the handler emulated
+// the access, or nullopt to let the fault reach the code that made the access.
+class TrapHandler {
+ public:
+  virtual ~TrapHandler() = default;
+  virtual std::optional<MemResult> on_page_fault(Cpu& cpu, const PageFault& fault,
+                                                 const MemRequest& request) = 0;
+};
+
+class Cpu {
+ public:
+  Cpu(CpuId id, MachineMemory& memory, sim::Ledger& ledger, TlbParams tlb_params);
+
+  CpuId id() const { return id_; }
+  Mmu& mmu() { return mmu_; }
+  const Mmu& mmu() const { return mmu_; }
+  void set_trap_handler(TrapHandler* handler) { trap_handler_ = handler; }
+
+  MemResult access(const MemRequest& request);
+  MemResult load(Vaddr va, Mode mode = Mode::kUser) { return access({va, MemOp::kLoad, mode}); }
+  MemResult store(Vaddr va, uint64_t value, Mode mode = Mode::kUser) {
+    return access({va, MemOp::kStore, mode, value});
+  }
+
+  // Performs `request` at an already translated machine address (also used by emulators).
+  static uint64_t perform(MachineMemory& memory, Maddr ma, const MemRequest& request);
+
+ private:
+  CpuId id_;
+  MachineMemory& memory_;
+  Mmu mmu_;
+  TrapHandler* trap_handler_ = nullptr;
+};
+
+}  // namespace pib::hw

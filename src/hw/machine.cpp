@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: MIT
+#include "hw/machine.hpp"
+
+#include "common/error.hpp"
+
+namespace pib::hw {
+
+Machine::Machine(MachineParams params, sim::Ledger& ledger)
+    : params_(params), ledger_(ledger), memory_(params.frames, ledger) {
+  if (params.cpus == 0) throw InputError("machine: at least one CPU is needed");
+  if (params.frames < 64) throw InputError("machine: at least 64 frames of memory are needed");
+  for (CpuId id = 0; id < params.cpus; ++id) {
+    cpus_.push_back(std::make_unique<Cpu>(id, memory_, ledger, params.tlb));
+  }
+}
+
+}  // namespace pib::hw

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+// The simulated machine: memory plus CPUs (each with its own MMU and TLB). System software (the
+// hypervisor) is given a Machine; the machine never calls up into it except through the trap
+// handler each CPU was given.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "hw/cpu.hpp"
+#include "hw/machine_memory.hpp"
+
+namespace pib::hw {
+
+struct MachineParams {
+  uint64_t frames = 16384;  // 64 MiB
+  uint32_t cpus = 1;
+  TlbParams tlb{};
+};
+
+class Machine {
+ public:
+  Machine(MachineParams params, sim::Ledger& ledger);
+
+  MachineMemory& memory() { return memory_; }
+  const MachineMemory& memory() const { return memory_; }
+  Cpu& cpu(CpuId id) { return *cpus_.at(id); }
+  const Cpu& cpu(CpuId id) const { return *cpus_.at(id); }
+  uint32_t cpu_count() const { return static_cast<uint32_t>(cpus_.size()); }
+  sim::Ledger& ledger() { return ledger_; }
+  const MachineParams& params() const { return params_; }
+
+ private:
+  MachineParams params_;
+  sim::Ledger& ledger_;
+  MachineMemory memory_;
+  std::vector<std::unique_ptr<Cpu>> cpus_;
+};
+
+}  // namespace pib::hw

@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: MIT
+// Machine memory: N frames of 4 KiB holding real bytes. Storage is sparse: a frame that was never
+// written (or was zeroed) costs no host memory and reads as zeros. Knows nothing of owners,
+// types or hypervisors; callers are the hardware walker, the IOMMU and the hypervisor (which, like
+// Xen, has a direct map of all machine memory).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "common/types.hpp"
+#include "sim/ledger.hpp"
+
+namespace pib::hw {
+
+class MachineMemory {
+ public:
+  MachineMemory(uint64_t frame_count, sim::Ledger& ledger);
+
+  uint64_t frame_count() const { return frames_.size(); }
+  bool is_valid(Mfn mfn) const { return mfn.value < frames_.size(); }
+
+  // 8-byte accesses; the address must be 8-byte aligned and inside memory (else ModelBug).
+  uint64_t read_u64(Maddr ma) const;
+  void write_u64(Maddr ma, uint64_t value);
+  // Atomic compare-exchange; returns the value found (== expected on success).
+  uint64_t cmpxchg_u64(Maddr ma, uint64_t expected, uint64_t desired);
+
+  // Entry `index` (0..511) of the frame seen as a table of 64-bit words.
+  uint64_t read_entry(Mfn mfn, uint64_t index) const {
+    return read_u64(maddr_of(mfn, index * 8));
+  }
+  void write_entry(Mfn mfn, uint64_t index, uint64_t value) {
+    write_u64(maddr_of(mfn, index * 8), value);
+  }
+
+  void zero_frame(Mfn mfn);            // charges hw.mem.zero_page
+  void copy_frame(Mfn dst, Mfn src);   // charges hw.mem.copy_page
+  bool frame_is_zero(Mfn mfn) const;
+
+  // Frames currently backed by host memory (for the simulator's own memory accounting).
+  uint64_t backed_frames() const { return backed_; }
+
+ private:
+  using FrameWords = std::array<uint64_t, kEntriesPerTable>;
+  FrameWords& backing(Mfn mfn);
+  void check(Maddr ma) const;
+
+  std::vector<std::unique_ptr<FrameWords>> frames_;
+  uint64_t backed_ = 0;
+  sim::Ledger& ledger_;
+};
+
+}  // namespace pib::hw

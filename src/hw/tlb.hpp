@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: MIT
+// A per-CPU TLB: set-associative, LRU within a set, caching the final translation of a 4 KiB
+// virtual page (large pages are cached per 4 KiB page they cover). Entries survive until evicted or
+// flushed — a TLB that is not flushed keeps translating with stale permissions, as on hardware.
+// Called by the Mmu (lookup/insert) and by whoever flushes (CR3 loads, INVLPG, full flushes).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "common/types.hpp"
+#include "sim/ledger.hpp"
+
+namespace pib::hw {
+
+struct TlbParams {
+  uint32_t entries = 64;
+  uint32_t ways = 4;
+};
+
+struct TlbEntry {
+  uint64_t vpn = 0;
+  Mfn mfn;
+  bool writable = false;
+  bool user = false;
+  bool executable = false;
+  bool global = false;
+  bool dirty = false;  // the leaf's D bit was set when cached
+};
+
+class Tlb {
+ public:
+  Tlb(TlbParams params, sim::Ledger& ledger);
+
+  std::optional<TlbEntry> lookup(Vaddr va);  // charges hit/miss
+  void insert(const TlbEntry& entry);
+  void flush_all();        // everything, global entries included
+  void flush_nonglobal();  // what a CR3 load does
+  void invlpg(Vaddr va);   // one page, global or not
+  std::size_t occupancy() const;
+  std::vector<TlbEntry> valid_entries() const;  // for auditors and tests
+  const TlbParams& params() const { return params_; }
+
+ private:
+  struct Way {
+    TlbEntry entry;
+    bool valid = false;
+    uint64_t last_use = 0;
+  };
+  std::size_t set_of(uint64_t vpn) const { return vpn % sets_; }
+
+  TlbParams params_;
+  std::size_t sets_;
+  std::vector<Way> ways_;  // sets_ * params_.ways
+  uint64_t tick_ = 0;
+  sim::Ledger& ledger_;
+};
+
+}  // namespace pib::hw

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: MIT
+#include "xen/audit.hpp"
+
+#include <cstdio>
+#include <unordered_map>
+
+#include "xen/pt_flags.hpp"
+
+namespace pib::xen {
+
+using hw::Pte;
+using namespace hw::pte_bits;
+
+namespace {
+
+struct Expected {
+  uint64_t count = 0;
+  uint64_t type_count = 0;
+  int64_t linear = 0;
+};
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+class Auditor {
+ public:
+  explicit Auditor(const Hypervisor& xen) : xen_(xen), ft_(xen.frame_table()) {}
+
+  std::vector<std::string> run() {
+    for (DomId id : xen_.domain_ids()) audit_domain(xen_.domain(id));
+    audit_tlbs();
+    return std::move(problems_);
+  }
+
+ private:
+  void fail(const std::string& what) { problems_.push_back(what); }
+
+  void add_root_refs(Mfn m) {
+    if (m == kInvalidMfn) return;
+    ++exp_[m.value].count;
+    ++exp_[m.value].type_count;
+  }
+
+  void audit_domain(const Domain& d) {
+    exp_.clear();
+    uint64_t validated_l4 = 0;
+    for (Mfn m : d.pages) {
+      const PageInfo& pg = ft_[m];
+      if (pg.owner != d.id) continue;  // freed and reused elsewhere
+      Expected& e = exp_[m.value];
+      if (pg.allocated) ++e.count;
+      if (pg.pinned) {
+        ++e.count;
+        ++e.type_count;
+      }
+    }
+    for (const Vcpu& v : d.vcpus) {
+      add_root_refs(v.guest_table);
+      add_root_refs(v.guest_table_user);
+      if (v.old_guest_table) add_root_refs(*v.old_guest_table);
+    }
+    for (Mfn m : d.pages) {
+      const PageInfo& pg = ft_[m];
+      if (pg.owner != d.id || !is_pt_type(pg.type) || !pg.validated) continue;
+      if (pg.type == PageType::kL4) ++validated_l4;
+      audit_table(d, m, level_of(pg.type));
+    }
+    for (Mfn m : d.pages) {
+      const PageInfo& pg = ft_[m];
+      if (pg.owner != d.id) continue;
+      const Expected& e = exp_[m.value];
+      const std::string at = "dom" + std::to_string(d.id) + " mfn " + hex(m.value);
+      if (pg.count != e.count) {
+        fail(at + ": general count " + std::to_string(pg.count) + ", references found " +
+             std::to_string(e.count));
+      }
+      if (pg.type_count != e.type_count) {
+        fail(at + " (" + std::string(type_name(pg.type)) + "): type count " +
+             std::to_string(pg.type_count) + ", typed references found " +
+             std::to_string(e.type_count));
+      }
+      if (pg.linear_pt_count != e.linear) {
+        fail(at + ": linear_pt_count " + std::to_string(pg.linear_pt_count) + ", expected " +
+             std::to_string(e.linear));
+      }
+      if (pg.type_count == 0 && (pg.validated && is_pt_type(pg.type))) {
+        fail(at + ": validated page table with no type references");
+      }
+      if (pg.type_count == 0 && pg.pinned) fail(at + ": pinned with no type references");
+      if (pg.type_count > 0 && !pg.validated) fail(at + ": typed in use but not validated");
+    }
+    if (validated_l4 != d.nr_l4_pages) {
+      fail("dom" + std::to_string(d.id) + ": nr_l4_pages " + std::to_string(d.nr_l4_pages) +
+           ", validated L4 tables " + std::to_string(validated_l4));
+    }
+  }
+
+  void audit_table(const Domain& d, Mfn table, unsigned level) {
+    const auto& mem = xen_.machine().memory();
+    const std::string at = "dom" + std::to_string(d.id) + " L" + std::to_string(level) + " " +
+                           hex(table.value);
+    for (uint64_t i = 0; i < kEntriesPerTable; ++i) {
+      const Pte e{mem.read_entry(table, i)};
+      if (level == 4 && !is_guest_l4_slot(i)) {
+        const Mfn want = i == kLinearSlot ? table : xen_.xen_l3();
+        if (!e.present() || e.mfn() != want || e.has(kUser)) {
+          fail(at + "[" + std::to_string(i) + "]: Xen slot does not hold Xen's entry");
+        }
+        continue;
+      }
+      if (!e.present()) continue;
+      const std::string where = at + "[" + std::to_string(i) + "] -> " + hex(e.mfn().value);
+      if (!ft_.valid(e.mfn())) {
+        fail(where + ": maps a frame outside memory");
+        continue;
+      }
+      const PageInfo& target = ft_[e.mfn()];
+      Expected& x = exp_[e.mfn().value];
+      if (level == 1) {
+        const uint64_t disallow = (kBaseDisallow & ~kGlobal) | kPageGnttab;
+        if (e.flags() & disallow & ~(d.config.privileged ? (kPwt | kPcd | kPat) : 0)) {
+          fail(where + ": disallowed flags in a validated L1");
+        }
+        if (target.owner != d.id) fail(where + ": maps a frame the domain does not own");
+        ++x.count;
+        if (e.has(kRw)) {
+          ++x.type_count;
+          if (target.type != PageType::kWritable) {
+            fail(where + ": writable mapping of a " + std::string(type_name(target.type)) +
+                 " frame");
+          }
+        }
+        continue;
+      }
+      if (e.flags() & kBaseDisallow) fail(where + ": disallowed flags in a validated table");
+      if (target.owner != d.id) fail(where + ": references a frame the domain does not own");
+      if (e.mfn() == table) {
+        if (e.has(kRw)) fail(where + ": writable self-map");
+        continue;  // self-maps hold no references
+      }
+      ++x.count;
+      ++x.type_count;
+      if (target.type == pt_type_of_level(level)) {
+        if (e.has(kRw)) fail(where + ": writable linear page-table entry");
+        --x.linear;
+        ++exp_[table.value].linear;
+      } else if (target.type != pt_type_of_level(level - 1)) {
+        fail(where + ": child has type " + std::string(type_name(target.type)));
+      }
+      if (!target.validated) fail(where + ": child not validated");
+    }
+  }
+
+  void audit_tlbs() {
+    // A guest-usable writable translation cached by any CPU must lead to a writable-typed frame:
+    // otherwise a stale TLB entry would let the guest write a page table.
+    const auto& machine = xen_.machine();
+    for (CpuId c = 0; c < machine.cpu_count(); ++c) {
+      for (const auto& t : machine.cpu(c).mmu().tlb().valid_entries()) {
+        if (!t.user || !t.writable || !ft_.valid(t.mfn)) continue;
+        const PageInfo& pg = ft_[t.mfn];
+        if (pg.type != PageType::kWritable) {
+          fail("cpu" + std::to_string(c) + " TLB: writable user translation of va " +
+               hex(t.vpn << kPageShift) + " to " + std::string(type_name(pg.type)) + " frame " +
+               hex(t.mfn.value));
+        }
+      }
+    }
+  }
+
+  const Hypervisor& xen_;
+  const FrameTable& ft_;
+  std::unordered_map<uint64_t, Expected> exp_;
+  std::vector<std::string> problems_;
+};
+
+}  // namespace
+
+std::vector<std::string> audit(const Hypervisor& xen) { return Auditor(xen).run(); }
+
+}  // namespace pib::xen

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+// A PV domain as Xen sees it: its vCPUs with their root tables (kernel `guest_table`, user
+// `guest_table_user`), the frames it owns, the L4 count, and the set of physical CPUs that may
+// hold its translations (dirty_cpumask).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "common/types.hpp"
+
+namespace pib::xen {
+
+struct Vcpu {
+  VcpuId id = 0;
+  CpuId pcpu = 0;  // the model pins each vCPU to one physical CPU
+  Mfn guest_table = kInvalidMfn;
+  Mfn guest_table_user = kInvalidMfn;
+  bool in_kernel = true;
+  bool online = false;
+  // A page-table reference whose drop was deferred (current->arch.old_guest_table); released at
+  // the start of the next mmu_update/mmuext_op entry, i.e. in a continuation.
+  std::optional<Mfn> old_guest_table;
+};
+
+struct DomainConfig {
+  uint64_t max_pages = 0;
+  uint32_t vcpus = 1;
+  bool privileged = false;  // may use cache attributes and cache flushes (I/O privileged dom0)
+};
+
+struct Domain {
+  DomId id = 0;
+  DomainConfig config;
+  std::vector<Vcpu> vcpus;
+  std::vector<Mfn> pages;    // every frame allocated to the domain, in allocation order
+  uint64_t nr_l4_pages = 0;  // d->arch.pv.nr_l4_pages
+  uint64_t dirty_cpumask = 0;
+};
+
+}  // namespace pib::xen

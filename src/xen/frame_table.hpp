@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MIT
+// Xen's per-frame metadata (struct page_info): owner, general reference count, type, type count,
+// validated/pinned flags, the TLB-clock stamp of the frame's last type use, and the linear
+// page-table counter. Owned by the Hypervisor; read by the auditor and by tests.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "common/types.hpp"
+
+namespace pib::xen {
+
+enum class PageType : uint8_t { kNone, kL1, kL2, kL3, kL4, kSegDesc, kWritable };
+
+constexpr bool is_pt_type(PageType t) {
+  return t == PageType::kL1 || t == PageType::kL2 || t == PageType::kL3 || t == PageType::kL4;
+}
+constexpr unsigned level_of(PageType t) {
+  return is_pt_type(t) ? static_cast<unsigned>(t) : 0;  // kL1 == 1 ... kL4 == 4
+}
+constexpr PageType pt_type_of_level(unsigned level) { return static_cast<PageType>(level); }
+std::string_view type_name(PageType t);
+
+inline constexpr DomId kNoOwner = 0xffff;
+inline constexpr DomId kOwnerXen = 0x7ff2;  // DOMID_XEN: Xen's own frames
+
+struct PageInfo {
+  DomId owner = kNoOwner;
+  bool allocated = false;  // PGC_allocated: ownership holds one general ref
+  uint32_t count = 0;      // general references
+  PageType type = PageType::kNone;
+  uint32_t type_count = 0;
+  bool validated = false;
+  bool pinned = false;
+  uint64_t tlbflush_timestamp = 0;
+  // > 0: this table holds that many linear entries; < 0: it is the target of that many.
+  int32_t linear_pt_count = 0;
+};
+
+class FrameTable {
+ public:
+  explicit FrameTable(uint64_t frames) : pages_(frames) {}
+  PageInfo& operator[](Mfn mfn) { return pages_.at(mfn.value); }
+  const PageInfo& operator[](Mfn mfn) const { return pages_.at(mfn.value); }
+  uint64_t size() const { return pages_.size(); }
+  bool valid(Mfn mfn) const { return mfn.value < pages_.size(); }
+
+ private:
+  std::vector<PageInfo> pages_;
+};
+
+}  // namespace pib::xen

@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: MIT
+// Construction, domain management and the guest-execution side of the port (memory accesses,
+// kernel/user mode switches, the page-fault entry).
+#include "xen/hypervisor.hpp"
+
+#include <string>
+
+#include "common/error.hpp"
+
+namespace pib::xen {
+
+using sim::Event;
+
+std::string_view type_name(PageType t) {
+  switch (t) {
+    case PageType::kNone: return "none";
+    case PageType::kL1: return "l1";
+    case PageType::kL2: return "l2";
+    case PageType::kL3: return "l3";
+    case PageType::kL4: return "l4";
+    case PageType::kSegDesc: return "segdesc";
+    case PageType::kWritable: return "writable";
+  }
+  return "?";
+}
+
+std::string_view generation_name(XenGeneration g) {
+  return g == XenGeneration::kPaperEra ? "paper-era" : "modern";
+}
+
+std::optional<XenGeneration> generation_by_name(std::string_view name) {
+  if (name == "paper-era" || name == "4.8" || name == "4.11") return XenGeneration::kPaperEra;
+  if (name == "modern" || name == "4.15" || name == "4.17") return XenGeneration::kModern;
+  return std::nullopt;
+}
+
+Hypervisor::Hypervisor(hw::Machine& machine, sim::Ledger& ledger, XenParams params)
+    : machine_(machine),
+      mem_(machine.memory()),
+      ledger_(ledger),
+      params_(params),
+      frames_(machine.memory().frame_count()),
+      m2p_(machine.memory().frame_count(), kInvalidPfn.value),
+      tlbflush_time_(machine.cpu_count(), 0) {
+  // Frame 0 is never handed out (a zero MFN in an entry is a common guest bug worth catching);
+  // frame 1 is Xen's own (empty) L3 behind the reserved L4 slots. The rest is free.
+  for (uint64_t f = 0; f < 2; ++f) {
+    PageInfo& pg = frames_[Mfn{f}];
+    pg.owner = kOwnerXen;
+    pg.count = 1;
+  }
+  xen_l3_ = Mfn{1};
+  for (uint64_t f = mem_.frame_count(); f-- > 2;) free_frames_.push_back(Mfn{f});
+  for (CpuId c = 0; c < machine.cpu_count(); ++c) machine.cpu(c).set_trap_handler(this);
+}
+
+Hypervisor::~Hypervisor() {
+  for (CpuId c = 0; c < machine_.cpu_count(); ++c) machine_.cpu(c).set_trap_handler(nullptr);
+}
+
+DomId Hypervisor::create_domain(const DomainConfig& config) {
+  if (config.vcpus == 0 || config.vcpus > machine_.cpu_count()) {
+    throw InputError("domain: vcpus must be between 1 and the machine's " +
+                     std::to_string(machine_.cpu_count()) + " CPUs");
+  }
+  auto d = std::make_unique<Domain>();
+  d->id = static_cast<DomId>(domains_.size());
+  d->config = config;
+  for (VcpuId v = 0; v < config.vcpus; ++v) {
+    Vcpu vcpu;
+    vcpu.id = v;
+    vcpu.pcpu = v;
+    d->vcpus.push_back(vcpu);
+  }
+  domains_.push_back(std::move(d));
+  return domains_.back()->id;
+}
+
+Domain& Hypervisor::domain(DomId id) {
+  if (id >= domains_.size()) throw InputError("no domain " + std::to_string(id));
+  return *domains_[id];
+}
+
+const Domain& Hypervisor::domain(DomId id) const {
+  if (id >= domains_.size()) throw InputError("no domain " + std::to_string(id));
+  return *domains_[id];
+}
+
+std::vector<DomId> Hypervisor::domain_ids() const {
+  std::vector<DomId> ids;
+  for (const auto& d : domains_) ids.push_back(d->id);
+  return ids;
+}
+
+Mfn Hypervisor::alloc_domheap_page(Domain& d) {
+  if (free_frames_.empty() || d.pages.size() >= d.config.max_pages) return kInvalidMfn;
+  const Mfn mfn = free_frames_.back();
+  free_frames_.pop_back();
+  PageInfo& pg = frames_[mfn];
+  pg = PageInfo{};
+  pg.owner = d.id;
+  pg.allocated = true;
+  pg.count = 1;
+  d.pages.push_back(mfn);
+  return mfn;
+}
+
+Pfn Hypervisor::machine_to_phys(Mfn mfn) const {
+  if (mfn.value >= m2p_.size()) return kInvalidPfn;
+  return Pfn{m2p_[mfn.value]};
+}
+
+Domain& Hypervisor::port_dom() { return domain(port_domain_); }
+
+Vcpu& Hypervisor::port_vcpu(VcpuId id) {
+  Domain& d = port_dom();
+  if (id >= d.vcpus.size()) throw InputError("no vcpu " + std::to_string(id));
+  current_pcpu_ = d.vcpus[id].pcpu;
+  return d.vcpus[id];
+}
+
+hw::MemResult Hypervisor::guest_access(VcpuId vcpu, const hw::MemRequest& request) {
+  Vcpu& v = port_vcpu(vcpu);
+  hw::MemRequest r = request;
+  r.mode = hw::Mode::kUser;  // 64-bit PV: guest kernel and user both run in ring 3
+  return machine_.cpu(v.pcpu).access(r);
+}
+
+int64_t Hypervisor::switch_guest_mode(VcpuId vcpu, bool to_kernel) {
+  ledger_.charge(Event::kXenEntry);
+  Vcpu& v = port_vcpu(vcpu);
+  if (!to_kernel && v.guest_table_user == kInvalidMfn) return abi::err::kEINVAL;
+  if (v.in_kernel == to_kernel) return abi::err::kOk;
+  v.in_kernel = to_kernel;
+  write_ptbase(v, port_dom());
+  return abi::err::kOk;
+}
+
+std::optional<hw::MemResult> Hypervisor::on_page_fault(hw::Cpu& cpu, const hw::PageFault& fault,
+                                                       const hw::MemRequest& request) {
+  ledger_.charge(Event::kXenEntry);
+  Domain& d = port_dom();
+  current_pcpu_ = cpu.id();
+  for (Vcpu& v : d.vcpus) {
+    if (v.pcpu != cpu.id()) continue;
+    // Writes by the guest kernel to a read-only mapping may be writes to a validated L1 table:
+    // Xen emulates those (writable page tables); anything else goes back to the guest.
+    const bool write_protection = (fault.error_code & hw::pf_bits::kProtection) &&
+                                  (fault.error_code & hw::pf_bits::kWrite) &&
+                                  !(fault.error_code & hw::pf_bits::kReserved);
+    if (write_protection && v.in_kernel) {
+      if (auto done = ptwr_emulate(v, d, fault, request)) return done;
+    }
+  }
+  ledger_.charge(Event::kXenFaultBounced);
+  return std::nullopt;
+}
+
+}  // namespace pib::xen

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+// The hypervisor model: Xen's 64-bit PV memory management without shadow paging. It owns the
+// frame table, the M2P, the domains and the TLB clock, and implements the PV hypercall port and
+// the ring-0 page-fault handler. Rules follow xen-pv-mmu.md sections A and C; each function names
+// the Xen function it models. Charges every unit of work to the ledger.
+//
+// Callers: guest kernels and scripts (through abi::HypervisorPort only), the domain builder and
+// the auditor (through the privileged part of the interface below).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "abi/port.hpp"
+#include "hw/machine.hpp"
+#include "hw/pte.hpp"
+#include "sim/ledger.hpp"
+#include "xen/domain.hpp"
+#include "xen/frame_table.hpp"
+#include "xen/params.hpp"
+
+namespace pib::xen {
+
+// Xen's reserved L4 slots of every 64-bit PV root table, and the guest-usable ones.
+inline constexpr uint64_t kFirstXenSlot = 256;
+inline constexpr uint64_t kLastXenSlot = 271;
+inline constexpr uint64_t kLinearSlot = 258;  // self-map used by Xen's linear page tables
+constexpr bool is_guest_l4_slot(uint64_t slot) { return slot < kFirstXenSlot || slot > kLastXenSlot; }
+
+// Xen marks guest-kernel L1 mappings with this software bit (the first of the high AVAIL bits).
+inline constexpr uint64_t kPageGuestKernel = uint64_t{1} << 52;
+// Grant-table mappings carry this bit; ordinary page-table updates may never set it.
+inline constexpr uint64_t kPageGnttab = uint64_t{1} << 62;
+
+class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
+ public:
+  Hypervisor(hw::Machine& machine, sim::Ledger& ledger, XenParams params);
+  ~Hypervisor() override;
+  Hypervisor(const Hypervisor&) = delete;
+  Hypervisor& operator=(const Hypervisor&) = delete;
+
+  // ---- abi::HypervisorPort -------------------------------------------------------------
+  int64_t mmu_update(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs, uint32_t* done,
+                     DomId foreigndom) override;
+  int64_t mmuext_op(VcpuId vcpu, std::span<const abi::MmuextOp> ops, uint32_t* done,
+                    DomId foreigndom) override;
+  int64_t update_va_mapping(VcpuId vcpu, const abi::UpdateVaMapping& args) override;
+  int64_t multicall(VcpuId vcpu, std::span<abi::MulticallEntry> entries) override;
+  hw::MemResult guest_access(VcpuId vcpu, const hw::MemRequest& request) override;
+  int64_t switch_guest_mode(VcpuId vcpu, bool to_kernel) override;
+  Pfn machine_to_phys(Mfn mfn) const override;
+
+  // ---- hw::TrapHandler -----------------------------------------------------------------
+  std::optional<hw::MemResult> on_page_fault(hw::Cpu& cpu, const hw::PageFault& fault,
+                                             const hw::MemRequest& request) override;
+
+  // ---- privileged interface: domain builder, toolstack, auditor, tests -----------------
+  // The port acts on behalf of exactly one guest domain (the one the guest kernel runs in).
+  DomId create_domain(const DomainConfig& config);
+  void set_port_domain(DomId id) { port_domain_ = id; }
+  Domain& domain(DomId id);
+  const Domain& domain(DomId id) const;
+  std::vector<DomId> domain_ids() const;
+  Mfn alloc_domheap_page(Domain& d);  // kInvalidMfn when memory is exhausted
+  void set_m2p(Mfn mfn, Pfn pfn) { m2p_.at(mfn.value) = pfn.value; }
+  // Builder-time pin of a root table and its installation as a vCPU's kernel base pointer.
+  int64_t builder_pin_and_install(Domain& d, Mfn l4);
+
+  const FrameTable& frame_table() const { return frames_; }
+  const XenParams& params() const { return params_; }
+  hw::Machine& machine() { return machine_; }
+  const hw::Machine& machine() const { return machine_; }
+  sim::Ledger& ledger() { return ledger_; }
+  Mfn xen_l3() const { return xen_l3_; }
+  uint64_t tlbflush_clock() const { return tlbflush_clock_; }
+  uint64_t tlbflush_time(CpuId cpu) const { return tlbflush_time_.at(cpu); }
+
+ private:
+  friend class HypervisorTestAccess;
+  // ---- references and types (page_refs.cpp, page_types.cpp) -------------------------
+  bool get_page(Mfn mfn, const Domain& d);
+  void put_page(Mfn mfn);
+  int64_t get_page_type(Mfn mfn, PageType type, Domain& d);
+  void put_page_type(Mfn mfn, Domain& d);
+  int64_t get_page_and_type(Mfn mfn, Domain& d, PageType type);
+  void put_page_and_type(Mfn mfn, Domain& d);
+  void change_type(Mfn mfn, PageType from, PageType to, Domain& d);
+
+  // ---- validation (validate.cpp) ---------------------------------------------------------
+  int64_t validate_table(Mfn mfn, PageType type, Domain& d);
+  void devalidate_table(Mfn mfn, PageType type, Domain& d);
+  void init_xen_l4_slots(Mfn l4);
+  uint64_t l1_disallow_mask(const Domain& d) const;
+  int64_t get_page_from_l1e(hw::Pte e, Domain& d);
+  void put_page_from_l1e(hw::Pte e, Domain& d);
+  int64_t get_page_from_upper(hw::Pte e, Mfn table, unsigned level, Domain& d);
+  // Returns the child whose type+general ref must still be dropped (kInvalidMfn if none).
+  Mfn release_upper_entry(hw::Pte e, Mfn table, unsigned level);
+  void put_page_from_upper(hw::Pte e, Mfn table, unsigned level, Domain& d);
+  int64_t get_linear_pagetable(hw::Pte e, Mfn table, unsigned level, Domain& d);
+  hw::Pte adjust_guest_entry(hw::Pte e, unsigned level) const;
+
+  // ---- entry updates (mod_entry.cpp) -----------------------------------------------------
+  int64_t mod_l1_entry(Mfn table, uint64_t index, hw::Pte value, Domain& d, bool preserve_ad);
+  int64_t mod_upper_entry(Mfn table, unsigned level, uint64_t index, hw::Pte value, Domain& d,
+                          Vcpu& v, bool preserve_ad);
+  bool fast_path_ok(hw::Pte old_e, hw::Pte new_e, unsigned level) const;
+  bool upper_put_is_deferred(unsigned level) const;
+  void run_deferred_put(Vcpu& v, Domain& d);
+  int64_t do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu& v, bool* touched_upper);
+
+  // ---- mmuext (mmuext.cpp) ---------------------------------------------------------------
+  int64_t do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v);
+  int64_t pin_table(Mfn mfn, PageType type, Domain& d);
+  int64_t unpin_table(Mfn mfn, Domain& d);
+  int64_t new_guest_cr3(Mfn mfn, Domain& d, Vcpu& v);
+  int64_t new_user_baseptr(Mfn mfn, Domain& d, Vcpu& v);
+
+  // ---- update_va_mapping, ptwr emulation (va_mapping.cpp, ptwr.cpp) ------------------------
+  // Finds the L1 table mapping `va` through Xen's linear page table on the vCPU's CPU.
+  Mfn map_guest_l1e(Vaddr va, Vcpu& v, Domain& d);
+  std::optional<hw::MemResult> ptwr_emulate(Vcpu& v, Domain& d, const hw::PageFault& fault,
+                                            const hw::MemRequest& request);
+
+  // ---- TLB maintenance (flush.cpp) ---------------------------------------------------------
+  // Flushes run "on" current_pcpu_ (the CPU of the vCPU whose hypercall is being served);
+  // every other CPU in a mask is reached by IPI.
+  void flush_mask(uint64_t cpumask);
+  void invlpg_mask(uint64_t cpumask, Vaddr va);
+  uint64_t filter_by_timestamp(uint64_t cpumask, uint64_t page_stamp) const;
+  void write_ptbase(Vcpu& v, Domain& d);
+  uint64_t vcpumask_to_pcpus(const Domain& d, uint64_t vcpumask) const;
+
+  // Hypercall bodies without the guest->Xen entry charge (multicall sub-calls reuse them).
+  int64_t mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs, uint32_t* done,
+                          DomId foreigndom);
+  int64_t mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> ops, uint32_t* done,
+                         DomId foreigndom);
+  int64_t update_va_mapping_body(VcpuId vcpu, const abi::UpdateVaMapping& args);
+  void charge_continuation(sim::Event hypercall);
+
+  Domain& port_dom();
+  Vcpu& port_vcpu(VcpuId id);  // also makes that vCPU's CPU the current one
+
+  hw::Machine& machine_;
+  hw::MachineMemory& mem_;
+  sim::Ledger& ledger_;
+  XenParams params_;
+  FrameTable frames_;
+  std::vector<uint64_t> m2p_;
+  std::vector<Mfn> free_frames_;
+  std::vector<std::unique_ptr<Domain>> domains_;
+  DomId port_domain_ = 0;
+  CpuId current_pcpu_ = 0;
+  Mfn xen_l3_ = kInvalidMfn;
+  uint64_t tlbflush_clock_ = 1;
+  std::vector<uint64_t> tlbflush_time_;
+};
+
+}  // namespace pib::xen

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+// The mmuext_op hypercall (do_mmuext_op): pin/unpin, base pointers, guest-requested TLB
+// maintenance, and the page clear/copy helpers.
+#include "common/error.hpp"
+#include "xen/hypervisor.hpp"
+
+namespace pib::xen {
+
+using sim::Event;
+
+int64_t Hypervisor::pin_table(Mfn mfn, PageType type, Domain& d) {
+  const int64_t rc = get_page_and_type(mfn, d, type);
+  if (rc != abi::err::kOk) return rc;
+  PageInfo& pg = frames_[mfn];
+  if (pg.pinned) {  // "mfn already pinned"
+    put_page_and_type(mfn, d);
+    return abi::err::kEINVAL;
+  }
+  pg.pinned = true;
+  ledger_.charge(Event::kXenPin);
+  return abi::err::kOk;
+}
+
+int64_t Hypervisor::unpin_table(Mfn mfn, Domain& d) {
+  if (!get_page(mfn, d)) return abi::err::kEINVAL;
+  PageInfo& pg = frames_[mfn];
+  if (!pg.pinned) {  // "mfn not pinned"
+    put_page(mfn);
+    return abi::err::kEINVAL;
+  }
+  pg.pinned = false;
+  ledger_.charge(Event::kXenUnpin);
+  put_page_and_type(mfn, d);  // the pin's references; may devalidate the whole subtree
+  put_page(mfn);
+  return abi::err::kOk;
+}
+
+int64_t Hypervisor::new_guest_cr3(Mfn mfn, Domain& d, Vcpu& v) {
+  const int64_t rc = get_page_and_type(mfn, d, PageType::kL4);
+  if (rc != abi::err::kOk) return rc;
+  const Mfn old = v.guest_table;
+  v.guest_table = mfn;
+  ledger_.charge(Event::kXenNewBaseptr);
+  if (v.in_kernel) write_ptbase(v, d);
+  if (old != kInvalidMfn) put_page_and_type(old, d);
+  return abi::err::kOk;
+}
+
+int64_t Hypervisor::new_user_baseptr(Mfn mfn, Domain& d, Vcpu& v) {
+  if (mfn.value != 0) {
+    const int64_t rc = get_page_and_type(mfn, d, PageType::kL4);
+    if (rc != abi::err::kOk) return rc;
+  }
+  const Mfn old = v.guest_table_user;
+  v.guest_table_user = mfn.value != 0 ? mfn : kInvalidMfn;
+  ledger_.charge(Event::kXenNewUserBaseptr);
+  if (!v.in_kernel) write_ptbase(v, d);
+  if (old != kInvalidMfn) put_page_and_type(old, d);
+  return abi::err::kOk;
+}
+
+int64_t Hypervisor::do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v) {
+  const Mfn mfn{op.arg1};
+  const uint64_t here = uint64_t{1} << current_pcpu_;
+  switch (op.cmd) {
+    case abi::kMmuextPinL1Table:
+    case abi::kMmuextPinL2Table:
+    case abi::kMmuextPinL3Table:
+    case abi::kMmuextPinL4Table:
+      return pin_table(mfn, pt_type_of_level(op.cmd + 1), d);
+    case abi::kMmuextUnpinTable:
+      return unpin_table(mfn, d);
+    case abi::kMmuextNewBaseptr:
+      return new_guest_cr3(mfn, d, v);
+    case abi::kMmuextNewUserBaseptr:
+      return new_user_baseptr(mfn, d, v);
+    case abi::kMmuextTlbFlushLocal:
+      ledger_.charge(Event::kXenTlbFlushGuestReq);
+      flush_mask(here);
+      return abi::err::kOk;
+    case abi::kMmuextTlbFlushMulti:
+      ledger_.charge(Event::kXenTlbFlushGuestReq);
+      flush_mask(vcpumask_to_pcpus(d, op.arg2));
+      return abi::err::kOk;
+    case abi::kMmuextTlbFlushAll:
+      ledger_.charge(Event::kXenTlbFlushGuestReq);
+      flush_mask(d.dirty_cpumask);
+      return abi::err::kOk;
+    case abi::kMmuextInvlpgLocal:
+    case abi::kMmuextInvlpgMulti:
+    case abi::kMmuextInvlpgAll: {
+      const Vaddr va{op.arg1};
+      if (!hw::is_canonical(va)) return abi::err::kEINVAL;
+      uint64_t mask = here;
+      if (op.cmd == abi::kMmuextInvlpgMulti) mask = vcpumask_to_pcpus(d, op.arg2);
+      if (op.cmd == abi::kMmuextInvlpgAll) mask = d.dirty_cpumask;
+      invlpg_mask(mask, va);
+      return abi::err::kOk;
+    }
+    case abi::kMmuextFlushCache:
+    case abi::kMmuextFlushCacheGlobal:
+      // WBINVD: caches are not modelled, so this only checks the privilege Xen demands.
+      return d.config.privileged ? abi::err::kOk : abi::err::kEPERM;
+    case abi::kMmuextClearPage:
+    case abi::kMmuextCopyPage: {
+      // Xen writes the destination through its own mapping: it must be writable-typed.
+      if (get_page_and_type(mfn, d, PageType::kWritable) != abi::err::kOk) return abi::err::kEINVAL;
+      int64_t rc = abi::err::kOk;
+      if (op.cmd == abi::kMmuextClearPage) {
+        mem_.zero_frame(mfn);
+      } else {
+        const Mfn src{op.arg2};
+        if (get_page(src, d)) {
+          mem_.copy_frame(mfn, src);
+          put_page(src);
+        } else {
+          rc = abi::err::kEINVAL;
+        }
+      }
+      put_page_and_type(mfn, d);
+      return rc;
+    }
+    case abi::kMmuextMarkSuper:
+    case abi::kMmuextUnmarkSuper:
+      // PV superpages: disabled by default in the paper era, removed in 4.10.
+      return params_.generation == XenGeneration::kModern ? abi::err::kEOPNOTSUPP
+                                                         : abi::err::kENOSYS;
+    default:
+      // SET_LDT and unknown commands: segment descriptors are outside this model.
+      return abi::err::kENOSYS;
+  }
+}
+
+int64_t Hypervisor::mmuext_op(VcpuId vcpu, std::span<const abi::MmuextOp> ops, uint32_t* done,
+                              DomId foreigndom) {
+  ledger_.charge(Event::kXenEntry);
+  ledger_.charge(Event::kXenHcMmuextOp);
+  return mmuext_op_body(vcpu, ops, done, foreigndom);
+}
+
+int64_t Hypervisor::mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> ops,
+                                   uint32_t* done, DomId foreigndom) {
+  Vcpu& v = port_vcpu(vcpu);
+  Domain& d = port_dom();
+  if (done != nullptr) *done = 0;
+  if (foreigndom != abi::kDomidSelf && foreigndom != d.id) return abi::err::kEPERM;
+  run_deferred_put(v, d);
+  int64_t rc = abi::err::kOk;
+  uint32_t i = 0;
+  for (; i < ops.size(); ++i) {
+    ledger_.charge(Event::kXenMmuextOps);
+    rc = do_one_mmuext(ops[i], d, v);
+    if (rc != abi::err::kOk) break;
+  }
+  if (done != nullptr) *done = i;
+  if (rc != abi::err::kOk) ledger_.charge(Event::kXenHcFailed);
+  return rc;
+}
+
+}  // namespace pib::xen
+
+namespace pib::xen {
+
+int64_t Hypervisor::builder_pin_and_install(Domain& d, Mfn l4) {
+  const int64_t rc = pin_table(l4, PageType::kL4, d);
+  if (rc != abi::err::kOk) return rc;
+  for (Vcpu& v : d.vcpus) {
+    current_pcpu_ = v.pcpu;
+    v.in_kernel = true;
+    const int64_t r = new_guest_cr3(l4, d, v);
+    if (r != abi::err::kOk) return r;
+  }
+  return abi::err::kOk;
+}
+
+}  // namespace pib::xen

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+// Single-entry updates of validated tables (mod_l1_entry .. mod_l4_entry) and the mmu_update
+// hypercall (do_mmu_update) with its commands, partial-success count, deferred child puts
+// (old_guest_table + continuation) and the post-XSA-286 TLB flush.
+#include "common/error.hpp"
+#include "xen/hypervisor.hpp"
+#include "xen/pt_flags.hpp"
+
+namespace pib::xen {
+
+using hw::Pte;
+using namespace hw::pte_bits;
+using sim::Event;
+
+namespace {
+constexpr uint64_t kAdBits = kAccessed | kDirty;
+}
+
+int64_t Hypervisor::mod_l1_entry(Mfn table, uint64_t index, Pte value, Domain& d,
+                                 bool preserve_ad) {
+  const Pte old_e{mem_.read_entry(table, index)};
+  Pte new_e = value;
+  if (preserve_ad) new_e = new_e.with(old_e.raw() & kAdBits);
+  if (new_e.present()) {
+    if (new_e.flags() & l1_disallow_mask(d)) return abi::err::kEINVAL;
+    new_e = adjust_guest_entry(new_e, 1);
+    if (fast_path_ok(old_e, new_e, 1)) {
+      ledger_.charge(Event::kXenModEntryFast);
+      mem_.write_entry(table, index, new_e.raw());
+      return abi::err::kOk;
+    }
+    const int64_t rc = get_page_from_l1e(new_e, d);
+    if (rc != abi::err::kOk) return rc;
+  }
+  ledger_.charge(Event::kXenModEntrySlow);
+  mem_.write_entry(table, index, new_e.raw());
+  put_page_from_l1e(old_e, d);
+  return abi::err::kOk;
+}
+
+bool Hypervisor::upper_put_is_deferred(unsigned level) const {
+  // L3/L4 puts have gone through old_guest_table for long; L2 since Xen 4.12.
+  return level >= 3 || params_.generation == XenGeneration::kModern;
+}
+
+int64_t Hypervisor::mod_upper_entry(Mfn table, unsigned level, uint64_t index, Pte value,
+                                    Domain& d, Vcpu& v, bool preserve_ad) {
+  if (level == 4 && !is_guest_l4_slot(index)) return abi::err::kEINVAL;  // Xen's own slots
+  const Pte old_e{mem_.read_entry(table, index)};
+  Pte new_e = value;
+  if (preserve_ad) new_e = new_e.with(old_e.raw() & kAdBits);
+  if (new_e.present()) {
+    if (new_e.flags() & kBaseDisallow) return abi::err::kEINVAL;
+    new_e = adjust_guest_entry(new_e, level);
+    if (fast_path_ok(old_e, new_e, level)) {
+      ledger_.charge(Event::kXenModEntryFast);
+      mem_.write_entry(table, index, new_e.raw());
+      return abi::err::kOk;
+    }
+    const int64_t rc = get_page_from_upper(new_e, table, level, d);
+    if (rc != abi::err::kOk) return rc;
+  }
+  ledger_.charge(Event::kXenModEntrySlow);
+  mem_.write_entry(table, index, new_e.raw());
+  const Mfn child = release_upper_entry(old_e, table, level);
+  if (child != kInvalidMfn) {
+    if (upper_put_is_deferred(level)) {
+      if (v.old_guest_table) model_bug("two deferred page-table puts pending");
+      v.old_guest_table = child;
+    } else {
+      put_page_and_type(child, d);
+    }
+  }
+  return abi::err::kOk;
+}
+
+void Hypervisor::run_deferred_put(Vcpu& v, Domain& d) {
+  if (!v.old_guest_table) return;
+  const Mfn child = *v.old_guest_table;
+  v.old_guest_table.reset();
+  put_page_and_type(child, d);
+}
+
+int64_t Hypervisor::do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu& v,
+                                      bool* touched_upper) {
+  const uint64_t cmd = req.ptr & 3;
+  const Mfn mfn{req.ptr >> kPageShift};
+  switch (cmd) {
+    case abi::kMmuNormalPtUpdate:
+    case abi::kMmuPtUpdatePreserveAd: {
+      const uint64_t index = page_offset(req.ptr & ~uint64_t{7}) / 8;
+      if ((req.ptr & 4) != 0) return abi::err::kEINVAL;  // entries are 8-byte aligned
+      if (!get_page(mfn, d)) return abi::err::kEINVAL;
+      PageInfo& pg = frames_[mfn];
+      const bool preserve = cmd == abi::kMmuPtUpdatePreserveAd;
+      int64_t rc = abi::err::kOk;
+      if (pg.type_count > 0 && pg.validated) {  // page_lock() succeeds
+        if (pg.type == PageType::kL1) {
+          rc = mod_l1_entry(mfn, index, Pte{req.val}, d, preserve);
+        } else if (is_pt_type(pg.type)) {
+          rc = mod_upper_entry(mfn, level_of(pg.type), index, Pte{req.val}, d, v, preserve);
+          if (rc == abi::err::kOk) *touched_upper = true;
+        } else if (pg.type == PageType::kWritable) {
+          ledger_.charge(Event::kXenWritableMmuUpdate);
+          mem_.write_entry(mfn, index, req.val);
+        } else {
+          rc = abi::err::kEINVAL;
+        }
+      } else if (get_page_type(mfn, PageType::kWritable, d) == abi::err::kOk) {
+        // Not a live table: a plain store, which (re)types the frame writable.
+        ledger_.charge(Event::kXenWritableMmuUpdate);
+        mem_.write_entry(mfn, index, req.val);
+        put_page_type(mfn, d);
+      } else {
+        rc = abi::err::kEINVAL;
+      }
+      put_page(mfn);
+      return rc;
+    }
+    case abi::kMmuMachphysUpdate: {
+      if (!get_page(mfn, d)) return abi::err::kEINVAL;
+      m2p_[mfn.value] = req.val;
+      put_page(mfn);
+      return abi::err::kOk;
+    }
+    default:
+      return abi::err::kENOSYS;
+  }
+}
+
+int64_t Hypervisor::mmu_update(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs, uint32_t* done,
+                               DomId foreigndom) {
+  ledger_.charge(Event::kXenEntry);
+  ledger_.charge(Event::kXenHcMmuUpdate);
+  return mmu_update_body(vcpu, reqs, done, foreigndom);
+}
+
+int64_t Hypervisor::mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs,
+                                    uint32_t* done, DomId foreigndom) {
+  Vcpu& v = port_vcpu(vcpu);
+  Domain& d = port_dom();
+  if (done != nullptr) *done = 0;
+  if (foreigndom != abi::kDomidSelf && foreigndom != d.id) return abi::err::kEPERM;
+  run_deferred_put(v, d);
+  bool touched_upper = false;
+  int64_t rc = abi::err::kOk;
+  uint32_t i = 0;
+  for (; i < reqs.size(); ++i) {
+    if (v.old_guest_table) {
+      // A deferred put stops the loop: Xen creates a continuation whose entry releases it.
+      charge_continuation(Event::kXenHcMmuUpdate);
+      run_deferred_put(v, d);
+    }
+    ledger_.charge(Event::kXenMmuUpdateRequests);
+    rc = do_one_mmu_update(reqs[i], d, v, &touched_upper);
+    if (rc != abi::err::kOk) break;
+  }
+  if (v.old_guest_table) {
+    // Still pending at the end: Xen re-enters through a continuation to finish the put.
+    charge_continuation(Event::kXenHcMmuUpdate);
+    run_deferred_put(v, d);
+  }
+  if (touched_upper && params_.generation == XenGeneration::kModern) {
+    // XSA-286: no CPU may keep using translations derived from the replaced upper entries.
+    ledger_.charge(Event::kXenTlbFlushMmuUpdate);
+    flush_mask(d.dirty_cpumask | (uint64_t{1} << current_pcpu_));
+  }
+  if (done != nullptr) *done = i;
+  if (rc != abi::err::kOk) ledger_.charge(Event::kXenHcFailed);
+  return rc;
+}
+
+void Hypervisor::charge_continuation(Event hypercall) {
+  ledger_.charge(Event::kXenContinuation);
+  ledger_.charge(Event::kXenEntry);
+  ledger_.charge(hypercall);
+}
+
+}  // namespace pib::xen

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: MIT
+// General references and typed references: get_page/put_page and _get_page_type/_put_page_type
+// of xen/arch/x86/mm.c, including sticky types, validation on the 0->1 acquisition, devalidation
+// on 1->0, and the type-change TLB shoot-down filtered by the TLB clock.
+#include "common/error.hpp"
+#include "xen/hypervisor.hpp"
+
+namespace pib::xen {
+
+using sim::Event;
+
+bool Hypervisor::get_page(Mfn mfn, const Domain& d) {
+  if (!frames_.valid(mfn)) return false;
+  PageInfo& pg = frames_[mfn];
+  if (pg.owner != d.id || !pg.allocated || pg.count == 0) return false;
+  ++pg.count;
+  return true;
+}
+
+void Hypervisor::put_page(Mfn mfn) {
+  PageInfo& pg = frames_[mfn];
+  if (pg.count == 0) model_bug("put_page on a frame with no references");
+  --pg.count;
+  if (pg.count == 0) {
+    // Last reference gone (the allocation reference was dropped earlier): the frame is free.
+    pg = PageInfo{};
+    m2p_[mfn.value] = kInvalidPfn.value;
+    free_frames_.push_back(mfn);
+  }
+}
+
+void Hypervisor::change_type(Mfn mfn, PageType from, PageType to, Domain& d) {
+  PageInfo& pg = frames_[mfn];
+  // Before a frame may change its use, no CPU may still cache a translation made under the old
+  // use. CPUs that flushed since the frame's last use (TLB clock) are spared.
+  const uint64_t mask = filter_by_timestamp(d.dirty_cpumask, pg.tlbflush_timestamp);
+  if (mask != 0) {
+    ledger_.charge(Event::kXenTlbFlushTypeChange);
+    flush_mask(mask);
+  }
+  if (is_pt_type(to)) {
+    ledger_.charge(Event::kXenTypeChangeToPt);
+  } else if (to == PageType::kWritable) {
+    ledger_.charge(Event::kXenTypeChangeToWritable);
+  } else {
+    ledger_.charge(Event::kXenTypeChangeOther);
+  }
+  (void)from;
+  pg.type = to;
+  pg.validated = false;
+}
+
+int64_t Hypervisor::get_page_type(Mfn mfn, PageType type, Domain& d) {
+  PageInfo& pg = frames_[mfn];
+  if (pg.type_count > 0) {
+    if (pg.type != type) return abi::err::kEINVAL;  // "Bad type": in use with another type
+    // count > 0 but not validated only happens when a validation of this very frame is still on
+    // the stack (a table reaching itself through its children); Xen would spin or fail.
+    if (!pg.validated) return abi::err::kEINVAL;
+    ++pg.type_count;
+    return abi::err::kOk;
+  }
+  if (pg.type != type) change_type(mfn, pg.type, type, d);
+  pg.type_count = 1;
+  if (pg.validated) return abi::err::kOk;  // sticky type, still validated (non-PT types)
+  if (!is_pt_type(type)) {
+    pg.validated = true;
+    return abi::err::kOk;
+  }
+  const int64_t rc = validate_table(mfn, type, d);
+  if (rc != abi::err::kOk) {
+    // Failed validation: the frame loses its type (Xen clears type_info entirely).
+    pg.type_count = 0;
+    pg.type = PageType::kNone;
+    pg.validated = false;
+    pg.linear_pt_count = 0;
+    return rc;
+  }
+  pg.validated = true;
+  return abi::err::kOk;
+}
+
+void Hypervisor::put_page_type(Mfn mfn, Domain& d) {
+  PageInfo& pg = frames_[mfn];
+  if (pg.type_count == 0) model_bug("put_page_type on a frame with no type references");
+  if (pg.type_count == 1 && is_pt_type(pg.type) && pg.validated) {
+    // Last typed use of a table: drop what validation took. The type itself stays (sticky).
+    pg.validated = false;
+    devalidate_table(mfn, pg.type, d);
+  }
+  --pg.type_count;
+  if (pg.type_count == 0) pg.tlbflush_timestamp = tlbflush_clock_;
+}
+
+int64_t Hypervisor::get_page_and_type(Mfn mfn, Domain& d, PageType type) {
+  if (!get_page(mfn, d)) return abi::err::kEINVAL;
+  const int64_t rc = get_page_type(mfn, type, d);
+  if (rc != abi::err::kOk) put_page(mfn);
+  return rc;
+}
+
+void Hypervisor::put_page_and_type(Mfn mfn, Domain& d) {
+  put_page_type(mfn, d);
+  put_page(mfn);
+}
+
+}  // namespace pib::xen

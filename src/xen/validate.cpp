@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+// Page-table validation and devalidation (promote_lN_table / demote_lN_table), the per-entry
+// reference rules (get_page_from_lNe / put_page_from_lNe), linear page tables, the flag masks and
+// Xen's reserved L4 slots.
+#include "common/error.hpp"
+#include "xen/hypervisor.hpp"
+#include "xen/pt_flags.hpp"
+
+namespace pib::xen {
+
+using hw::Pte;
+using namespace hw::pte_bits;
+using sim::Event;
+
+
+uint64_t Hypervisor::l1_disallow_mask(const Domain& d) const {
+  uint64_t mask = (kBaseDisallow & ~kGlobal) | kPageGnttab;
+  if (d.config.privileged) mask &= ~(kPwt | kPcd | kPat);  // cache attributes need I/O privilege
+  return mask;
+}
+
+Pte Hypervisor::adjust_guest_entry(Pte e, unsigned level) const {
+  if (!e.present()) return e;
+  if (level == 1) {
+    // The guest kernel runs in ring 3: its mappings must be user-accessible to the CPU, and are
+    // tagged so that Xen can tell them from the guest's user mappings.
+    if (!e.has(kUser)) return e.with(kUser | kPageGuestKernel);
+    return e.with(kGlobal);
+  }
+  if (level == 4) return e.with(kUser | kAccessed);
+  return e.with(kUser);
+}
+
+bool Hypervisor::fast_path_ok(Pte old_e, Pte new_e, unsigned level) const {
+  if (!old_e.present() || old_e.mfn() != new_e.mfn()) return false;
+  uint64_t whitelist = kFastPathWhitelist;
+  if (level > 1 && !params_.pv_linear_pt) whitelist |= kRw;
+  return ((old_e.raw() ^ new_e.raw()) & kAllFlags & ~whitelist) == 0;
+}
+
+int64_t Hypervisor::get_page_from_l1e(Pte e, Domain& d) {
+  if (!e.present()) return abi::err::kOk;
+  if (e.flags() & l1_disallow_mask(d)) return abi::err::kEINVAL;
+  const Mfn target = e.mfn();
+  // Frames outside RAM would be MMIO: a domain without I/O-memory permission may not map them.
+  if (!frames_.valid(target)) return abi::err::kEINVAL;
+  if (!get_page(target, d)) return abi::err::kEINVAL;  // not ours (or free, or Xen's)
+  if (e.has(kRw)) {
+    // The point where a live page table cannot be mapped writable: its type count is > 0 with
+    // a page-table type, so the writable type reference is refused.
+    const int64_t rc = get_page_type(target, PageType::kWritable, d);
+    if (rc != abi::err::kOk) {
+      put_page(target);
+      return rc;
+    }
+  }
+  return abi::err::kOk;
+}
+
+void Hypervisor::put_page_from_l1e(Pte e, Domain& d) {
+  if (!e.present()) return;
+  const Mfn target = e.mfn();
+  if (e.has(kRw)) put_page_type(target, d);
+  put_page(target);
+}
+
+int64_t Hypervisor::get_linear_pagetable(Pte e, Mfn table, unsigned level, Domain& d) {
+  // A same-level ("linear") entry: read-only, target already validated, one level only.
+  if (!params_.pv_linear_pt || level < 2) return abi::err::kEINVAL;
+  if (e.has(kRw)) return abi::err::kEINVAL;
+  const Mfn target = e.mfn();
+  if (target == table) return abi::err::kOk;  // self-map: no references taken
+  PageInfo& parent = frames_[table];
+  if (!frames_.valid(target)) return abi::err::kEINVAL;
+  PageInfo& child = frames_[target];
+  // XSA-240: a table holding linear entries may not itself be linearly mapped, and vice versa.
+  if (parent.linear_pt_count < 0 || child.linear_pt_count > 0) return abi::err::kEINVAL;
+  if (!get_page(target, d)) return abi::err::kEINVAL;
+  if (child.type != pt_type_of_level(level) || !child.validated || child.type_count == 0) {
+    put_page(target);
+    return abi::err::kEINVAL;
+  }
+  ++child.type_count;
+  ++parent.linear_pt_count;
+  --child.linear_pt_count;
+  return abi::err::kOk;
+}
+
+int64_t Hypervisor::get_page_from_upper(Pte e, Mfn table, unsigned level, Domain& d) {
+  if (!e.present()) return abi::err::kOk;
+  if (e.flags() & kBaseDisallow) return abi::err::kEINVAL;  // PSE, PWT, PCD, G at L2-L4
+  const Mfn target = e.mfn();
+  if (!frames_.valid(target)) return abi::err::kEINVAL;
+  int64_t rc = get_page_and_type(target, d, pt_type_of_level(level - 1));
+  if (rc == abi::err::kEINVAL && frames_[target].type == pt_type_of_level(level)) {
+    rc = get_linear_pagetable(e, table, level, d);
+  }
+  return rc;
+}
+
+Mfn Hypervisor::release_upper_entry(Pte e, Mfn table, unsigned level) {
+  if (!e.present()) return kInvalidMfn;
+  const Mfn target = e.mfn();
+  if (target == table) return kInvalidMfn;  // self-map held nothing
+  if (frames_[target].type == pt_type_of_level(level)) {
+    ++frames_[target].linear_pt_count;
+    --frames_[table].linear_pt_count;
+  }
+  return target;
+}
+
+void Hypervisor::put_page_from_upper(Pte e, Mfn table, unsigned level, Domain& d) {
+  const Mfn child = release_upper_entry(e, table, level);
+  if (child != kInvalidMfn) put_page_and_type(child, d);
+}
+
+void Hypervisor::init_xen_l4_slots(Mfn l4) {
+  ledger_.charge(Event::kXenL4XenSlotsWritten);
+  for (uint64_t slot = kFirstXenSlot; slot <= kLastXenSlot; ++slot) {
+    const Mfn target = slot == kLinearSlot ? l4 : xen_l3_;
+    mem_.write_entry(l4, slot, Pte::make(target, kPresent | kRw | kAccessed | kDirty).raw());
+  }
+}
+
+int64_t Hypervisor::validate_table(Mfn mfn, PageType type, Domain& d) {
+  const unsigned level = level_of(type);
+  ledger_.charge(Event::kXenValidateTables);
+  ledger_.charge(Event::kXenValidateEntriesScanned, kEntriesPerTable);
+  for (uint64_t i = 0; i < kEntriesPerTable; ++i) {
+    if (level == 4 && !is_guest_l4_slot(i)) continue;
+    const Pte e{mem_.read_entry(mfn, i)};
+    if (!e.present()) continue;
+    ledger_.charge(Event::kXenValidateEntriesPresent);
+    const int64_t rc = level == 1 ? get_page_from_l1e(e, d) : get_page_from_upper(e, mfn, level, d);
+    if (rc != abi::err::kOk) {
+      // Undo the references taken by the entries before this one.
+      for (uint64_t j = i; j-- > 0;) {
+        if (level == 4 && !is_guest_l4_slot(j)) continue;
+        const Pte taken{mem_.read_entry(mfn, j)};
+        if (level == 1) {
+          put_page_from_l1e(taken, d);
+        } else {
+          put_page_from_upper(taken, mfn, level, d);
+        }
+      }
+      return rc;
+    }
+    const Pte adjusted = adjust_guest_entry(e, level);
+    if (adjusted != e) mem_.write_entry(mfn, i, adjusted.raw());
+  }
+  if (level == 4) {
+    init_xen_l4_slots(mfn);
+    ++d.nr_l4_pages;
+  }
+  return abi::err::kOk;
+}
+
+void Hypervisor::devalidate_table(Mfn mfn, PageType type, Domain& d) {
+  const unsigned level = level_of(type);
+  ledger_.charge(Event::kXenDevalidateTables);
+  ledger_.charge(Event::kXenDevalidateEntriesScanned, kEntriesPerTable);
+  // Entries are left as they are; only the references they held are dropped. L2-L4 are walked
+  // in reverse order, as Xen does.
+  for (uint64_t k = 0; k < kEntriesPerTable; ++k) {
+    const uint64_t i = level == 1 ? k : kEntriesPerTable - 1 - k;
+    if (level == 4 && !is_guest_l4_slot(i)) continue;
+    const Pte e{mem_.read_entry(mfn, i)};
+    if (!e.present()) continue;
+    ledger_.charge(Event::kXenDevalidateEntriesPresent);
+    if (level == 1) {
+      put_page_from_l1e(e, d);
+    } else {
+      put_page_from_upper(e, mfn, level, d);
+    }
+  }
+  if (level == 4) --d.nr_l4_pages;
+}
+
+}  // namespace pib::xen
