@@ -20,6 +20,7 @@ enum class HypercallNr : uint32_t {
   kMmuUpdate = 1,
   kMulticall = 13,
   kUpdateVaMapping = 14,
+  kIret = 23,  // HYPERVISOR_iret: return to guest user mode (only meaningful in a multicall here)
   kMmuextOp = 26,
 };
 

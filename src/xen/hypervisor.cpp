@@ -110,6 +110,16 @@ Pfn Hypervisor::machine_to_phys(Mfn mfn) const {
   return Pfn{m2p_[mfn.value]};
 }
 
+void Hypervisor::set_port_domain(DomId id) {
+  Domain& d = domain(id);
+  port_domain_ = id;
+  for (Vcpu& v : d.vcpus) {
+    if (!v.online) continue;
+    current_pcpu_ = v.pcpu;
+    write_ptbase(v, d);
+  }
+}
+
 Domain& Hypervisor::port_dom() { return domain(port_domain_); }
 
 Vcpu& Hypervisor::port_vcpu(VcpuId id) {
@@ -128,6 +138,10 @@ hw::MemResult Hypervisor::guest_access(VcpuId vcpu, const hw::MemRequest& reques
 
 int64_t Hypervisor::switch_guest_mode(VcpuId vcpu, bool to_kernel) {
   ledger_.charge(Event::kXenEntry);
+  return switch_mode_body(vcpu, to_kernel);
+}
+
+int64_t Hypervisor::switch_mode_body(VcpuId vcpu, bool to_kernel) {
   Vcpu& v = port_vcpu(vcpu);
   if (!to_kernel && v.guest_table_user == kInvalidMfn) return abi::err::kEINVAL;
   if (v.in_kernel == to_kernel) return abi::err::kOk;

@@ -59,7 +59,9 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   // ---- privileged interface: domain builder, toolstack, auditor, tests -----------------
   // The port acts on behalf of exactly one guest domain (the one the guest kernel runs in).
   DomId create_domain(const DomainConfig& config);
-  void set_port_domain(DomId id) { port_domain_ = id; }
+  // Schedules domain `id` onto its vCPUs' physical CPUs (loading their current root tables) and
+  // makes it the domain the port serves.
+  void set_port_domain(DomId id);
   Domain& domain(DomId id);
   const Domain& domain(DomId id) const;
   std::vector<DomId> domain_ids() const;
@@ -140,6 +142,7 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
                          DomId foreigndom);
   int64_t update_va_mapping_body(VcpuId vcpu, const abi::UpdateVaMapping& args);
   void charge_continuation(sim::Event hypercall);
+  int64_t switch_mode_body(VcpuId vcpu, bool to_kernel);
 
   Domain& port_dom();
   Vcpu& port_vcpu(VcpuId id);  // also makes that vCPU's CPU the current one

@@ -89,7 +89,13 @@ int64_t Hypervisor::multicall(VcpuId vcpu, std::span<abi::MulticallEntry> entrie
       case abi::HypercallNr::kMulticall:
         e.result = abi::err::kEINVAL;  // multicalls do not nest
         break;
+      case abi::HypercallNr::kIret:
+        // XSA-213: once an iret has taken the vCPU to user mode the batch ends there; later
+        // entries must not run with user-mode state.
+        e.result = switch_mode_body(vcpu, false);
+        return e.result;
     }
+    if (!port_vcpu(vcpu).in_kernel) return abi::err::kOk;
   }
   return abi::err::kOk;
 }
