@@ -1,15 +1,121 @@
 // SPDX-License-Identifier: MIT
 #include "app/cli.hpp"
 
+#include <fstream>
+#include <iomanip>
 #include <ostream>
+
+#include "app/hv_script.hpp"
+#include "common/error.hpp"
+#include "sim/events.hpp"
 
 namespace pib::app {
 
-int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  (void)args;
-  (void)err;
-  out << "pibooster\n";
+namespace {
+
+constexpr const char* kUsage = R"(usage: pibooster COMMAND [ARGS]
+
+commands:
+  hv-script FILE...   run hypercall scripts against a small PV domain (docs/hv-script.md);
+                      exits 1 if any line's expected result ("-> ...") was not met
+  stats --list        print every counter: dotted name, unit and meaning
+  help [COMMAND]      this text, or the help of one command
+
+Run 'pibooster help COMMAND' or 'pibooster COMMAND --help' for details.
+)";
+
+constexpr const char* kHvScriptHelp = R"(usage: pibooster hv-script FILE...
+
+Builds a PV domain (default 1024 pages, 1 vCPU, paper-era Xen; a 'domain' line changes that),
+runs each line of FILE as a hypercall or a guest memory access, prints every result, checks the
+expectations written as "-> ok", "-> -EINVAL", "-> fault" or "-> 0x...", and ends with the
+non-zero counters. The format is documented in docs/hv-script.md; examples/hv-scripts/ has
+runnable examples. Exit status: 0 all expectations met, 1 some were not, 2 malformed script.
+)";
+
+constexpr const char* kStatsHelp = R"(usage: pibooster stats --list
+
+Prints the table of every counter the model keeps: its dotted name, its unit and what it counts.
+The same table, with more words, is in docs/counters.md.
+)";
+
+bool wants_help(const std::vector<std::string>& args) {
+  for (const auto& a : args) {
+    if (a == "--help" || a == "-h") return true;
+  }
+  return false;
+}
+
+int cmd_stats(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (wants_help(args)) {
+    out << kStatsHelp;
+    return 0;
+  }
+  if (args.size() != 2 || args[1] != "--list") {
+    err << kStatsHelp;
+    return 2;
+  }
+  out << std::left << std::setw(32) << "counter" << std::setw(10) << "unit"
+      << "meaning\n";
+  for (const auto& e : sim::kEventTable) {
+    out << std::left << std::setw(32) << e.name << std::setw(10) << e.unit << e.description
+        << "\n";
+  }
   return 0;
+}
+
+int cmd_hv_script(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (wants_help(args)) {
+    out << kHvScriptHelp;
+    return 0;
+  }
+  if (args.size() < 2) {
+    err << kHvScriptHelp;
+    return 2;
+  }
+  int failed = 0;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    std::ifstream in(args[i]);
+    if (!in) {
+      err << "pibooster: cannot open script '" << args[i] << "'\n";
+      return 2;
+    }
+    out << "=== " << args[i] << "\n";
+    const HvScriptResult r = run_hv_script(in, args[i], out);
+    failed += r.failed_expectations;
+    out << "=== " << args[i] << ": " << r.lines_run << " lines, " << r.failed_expectations
+        << " unmet expectation(s)\n\n";
+  }
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.empty()) {
+    err << kUsage;
+    return 2;
+  }
+  const std::string& cmd = args[0];
+  try {
+    if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+      if (args.size() > 1 && args[1] == "hv-script") {
+        out << kHvScriptHelp;
+      } else if (args.size() > 1 && args[1] == "stats") {
+        out << kStatsHelp;
+      } else {
+        out << kUsage;
+      }
+      return 0;
+    }
+    if (cmd == "hv-script") return cmd_hv_script(args, out, err);
+    if (cmd == "stats") return cmd_stats(args, out, err);
+  } catch (const InputError& e) {
+    err << "pibooster: " << e.what() << "\n";
+    return 2;
+  }
+  err << "pibooster: unknown command '" << cmd << "' (valid: hv-script, stats, help)\n";
+  return 2;
 }
 
 }  // namespace pib::app

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+// Does the hypercall-script front end run scripts, check expectations, and reject malformed
+// input with the file and line? Do the shipped examples still meet their expectations?
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "app/cli.hpp"
+#include "app/hv_script.hpp"
+#include "common/error.hpp"
+
+namespace pib::app {
+namespace {
+
+HvScriptResult run_text(const std::string& text, std::string* output = nullptr) {
+  std::istringstream in(text);
+  std::ostringstream out;
+  const auto r = run_hv_script(in, "t.hvs", out);
+  if (output != nullptr) *output = out.str();
+  return r;
+}
+
+std::string error_of(const std::string& text) {
+  try {
+    run_text(text);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(HvScript, MetAndUnmetExpectationsAreCounted) {
+  std::string out;
+  const auto r = run_text(
+      "frame t\n"
+      "pin l1 t -> -EINVAL\n"
+      "remap t ro -> ok\n"
+      "pin l1 t -> -EINVAL   # wrong on purpose\n",
+      &out);
+  EXPECT_EQ(r.lines_run, 3);
+  EXPECT_EQ(r.failed_expectations, 1);
+  EXPECT_NE(out.find("** EXPECTED -EINVAL **"), std::string::npos);
+  EXPECT_NE(out.find("xen.pin"), std::string::npos);
+}
+
+TEST(HvScript, MalformedLinesNameFileAndLine) {
+  EXPECT_EQ(error_of("frame a\nbogus a\n").rfind("t.hvs:2: unknown command 'bogus'", 0), 0u);
+  EXPECT_NE(error_of("pin l1 nosuch\n").find("t.hvs:1: unknown frame 'nosuch'"),
+            std::string::npos);
+  EXPECT_NE(error_of("frame a\nmmu_update a[512] = 0\n").find("t.hvs:2: entry index 512"),
+            std::string::npos);
+  EXPECT_NE(error_of("frame a\nmmu_update a[0] = pte(a, P XX)\n").find("unknown PTE flag 'XX'"),
+            std::string::npos);
+  EXPECT_NE(error_of("domain pages=64 colour=blue\n").find("unknown domain key 'colour'"),
+            std::string::npos);
+  EXPECT_NE(error_of("frame a\ndomain pages=64\n").find("must come before"), std::string::npos);
+  EXPECT_NE(error_of("multicall\n").find("not closed"), std::string::npos);
+  EXPECT_NE(error_of("frame a\nwrite a[0] = 12z\n").find("not a number: '12z'"),
+            std::string::npos);
+}
+
+TEST(HvScript, ShippedExamplesMeetTheirExpectations) {
+  const char* root = std::getenv("PIB_SOURCE_DIR");
+  ASSERT_NE(root, nullptr);
+  int scripts = 0;
+  for (const auto& e :
+       std::filesystem::directory_iterator(std::filesystem::path(root) / "examples/hv-scripts")) {
+    std::ifstream in(e.path());
+    std::ostringstream out;
+    const auto r = run_hv_script(in, e.path().string(), out);
+    EXPECT_EQ(r.failed_expectations, 0) << e.path() << "\n" << out.str();
+    EXPECT_GT(r.lines_run, 0);
+    ++scripts;
+  }
+  EXPECT_GE(scripts, 4);
+}
+
+TEST(Cli, StatsListPrintsEveryCounterAndUnknownCommandsFail) {
+  std::ostringstream out, err;
+  EXPECT_EQ(run({"stats", "--list"}, out, err), 0);
+  EXPECT_NE(out.str().find("xen.type_change.to_pt"), std::string::npos);
+  EXPECT_NE(out.str().find("hw.tlb.misses"), std::string::npos);
+  EXPECT_EQ(run({"frobnicate"}, out, err), 2);
+  EXPECT_NE(err.str().find("unknown command 'frobnicate'"), std::string::npos);
+  std::ostringstream help;
+  EXPECT_EQ(run({"hv-script", "--help"}, help, err), 0);
+  EXPECT_NE(help.str().find("docs/hv-script.md"), std::string::npos);
+  EXPECT_EQ(run({"hv-script", "/no/such/file.hvs"}, out, err), 2);
+}
+
+}  // namespace
+}  // namespace pib::app
