@@ -5,18 +5,30 @@ namespace pib::abi {
 
 std::string_view error_name(int64_t rc) {
   switch (rc) {
-    case err::kOk: return "0";
-    case err::kEPERM: return "-EPERM";
-    case err::kENOENT: return "-ENOENT";
-    case err::kESRCH: return "-ESRCH";
-    case err::kENOMEM: return "-ENOMEM";
-    case err::kEFAULT: return "-EFAULT";
-    case err::kEBUSY: return "-EBUSY";
-    case err::kEEXIST: return "-EEXIST";
-    case err::kEINVAL: return "-EINVAL";
-    case err::kENOSYS: return "-ENOSYS";
-    case err::kEOPNOTSUPP: return "-EOPNOTSUPP";
-    default: return rc >= 0 ? "positive" : "-E?";
+    case err::kOk:
+      return "0";
+    case err::kEPERM:
+      return "-EPERM";
+    case err::kENOENT:
+      return "-ENOENT";
+    case err::kESRCH:
+      return "-ESRCH";
+    case err::kENOMEM:
+      return "-ENOMEM";
+    case err::kEFAULT:
+      return "-EFAULT";
+    case err::kEBUSY:
+      return "-EBUSY";
+    case err::kEEXIST:
+      return "-EEXIST";
+    case err::kEINVAL:
+      return "-EINVAL";
+    case err::kENOSYS:
+      return "-ENOSYS";
+    case err::kEOPNOTSUPP:
+      return "-EOPNOTSUPP";
+    default:
+      return rc >= 0 ? "positive" : "-E?";
   }
 }
 

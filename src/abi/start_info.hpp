@@ -18,10 +18,10 @@ struct StartInfo {
   DomId domid = 0;
   uint32_t vcpus = 1;
   uint64_t nr_pages = 0;
-  std::vector<Mfn> p2m;          // pfn -> mfn for every page of the domain
-  Pfn pt_base;                   // the pinned kernel L4 installed as every vCPU's base
-  uint64_t nr_pt_frames = 0;     // initial page-table frames occupy pfns [0, nr_pt_frames)
-  Pfn first_free_pfn;            // first pfn not used by the builder
+  std::vector<Mfn> p2m;       // pfn -> mfn for every page of the domain
+  Pfn pt_base;                // the pinned kernel L4 installed as every vCPU's base
+  uint64_t nr_pt_frames = 0;  // initial page-table frames occupy pfns [0, nr_pt_frames)
+  Pfn first_free_pfn;         // first pfn not used by the builder
   Vaddr direct_map_base{kDirectMapBase};
 };
 

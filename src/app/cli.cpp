@@ -58,8 +58,7 @@ int cmd_stats(const std::vector<std::string>& args, std::ostream& out, std::ostr
   out << std::left << std::setw(32) << "counter" << std::setw(10) << "unit"
       << "meaning\n";
   for (const auto& e : sim::kEventTable) {
-    out << std::left << std::setw(32) << e.name << std::setw(10) << e.unit << e.description
-        << "\n";
+    out << std::left << std::setw(32) << e.name << std::setw(10) << e.unit << e.description << "\n";
   }
   return 0;
 }

@@ -136,10 +136,19 @@ class Script {
   }
 
   static uint64_t flag_bit(const std::string& f) {
-    static const std::map<std::string, uint64_t> bits{
-        {"P", kPresent}, {"RW", kRw},   {"US", kUser},  {"PWT", kPwt}, {"PCD", kPcd},
-        {"A", kAccessed}, {"D", kDirty}, {"PSE", kPse}, {"PAT", kPat}, {"G", kGlobal},
-        {"NX", kNx},     {"AVAIL", kAvail0}, {"GNTTAB", uint64_t{1} << 62}};
+    static const std::map<std::string, uint64_t> bits{{"P", kPresent},
+                                                      {"RW", kRw},
+                                                      {"US", kUser},
+                                                      {"PWT", kPwt},
+                                                      {"PCD", kPcd},
+                                                      {"A", kAccessed},
+                                                      {"D", kDirty},
+                                                      {"PSE", kPse},
+                                                      {"PAT", kPat},
+                                                      {"G", kGlobal},
+                                                      {"NX", kNx},
+                                                      {"AVAIL", kAvail0},
+                                                      {"GNTTAB", uint64_t{1} << 62}};
     const auto it = bits.find(f);
     return it == bits.end() ? 0 : it->second;
   }
@@ -157,7 +166,9 @@ class Script {
     if (comma != std::string::npos) {
       for (const auto& f : split_ws(inner.substr(comma + 1))) {
         const uint64_t bit = flag_bit(f);
-        if (bit == 0) fail("unknown PTE flag '" + f + "' (valid: P RW US PWT PCD A D PSE PAT G NX AVAIL GNTTAB)");
+        if (bit == 0)
+          fail("unknown PTE flag '" + f +
+               "' (valid: P RW US PWT PCD A D PSE PAT G NX AVAIL GNTTAB)");
         flags |= bit;
       }
     }
@@ -250,8 +261,8 @@ class Script {
     }
     if (cmd == "audit") {
       const auto problems = xen::audit(*xen_);
-      report(line, Outcome{problems.empty() ? "clean" : std::to_string(problems.size()) +
-                                                             " problem(s)"},
+      report(line,
+             Outcome{problems.empty() ? "clean" : std::to_string(problems.size()) + " problem(s)"},
              expect ? expect : std::optional<Expectation>{Expectation{"clean"}});
       for (const auto& p : problems) out_ << "        " << p << "\n";
       return;
@@ -324,9 +335,9 @@ class Script {
         std::string lhs = trim(one.substr(0, eq));
         uint64_t cmd_bits = abi::kMmuNormalPtUpdate;
         if (lhs.rfind("machphys ", 0) == 0) {
-          e.mmu_updates.push_back({maddr_of(mfn(trim(lhs.substr(9)))).value |
-                                       abi::kMmuMachphysUpdate,
-                                   value(one.substr(eq + 1))});
+          e.mmu_updates.push_back(
+              {maddr_of(mfn(trim(lhs.substr(9)))).value | abi::kMmuMachphysUpdate,
+               value(one.substr(eq + 1))});
           continue;
         }
         if (lhs.rfind("preserve_ad ", 0) == 0) {
@@ -334,8 +345,8 @@ class Script {
           lhs = trim(lhs.substr(12));
         }
         const auto [name, idx] = slot(lhs);
-        e.mmu_updates.push_back({maddr_of(mfn(name), idx * 8).value | cmd_bits,
-                                 value(one.substr(eq + 1))});
+        e.mmu_updates.push_back(
+            {maddr_of(mfn(name), idx * 8).value | cmd_bits, value(one.substr(eq + 1))});
       }
     } else if (cmd == "pin") {
       need(3);
@@ -418,7 +429,8 @@ class Script {
     out_ << "# counters (non-zero)\n";
     for (const auto& info : sim::kEventTable) {
       const uint64_t n = ledger_.count(info.event);
-      if (n != 0) out_ << "  " << std::left << std::setw(32) << info.name << std::right << n << "\n";
+      if (n != 0)
+        out_ << "  " << std::left << std::setw(32) << info.name << std::right << n << "\n";
     }
   }
 

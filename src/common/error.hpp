@@ -21,6 +21,8 @@ class ModelBug : public std::logic_error {
   using std::logic_error::logic_error;
 };
 
-[[noreturn]] inline void model_bug(const std::string& what) { throw ModelBug("model bug: " + what); }
+[[noreturn]] inline void model_bug(const std::string& what) {
+  throw ModelBug("model bug: " + what);
+}
 
 }  // namespace pib

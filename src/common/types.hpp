@@ -39,8 +39,12 @@ using Maddr = StrongU64<MaddrTag>;
 inline constexpr Maddr maddr_of(Mfn mfn, uint64_t offset = 0) {
   return Maddr{(mfn.value << kPageShift) + offset};
 }
-inline constexpr Mfn mfn_of(Maddr ma) { return Mfn{ma.value >> kPageShift}; }
-inline constexpr uint64_t page_offset(uint64_t addr) { return addr & (kPageSize - 1); }
+inline constexpr Mfn mfn_of(Maddr ma) {
+  return Mfn{ma.value >> kPageShift};
+}
+inline constexpr uint64_t page_offset(uint64_t addr) {
+  return addr & (kPageSize - 1);
+}
 
 inline constexpr Mfn kInvalidMfn{~uint64_t{0}};
 inline constexpr Pfn kInvalidPfn{~uint64_t{0}};

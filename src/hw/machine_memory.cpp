@@ -12,8 +12,10 @@ MachineMemory::MachineMemory(uint64_t frame_count, sim::Ledger& ledger)
     : frames_(frame_count), ledger_(ledger) {}
 
 void MachineMemory::check(Maddr ma) const {
-  if ((ma.value & 7) != 0) model_bug("unaligned 8-byte machine access at " + std::to_string(ma.value));
-  if (!is_valid(mfn_of(ma))) model_bug("machine access outside memory at " + std::to_string(ma.value));
+  if ((ma.value & 7) != 0)
+    model_bug("unaligned 8-byte machine access at " + std::to_string(ma.value));
+  if (!is_valid(mfn_of(ma)))
+    model_bug("machine access outside memory at " + std::to_string(ma.value));
 }
 
 MachineMemory::FrameWords& MachineMemory::backing(Mfn mfn) {

@@ -29,15 +29,13 @@ class MachineMemory {
   uint64_t cmpxchg_u64(Maddr ma, uint64_t expected, uint64_t desired);
 
   // Entry `index` (0..511) of the frame seen as a table of 64-bit words.
-  uint64_t read_entry(Mfn mfn, uint64_t index) const {
-    return read_u64(maddr_of(mfn, index * 8));
-  }
+  uint64_t read_entry(Mfn mfn, uint64_t index) const { return read_u64(maddr_of(mfn, index * 8)); }
   void write_entry(Mfn mfn, uint64_t index, uint64_t value) {
     write_u64(maddr_of(mfn, index * 8), value);
   }
 
-  void zero_frame(Mfn mfn);            // charges hw.mem.zero_page
-  void copy_frame(Mfn dst, Mfn src);   // charges hw.mem.copy_page
+  void zero_frame(Mfn mfn);           // charges hw.mem.zero_page
+  void copy_frame(Mfn dst, Mfn src);  // charges hw.mem.copy_page
   bool frame_is_zero(Mfn mfn) const;
 
   // Frames currently backed by host memory (for the simulator's own memory accounting).

@@ -13,8 +13,8 @@ std::string describe_pte(Pte pte) {
   const struct {
     uint64_t bit;
     const char* name;
-  } names[] = {{kPresent, "P"}, {kRw, "RW"},     {kUser, "US"},  {kPwt, "PWT"},  {kPcd, "PCD"},
-               {kAccessed, "A"}, {kDirty, "D"},  {kPse, "PSE"}, {kGlobal, "G"}, {kNx, "NX"}};
+  } names[] = {{kPresent, "P"},  {kRw, "RW"},   {kUser, "US"}, {kPwt, "PWT"},  {kPcd, "PCD"},
+               {kAccessed, "A"}, {kDirty, "D"}, {kPse, "PSE"}, {kGlobal, "G"}, {kNx, "NX"}};
   for (const auto& n : names) {
     if (pte.raw() & n.bit) {
       s += ' ';

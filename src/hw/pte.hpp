@@ -32,7 +32,8 @@ inline constexpr uint64_t kNx = uint64_t{1} << 63;
 // The machine has 46 physical address bits (MAXPHYADDR); bits 46..51 are reserved.
 inline constexpr unsigned kMaxPhysBits = 46;
 inline constexpr uint64_t kAddrMask = ((uint64_t{1} << kMaxPhysBits) - 1) & ~uint64_t{0xfff};
-inline constexpr uint64_t kReservedAddr = (((uint64_t{1} << 52) - 1) & ~((uint64_t{1} << kMaxPhysBits) - 1));
+inline constexpr uint64_t kReservedAddr =
+    (((uint64_t{1} << 52) - 1) & ~((uint64_t{1} << kMaxPhysBits) - 1));
 inline constexpr uint64_t kLowFlags = 0xfff;
 inline constexpr uint64_t kAllFlags = kLowFlags | kAvailHigh | kNx;
 }  // namespace pte_bits

@@ -8,7 +8,8 @@ namespace pib::hw {
 Tlb::Tlb(TlbParams params, sim::Ledger& ledger) : params_(params), ledger_(ledger) {
   if (params_.ways == 0 || params_.entries == 0 || params_.entries % params_.ways != 0) {
     throw InputError("TLB: entries (" + std::to_string(params_.entries) +
-                     ") must be a positive multiple of ways (" + std::to_string(params_.ways) + ")");
+                     ") must be a positive multiple of ways (" + std::to_string(params_.ways) +
+                     ")");
   }
   sets_ = params_.entries / params_.ways;
   ways_.resize(params_.entries);

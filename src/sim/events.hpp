@@ -125,8 +125,12 @@ inline constexpr std::array<EventInfo, kEventCount> kEventTable{{
 }};
 // clang-format on
 
-constexpr const EventInfo& event_info(Event e) { return kEventTable[static_cast<std::size_t>(e)]; }
-constexpr std::string_view event_name(Event e) { return event_info(e).name; }
+constexpr const EventInfo& event_info(Event e) {
+  return kEventTable[static_cast<std::size_t>(e)];
+}
+constexpr std::string_view event_name(Event e) {
+  return event_info(e).name;
+}
 std::optional<Event> event_by_name(std::string_view name);
 
 }  // namespace pib::sim

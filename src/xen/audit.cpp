@@ -100,8 +100,8 @@ class Auditor {
 
   void audit_table(const Domain& d, Mfn table, unsigned level) {
     const auto& mem = xen_.machine().memory();
-    const std::string at = "dom" + std::to_string(d.id) + " L" + std::to_string(level) + " " +
-                           hex(table.value);
+    const std::string at =
+        "dom" + std::to_string(d.id) + " L" + std::to_string(level) + " " + hex(table.value);
     for (uint64_t i = 0; i < kEntriesPerTable; ++i) {
       const Pte e{mem.read_entry(table, i)};
       if (level == 4 && !is_guest_l4_slot(i)) {
@@ -179,6 +179,8 @@ class Auditor {
 
 }  // namespace
 
-std::vector<std::string> audit(const Hypervisor& xen) { return Auditor(xen).run(); }
+std::vector<std::string> audit(const Hypervisor& xen) {
+  return Auditor(xen).run();
+}
 
 }  // namespace pib::xen

@@ -11,7 +11,9 @@ using hw::Pte;
 using namespace hw::pte_bits;
 
 namespace {
-constexpr uint64_t div_up(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+constexpr uint64_t div_up(uint64_t a, uint64_t b) {
+  return (a + b - 1) / b;
+}
 // Linux's _KERNPG_TABLE and PAGE_KERNEL(_RO): no _PAGE_USER, Xen adds it.
 constexpr uint64_t kKernTable = kPresent | kRw | kAccessed | kDirty;
 constexpr uint64_t kKernData = kPresent | kRw | kAccessed | kDirty | kNx;
@@ -37,8 +39,8 @@ abi::StartInfo build_pv_domain(Hypervisor& xen, const PvDomainSpec& spec) {
   for (uint64_t pfn = 0; pfn < spec.pages; ++pfn) {
     const Mfn mfn = xen.alloc_domheap_page(d);
     if (mfn == kInvalidMfn) {
-      throw InputError("domain: machine memory exhausted after " + std::to_string(pfn) +
-                       " of " + std::to_string(spec.pages) + " pages");
+      throw InputError("domain: machine memory exhausted after " + std::to_string(pfn) + " of " +
+                       std::to_string(spec.pages) + " pages");
     }
     xen.set_m2p(mfn, Pfn{pfn});
     si.p2m.push_back(mfn);

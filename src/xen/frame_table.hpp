@@ -20,7 +20,9 @@ constexpr bool is_pt_type(PageType t) {
 constexpr unsigned level_of(PageType t) {
   return is_pt_type(t) ? static_cast<unsigned>(t) : 0;  // kL1 == 1 ... kL4 == 4
 }
-constexpr PageType pt_type_of_level(unsigned level) { return static_cast<PageType>(level); }
+constexpr PageType pt_type_of_level(unsigned level) {
+  return static_cast<PageType>(level);
+}
 std::string_view type_name(PageType t);
 
 inline constexpr DomId kNoOwner = 0xffff;

@@ -13,13 +13,20 @@ using sim::Event;
 
 std::string_view type_name(PageType t) {
   switch (t) {
-    case PageType::kNone: return "none";
-    case PageType::kL1: return "l1";
-    case PageType::kL2: return "l2";
-    case PageType::kL3: return "l3";
-    case PageType::kL4: return "l4";
-    case PageType::kSegDesc: return "segdesc";
-    case PageType::kWritable: return "writable";
+    case PageType::kNone:
+      return "none";
+    case PageType::kL1:
+      return "l1";
+    case PageType::kL2:
+      return "l2";
+    case PageType::kL3:
+      return "l3";
+    case PageType::kL4:
+      return "l4";
+    case PageType::kSegDesc:
+      return "segdesc";
+    case PageType::kWritable:
+      return "writable";
   }
   return "?";
 }
@@ -120,7 +127,9 @@ void Hypervisor::set_port_domain(DomId id) {
   }
 }
 
-Domain& Hypervisor::port_dom() { return domain(port_domain_); }
+Domain& Hypervisor::port_dom() {
+  return domain(port_domain_);
+}
 
 Vcpu& Hypervisor::port_vcpu(VcpuId id) {
   Domain& d = port_dom();

@@ -27,7 +27,9 @@ namespace pib::xen {
 inline constexpr uint64_t kFirstXenSlot = 256;
 inline constexpr uint64_t kLastXenSlot = 271;
 inline constexpr uint64_t kLinearSlot = 258;  // self-map used by Xen's linear page tables
-constexpr bool is_guest_l4_slot(uint64_t slot) { return slot < kFirstXenSlot || slot > kLastXenSlot; }
+constexpr bool is_guest_l4_slot(uint64_t slot) {
+  return slot < kFirstXenSlot || slot > kLastXenSlot;
+}
 
 // Xen marks guest-kernel L1 mappings with this software bit (the first of the high AVAIL bits).
 inline constexpr uint64_t kPageGuestKernel = uint64_t{1} << 52;

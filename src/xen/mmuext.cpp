@@ -124,7 +124,7 @@ int64_t Hypervisor::do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v) {
     case abi::kMmuextUnmarkSuper:
       // PV superpages: disabled by default in the paper era, removed in 4.10.
       return params_.generation == XenGeneration::kModern ? abi::err::kEOPNOTSUPP
-                                                         : abi::err::kENOSYS;
+                                                          : abi::err::kENOSYS;
     default:
       // SET_LDT and unknown commands: segment descriptors are outside this model.
       return abi::err::kENOSYS;
@@ -138,8 +138,8 @@ int64_t Hypervisor::mmuext_op(VcpuId vcpu, std::span<const abi::MmuextOp> ops, u
   return mmuext_op_body(vcpu, ops, done, foreigndom);
 }
 
-int64_t Hypervisor::mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> ops,
-                                   uint32_t* done, DomId foreigndom) {
+int64_t Hypervisor::mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> ops, uint32_t* done,
+                                   DomId foreigndom) {
   Vcpu& v = port_vcpu(vcpu);
   Domain& d = port_dom();
   if (done != nullptr) *done = 0;

@@ -43,8 +43,8 @@ bool Hypervisor::upper_put_is_deferred(unsigned level) const {
   return level >= 3 || params_.generation == XenGeneration::kModern;
 }
 
-int64_t Hypervisor::mod_upper_entry(Mfn table, unsigned level, uint64_t index, Pte value,
-                                    Domain& d, Vcpu& v, bool preserve_ad) {
+int64_t Hypervisor::mod_upper_entry(Mfn table, unsigned level, uint64_t index, Pte value, Domain& d,
+                                    Vcpu& v, bool preserve_ad) {
   if (level == 4 && !is_guest_l4_slot(index)) return abi::err::kEINVAL;  // Xen's own slots
   const Pte old_e{mem_.read_entry(table, index)};
   Pte new_e = value;

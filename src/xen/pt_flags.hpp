@@ -8,14 +8,13 @@
 namespace pib::xen {
 
 // Everything but P, RW, US, A, D, the AVAIL bits and NX is refused at every level.
-inline constexpr uint64_t kBaseAllowed = hw::pte_bits::kPresent | hw::pte_bits::kRw |
-                                         hw::pte_bits::kUser | hw::pte_bits::kAccessed |
-                                         hw::pte_bits::kDirty | hw::pte_bits::kAvailLow |
-                                         hw::pte_bits::kAvailHigh | hw::pte_bits::kNx;
+inline constexpr uint64_t kBaseAllowed =
+    hw::pte_bits::kPresent | hw::pte_bits::kRw | hw::pte_bits::kUser | hw::pte_bits::kAccessed |
+    hw::pte_bits::kDirty | hw::pte_bits::kAvailLow | hw::pte_bits::kAvailHigh | hw::pte_bits::kNx;
 inline constexpr uint64_t kBaseDisallow = hw::pte_bits::kAllFlags & ~kBaseAllowed;
 // Bits that may change on an existing mapping without revalidating it.
 inline constexpr uint64_t kFastPathWhitelist =
-    hw::pte_bits::kNx | hw::pte_bits::kAvailHigh | hw::pte_bits::kAvailLow |
-    hw::pte_bits::kGlobal | hw::pte_bits::kDirty | hw::pte_bits::kAccessed | hw::pte_bits::kUser;
+    hw::pte_bits::kNx | hw::pte_bits::kAvailHigh | hw::pte_bits::kAvailLow | hw::pte_bits::kGlobal |
+    hw::pte_bits::kDirty | hw::pte_bits::kAccessed | hw::pte_bits::kUser;
 
 }  // namespace pib::xen

@@ -12,7 +12,6 @@ using hw::Pte;
 using namespace hw::pte_bits;
 using sim::Event;
 
-
 uint64_t Hypervisor::l1_disallow_mask(const Domain& d) const {
   uint64_t mask = (kBaseDisallow & ~kGlobal) | kPageGnttab;
   if (d.config.privileged) mask &= ~(kPwt | kPcd | kPat);  // cache attributes need I/O privilege

@@ -59,8 +59,8 @@ TEST_P(XsaAttack, Xsa182_WritableSelfMapThroughFastPathIsRefused) {
   // The linear view built from the self-map must stay read-only: writing slot 9 through it fails.
   const Vaddr via_self = hw::make_vaddr(slot, slot, slot, slot, 9 * 8);
   EXPECT_TRUE(fx.xen.guest_access(0, {via_self, hw::MemOp::kLoad}).ok);
-  EXPECT_FALSE(fx.xen.guest_access(0, {via_self, hw::MemOp::kStore, hw::Mode::kUser,
-                                       0xdeadf00d}).ok);
+  EXPECT_FALSE(
+      fx.xen.guest_access(0, {via_self, hw::MemOp::kStore, hw::Mode::kUser, 0xdeadf00d}).ok);
   EXPECT_EQ(fx.load(fx.si.pt_base, 9).value, 0u);
   EXPECT_AUDIT_CLEAN(fx);
 }
@@ -114,9 +114,9 @@ TEST_P(XsaAttack, Xsa240_LinearPageTableChainsAreRefused) {
   const Pfn a = fx.make_table(), b = fx.make_table(), c = fx.make_table();
   for (Pfn t : {a, b, c}) ASSERT_EQ(fx.pin(2, t), kOk);
   const uint64_t ro = kPresent | kUser | kAccessed;
-  ASSERT_EQ(fx.update(b, 1, fx.pte(c, ro)), kOk);       // b holds a linear entry to c
-  EXPECT_EQ(fx.update(a, 1, fx.pte(b, ro)), kEINVAL);   // a -> b -> c would be two levels
-  EXPECT_EQ(fx.update(c, 1, fx.pte(a, ro)), kEINVAL);   // c is a linear target already
+  ASSERT_EQ(fx.update(b, 1, fx.pte(c, ro)), kOk);      // b holds a linear entry to c
+  EXPECT_EQ(fx.update(a, 1, fx.pte(b, ro)), kEINVAL);  // a -> b -> c would be two levels
+  EXPECT_EQ(fx.update(c, 1, fx.pte(a, ro)), kEINVAL);  // c is a linear target already
   ASSERT_EQ(fx.update(l3, 0, fx.pte(b, kTableFlags)), kOk);
   EXPECT_AUDIT_CLEAN(fx);
 }
@@ -141,7 +141,7 @@ INSTANTIATE_TEST_SUITE_P(Generations, XsaAttack,
                                            xen::XenGeneration::kModern),
                          [](const ::testing::TestParamInfo<xen::XenGeneration>& param) {
                            return param.param == xen::XenGeneration::kModern ? "Modern"
-                                                                            : "PaperEra";
+                                                                             : "PaperEra";
                          });
 
 // XSA-286: update_va_mapping finds the L1 through Xen's linear page table. If an mmu_update in
@@ -168,8 +168,7 @@ Xsa286Setup xsa286_setup(PvFixture& fx) {
 uint64_t xsa286_round(PvFixture& fx, const Xsa286Setup& s) {
   const std::vector<abi::MmuUpdate> reset{
       abi::make_mmu_update(fx.entry(s.l3t, 1), fx.pte(s.l2t1, kTableFlags)),
-      abi::make_mmu_update(fx.entry(s.l1t1, 0), 0),
-      abi::make_mmu_update(fx.entry(s.l1t2, 0), 0)};
+      abi::make_mmu_update(fx.entry(s.l1t1, 0), 0), abi::make_mmu_update(fx.entry(s.l1t2, 0), 0)};
   uint32_t done = 0;
   EXPECT_EQ(fx.xen.mmu_update(0, reset, &done, abi::kDomidSelf), kOk);
   const Vaddr one_gib{uint64_t{1} << 30};

@@ -113,8 +113,8 @@ TEST(HypercallRules, TrappedWriteToL1IsEmulated) {
   EXPECT_FALSE(bad.ok);
   EXPECT_EQ(fx.count(Event::kXenFaultBounced), 1u);
   // xchg-style clear (ptep_get_and_clear) returns the old value and drops the reference.
-  const auto old = fx.xen.guest_access(0, hw::MemRequest{fx.va(t, 9), hw::MemOp::kXchg,
-                                                         hw::Mode::kUser, 0});
+  const auto old =
+      fx.xen.guest_access(0, hw::MemRequest{fx.va(t, 9), hw::MemOp::kXchg, hw::Mode::kUser, 0});
   EXPECT_TRUE(old.ok);
   EXPECT_EQ(hw::Pte{old.value}.mfn(), fx.mfn(data));
   EXPECT_AUDIT_CLEAN(fx);
@@ -192,8 +192,9 @@ TEST(HypercallRules, UpdateVaMappingFlushFlags) {
   ASSERT_EQ(fx.xen.update_va_mapping(0, {.va = fx.va(p), .val = va_flags, .flags = abi::kUvmfNone}),
             kOk);
   EXPECT_TRUE(fx.store(p, 0, 2).ok) << "no flush requested: the stale RW translation survives";
-  ASSERT_EQ(fx.xen.update_va_mapping(0, {.va = fx.va(p), .val = va_flags, .flags = abi::kUvmfInvlpg}),
-            kOk);
+  ASSERT_EQ(
+      fx.xen.update_va_mapping(0, {.va = fx.va(p), .val = va_flags, .flags = abi::kUvmfInvlpg}),
+      kOk);
   EXPECT_FALSE(fx.store(p, 0, 3).ok);
   EXPECT_EQ(fx.load(p, 0).value, 2u);
 }

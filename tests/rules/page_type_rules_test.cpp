@@ -24,7 +24,7 @@ TEST(PageTypeRules, WritableMappingOfPageTableIsRejected) {
 
 TEST(PageTypeRules, FrameWithWritableMappingCannotBecomePageTable) {
   PvFixture fx;
-  const Pfn t = fx.alloc();                 // still mapped RW in the direct map
+  const Pfn t = fx.alloc();  // still mapped RW in the direct map
   EXPECT_EQ(fx.pin(1, t), kEINVAL);
   ASSERT_EQ(fx.remap(t, false), kOk);
   EXPECT_EQ(fx.pin(1, t), kOk);
@@ -37,7 +37,7 @@ TEST(PageTypeRules, TypeCannotChangeWhileInUse) {
   ASSERT_EQ(fx.pin(1, t), kOk);
   EXPECT_EQ(fx.pin(2, t), kEINVAL);  // in use as L1
   ASSERT_EQ(fx.unpin(t), kOk);
-  EXPECT_EQ(fx.pin(2, t), kOk);      // type count 0: may become an L2
+  EXPECT_EQ(fx.pin(2, t), kOk);  // type count 0: may become an L2
   EXPECT_EQ(fx.page(t).type, xen::PageType::kL2);
   EXPECT_AUDIT_CLEAN(fx);
 }

@@ -9,8 +9,8 @@ PvFixture::PvFixture(PvFixtureParams p)
     : machine(hw::MachineParams{.frames = p.machine_frames, .cpus = p.cpus}, ledger),
       xen(machine, ledger, xen::XenParams{.generation = p.generation}),
       si(xen::build_pv_domain(xen, xen::PvDomainSpec{.pages = p.domain_pages,
-                                                       .vcpus = p.vcpus,
-                                                       .privileged = p.privileged})),
+                                                     .vcpus = p.vcpus,
+                                                     .privileged = p.privileged})),
       next_free_(si.first_free_pfn.value) {}
 
 Pfn PvFixture::alloc() {
@@ -19,8 +19,8 @@ Pfn PvFixture::alloc() {
 }
 
 hw::MemResult PvFixture::store(Pfn pfn, uint64_t index, uint64_t value, VcpuId v) {
-  return xen.guest_access(v, hw::MemRequest{va(pfn, index), hw::MemOp::kStore, hw::Mode::kUser,
-                                            value});
+  return xen.guest_access(
+      v, hw::MemRequest{va(pfn, index), hw::MemOp::kStore, hw::Mode::kUser, value});
 }
 
 hw::MemResult PvFixture::load(Pfn pfn, uint64_t index, VcpuId v) {

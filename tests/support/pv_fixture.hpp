@@ -33,8 +33,8 @@ struct PvFixtureParams {
 inline constexpr uint64_t kTableFlags = hw::pte_bits::kPresent | hw::pte_bits::kRw |
                                         hw::pte_bits::kUser | hw::pte_bits::kAccessed |
                                         hw::pte_bits::kDirty;
-inline constexpr uint64_t kDataRw = hw::pte_bits::kPresent | hw::pte_bits::kRw |
-                                    hw::pte_bits::kAccessed | hw::pte_bits::kDirty;
+inline constexpr uint64_t kDataRw =
+    hw::pte_bits::kPresent | hw::pte_bits::kRw | hw::pte_bits::kAccessed | hw::pte_bits::kDirty;
 inline constexpr uint64_t kDataRo = hw::pte_bits::kPresent | hw::pte_bits::kAccessed;
 
 class PvFixture {
@@ -46,13 +46,11 @@ class PvFixture {
   xen::Hypervisor xen;
   abi::StartInfo si;
 
-  Pfn alloc();                         // next unused guest frame (zeroed, mapped RW)
+  Pfn alloc();  // next unused guest frame (zeroed, mapped RW)
   Mfn mfn(Pfn pfn) const { return si.p2m.at(pfn.value); }
   Vaddr va(Pfn pfn, uint64_t index = 0) const { return abi::direct_map_va(si, pfn, index * 8); }
   Maddr entry(Pfn table, uint64_t index) const { return maddr_of(mfn(table), index * 8); }
-  uint64_t pte(Pfn target, uint64_t flags) const {
-    return hw::Pte::make(mfn(target), flags).raw();
-  }
+  uint64_t pte(Pfn target, uint64_t flags) const { return hw::Pte::make(mfn(target), flags).raw(); }
 
   hw::MemResult store(Pfn pfn, uint64_t index, uint64_t value, VcpuId v = 0);
   hw::MemResult load(Pfn pfn, uint64_t index, VcpuId v = 0);
@@ -72,9 +70,9 @@ class PvFixture {
   uint64_t next_free_;
 };
 
-#define EXPECT_AUDIT_CLEAN(fx)                                          \
-  do {                                                                  \
-    const auto problems_ = (fx).audit();                                \
+#define EXPECT_AUDIT_CLEAN(fx)                                             \
+  do {                                                                     \
+    const auto problems_ = (fx).audit();                                   \
     EXPECT_TRUE(problems_.empty()) << ::testing::PrintToString(problems_); \
   } while (0)
 

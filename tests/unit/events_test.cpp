@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Is the event table complete and consistent (one row per event, unique dotted names)?
+#include "sim/events.hpp"
+
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <set>
-
-#include "sim/events.hpp"
+#include <string>
 
 namespace pib::sim {
 namespace {
@@ -19,6 +23,23 @@ TEST(EventTable, RowsMatchEnumeratorsAndNamesAreUnique) {
     EXPECT_EQ(event_by_name(kEventTable[i].name), kEventTable[i].event);
   }
   EXPECT_FALSE(event_by_name("no.such.event").has_value());
+}
+
+}  // namespace
+}  // namespace pib::sim
+
+namespace pib::sim {
+namespace {
+
+TEST(EventTable, EveryCounterIsDocumented) {
+  const char* root = std::getenv("PIB_SOURCE_DIR");
+  ASSERT_NE(root, nullptr);
+  std::ifstream in(std::string(root) + "/docs/counters.md");
+  ASSERT_TRUE(in) << "docs/counters.md missing";
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const auto& info : kEventTable) {
+    EXPECT_NE(doc.find("`" + std::string(info.name) + "`"), std::string::npos) << info.name;
+  }
 }
 
 }  // namespace

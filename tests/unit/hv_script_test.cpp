@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Does the hypercall-script front end run scripts, check expectations, and reject malformed
 // input with the file and line? Do the shipped examples still meet their expectations?
+#include "app/hv_script.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -9,7 +11,6 @@
 #include <sstream>
 
 #include "app/cli.hpp"
-#include "app/hv_script.hpp"
 #include "common/error.hpp"
 
 namespace pib::app {
@@ -48,8 +49,7 @@ TEST(HvScript, MetAndUnmetExpectationsAreCounted) {
 
 TEST(HvScript, MalformedLinesNameFileAndLine) {
   EXPECT_EQ(error_of("frame a\nbogus a\n").rfind("t.hvs:2: unknown command 'bogus'", 0), 0u);
-  EXPECT_NE(error_of("pin l1 nosuch\n").find("t.hvs:1: unknown frame 'nosuch'"),
-            std::string::npos);
+  EXPECT_NE(error_of("pin l1 nosuch\n").find("t.hvs:1: unknown frame 'nosuch'"), std::string::npos);
   EXPECT_NE(error_of("frame a\nmmu_update a[512] = 0\n").find("t.hvs:2: entry index 512"),
             std::string::npos);
   EXPECT_NE(error_of("frame a\nmmu_update a[0] = pte(a, P XX)\n").find("unknown PTE flag 'XX'"),
@@ -58,8 +58,7 @@ TEST(HvScript, MalformedLinesNameFileAndLine) {
             std::string::npos);
   EXPECT_NE(error_of("frame a\ndomain pages=64\n").find("must come before"), std::string::npos);
   EXPECT_NE(error_of("multicall\n").find("not closed"), std::string::npos);
-  EXPECT_NE(error_of("frame a\nwrite a[0] = 12z\n").find("not a number: '12z'"),
-            std::string::npos);
+  EXPECT_NE(error_of("frame a\nwrite a[0] = 12z\n").find("not a number: '12z'"), std::string::npos);
 }
 
 TEST(HvScript, ShippedExamplesMeetTheirExpectations) {
