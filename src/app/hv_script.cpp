@@ -195,7 +195,8 @@ class Script {
   }
 
   // ---- execution -----------------------------------------------------------------------
-  void report(const std::string& line, const Outcome& got, const std::optional<Expectation>& e) {
+  void report(const std::string& line, const Outcome& got, const std::optional<Expectation>& e,
+              int line_no = 0) {
     ++result_.lines_run;
     bool ok = true;
     if (e) {
@@ -204,8 +205,8 @@ class Script {
       ok = want == got.text;
       if (!ok) ++result_.failed_expectations;
     }
-    out_ << std::setw(4) << line_no_ << "  " << std::left << std::setw(52) << line << std::right
-         << " => " << got.text;
+    out_ << std::setw(4) << (line_no != 0 ? line_no : line_no_) << "  " << std::left
+         << std::setw(52) << line << std::right << " => " << got.text;
     if (e) out_ << (ok ? "   (as expected)" : "   ** EXPECTED " + e->text + " **");
     out_ << "\n";
   }
@@ -247,6 +248,7 @@ class Script {
       mc_.clear();
       mc_expect_.clear();
       mc_lines_.clear();
+      mc_line_nos_.clear();
       return;
     }
     if (cmd == "end") {
@@ -255,7 +257,8 @@ class Script {
       const int64_t r = xen_->multicall(0, mc_);
       report("multicall (" + std::to_string(mc_.size()) + " entries)", rc(r), expect);
       for (std::size_t i = 0; i < mc_.size(); ++i) {
-        report("  [" + std::to_string(i) + "] " + mc_lines_[i], rc(mc_[i].result), mc_expect_[i]);
+        report("  [" + std::to_string(i) + "] " + mc_lines_[i], rc(mc_[i].result), mc_expect_[i],
+               mc_line_nos_[i]);
       }
       return;
     }
@@ -280,6 +283,7 @@ class Script {
       mc_.push_back(std::move(entry));
       mc_expect_.push_back(expect);
       mc_lines_.push_back(line);
+      mc_line_nos_.push_back(line_no_);
       return;
     }
     report(line, rc(issue(entry)), expect);
@@ -447,6 +451,7 @@ class Script {
   std::vector<abi::MulticallEntry> mc_;
   std::vector<std::optional<Expectation>> mc_expect_;
   std::vector<std::string> mc_lines_;
+  std::vector<int> mc_line_nos_;
   HvScriptResult result_;
 };
 

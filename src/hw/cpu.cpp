@@ -12,9 +12,7 @@ uint64_t Cpu::perform(MachineMemory& memory, Maddr ma, const MemRequest& request
     case MemOp::kLoad:
     case MemOp::kFetch:
       return old;
-    case MemOp::kStore:
-      memory.write_u64(ma, request.value);
-      return old;
+    case MemOp::kStore:  // a store and an xchg differ only in whether the caller uses `old`
     case MemOp::kXchg:
       memory.write_u64(ma, request.value);
       return old;

@@ -62,11 +62,11 @@ class Pte {
 // Level numbering follows Xen and the paper: 1 = L1 (PTE), 2 = L2 (PMD), 3 = L3 (PUD), 4 = L4.
 inline constexpr unsigned kLevels = 4;
 inline constexpr uint64_t table_index(Vaddr va, unsigned level) {
-  return (va.value >> (kPageShift + 9 * (level - 1))) & (kEntriesPerTable - 1);
+  return (va.value >> (kPageShift + uint64_t{9} * (level - 1))) & (kEntriesPerTable - 1);
 }
 // Bytes mapped by one entry of a table of `level`.
 inline constexpr uint64_t span_of_entry(unsigned level) {
-  return uint64_t{1} << (kPageShift + 9 * (level - 1));
+  return uint64_t{1} << (kPageShift + uint64_t{9} * (level - 1));
 }
 inline constexpr bool is_canonical(Vaddr va) {
   const uint64_t top = va.value >> 47;

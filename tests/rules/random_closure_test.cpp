@@ -14,8 +14,8 @@ using namespace hw::pte_bits;
 
 TEST(RefCountClosure, RandomOperationSequencesAlwaysCloseAndStayAudited) {
   for (uint32_t seed = 1; seed <= 6; ++seed) {
-    PvFixture fx({.generation = seed % 2 ? xen::XenGeneration::kPaperEra
-                                         : xen::XenGeneration::kModern});
+    PvFixture fx(
+        {.generation = seed % 2 ? xen::XenGeneration::kPaperEra : xen::XenGeneration::kModern});
     std::mt19937 rng(seed);
     std::vector<Pfn> frames;
     for (int i = 0; i < 12; ++i) frames.push_back(fx.alloc());
@@ -26,17 +26,31 @@ TEST(RefCountClosure, RandomOperationSequencesAlwaysCloseAndStayAudited) {
       const Pfn a = pick(), b = pick();
       const unsigned level = 1 + static_cast<unsigned>(rng() % 3);
       switch (rng() % 7) {
-        case 0: fx.remap(a, rng() % 2); break;
-        case 1: fx.pin(level, a); break;
-        case 2: fx.unpin(a); break;
-        case 3: fx.update(a, rng() % 4, fx.pte(b, (rng() % 2 ? kDataRw : kDataRo) | kUser)); break;
-        case 4: fx.update(a, rng() % 4, 0); break;
-        case 5: fx.store(a, rng() % 4, rng() % 2 ? 0 : fx.pte(b, kDataRo | kUser)); break;
-        case 6: fx.update(a, 4 + rng() % 2, fx.pte(b, kPresent | kUser | kAccessed)); break;
+        case 0:
+          fx.remap(a, rng() % 2);
+          break;
+        case 1:
+          fx.pin(level, a);
+          break;
+        case 2:
+          fx.unpin(a);
+          break;
+        case 3:
+          fx.update(a, rng() % 4, fx.pte(b, (rng() % 2 ? kDataRw : kDataRo) | kUser));
+          break;
+        case 4:
+          fx.update(a, rng() % 4, 0);
+          break;
+        case 5:
+          fx.store(a, rng() % 4, rng() % 2 ? 0 : fx.pte(b, kDataRo | kUser));
+          break;
+        case 6:
+          fx.update(a, 4 + rng() % 2, fx.pte(b, kPresent | kUser | kAccessed));
+          break;
       }
       const auto problems = fx.audit();
-      ASSERT_TRUE(problems.empty()) << "seed " << seed << " step " << step << ": "
-                                    << ::testing::PrintToString(problems);
+      ASSERT_TRUE(problems.empty())
+          << "seed " << seed << " step " << step << ": " << ::testing::PrintToString(problems);
     }
     // The walk must have exercised the machinery, not just collected refusals.
     EXPECT_GE(fx.count(sim::Event::kXenPin), 3u) << "seed " << seed;
