@@ -45,7 +45,7 @@ void Hypervisor::change_type(Mfn mfn, PageType from, PageType to, Domain& d) {
   } else {
     ledger_.charge(Event::kXenTypeChangeOther);
   }
-  (void)from;
+  (void)from;  // the IOMMU synchronisation of A3 (writability flips) will need the old type
   pg.type = to;
   pg.validated = false;
 }
