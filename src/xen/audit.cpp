@@ -120,8 +120,7 @@ class Auditor {
       const PageInfo& target = ft_[e.mfn()];
       Expected& x = exp_[e.mfn().value];
       if (level == 1) {
-        const uint64_t disallow = (kBaseDisallow & ~kGlobal) | kPageGnttab;
-        if (e.flags() & disallow & ~(d.config.privileged ? (kPwt | kPcd | kPat) : 0)) {
+        if (e.flags() & l1_disallow_mask(d.config.privileged)) {
           fail(where + ": disallowed flags in a validated L1");
         }
         if (target.owner != d.id) fail(where + ": maps a frame the domain does not own");

@@ -20,6 +20,7 @@
 #include "xen/domain.hpp"
 #include "xen/frame_table.hpp"
 #include "xen/params.hpp"
+#include "xen/pt_flags.hpp"
 
 namespace pib::xen {
 
@@ -33,8 +34,6 @@ constexpr bool is_guest_l4_slot(uint64_t slot) {
 
 // Xen marks guest-kernel L1 mappings with this software bit (the first of the high AVAIL bits).
 inline constexpr uint64_t kPageGuestKernel = uint64_t{1} << 52;
-// Grant-table mappings carry this bit; ordinary page-table updates may never set it.
-inline constexpr uint64_t kPageGnttab = uint64_t{1} << 62;
 
 class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
  public:
@@ -82,7 +81,6 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   uint64_t tlbflush_time(CpuId cpu) const { return tlbflush_time_.at(cpu); }
 
  private:
-  friend class HypervisorTestAccess;
   // ---- references and types (page_refs.cpp, page_types.cpp) -------------------------
   bool get_page(Mfn mfn, const Domain& d);
   void put_page(Mfn mfn);
@@ -96,7 +94,6 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   int64_t validate_table(Mfn mfn, PageType type, Domain& d);
   void devalidate_table(Mfn mfn, PageType type, Domain& d);
   void init_xen_l4_slots(Mfn l4);
-  uint64_t l1_disallow_mask(const Domain& d) const;
   int64_t get_page_from_l1e(hw::Pte e, Domain& d);
   void put_page_from_l1e(hw::Pte e, Domain& d);
   int64_t get_page_from_upper(hw::Pte e, Mfn table, unsigned level, Domain& d);

@@ -22,7 +22,7 @@ int64_t Hypervisor::mod_l1_entry(Mfn table, uint64_t index, Pte value, Domain& d
   Pte new_e = value;
   if (preserve_ad) new_e = new_e.with(old_e.raw() & kAdBits);
   if (new_e.present()) {
-    if (new_e.flags() & l1_disallow_mask(d)) return abi::err::kEINVAL;
+    if (new_e.flags() & l1_disallow_mask(d.config.privileged)) return abi::err::kEINVAL;
     new_e = adjust_guest_entry(new_e, 1);
     if (fast_path_ok(old_e, new_e, 1)) {
       ledger_.charge(Event::kXenModEntryFast);

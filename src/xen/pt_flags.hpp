@@ -17,4 +17,14 @@ inline constexpr uint64_t kFastPathWhitelist =
     hw::pte_bits::kNx | hw::pte_bits::kAvailHigh | hw::pte_bits::kAvailLow | hw::pte_bits::kGlobal |
     hw::pte_bits::kDirty | hw::pte_bits::kAccessed | hw::pte_bits::kUser;
 
+// Grant-table mappings carry this bit; ordinary page-table updates may never set it.
+inline constexpr uint64_t kPageGnttab = uint64_t{1} << 62;
+
+// L1 entries may also carry G; cache attributes (PWT, PCD, PAT) need I/O privilege.
+constexpr uint64_t l1_disallow_mask(bool privileged) {
+  uint64_t mask = (kBaseDisallow & ~hw::pte_bits::kGlobal) | kPageGnttab;
+  if (privileged) mask &= ~(hw::pte_bits::kPwt | hw::pte_bits::kPcd | hw::pte_bits::kPat);
+  return mask;
+}
+
 }  // namespace pib::xen

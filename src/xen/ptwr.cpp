@@ -60,7 +60,7 @@ std::optional<hw::MemResult> Hypervisor::ptwr_emulate(Vcpu& v, Domain& d,
       return std::nullopt;
   }
   if (new_e.present()) {
-    if (new_e.flags() & l1_disallow_mask(d)) return std::nullopt;
+    if (new_e.flags() & l1_disallow_mask(d.config.privileged)) return std::nullopt;
     new_e = adjust_guest_entry(new_e, 1);
     if (get_page_from_l1e(new_e, d) != abi::err::kOk) return std::nullopt;
   }

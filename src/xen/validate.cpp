@@ -12,12 +12,6 @@ using hw::Pte;
 using namespace hw::pte_bits;
 using sim::Event;
 
-uint64_t Hypervisor::l1_disallow_mask(const Domain& d) const {
-  uint64_t mask = (kBaseDisallow & ~kGlobal) | kPageGnttab;
-  if (d.config.privileged) mask &= ~(kPwt | kPcd | kPat);  // cache attributes need I/O privilege
-  return mask;
-}
-
 Pte Hypervisor::adjust_guest_entry(Pte e, unsigned level) const {
   if (!e.present()) return e;
   if (level == 1) {
@@ -39,7 +33,7 @@ bool Hypervisor::fast_path_ok(Pte old_e, Pte new_e, unsigned level) const {
 
 int64_t Hypervisor::get_page_from_l1e(Pte e, Domain& d) {
   if (!e.present()) return abi::err::kOk;
-  if (e.flags() & l1_disallow_mask(d)) return abi::err::kEINVAL;
+  if (e.flags() & l1_disallow_mask(d.config.privileged)) return abi::err::kEINVAL;
   const Mfn target = e.mfn();
   // Frames outside RAM would be MMIO: a domain without I/O-memory permission may not map them.
   if (!frames_.valid(target)) return abi::err::kEINVAL;

@@ -7,8 +7,6 @@ namespace {
 
 using namespace hw::pte_bits;
 using sim::Event;
-constexpr int64_t kOk = abi::err::kOk;
-constexpr int64_t kEINVAL = abi::err::kEINVAL;
 
 TEST(PageTypeRules, WritableMappingOfPageTableIsRejected) {
   PvFixture fx;

@@ -29,6 +29,9 @@ struct PvFixtureParams {
   bool privileged = false;
 };
 
+inline constexpr int64_t kOk = abi::err::kOk;
+inline constexpr int64_t kEINVAL = abi::err::kEINVAL;
+
 // Flags of ordinary mappings (Linux's PAGE_KERNEL / _PAGE_TABLE, before Xen's adjustments).
 inline constexpr uint64_t kTableFlags = hw::pte_bits::kPresent | hw::pte_bits::kRw |
                                         hw::pte_bits::kUser | hw::pte_bits::kAccessed |
@@ -60,7 +63,7 @@ class PvFixture {
   int64_t pin(unsigned level, Pfn table) { return mmuext(level - 1, mfn(table).value); }
   int64_t unpin(Pfn table) { return mmuext(abi::kMmuextUnpinTable, mfn(table).value); }
 
-  // Builds an empty table of `level` ready to be pinned: allocated, zeroed, remapped RO.
+  // An empty frame ready to be pinned at any level: allocated (zeroed) and remapped read-only.
   Pfn make_table();
   const xen::PageInfo& page(Pfn pfn) const { return xen.frame_table()[mfn(pfn)]; }
   uint64_t count(sim::Event e) const { return ledger.count(e); }
