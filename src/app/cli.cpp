@@ -33,10 +33,10 @@ non-zero counters. The format is documented in docs/hv-script.md; examples/hv-sc
 runnable examples. Exit status: 0 all expectations met, 1 some were not, 2 malformed script.
 )";
 
-constexpr const char* kStatsHelp = R"(usage: pibooster stats --list
+constexpr const char* kStatsHelp = R"(usage: pibooster stats --list [--markdown]
 
-Prints the table of every counter the model keeps: its dotted name, its unit and what it counts.
-The same table, with more words, is in docs/counters.md.
+Prints the table of every counter the model keeps: its dotted name, its unit and what it counts
+(--markdown: as the rows of docs/counters.md, which scripts/gen-counters-doc.sh regenerates).
 )";
 
 bool wants_help(const std::vector<std::string>& args) {
@@ -51,9 +51,16 @@ int cmd_stats(const std::vector<std::string>& args, std::ostream& out, std::ostr
     out << kStatsHelp;
     return 0;
   }
-  if (args.size() != 2 || args[1] != "--list") {
+  const bool markdown = args.size() == 3 && args[2] == "--markdown";
+  if ((args.size() != 2 && !markdown) || args[1] != "--list") {
     err << kStatsHelp;
     return 2;
+  }
+  if (markdown) {
+    for (const auto& e : sim::kEventTable) {
+      out << "| `" << e.name << "` | " << e.unit << " | " << e.description << " |\n";
+    }
+    return 0;
   }
   out << std::left << std::setw(32) << "counter" << std::setw(10) << "unit"
       << "meaning\n";

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "hw/cpu.hpp"
 
+#include "common/error.hpp"
+
 namespace pib::hw {
 
 Cpu::Cpu(CpuId id, MachineMemory& memory, sim::Ledger& ledger, TlbParams tlb_params)
@@ -22,24 +24,57 @@ uint64_t Cpu::perform(MachineMemory& memory, Maddr ma, const MemRequest& request
     case MemOp::kAndNot:
       memory.write_u64(ma, old & ~request.value);
       return old;
+    case MemOp::kZeroPage:
+    case MemOp::kCopyPage:
+      model_bug("page string operations are not single-entry operations");
   }
   return old;
+}
+
+MemResult Cpu::page_operation(const MemRequest& request) {
+  if (page_offset(request.va.value) != 0 ||
+      (request.op == MemOp::kCopyPage && page_offset(request.value) != 0)) {
+    return MemResult{false, 0, PageFault{request.va, pf_bits::kProtection}};
+  }
+  std::optional<Mfn> source;
+  if (request.op == MemOp::kCopyPage) {
+    const Translation s = mmu_.translate(Vaddr{request.value}, Access::kRead, request.mode);
+    if (!s.ok) return deliver(s.fault, request);
+    source = mfn_of(s.ma);
+  }
+  const Translation t = mmu_.translate(request.va, Access::kWrite, request.mode);
+  if (!t.ok) return deliver(t.fault, request);
+  if (source) {
+    memory_.copy_frame(mfn_of(t.ma), *source);
+  } else {
+    memory_.zero_frame(mfn_of(t.ma));
+  }
+  return MemResult{true, 0, std::nullopt};
+}
+
+// A faulting string operation is restartable: the handler may fix the mapping (and the caller
+// retries) but cannot complete it by emulation, so it sees the request as it was issued.
+MemResult Cpu::deliver(const PageFault& fault, const MemRequest& request) {
+  if (trap_handler_ != nullptr) {
+    if (auto handled = trap_handler_->on_page_fault(*this, fault, request)) return *handled;
+  }
+  return MemResult{false, 0, fault};
 }
 
 MemResult Cpu::access(const MemRequest& request) {
   Access kind = Access::kRead;
   if (request.op == MemOp::kFetch) kind = Access::kExecute;
   if (request.op != MemOp::kLoad && request.op != MemOp::kFetch) kind = Access::kWrite;
+  if (request.op == MemOp::kZeroPage || request.op == MemOp::kCopyPage) {
+    return page_operation(request);
+  }
   if ((request.va.value & 7) != 0) {
     // The model only issues naturally aligned 8-byte accesses; anything else is a caller bug.
     return MemResult{false, 0, PageFault{request.va, pf_bits::kProtection}};
   }
   const Translation t = mmu_.translate(request.va, kind, request.mode);
   if (t.ok) return MemResult{true, perform(memory_, t.ma, request), std::nullopt};
-  if (trap_handler_ != nullptr) {
-    if (auto handled = trap_handler_->on_page_fault(*this, t.fault, request)) return *handled;
-  }
-  return MemResult{false, 0, t.fault};
+  return deliver(t.fault, request);
 }
 
 }  // namespace pib::hw

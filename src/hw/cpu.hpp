@@ -19,6 +19,10 @@ enum class MemOp {
   kCmpXchg,  // lock cmpxchg [va]       -> returns the old value
   kAndNot,   // lock and [va], ~v       -> returns the old value (clear_bit-style RMW)
   kFetch,    // instruction fetch of [va]
+  // Whole-page string operations (rep stosq / rep movsq over one aligned 4 KiB page): one
+  // translation per page touched instead of 512, which is what the TLB sees for them too.
+  kZeroPage,  // zero the page at va (va must be page aligned)
+  kCopyPage,  // copy the page at `value` (a virtual address) to the page at va
 };
 
 struct MemRequest {
@@ -65,6 +69,9 @@ class Cpu {
   static uint64_t perform(MachineMemory& memory, Maddr ma, const MemRequest& request);
 
  private:
+  MemResult page_operation(const MemRequest& request);
+  MemResult deliver(const PageFault& fault, const MemRequest& request);
+
   CpuId id_;
   MachineMemory& memory_;
   Mmu mmu_;

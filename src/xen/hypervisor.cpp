@@ -164,18 +164,27 @@ std::optional<hw::MemResult> Hypervisor::on_page_fault(hw::Cpu& cpu, const hw::P
   ledger_.charge(Event::kXenEntry);
   Domain& d = port_dom();
   current_pcpu_ = cpu.id();
+  Vcpu* faulting = nullptr;
   for (Vcpu& v : d.vcpus) {
-    if (v.pcpu != cpu.id()) continue;
+    if (v.pcpu == cpu.id()) faulting = &v;
+  }
+  if (faulting != nullptr) {
     // Writes by the guest kernel to a read-only mapping may be writes to a validated L1 table:
     // Xen emulates those (writable page tables); anything else goes back to the guest.
     const bool write_protection = (fault.error_code & hw::pf_bits::kProtection) &&
                                   (fault.error_code & hw::pf_bits::kWrite) &&
                                   !(fault.error_code & hw::pf_bits::kReserved);
-    if (write_protection && v.in_kernel) {
-      if (auto done = ptwr_emulate(v, d, fault, request)) return done;
+    if (write_protection && faulting->in_kernel) {
+      if (auto done = ptwr_emulate(*faulting, d, fault, request)) return done;
     }
   }
   ledger_.charge(Event::kXenFaultBounced);
+  // The bounce frame is delivered to the guest kernel: a fault taken in guest user mode switches
+  // the vCPU to its kernel root table first (toggle_guest_mode), as for any exception.
+  if (faulting != nullptr && !faulting->in_kernel) {
+    faulting->in_kernel = true;
+    write_ptbase(*faulting, d);
+  }
   return std::nullopt;
 }
 

@@ -76,14 +76,17 @@ int64_t Hypervisor::multicall(VcpuId vcpu, std::span<abi::MulticallEntry> entrie
     switch (e.op) {
       case abi::HypercallNr::kMmuUpdate:
         ledger_.charge(Event::kXenHcMmuUpdate);
+        ledger_.charge(Event::kXenMcSubMmuUpdate);
         e.result = mmu_update_body(vcpu, e.mmu_updates, &done, e.foreigndom);
         break;
       case abi::HypercallNr::kMmuextOp:
         ledger_.charge(Event::kXenHcMmuextOp);
+        ledger_.charge(Event::kXenMcSubMmuextOp);
         e.result = mmuext_op_body(vcpu, e.mmuext_ops, &done, e.foreigndom);
         break;
       case abi::HypercallNr::kUpdateVaMapping:
         ledger_.charge(Event::kXenHcUpdateVaMapping);
+        ledger_.charge(Event::kXenMcSubUpdateVaMapping);
         e.result = update_va_mapping_body(vcpu, e.uvm);
         break;
       case abi::HypercallNr::kMulticall:

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+// fork: dup_mmap copies the VMAs and, for VMAs that need it, the page tables (copy_page_range),
+// write-protecting private writable pages in both parent and child; then the platform gets the
+// finished child tree (Xen: pin it) and the parent's TLB is flushed.
+#include "common/error.hpp"
+#include "guest/kernel.hpp"
+#include "guest/pgtable.hpp"
+#include "guest/tlb_policy.hpp"
+
+namespace pib::guest {
+
+Pid Kernel::fork(Pid parent_pid) {
+  Task& parent = task_mut(parent_pid);
+  enter(parent);
+  core_.ledger().charge(sim::Event::kGuestFork);
+  std::shared_ptr<Mm> child_mm = mm_alloc();
+  dup_mmap(*child_mm, *parent.mm);
+  const Pid pid = next_pid_++;
+  Task child;
+  child.pid = pid;
+  child.parent = parent_pid;
+  child.comm = parent.comm;
+  child.mm = std::move(child_mm);
+  child.cpu = parent.cpu;
+  tasks_.emplace(pid, std::move(child));
+  return pid;
+}
+
+void Kernel::dup_mmap(Mm& child, Mm& parent) {
+  child.brk_start = parent.brk_start;
+  child.brk = parent.brk;
+  child.mmap_base = parent.mmap_base;
+  child.stack_top = parent.stack_top;
+  for (const auto& [start, vma] : parent.vmas) {
+    child.vmas.emplace(start, vma);
+    // vma_needs_copy: VMAs without anonymous pages are refilled by faults in the child.
+    if (vma.anon_vma || vma.kind == VmaKind::kSpecial) copy_page_range(child, parent, vma);
+  }
+  core_.ops().enter_mmap(child);  // arch_dup_mmap (Xen: pin the child's tree)
+  PageTables(core_).flush_tlb_mm_range(parent, 0, kTlbFlushAll);  // flush_tlb_mm(oldmm)
+}
+
+void Kernel::copy_page_range(Mm& child, Mm& parent, const Vma& vma) {
+  PageTables pt(core_);
+  // Each level of the child is allocated where the parent has the entry above it, as
+  // copy_pud_range/copy_pmd_range/copy_pte_range do.
+  for (uint64_t a4 = vma.start; a4 < vma.end;) {
+    const uint64_t n4 = std::min((a4 & ~(kPgdirSize - 1)) + kPgdirSize, vma.end);
+    if (auto p3 = pt.next_table(EntryRef{parent.pgd, pt_index(a4, 4)})) {
+      const Pfn c3 = pt.pud_alloc(child, a4);
+      for (uint64_t a3 = a4; a3 < n4;) {
+        const uint64_t n3 = std::min((a3 & ~(kPudSize - 1)) + kPudSize, n4);
+        if (auto p2 = pt.next_table(EntryRef{*p3, pt_index(a3, 3)})) {
+          const Pfn c2 = pt.pmd_alloc(child, c3, a3);
+          for (uint64_t a2 = a3; a2 < n3;) {
+            const uint64_t n2 = std::min((a2 & ~(kPmdSize - 1)) + kPmdSize, n3);
+            const EntryRef parent_pmd{*p2, pt_index(a2, 2)};
+            if (pt.next_table(parent_pmd)) {
+              copy_pte_range(child, parent, vma, EntryRef{c2, pt_index(a2, 2)}, parent_pmd, a2,
+                             n2);
+            }
+            a2 = n2;
+          }
+        }
+        a3 = n3;
+      }
+    }
+    a4 = n4;
+  }
+}
+
+void Kernel::copy_pte_range(Mm& child, Mm& parent, const Vma& vma, EntryRef child_pmd,
+                            EntryRef parent_pmd, uint64_t start, uint64_t end) {
+  PageTables pt(core_);
+  const Pfn parent_l1 = *pt.next_table(parent_pmd);
+  const Pfn child_l1 = pt.pte_alloc(child, child_pmd.table, start);
+  PvOps& ops = core_.ops();
+  ops.enter_lazy_mmu();
+  for (uint64_t va = start; va < end; va += kPageSize) {
+    const EntryRef src{parent_l1, pt_index(va, 1)};
+    uint64_t pte = core_.read_entry(src);
+    if (!(pte & ptflags::kPresent)) continue;
+    if (vma.cow() && (pte & ptflags::kRw)) {
+      ops.ptep_set_wrprotect(src);  // native atomic clear: trapped by Xen on a pinned L1
+      pte &= ~ptflags::kRw;
+    }
+    if (vma.shared) pte &= ~ptflags::kDirty;  // pte_mkclean
+    pte &= ~ptflags::kAccessed;              // pte_mkold
+    const Pfn page = ops.entry_pfn(pte);
+    if (page != zero_page_) {
+      Page& pg = core_.pages().page(page);
+      pg.refcount++;
+      pg.mapcount++;
+    }
+    ops.set_pte(EntryRef{child_l1, pt_index(va, 1)}, pte);
+    child.rss++;
+  }
+  ops.leave_lazy_mmu();
+  (void)parent;
+}
+
+}  // namespace pib::guest

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: MIT
+// Tasks, scheduling (address-space switches on a vCPU) and process memory accesses.
+#include "guest/kernel.hpp"
+
+#include <string>
+
+#include "common/error.hpp"
+#include "guest/pgtable.hpp"
+
+namespace pib::guest {
+
+Kernel::Kernel(PvOps& ops, sim::Ledger& ledger)
+    : core_(ops, ledger), cache_(core_), current_(core_.nr_cpus()) {
+  ops.attach(core_);
+  core_.leave_mm = [this](VcpuId v) { leave_mm(v); };
+  // The shared zero page that read faults on anonymous memory map.
+  zero_page_ = core_.alloc_page(true);
+}
+
+const Task& Kernel::task(Pid pid) const {
+  auto it = tasks_.find(pid);
+  if (it == tasks_.end()) throw InputError("no process " + std::to_string(pid));
+  return it->second;
+}
+
+Task& Kernel::task_mut(Pid pid) {
+  auto it = tasks_.find(pid);
+  if (it == tasks_.end() || !it->second.alive) {
+    throw InputError("no live process " + std::to_string(pid));
+  }
+  return it->second;
+}
+
+std::vector<Pid> Kernel::live_pids() const {
+  std::vector<Pid> out;
+  for (const auto& [pid, t] : tasks_) {
+    if (t.alive) out.push_back(pid);
+  }
+  return out;
+}
+
+// ---- scheduling -----------------------------------------------------------------------------
+
+void Kernel::switch_mm(const Mm* next) {
+  // switch_mm_irqs_off: nothing to do when the vCPU already has this mm loaded.
+  const VcpuId v = core_.cpu();
+  const Mm* prev = core_.loaded_mm(v);
+  const Mm* target = next != nullptr ? next : &core_.init_mm();
+  if (prev == target) return;
+  core_.ledger().charge(sim::Event::kGuestContextSwitch);
+  const uint64_t bit = uint64_t{1} << v;
+  if (prev != &core_.init_mm()) const_cast<Mm*>(prev)->cpumask &= ~bit;
+  if (target != &core_.init_mm()) const_cast<Mm*>(target)->cpumask |= bit;
+  core_.set_loaded_mm(v, target);
+  core_.ops().write_cr3(target == &core_.init_mm() ? nullptr : target);
+}
+
+void Kernel::leave_mm(VcpuId v) {
+  const VcpuId self = core_.cpu();
+  core_.set_cpu(v);
+  switch_mm(nullptr);
+  core_.set_cpu(self);
+}
+
+void Kernel::enter(Task& t) {
+  core_.set_cpu(t.cpu);
+  core_.ops().enter_kernel(t.cpu);
+  auto& cur = current_.at(t.cpu);
+  if (cur && *cur == t.pid) return;
+  // Context switch on this vCPU (arch_start/end_context_switch batch the CR3 write).
+  core_.ops().start_context_switch();
+  if (t.mm) switch_mm(t.mm.get());
+  core_.ops().end_context_switch();
+  cur = t.pid;
+  std::vector<std::shared_ptr<Mm>> zombies;
+  zombies.swap(zombies_);
+  for (auto& mm : zombies) mmdrop_if_unused(mm);
+}
+
+void Kernel::schedule(Pid pid) {
+  enter(task_mut(pid));
+}
+
+void Kernel::migrate(Pid pid, VcpuId cpu) {
+  if (cpu >= core_.nr_cpus()) throw InputError("no vCPU " + std::to_string(cpu));
+  Task& t = task_mut(pid);
+  if (t.cpu == cpu) return;
+  // The old vCPU goes idle and keeps the mm loaded lazily, as Linux's lazy TLB does.
+  if (current_.at(t.cpu) == pid) current_[t.cpu].reset();
+  t.cpu = cpu;
+}
+
+void Kernel::mmdrop_if_unused(const std::shared_ptr<Mm>& mm) {
+  if (mm->users != 0) return;
+  if (mm->cpumask != 0) {  // still loaded lazily somewhere: freed after that vCPU switches away
+    zombies_.push_back(mm);
+    return;
+  }
+  for (VcpuId v = 0; v < core_.nr_cpus(); ++v) {
+    if (core_.loaded_mm(v) == mm.get()) {
+      zombies_.push_back(mm);
+      return;
+    }
+  }
+  if (mm->pgd != kInvalidPfn) pgd_free(*mm);
+}
+
+// ---- process memory accesses ----------------------------------------------------------------------
+
+std::optional<uint64_t> Kernel::user_access(Pid pid, const hw::MemRequest& request) {
+  Task& t = task_mut(pid);
+  enter(t);
+  hw::Access kind = hw::Access::kRead;
+  if (request.op == hw::MemOp::kStore) kind = hw::Access::kWrite;
+  if (request.op == hw::MemOp::kFetch) kind = hw::Access::kExecute;
+  // A faulting access is retried after the handler fixed the mapping; three rounds cover a
+  // fault that first needs a page and then a write upgrade.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    core_.ops().return_to_user(t.cpu);
+    hw::MemRequest r = request;
+    r.mode = hw::Mode::kUser;
+    const hw::MemResult res = core_.ops().access(t.cpu, r);
+    if (res.ok) return res.value;
+    core_.ops().fault_delivered(t.cpu);
+    if (!handle_mm_fault(*t.mm, request.va.value, kind)) return std::nullopt;
+  }
+  model_bug("a process access kept faulting after the fault was handled");
+}
+
+std::optional<uint64_t> Kernel::load(Pid pid, uint64_t va) {
+  return user_access(pid, hw::MemRequest{Vaddr{va}, hw::MemOp::kLoad});
+}
+
+bool Kernel::store(Pid pid, uint64_t va, uint64_t value) {
+  return user_access(pid, hw::MemRequest{Vaddr{va}, hw::MemOp::kStore, hw::Mode::kUser, value})
+      .has_value();
+}
+
+bool Kernel::fetch(Pid pid, uint64_t va) {
+  return user_access(pid, hw::MemRequest{Vaddr{va}, hw::MemOp::kFetch}).has_value();
+}
+
+uint64_t Kernel::pte_of(Pid pid, uint64_t va) {
+  Task& t = task_mut(pid);
+  enter(t);
+  PageTables pt(core_);
+  const auto e = pt.lookup(*t.mm, va);
+  return e ? core_.read_entry(*e) : 0;
+}
+
+}  // namespace pib::guest

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+// The guest kernel: processes and their address spaces on top of a PvOps implementation.
+// Memory management follows Linux's generic paths (mm/memory.c, mm/mmap.c, kernel/fork.c,
+// fs/exec.c, arch/x86/mm) step by step; everything platform-specific goes through PvOps.
+//
+// Processes are driven from outside (a workload or a test) through system calls and memory
+// accesses; each call runs on the process's vCPU, switching to it first when another process was
+// running there. Memory accesses by processes go through the hardware walker; the kernel's page
+// fault handler serves demand-zero, copy-on-write and page-cache faults.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "guest/image.hpp"
+#include "guest/kernel_core.hpp"
+#include "guest/mm_types.hpp"
+#include "guest/page_cache.hpp"
+#include "guest/pv_ops.hpp"
+
+namespace pib::guest {
+
+using Pid = uint32_t;
+
+struct Task {
+  Pid pid = 0;
+  Pid parent = 0;
+  std::string comm;
+  std::shared_ptr<Mm> mm;
+  VcpuId cpu = 0;
+  bool alive = true;
+};
+
+struct MapRequest {
+  uint64_t length = 0;
+  uint32_t prot = prot::kRead | prot::kWrite;
+  bool shared = false;
+  std::optional<uint32_t> file;  // page-cache file; anonymous when empty
+  uint64_t file_page = 0;
+  std::optional<uint64_t> fixed_address;
+  std::string name;
+};
+
+class Kernel {
+ public:
+  Kernel(PvOps& ops, sim::Ledger& ledger);
+  Kernel(const Kernel&) = delete;
+  Kernel& operator=(const Kernel&) = delete;
+
+  // ---- processes ------------------------------------------------------------------------------
+  // The first user process: a task with no mm that execs `image` on `cpu` and runs its start-up.
+  Pid spawn(const Image& image, VcpuId cpu = 0);
+  Pid fork(Pid parent);
+  // Replaces the image; returns false (process unchanged) if the guest ran out of memory.
+  void exec(Pid pid, const Image& image);
+  // Runs an image's start-up: the page touches its description lists (demand faults).
+  void run_startup(Pid pid, const Image& image);
+  void exit(Pid pid);
+  // Makes `pid` the running process of its vCPU (a context switch if needed).
+  void schedule(Pid pid);
+  void migrate(Pid pid, VcpuId cpu);
+
+  // ---- memory system calls ----------------------------------------------------------------------
+  // Returns the mapped address; throws InputError for an impossible request.
+  uint64_t mmap(Pid pid, const MapRequest& request);
+  void munmap(Pid pid, uint64_t addr, uint64_t length);
+  uint64_t brk(Pid pid, uint64_t new_brk);  // 0 queries
+  void mprotect(Pid pid, uint64_t addr, uint64_t length, uint32_t prot);
+
+  // ---- process memory accesses (through the MMU; faults served by the kernel) ---------------------
+  std::optional<uint64_t> load(Pid pid, uint64_t va);
+  bool store(Pid pid, uint64_t va, uint64_t value);
+  bool fetch(Pid pid, uint64_t va);
+
+  // ---- inspection -------------------------------------------------------------------------------
+  const Task& task(Pid pid) const;
+  std::vector<Pid> live_pids() const;
+  const Mm& mm(Pid pid) const { return *task(pid).mm; }
+  KernelCore& core() { return core_; }
+  const KernelCore& core() const { return core_; }
+  PageCache& page_cache() { return cache_; }
+  uint64_t free_pages() const { return core_.pages().free_pages(); }
+  // The L1 entry mapping `va` in `pid`'s tables (0 when there is none): for tests and reports.
+  uint64_t pte_of(Pid pid, uint64_t va);
+  // drop_caches: frees unmapped page-cache pages. Returns how many.
+  uint64_t drop_caches() { return cache_.drop_unmapped(); }
+  Pfn zero_page() const { return zero_page_; }
+
+ private:
+  friend class PageTables;
+  // scheduling and mode (kernel.cpp)
+  Task& task_mut(Pid pid);
+  void enter(Task& t);                      // run kernel code for `t` on its vCPU
+  void switch_mm(const Mm* next);           // on the current vCPU
+  void leave_mm(VcpuId v);
+  void mmdrop_if_unused(const std::shared_ptr<Mm>& mm);
+  std::optional<uint64_t> user_access(Pid pid, const hw::MemRequest& request);
+
+  // address spaces (mm.cpp)
+  std::shared_ptr<Mm> mm_alloc();
+  void pgd_free(Mm& mm);
+  void mmput(const std::shared_ptr<Mm>& mm);
+  void exit_mmap(Mm& mm);
+
+  // faults (fault.cpp)
+  bool handle_mm_fault(Mm& mm, uint64_t va, hw::Access access);
+  bool do_anonymous_page(Mm& mm, Vma& vma, EntryRef e, uint64_t va, bool write);
+  bool do_file_page(Mm& mm, Vma& vma, EntryRef e, uint64_t va, bool write);
+  bool do_wp_page(Mm& mm, Vma& vma, EntryRef e, uint64_t va, uint64_t old);
+  uint64_t user_pte_flags(const Vma& vma, bool writable, bool dirty) const;
+
+  // fork (fork.cpp)
+  void dup_mmap(Mm& child, Mm& parent);
+  void copy_page_range(Mm& child, Mm& parent, const Vma& vma);
+  void copy_pte_range(Mm& child, Mm& parent, const Vma& vma, EntryRef child_pmd,
+                      EntryRef parent_pmd, uint64_t start, uint64_t end);
+
+  // exec (exec.cpp)
+  void map_object(Mm& mm, const ElfObject& obj, uint64_t base);
+  uint64_t object_pages(const ElfObject& obj) const;
+
+  // mappings (mmap.cpp)
+  uint64_t get_unmapped_area(const Mm& mm, uint64_t length) const;
+  void insert_vma(Mm& mm, Vma vma);
+  void split_vma(Mm& mm, uint64_t addr);
+  std::vector<Vma> detach_vmas(Mm& mm, uint64_t start, uint64_t end);
+  void unmap_region(Mm& mm, const std::vector<Vma>& detached, uint64_t floor, uint64_t ceiling);
+
+  KernelCore core_;
+  PageCache cache_;
+  std::map<Pid, Task> tasks_;
+  std::vector<std::optional<Pid>> current_;  // running process per vCPU
+  std::vector<std::shared_ptr<Mm>> zombies_;  // mms whose users are gone but a vCPU still has them
+  Pid next_pid_ = 1;
+  uint64_t next_mm_id_ = 1;
+  Pfn zero_page_ = kInvalidPfn;
+};
+
+}  // namespace pib::guest

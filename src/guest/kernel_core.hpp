@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: MIT
+// State every part of the guest kernel shares: the page descriptors and allocator, the boot
+// layout, which vCPU is executing kernel code, which mm each vCPU has loaded, and the kernel's own
+// memory accesses (through the direct map, in kernel mode, on the current vCPU).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "guest/page_alloc.hpp"
+#include "guest/pv_ops.hpp"
+#include "sim/ledger.hpp"
+
+namespace pib::guest {
+
+// Flags of user page-table links and user pages (x86 _PAGE_TABLE, PAGE_* protections).
+namespace ptflags {
+inline constexpr uint64_t kPresent = 1ULL << 0;
+inline constexpr uint64_t kRw = 1ULL << 1;
+inline constexpr uint64_t kUser = 1ULL << 2;
+inline constexpr uint64_t kAccessed = 1ULL << 5;
+inline constexpr uint64_t kDirty = 1ULL << 6;
+inline constexpr uint64_t kNx = 1ULL << 63;
+inline constexpr uint64_t kTable = kPresent | kRw | kUser | kAccessed | kDirty;
+inline constexpr uint64_t kKernelTable = kPresent | kRw | kAccessed | kDirty;
+inline constexpr uint64_t kAddrMask = 0x000ffffffffff000ULL;
+}  // namespace ptflags
+
+class KernelCore {
+ public:
+  KernelCore(PvOps& ops, sim::Ledger& ledger);
+
+  PvOps& ops() { return ops_; }
+  sim::Ledger& ledger() { return ledger_; }
+  PageAllocator& pages() { return alloc_; }
+  const PageAllocator& pages() const { return alloc_; }
+  const BootLayout& layout() const { return layout_; }
+  Mm& init_mm() { return init_mm_; }
+
+  // The vCPU executing kernel code now (smp_processor_id()).
+  VcpuId cpu() const { return cpu_; }
+  void set_cpu(VcpuId v) { cpu_ = v; }
+  uint32_t nr_cpus() const { return layout_.vcpus; }
+  const Mm* loaded_mm(VcpuId v) const { return loaded_mm_.at(v); }
+  void set_loaded_mm(VcpuId v, const Mm* mm) { loaded_mm_.at(v) = mm; }
+
+  // Kernel memory through the direct map.
+  Vaddr direct_va(Pfn pfn, uint64_t offset = 0) const {
+    return Vaddr{layout_.direct_map_base.value + (pfn.value << kPageShift) + offset};
+  }
+  uint64_t kload(Vaddr va);
+  void kstore(Vaddr va, uint64_t value);
+  uint64_t kaccess(const hw::MemRequest& request);  // kernel-mode op that must not fault
+  uint64_t read_entry(EntryRef e) { return kload(direct_va(e.table, e.index * 8)); }
+  void write_entry_native(EntryRef e, uint64_t val) { kstore(direct_va(e.table, e.index * 8), val); }
+  void zero_page(Pfn pfn);
+  void copy_page(Pfn dst, Pfn src);
+
+  // Page allocation for the kernel's own use (page tables, user pages): zeroed when asked,
+  // through the direct map as __GFP_ZERO does. Throws OutOfMemory when the guest is out.
+  Pfn alloc_page(bool zeroed);
+
+  // leave_mm on vCPU `v`: switch it to init_mm (set by the kernel; used by pv-ops' exit path).
+  std::function<void(VcpuId)> leave_mm;
+
+ private:
+  PvOps& ops_;
+  sim::Ledger& ledger_;
+  BootLayout layout_;
+  PageAllocator alloc_;
+  Mm init_mm_;
+  VcpuId cpu_ = 0;
+  std::vector<const Mm*> loaded_mm_;
+};
+
+// The guest ran out of memory (a workload asked for more than the domain has).
+struct OutOfMemory : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace pib::guest

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+// Address-space life cycle: mm_alloc/pgd_alloc, exit_mmap and exit, mmput/mmdrop/pgd_free.
+#include <algorithm>
+#include <string>
+
+#include "common/error.hpp"
+#include "guest/kernel.hpp"
+#include "guest/pgtable.hpp"
+
+namespace pib::guest {
+
+std::shared_ptr<Mm> Kernel::mm_alloc() {
+  auto mm = std::make_shared<Mm>();
+  mm->id = next_mm_id_++;
+  // pgd_alloc: a zeroed pgd page, the platform's part (Xen: the user pgd), then pgd_ctor copies
+  // the kernel half from swapper_pg_dir (a memcpy of 256 entries; the page is zero, so copying
+  // the non-zero ones is the same).
+  mm->pgd = core_.alloc_page(true);
+  core_.pages().page(mm->pgd).pt_level = PtLevel::kPgd;
+  core_.ledger().charge(sim::Event::kGuestPgdAlloc);
+  core_.ops().pgd_alloc(*mm);
+  for (uint64_t slot = kUserPgdSlots; slot < kEntriesPerTable; ++slot) {
+    const uint64_t e = core_.read_entry(EntryRef{core_.layout().swapper_pgd, slot});
+    if (e != 0) core_.write_entry_native(EntryRef{mm->pgd, slot}, e);
+  }
+  mm->stack_top = kTaskSize;
+  mm->mmap_base = kTaskSize - (uint64_t{128} << 20);  // below the stack gap (no randomisation)
+  return mm;
+}
+
+void Kernel::pgd_free(Mm& mm) {
+  if (core_.pages().page(mm.pgd).pinned) model_bug("pgd_free of a pinned pgd");
+  core_.ops().pgd_free(mm);
+  core_.pages().page(mm.pgd).pt_level = PtLevel::kNone;
+  core_.pages().free(mm.pgd);
+  core_.ledger().charge(sim::Event::kGuestPgdFree);
+  mm.pgd = kInvalidPfn;
+}
+
+void Kernel::exit_mmap(Mm& mm) {
+  core_.ops().exit_mmap(mm);  // Xen: drop every vCPU's reference, unpin the tree
+  PageTables pt(core_);
+  Gather tlb;
+  tlb.mm = &mm;
+  tlb.fullmm = true;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const auto& [start, vma] : mm.vmas) {
+    pt.zap_range(tlb, mm, vma.start, vma.end);  // unmap_vmas
+    ranges.emplace_back(vma.start, vma.end);
+  }
+  pt.free_pgtables(tlb, mm, ranges, 0, 0);
+  pt.finish(tlb);
+  mm.vmas.clear();
+  if (mm.rss != 0 || mm.pt_pages_below_pgd() != 0) {
+    model_bug("exit_mmap left " + std::to_string(mm.rss) + " pages and " +
+              std::to_string(mm.pt_pages_below_pgd()) + " tables");
+  }
+}
+
+void Kernel::mmput(const std::shared_ptr<Mm>& mm) {
+  if (mm->users == 0) model_bug("mmput of a dead mm");
+  if (--mm->users != 0) return;
+  exit_mmap(*mm);
+  mmdrop_if_unused(mm);
+}
+
+void Kernel::exit(Pid pid) {
+  Task& t = task_mut(pid);
+  enter(t);
+  core_.ledger().charge(sim::Event::kGuestExit);
+  // exit_mm: the task lets go of its mm; the vCPU keeps it loaded lazily until exit_mmap (Xen)
+  // or the next switch (native) moves it to another mm.
+  std::shared_ptr<Mm> mm = std::move(t.mm);
+  t.alive = false;
+  current_.at(t.cpu).reset();
+  if (mm) mmput(mm);
+}
+
+}  // namespace pib::guest

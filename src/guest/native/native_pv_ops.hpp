@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+// pv-ops for a kernel running on bare metal: the kernel owns the machine, guest frames are
+// machine frames, page tables are ordinary writable memory, and TLB maintenance is done with the
+// CPU's own instructions (IPIs for other CPUs). The reference the Xen paths are compared with.
+#pragma once
+
+#include "guest/pv_ops.hpp"
+#include "hw/machine.hpp"
+
+namespace pib::guest {
+
+class NativePvOps final : public PvOps {
+ public:
+  // Builds the boot page tables (a 4 KiB direct map of all memory at the Linux direct-map base,
+  // as head64 would before handing over) and loads them on every CPU.
+  explicit NativePvOps(hw::Machine& machine);
+
+  std::string_view name() const override { return "native"; }
+  BootLayout boot_layout() const override { return layout_; }
+  void attach(KernelCore& core) override;
+
+  hw::MemResult access(VcpuId vcpu, const hw::MemRequest& request) override;
+  void enter_kernel(VcpuId) override {}
+  void return_to_user(VcpuId) override {}
+  void fault_delivered(VcpuId) override {}
+
+  uint64_t make_entry(Pfn pfn, uint64_t flags) const override;
+  Pfn entry_pfn(uint64_t entry) const override;
+
+  void set_pte(EntryRef e, uint64_t val) override;
+  void set_pmd(EntryRef e, uint64_t val) override;
+  void set_pud(EntryRef e, uint64_t val) override;
+  void set_p4d(const Mm& mm, uint64_t slot, uint64_t val) override;
+  uint64_t ptep_get_and_clear(EntryRef e, bool full) override;
+  void ptep_set_wrprotect(EntryRef e) override;
+  void ptep_modify_prot(EntryRef e, uint64_t val) override;
+
+  void alloc_pt(const Mm&, Pfn, PtLevel) override {}
+  void release_pt(Pfn, PtLevel) override {}
+  void pgd_alloc(Mm&) override {}
+  void pgd_free(Mm&) override {}
+  void enter_mmap(Mm&) override {}
+  void exit_mmap(Mm&) override {}
+
+  void write_cr3(const Mm* mm) override;
+  void flush_tlb_local() override;
+  void flush_tlb_one_user(Vaddr va) override;
+  void flush_tlb_multi(uint64_t vcpumask, uint64_t start, uint64_t end) override;
+
+  void enter_lazy_mmu() override {}
+  void leave_lazy_mmu() override {}
+  void start_context_switch() override {}
+  void end_context_switch() override {}
+
+ private:
+  void flush_range_on(CpuId cpu, uint64_t start, uint64_t end);
+
+  hw::Machine& machine_;
+  BootLayout layout_;
+  KernelCore* core_ = nullptr;
+};
+
+}  // namespace pib::guest

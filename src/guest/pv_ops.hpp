@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+// The paravirtual operations of the guest kernel (Linux's pv_ops.mmu and the parts of pv_ops.cpu
+// the memory-management paths use): how the kernel touches memory, writes page-table entries,
+// learns about page-table pages coming and going, switches address spaces and flushes TLBs.
+// Chosen at run time: `native` (bare metal) or `xen` (Linux's arch/x86/xen paths). Generic
+// memory-management code calls only these; everything platform-specific lives behind them.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "common/types.hpp"
+#include "guest/mm_types.hpp"
+#include "hw/cpu.hpp"
+
+namespace pib::guest {
+
+class KernelCore;
+
+// Where a page-table entry lives.
+struct EntryRef {
+  Pfn table;
+  uint64_t index = 0;
+};
+
+// What the platform hands the kernel at boot.
+struct BootLayout {
+  uint64_t nr_pages = 0;
+  uint32_t vcpus = 1;
+  Pfn swapper_pgd;     // init_mm's root table (kernel half: the direct map of all memory)
+  Pfn first_free;      // frames below this are used by the boot page tables
+  Vaddr direct_map_base;
+};
+
+class PvOps {
+ public:
+  virtual ~PvOps() = default;
+  virtual std::string_view name() const = 0;
+
+  virtual BootLayout boot_layout() const = 0;
+  // Late boot, once the kernel's page descriptors exist (marks init_mm's tables pinned, sets up
+  // whatever the platform's address spaces need).
+  virtual void attach(KernelCore& core) = 0;
+
+  // ---- execution --------------------------------------------------------------------------
+  // One memory operation by the vCPU; request.mode says kernel or user code.
+  virtual hw::MemResult access(VcpuId vcpu, const hw::MemRequest& request) = 0;
+  // Kernel entry (syscall, interrupt) and return to user mode on `vcpu`.
+  virtual void enter_kernel(VcpuId vcpu) = 0;
+  virtual void return_to_user(VcpuId vcpu) = 0;
+  // A user-mode fault was delivered: the vCPU is now in kernel mode (no explicit entry).
+  virtual void fault_delivered(VcpuId vcpu) = 0;
+
+  // ---- entry encoding (pfn <-> what the hardware sees) ----------------------------------
+  virtual uint64_t make_entry(Pfn pfn, uint64_t flags) const = 0;
+  virtual Pfn entry_pfn(uint64_t entry) const = 0;
+
+  // ---- entry writes -------------------------------------------------------------------------
+  virtual void set_pte(EntryRef e, uint64_t val) = 0;
+  virtual void set_pmd(EntryRef e, uint64_t val) = 0;
+  virtual void set_pud(EntryRef e, uint64_t val) = 0;
+  // A pgd slot of `mm`; user-half slots are mirrored into the user pgd where there is one.
+  virtual void set_p4d(const Mm& mm, uint64_t slot, uint64_t val) = 0;
+  // Atomic get-and-clear (full: the whole mm is being torn down, a plain store suffices).
+  virtual uint64_t ptep_get_and_clear(EntryRef e, bool full) = 0;
+  virtual void ptep_set_wrprotect(EntryRef e) = 0;
+  // ptep_modify_prot_start/commit: replace an entry keeping hardware A/D bits.
+  virtual void ptep_modify_prot(EntryRef e, uint64_t val) = 0;
+
+  // ---- page-table page life cycle ---------------------------------------------------------
+  virtual void alloc_pt(const Mm& mm, Pfn page, PtLevel level) = 0;
+  virtual void release_pt(Pfn page, PtLevel level) = 0;
+  virtual void pgd_alloc(Mm& mm) = 0;  // after the kernel pgd page is allocated and zeroed
+  virtual void pgd_free(Mm& mm) = 0;   // before the kernel pgd page is freed
+  // A fully built address space is about to be used (end of dup_mmap, exec activation).
+  virtual void enter_mmap(Mm& mm) = 0;
+  // Start of exit_mmap, before any teardown.
+  virtual void exit_mmap(Mm& mm) = 0;
+
+  // ---- address-space switch and TLB --------------------------------------------------------
+  virtual void write_cr3(const Mm* mm) = 0;  // nullptr: init_mm
+  virtual void flush_tlb_local() = 0;
+  virtual void flush_tlb_one_user(Vaddr va) = 0;
+  // Flush `mm`'s range on every vCPU of `vcpumask` (which may include this one).
+  virtual void flush_tlb_multi(uint64_t vcpumask, uint64_t start, uint64_t end) = 0;
+
+  // ---- batching -----------------------------------------------------------------------------
+  virtual void enter_lazy_mmu() = 0;
+  virtual void leave_lazy_mmu() = 0;
+  virtual void start_context_switch() = 0;
+  virtual void end_context_switch() = 0;
+};
+
+}  // namespace pib::guest

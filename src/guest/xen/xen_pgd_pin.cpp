@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+// Pinning and unpinning a whole address space (__xen_pgd_pin, __xen_pgd_unpin) and the exit
+// path that drops every vCPU's reference first (xen_exit_mmap, xen_drop_mm_ref). xen-pv-mmu.md B2.
+#include "guest/kernel_core.hpp"
+#include "guest/xen/xen_pv_ops.hpp"
+
+namespace pib::guest {
+
+template <typename Fn>
+void XenPvOps::pgd_walk(const Mm& mm, Fn&& fn) {
+  // User half only: slots below Xen's hole; depth first, each table before its children.
+  for (uint64_t slot = 0; slot < kUserPgdSlots; ++slot) {
+    const uint64_t e4 = core_->read_entry(EntryRef{mm.pgd, slot});
+    if (!(e4 & ptflags::kPresent)) continue;
+    const Pfn l3 = entry_pfn(e4);
+    fn(l3, PtLevel::kPud);
+    for (uint64_t i = 0; i < kEntriesPerTable; ++i) {
+      const uint64_t e3 = core_->read_entry(EntryRef{l3, i});
+      if (!(e3 & ptflags::kPresent)) continue;
+      const Pfn l2 = entry_pfn(e3);
+      fn(l2, PtLevel::kPmd);
+      for (uint64_t j = 0; j < kEntriesPerTable; ++j) {
+        const uint64_t e2 = core_->read_entry(EntryRef{l2, j});
+        if (e2 & ptflags::kPresent) fn(entry_pfn(e2), PtLevel::kPte);
+      }
+    }
+  }
+  fn(mm.pgd, PtLevel::kPgd);  // the top level last: its remap flushes the TLB
+}
+
+void XenPvOps::pin_page(Pfn page, PtLevel level) {
+  Page& pg = core_->pages().page(page);
+  if (pg.pinned) return;  // TestSetPagePinned
+  pg.pinned = true;
+  set_pfn_prot(page, false, level == PtLevel::kPgd ? abi::kUvmfTlbFlush : 0);
+  if (level == PtLevel::kPte) {
+    do_pin(abi::kMmuextPinL1Table, page);
+    batch().callback([] {});  // xen_pte_unlock once the batch is through
+  }
+}
+
+void XenPvOps::unpin_page(Pfn page, PtLevel level) {
+  Page& pg = core_->pages().page(page);
+  if (!pg.pinned) return;  // TestClearPagePinned
+  pg.pinned = false;
+  if (level == PtLevel::kPte) do_pin(abi::kMmuextUnpinTable, page);
+  set_pfn_prot(page, true, level == PtLevel::kPgd ? abi::kUvmfTlbFlush : 0);
+  if (level == PtLevel::kPte) batch().callback([] {});
+}
+
+void XenPvOps::pgd_pin(Mm& mm) {
+  core_->ledger().charge(sim::Event::kGuestPgdPin);
+  pgd_walk(mm, [this](Pfn p, PtLevel l) { pin_page(p, l); });
+  do_pin(abi::kMmuextPinL4Table, mm.pgd);
+  if (mm.user_pgd != kInvalidPfn) {
+    pin_page(mm.user_pgd, PtLevel::kPgd);
+    do_pin(abi::kMmuextPinL4Table, mm.user_pgd);
+  }
+  batch().issue(LazyMode::kNone);
+}
+
+void XenPvOps::pgd_unpin(Mm& mm) {
+  core_->ledger().charge(sim::Event::kGuestPgdUnpin);
+  do_pin(abi::kMmuextUnpinTable, mm.pgd);
+  if (mm.user_pgd != kInvalidPfn) {
+    do_pin(abi::kMmuextUnpinTable, mm.user_pgd);
+    unpin_page(mm.user_pgd, PtLevel::kPgd);
+  }
+  pgd_walk(mm, [this](Pfn p, PtLevel l) { unpin_page(p, l); });
+  batch().issue(LazyMode::kNone);
+}
+
+void XenPvOps::enter_mmap(Mm& mm) {
+  pgd_pin(mm);
+}
+
+void XenPvOps::drop_mm_ref_this_cpu(const Mm& mm) {
+  const VcpuId v = cpu();
+  if (core_->loaded_mm(v) == &mm) core_->leave_mm(v);
+  // A queued but unsent base-pointer switch may still name this pgd: send it now.
+  if (xen_current_cr3_.at(v) == mm.pgd) batch().flush();
+}
+
+void XenPvOps::drop_mm_ref(const Mm& mm) {
+  drop_mm_ref_this_cpu(mm);
+  const VcpuId self = cpu();
+  for (VcpuId v = 0; v < si_.vcpus; ++v) {
+    if (v == self || xen_current_cr3_.at(v) != mm.pgd) continue;
+    core_->ledger().charge(sim::Event::kGuestIpi);
+    core_->set_cpu(v);  // the IPI handler runs on that vCPU
+    drop_mm_ref_this_cpu(mm);
+    core_->set_cpu(self);
+  }
+}
+
+void XenPvOps::exit_mmap(Mm& mm) {
+  drop_mm_ref(mm);
+  if (page_pinned(mm.pgd)) pgd_unpin(mm);  // not pinned on an execve error path
+}
+
+}  // namespace pib::guest

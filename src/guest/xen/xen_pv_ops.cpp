@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: MIT
+// Entry writes, page-table hooks, CR3 and TLB pv-ops of the Xen PV guest (mmu_pv.c). The
+// whole-tree pin/unpin and the exit path are in xen_pgd_pin.cpp.
+#include "guest/xen/xen_pv_ops.hpp"
+
+#include <string>
+
+#include "common/error.hpp"
+#include "guest/kernel_core.hpp"
+
+namespace pib::guest {
+
+namespace {
+// PAGE_KERNEL and PAGE_KERNEL_RO as Linux passes them (Xen adds what it needs).
+constexpr uint64_t kPageKernel = ptflags::kPresent | ptflags::kRw | ptflags::kAccessed |
+                                 ptflags::kDirty | ptflags::kNx;
+constexpr uint64_t kPageKernelRo = ptflags::kPresent | ptflags::kAccessed | ptflags::kNx;
+
+void check(int64_t rc, const char* what) {
+  if (rc != abi::err::kOk) {
+    model_bug(std::string("guest ") + what + " failed: " + std::string(abi::error_name(rc)));
+  }
+}
+}  // namespace
+
+XenPvOps::XenPvOps(abi::HypervisorPort& port, abi::StartInfo start_info,
+                   LinuxGeneration generation)
+    : port_(port), si_(std::move(start_info)), generation_(generation),
+      xen_cr3_(si_.vcpus, si_.pt_base), xen_current_cr3_(si_.vcpus, si_.pt_base),
+      in_user_(si_.vcpus, false) {}
+
+BootLayout XenPvOps::boot_layout() const {
+  BootLayout l;
+  l.nr_pages = si_.nr_pages;
+  l.vcpus = si_.vcpus;
+  l.swapper_pgd = si_.pt_base;
+  l.first_free = si_.first_free_pfn;
+  l.direct_map_base = si_.direct_map_base;
+  return l;
+}
+
+VcpuId XenPvOps::cpu() const {
+  return core_->cpu();
+}
+
+void XenPvOps::attach(KernelCore& core) {
+  core_ = &core;
+  batches_.clear();
+  for (VcpuId v = 0; v < si_.vcpus; ++v) batches_.emplace_back(port_, core.ledger(), v);
+  // xen_mark_init_mm_pinned: the builder's tables are validated and pinned as a tree.
+  PageAllocator& pages = core.pages();
+  auto mark = [&](Pfn pfn, PtLevel level) {
+    pages.page(pfn).pinned = true;
+    pages.page(pfn).pt_level = level;
+  };
+  mark(si_.pt_base, PtLevel::kPgd);
+  for (uint64_t slot = 0; slot < kEntriesPerTable; ++slot) {
+    const uint64_t e4 = core.read_entry(EntryRef{si_.pt_base, slot});
+    if (!(e4 & ptflags::kPresent) || slot < kUserPgdSlots || (slot >= 256 && slot <= 271)) continue;
+    const Pfn l3 = entry_pfn(e4);
+    mark(l3, PtLevel::kPud);
+    for (uint64_t i = 0; i < kEntriesPerTable; ++i) {
+      const uint64_t e3 = core.read_entry(EntryRef{l3, i});
+      if (!(e3 & ptflags::kPresent)) continue;
+      const Pfn l2 = entry_pfn(e3);
+      mark(l2, PtLevel::kPmd);
+      for (uint64_t j = 0; j < kEntriesPerTable; ++j) {
+        const uint64_t e2 = core.read_entry(EntryRef{l2, j});
+        if (e2 & ptflags::kPresent) mark(entry_pfn(e2), PtLevel::kPte);
+      }
+    }
+  }
+  // level3_user_vsyscall: the L3 every user pgd links at the vsyscall slot, pinned at boot.
+  vsyscall_l3_ = core.alloc_page(true);
+  mark(vsyscall_l3_, PtLevel::kPud);
+  set_pfn_prot(vsyscall_l3_, false, 0);
+  pin_pagetable_pfn(abi::kMmuextPinL3Table, vsyscall_l3_);
+  batch().flush();
+}
+
+// ---- execution ----------------------------------------------------------------------------
+
+hw::MemResult XenPvOps::access(VcpuId vcpu, const hw::MemRequest& request) {
+  const bool user = request.mode == hw::Mode::kUser;
+  if (user != in_user_.at(vcpu)) {
+    model_bug(std::string("guest ") + (user ? "user" : "kernel") + " access on vCPU " +
+              std::to_string(vcpu) + " while it runs in the other mode");
+  }
+  return port_.guest_access(vcpu, request);
+}
+
+void XenPvOps::enter_kernel(VcpuId vcpu) {
+  if (!in_user_.at(vcpu)) return;
+  check(port_.switch_guest_mode(vcpu, true), "syscall entry");
+  in_user_[vcpu] = false;
+}
+
+void XenPvOps::return_to_user(VcpuId vcpu) {
+  if (in_user_.at(vcpu)) return;
+  check(port_.switch_guest_mode(vcpu, false), "iret to user mode");
+  in_user_[vcpu] = true;
+}
+
+void XenPvOps::fault_delivered(VcpuId vcpu) {
+  in_user_.at(vcpu) = false;  // Xen's bounce frame entered the guest kernel
+}
+
+// ---- entries --------------------------------------------------------------------------------
+
+uint64_t XenPvOps::make_entry(Pfn pfn, uint64_t flags) const {
+  return (pfn_to_mfn(pfn).value << kPageShift) | flags;
+}
+
+Pfn XenPvOps::entry_pfn(uint64_t entry) const {
+  return port_.machine_to_phys(Mfn{(entry & ptflags::kAddrMask) >> kPageShift});
+}
+
+Maddr XenPvOps::entry_maddr(EntryRef e) const {
+  return Maddr{(pfn_to_mfn(e.table).value << kPageShift) + e.index * 8};
+}
+
+bool XenPvOps::page_pinned(Pfn table) const {
+  return core_->pages().page(table).pinned;
+}
+
+void XenPvOps::set_pte(EntryRef e, uint64_t val) {
+  core_->ledger().charge(sim::Event::kGuestSetPte);
+  const abi::MmuUpdate u = abi::make_mmu_update(entry_maddr(e), val);
+  if (batch().lazy() == LazyMode::kMmu) {  // xen_batched_set_pte
+    batch().extend_mmu_update(u);
+    batch().issue(LazyMode::kMmu);
+    return;
+  }
+  uint32_t done = 0;
+  check(port_.mmu_update(cpu(), std::span<const abi::MmuUpdate>(&u, 1), &done, abi::kDomidSelf),
+        "set_pte mmu_update");
+}
+
+void XenPvOps::set_upper_hyper(EntryRef e, uint64_t val) {
+  batch().extend_mmu_update(abi::make_mmu_update(entry_maddr(e), val));
+  batch().issue(LazyMode::kMmu);
+}
+
+void XenPvOps::set_pmd(EntryRef e, uint64_t val) {
+  core_->ledger().charge(sim::Event::kGuestSetPmd);
+  if (!page_pinned(e.table)) {
+    core_->write_entry_native(e, val);
+    return;
+  }
+  set_upper_hyper(e, val);
+}
+
+void XenPvOps::set_pud(EntryRef e, uint64_t val) {
+  core_->ledger().charge(sim::Event::kGuestSetPud);
+  if (!page_pinned(e.table)) {
+    core_->write_entry_native(e, val);
+    return;
+  }
+  set_upper_hyper(e, val);
+}
+
+void XenPvOps::set_p4d(const Mm& mm, uint64_t slot, uint64_t val) {
+  core_->ledger().charge(sim::Event::kGuestSetP4d);
+  const EntryRef kernel{mm.pgd, slot};
+  const bool has_user = slot < kUserPgdSlots && mm.user_pgd != kInvalidPfn;
+  const EntryRef user{mm.user_pgd, slot};
+  if (!page_pinned(mm.pgd)) {
+    core_->write_entry_native(kernel, val);
+    if (has_user) core_->write_entry_native(user, val);
+    return;
+  }
+  // Pinned: kernel and user slot as two requests of one mmu_update.
+  batch().extend_mmu_update(abi::make_mmu_update(entry_maddr(kernel), val));
+  if (has_user) batch().extend_mmu_update(abi::make_mmu_update(entry_maddr(user), val));
+  batch().issue(LazyMode::kMmu);
+}
+
+uint64_t XenPvOps::ptep_get_and_clear(EntryRef e, bool full) {
+  const Vaddr va = core_->direct_va(e.table, e.index * 8);
+  if (full) {  // native_local_ptep_get_and_clear: read, then a plain store
+    const uint64_t old = core_->kload(va);
+    core_->kstore(va, 0);
+    return old;
+  }
+  // A native xchg: on a pinned (read-only) L1 it faults and Xen emulates it.
+  return core_->kaccess(hw::MemRequest{va, hw::MemOp::kXchg, hw::Mode::kSupervisor, 0});
+}
+
+void XenPvOps::ptep_set_wrprotect(EntryRef e) {
+  core_->kaccess(hw::MemRequest{core_->direct_va(e.table, e.index * 8), hw::MemOp::kAndNot,
+                                hw::Mode::kSupervisor, ptflags::kRw});
+}
+
+void XenPvOps::ptep_modify_prot(EntryRef e, uint64_t val) {
+  core_->ledger().charge(sim::Event::kGuestSetPte);
+  // start: just reads; commit: an MMU_PT_UPDATE_PRESERVE_AD request.
+  batch().extend_mmu_update(abi::make_mmu_update(entry_maddr(e), val, abi::kMmuPtUpdatePreserveAd));
+  batch().issue(LazyMode::kMmu);
+}
+
+// ---- page-table page hooks ------------------------------------------------------------------
+
+void XenPvOps::set_pfn_prot(Pfn pfn, bool writable, uint64_t uvmf_flags) {
+  batch().update_va_mapping(core_->direct_va(pfn),
+                            make_entry(pfn, writable ? kPageKernel : kPageKernelRo), uvmf_flags);
+}
+
+void XenPvOps::pin_pagetable_pfn(uint32_t cmd, Pfn pfn) {
+  batch().mmuext_op(abi::MmuextOp{cmd, pfn_to_mfn(pfn).value, 0});
+}
+
+void XenPvOps::do_pin(uint32_t cmd, Pfn pfn) {
+  batch().extend_mmuext_op(abi::MmuextOp{cmd, pfn_to_mfn(pfn).value, 0});
+}
+
+void XenPvOps::alloc_pt(const Mm& mm, Pfn page, PtLevel level) {
+  // xen_alloc_ptpage: nothing while the mm is under construction (unpinned).
+  if (!page_pinned(mm.pgd)) return;
+  Page& pg = core_->pages().page(page);
+  const bool was_pinned = pg.pinned;
+  pg.pinned = true;
+  set_pfn_prot(page, false, 0);
+  const bool pin = level == PtLevel::kPte &&
+                   (generation_ == LinuxGeneration::kLinux4 || !was_pinned);
+  if (pin) pin_pagetable_pfn(abi::kMmuextPinL1Table, page);
+  batch().issue(LazyMode::kMmu);
+}
+
+void XenPvOps::release_pt(Pfn page, PtLevel level) {
+  Page& pg = core_->pages().page(page);
+  if (!pg.pinned) return;
+  if (level == PtLevel::kPte) pin_pagetable_pfn(abi::kMmuextUnpinTable, page);
+  set_pfn_prot(page, true, 0);
+  batch().issue(LazyMode::kMmu);
+  pg.pinned = false;
+}
+
+void XenPvOps::pgd_alloc(Mm& mm) {
+  const Pfn user = core_->alloc_page(true);
+  core_->pages().page(mm.pgd).user_pgd = user;
+  core_->pages().page(user).pt_level = PtLevel::kPgd;
+  mm.user_pgd = user;
+  // The vsyscall page's L3 in the user pgd (slot 511: VSYSCALL_ADDR).
+  core_->write_entry_native(EntryRef{user, kEntriesPerTable - 1},
+                            make_entry(vsyscall_l3_, ptflags::kTable));
+}
+
+void XenPvOps::pgd_free(Mm& mm) {
+  if (mm.user_pgd == kInvalidPfn) return;
+  Page& pg = core_->pages().page(mm.user_pgd);
+  if (pg.pinned) model_bug("freeing a pinned user pgd");
+  pg.pt_level = PtLevel::kNone;
+  core_->pages().free(mm.user_pgd);
+  core_->pages().page(mm.pgd).user_pgd = kInvalidPfn;
+  mm.user_pgd = kInvalidPfn;
+}
+
+// ---- CR3 and TLB ------------------------------------------------------------------------------
+
+void XenPvOps::write_cr3(const Mm* mm) {
+  core_->ledger().charge(sim::Event::kGuestWriteCr3);
+  const VcpuId v = cpu();
+  const Pfn pgd = mm != nullptr ? mm->pgd : si_.pt_base;
+  const Pfn user = mm != nullptr ? mm->user_pgd : kInvalidPfn;
+  xen_cr3_.at(v) = pgd;
+  // xen_current_cr3 follows once the batch has actually reached Xen.
+  batch().callback([this, v, pgd] { xen_current_cr3_.at(v) = pgd; });
+  batch().extend_mmuext_op(abi::MmuextOp{abi::kMmuextNewBaseptr, pfn_to_mfn(pgd).value, 0});
+  batch().extend_mmuext_op(abi::MmuextOp{
+      abi::kMmuextNewUserBaseptr, user != kInvalidPfn ? pfn_to_mfn(user).value : 0, 0});
+  batch().issue(LazyMode::kCpu);
+}
+
+void XenPvOps::flush_tlb_local() {
+  batch().mmuext_op(abi::MmuextOp{abi::kMmuextTlbFlushLocal, 0, 0});
+  batch().issue(LazyMode::kMmu);
+}
+
+void XenPvOps::flush_tlb_one_user(Vaddr va) {
+  batch().mmuext_op(abi::MmuextOp{abi::kMmuextInvlpgLocal, va.value, 0});
+  batch().issue(LazyMode::kMmu);
+}
+
+void XenPvOps::flush_tlb_multi(uint64_t vcpumask, uint64_t start, uint64_t end) {
+  if (vcpumask == 0) return;
+  abi::MmuextOp op{abi::kMmuextTlbFlushMulti, 0, vcpumask};
+  if (end != ~uint64_t{0} && end - start <= kPageSize) {
+    op.cmd = abi::kMmuextInvlpgMulti;
+    op.arg1 = start;
+  }
+  batch().mmuext_op(op);
+  batch().issue(LazyMode::kMmu);
+}
+
+// ---- batching -----------------------------------------------------------------------------------
+
+void XenPvOps::enter_lazy_mmu() {
+  if (batch().lazy() != LazyMode::kNone) model_bug("nested lazy mode");
+  batch().set_lazy(LazyMode::kMmu);
+}
+
+void XenPvOps::leave_lazy_mmu() {
+  batch().flush();
+  batch().set_lazy(LazyMode::kNone);
+}
+
+void XenPvOps::start_context_switch() {
+  if (batch().lazy() == LazyMode::kMmu) leave_lazy_mmu();
+  batch().set_lazy(LazyMode::kCpu);
+}
+
+void XenPvOps::end_context_switch() {
+  batch().flush();
+  batch().set_lazy(LazyMode::kNone);
+}
+
+}  // namespace pib::guest

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+// pv-ops of a 64-bit Linux PV guest on Xen (arch/x86/xen/mmu_pv.c, multicalls.c, the PV parts
+// of enlighten_pv.c), following xen-pv-mmu.md section B: set_pte always through mmu_update,
+// upper entries by hypercall only while the tree is pinned, the alloc/release hooks by pinned
+// state, whole-tree pin after fork and at exec activation, drop-references-then-unpin at exit,
+// the user pgd beside every pgd, lazy-MMU batching in multicalls, and native atomic PTE
+// operations that Xen traps and emulates on pinned tables.
+#pragma once
+
+#include <vector>
+
+#include "abi/port.hpp"
+#include "abi/start_info.hpp"
+#include "guest/pv_ops.hpp"
+#include "guest/xen/multicall_batch.hpp"
+
+namespace pib::guest {
+
+// Which Linux generation's Xen paths to follow where they differ (xen-pv-mmu.md B1-B4).
+enum class LinuxGeneration : uint8_t {
+  kLinux4,  // ≈4.12-era: PagePinned set and the L1 pin queued unconditionally in alloc hooks
+  kLinux6,  // ≈6.x: the hook skips the pin for a page that is already pinned
+};
+
+class XenPvOps final : public PvOps {
+ public:
+  XenPvOps(abi::HypervisorPort& port, abi::StartInfo start_info,
+           LinuxGeneration generation = LinuxGeneration::kLinux6);
+
+  std::string_view name() const override { return "xen"; }
+  BootLayout boot_layout() const override;
+  void attach(KernelCore& core) override;
+
+  hw::MemResult access(VcpuId vcpu, const hw::MemRequest& request) override;
+  void enter_kernel(VcpuId vcpu) override;
+  void return_to_user(VcpuId vcpu) override;
+  void fault_delivered(VcpuId vcpu) override;
+
+  uint64_t make_entry(Pfn pfn, uint64_t flags) const override;
+  Pfn entry_pfn(uint64_t entry) const override;
+
+  void set_pte(EntryRef e, uint64_t val) override;
+  void set_pmd(EntryRef e, uint64_t val) override;
+  void set_pud(EntryRef e, uint64_t val) override;
+  void set_p4d(const Mm& mm, uint64_t slot, uint64_t val) override;
+  uint64_t ptep_get_and_clear(EntryRef e, bool full) override;
+  void ptep_set_wrprotect(EntryRef e) override;
+  void ptep_modify_prot(EntryRef e, uint64_t val) override;
+
+  void alloc_pt(const Mm& mm, Pfn page, PtLevel level) override;
+  void release_pt(Pfn page, PtLevel level) override;
+  void pgd_alloc(Mm& mm) override;
+  void pgd_free(Mm& mm) override;
+  void enter_mmap(Mm& mm) override;
+  void exit_mmap(Mm& mm) override;
+
+  void write_cr3(const Mm* mm) override;
+  void flush_tlb_local() override;
+  void flush_tlb_one_user(Vaddr va) override;
+  void flush_tlb_multi(uint64_t vcpumask, uint64_t start, uint64_t end) override;
+
+  void enter_lazy_mmu() override;
+  void leave_lazy_mmu() override;
+  void start_context_switch() override;
+  void end_context_switch() override;
+
+  Mfn pfn_to_mfn(Pfn pfn) const { return si_.p2m.at(pfn.value); }
+  Pfn vsyscall_l3() const { return vsyscall_l3_; }
+
+ private:
+  MulticallBatch& batch() { return batches_.at(cpu()); }
+  VcpuId cpu() const;
+  Maddr entry_maddr(EntryRef e) const;
+  bool page_pinned(Pfn table) const;
+  void set_pfn_prot(Pfn pfn, bool writable, uint64_t uvmf_flags);  // queues update_va_mapping
+  void do_pin(uint32_t cmd, Pfn pfn);                               // xen_do_pin (extends)
+  void pin_pagetable_pfn(uint32_t cmd, Pfn pfn);                    // a new single-op entry
+  void set_upper_hyper(EntryRef e, uint64_t val);
+  // __xen_pgd_walk over the user half, depth first, the pgd itself last.
+  template <typename Fn>
+  void pgd_walk(const Mm& mm, Fn&& fn);
+  void pin_page(Pfn page, PtLevel level);
+  void unpin_page(Pfn page, PtLevel level);
+  void pgd_pin(Mm& mm);
+  void pgd_unpin(Mm& mm);
+  void drop_mm_ref(const Mm& mm);
+  void drop_mm_ref_this_cpu(const Mm& mm);
+
+  abi::HypervisorPort& port_;
+  abi::StartInfo si_;
+  LinuxGeneration generation_;
+  KernelCore* core_ = nullptr;
+  std::vector<MulticallBatch> batches_;
+  std::vector<Pfn> xen_cr3_;          // per vCPU: the pgd last written (this_cpu xen_cr3)
+  std::vector<Pfn> xen_current_cr3_;  // per vCPU: the pgd Xen has (after the batch went out)
+  std::vector<bool> in_user_;
+  Pfn vsyscall_l3_ = kInvalidPfn;
+};
+
+}  // namespace pib::guest

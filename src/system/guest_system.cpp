@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: MIT
+#include "system/guest_system.hpp"
+
+#include "common/error.hpp"
+#include "guest/native/native_pv_ops.hpp"
+#include "xen/audit.hpp"
+#include "xen/domain_builder.hpp"
+
+namespace pib::system {
+
+namespace {
+// Frames Xen keeps for itself beside the guest (its own tables and heap in the model).
+constexpr uint64_t kXenReservedFrames = 256;
+}  // namespace
+
+PvOpsKind pvops_by_name(const std::string& name) {
+  if (name == "xen") return PvOpsKind::kXen;
+  if (name == "native") return PvOpsKind::kNative;
+  throw InputError("unknown pv-ops '" + name + "' (valid: xen, native)");
+}
+
+std::string pvops_name(PvOpsKind kind) {
+  return kind == PvOpsKind::kXen ? "xen" : "native";
+}
+
+GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
+  if (config.vcpus == 0 || config.vcpus > 64) throw InputError("vcpus must be 1..64");
+  hw::MachineParams mp;
+  mp.cpus = config.vcpus;
+  mp.tlb = config.tlb;
+  if (config.pvops == PvOpsKind::kXen) {
+    mp.frames = config.guest_pages + kXenReservedFrames;
+    machine_ = std::make_unique<hw::Machine>(mp, ledger_);
+    xen_ = std::make_unique<xen::Hypervisor>(*machine_, ledger_,
+                                             xen::XenParams{config.xen_generation});
+    abi::StartInfo si = xen::build_pv_domain(
+        *xen_, xen::PvDomainSpec{config.guest_pages, config.vcpus, false});
+    ops_ = std::make_unique<guest::XenPvOps>(*xen_, std::move(si), config.linux_generation);
+  } else {
+    mp.frames = config.guest_pages;
+    machine_ = std::make_unique<hw::Machine>(mp, ledger_);
+    ops_ = std::make_unique<guest::NativePvOps>(*machine_);
+  }
+  kernel_ = std::make_unique<guest::Kernel>(*ops_, ledger_);
+  ledger_.reset();  // boot is not part of any measurement
+}
+
+GuestSystem::~GuestSystem() = default;
+
+std::vector<std::string> GuestSystem::audit() const {
+  if (!xen_) return {};
+  return xen::audit(*xen_);
+}
+
+}  // namespace pib::system

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: MIT
+// A whole simulated system, assembled the way it would boot: a machine; then either Xen with
+// one PV domain whose kernel uses the Xen pv-ops, or the same kernel on bare metal with the
+// native pv-ops. The one place that knows both the hypervisor and the guest.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "guest/kernel.hpp"
+#include "guest/xen/xen_pv_ops.hpp"
+#include "hw/machine.hpp"
+#include "sim/ledger.hpp"
+#include "xen/hypervisor.hpp"
+#include "xen/params.hpp"
+
+namespace pib::system {
+
+enum class PvOpsKind { kXen, kNative };
+PvOpsKind pvops_by_name(const std::string& name);  // "xen" | "native"; InputError otherwise
+std::string pvops_name(PvOpsKind kind);
+
+struct GuestSystemConfig {
+  PvOpsKind pvops = PvOpsKind::kXen;
+  uint64_t guest_pages = 32768;  // 128 MiB
+  uint32_t vcpus = 1;
+  xen::XenGeneration xen_generation = xen::XenGeneration::kModern;
+  guest::LinuxGeneration linux_generation = guest::LinuxGeneration::kLinux6;
+  hw::TlbParams tlb{};
+};
+
+class GuestSystem {
+ public:
+  explicit GuestSystem(const GuestSystemConfig& config);
+  ~GuestSystem();
+  GuestSystem(const GuestSystem&) = delete;
+  GuestSystem& operator=(const GuestSystem&) = delete;
+
+  const GuestSystemConfig& config() const { return config_; }
+  sim::Ledger& ledger() { return ledger_; }
+  hw::Machine& machine() { return *machine_; }
+  guest::Kernel& kernel() { return *kernel_; }
+  xen::Hypervisor* hypervisor() { return xen_.get(); }  // nullptr on bare metal
+  // Hypervisor invariants (empty when clean or on bare metal).
+  std::vector<std::string> audit() const;
+
+ private:
+  GuestSystemConfig config_;
+  sim::Ledger ledger_;
+  std::unique_ptr<hw::Machine> machine_;
+  std::unique_ptr<xen::Hypervisor> xen_;
+  std::unique_ptr<guest::PvOps> ops_;
+  std::unique_ptr<guest::Kernel> kernel_;
+};
+
+}  // namespace pib::system
