@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "app/hv_script.hpp"
+#include "app/workload_cmd.hpp"
 #include "common/error.hpp"
 #include "sim/events.hpp"
 
@@ -18,6 +19,8 @@ constexpr const char* kUsage = R"(usage: pibooster COMMAND [ARGS]
 commands:
   hv-script FILE...   run hypercall scripts against a small PV domain (docs/hv-script.md);
                       exits 1 if any line's expected result ("-> ...") was not met
+  workload NAME       run a process workload (fork/exec/exit...) on the guest kernel under
+                      the xen and native pv-ops; --list shows the workloads
   stats --list        print every counter: dotted name, unit and meaning
   help [COMMAND]      this text, or the help of one command
 
@@ -109,6 +112,8 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         out << kHvScriptHelp;
       } else if (args.size() > 1 && args[1] == "stats") {
         out << kStatsHelp;
+      } else if (args.size() > 1 && args[1] == "workload") {
+        out << kWorkloadHelp;
       } else {
         out << kUsage;
       }
@@ -116,11 +121,18 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     }
     if (cmd == "hv-script") return cmd_hv_script(args, out, err);
     if (cmd == "stats") return cmd_stats(args, out, err);
+    if (cmd == "workload") {
+      if (wants_help(args)) {
+        out << kWorkloadHelp;
+        return 0;
+      }
+      return cmd_workload(args, out, err);
+    }
   } catch (const InputError& e) {
     err << "pibooster: " << e.what() << "\n";
     return 2;
   }
-  err << "pibooster: unknown command '" << cmd << "' (valid: hv-script, stats, help)\n";
+  err << "pibooster: unknown command '" << cmd << "' (valid: hv-script, workload, stats, help)\n";
   return 2;
 }
 

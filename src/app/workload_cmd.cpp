@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+#include "app/workload_cmd.hpp"
+
+#include <charconv>
+#include <iomanip>
+#include <ostream>
+
+#include "common/error.hpp"
+#include "workload/workload.hpp"
+
+namespace pib::app {
+
+const char* const kWorkloadHelp = R"(usage: pibooster workload NAME [options]
+       pibooster workload --list
+
+Runs a process workload on the guest kernel and prints, for every counter that moved, its mean
+per operation (one operation = one iteration, e.g. one fork+exit), one column per pv-ops.
+
+options:
+  --pvops LIST        xen, native or xen,native (default: xen,native)
+  --iterations N      measured iterations (default 20)
+  --warmup N          unmeasured iterations first (default 2)
+  --vcpus N           vCPUs of the guest (default 1)
+  --memory-mib N      guest memory (default 128)
+  --xen GEN           Xen generation: modern (4.15-4.17, default) or paper-era (4.8-4.11)
+  --linux GEN         Linux generation of the Xen paths: 6 (default) or 4
+  --param KEY=VALUE   a workload parameter (repeatable; --list shows each workload's keys)
+)";
+
+namespace {
+
+uint64_t parse_u64(const std::string& flag, const std::string& v) {
+  uint64_t out = 0;
+  const auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc() || ptr != v.data() + v.size()) {
+    throw InputError(flag + " expects a non-negative integer, got '" + v + "'");
+  }
+  return out;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == sep) {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
+std::string fixed2(uint64_t x100) {
+  std::string s = std::to_string(x100 / 100) + ".";
+  const uint64_t frac = x100 % 100;
+  if (frac < 10) s += "0";
+  return s + std::to_string(frac);
+}
+
+}  // namespace
+
+int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.size() >= 2 && args[1] == "--list") {
+    for (const auto& w : workload::workload_catalog()) {
+      out << std::left << std::setw(20) << w.name << w.description << "\n";
+      std::string keys;
+      for (const auto& k : w.keys) keys += (keys.empty() ? "" : ", ") + k;
+      out << std::setw(20) << "" << "parameters: " << (keys.empty() ? "none" : keys) << "\n";
+    }
+    return 0;
+  }
+  if (args.size() < 2 || args[1].rfind("--", 0) == 0) {
+    err << kWorkloadHelp;
+    return 2;
+  }
+  const std::string name = args[1];
+  std::vector<system::PvOpsKind> kinds = {system::PvOpsKind::kXen, system::PvOpsKind::kNative};
+  uint64_t iterations = 20, warmup = 2, vcpus = 1, memory_mib = 128;
+  system::GuestSystemConfig base;
+  workload::Params params;
+  for (std::size_t i = 2; i < args.size(); ++i) {
+    const std::string& flag = args[i];
+    if (i + 1 >= args.size()) throw InputError(flag + " needs a value (see --help)");
+    const std::string& v = args[++i];
+    if (flag == "--pvops") {
+      kinds.clear();
+      for (const auto& n : split(v, ',')) kinds.push_back(system::pvops_by_name(n));
+    } else if (flag == "--iterations") {
+      iterations = parse_u64(flag, v);
+    } else if (flag == "--warmup") {
+      warmup = parse_u64(flag, v);
+    } else if (flag == "--vcpus") {
+      vcpus = parse_u64(flag, v);
+    } else if (flag == "--memory-mib") {
+      memory_mib = parse_u64(flag, v);
+    } else if (flag == "--xen") {
+      const auto g = xen::generation_by_name(v);
+      if (!g) throw InputError("--xen: unknown generation '" + v + "' (valid: modern, paper-era)");
+      base.xen_generation = *g;
+    } else if (flag == "--linux") {
+      if (v != "4" && v != "6") throw InputError("--linux: expected 4 or 6, got '" + v + "'");
+      base.linux_generation = v == "4" ? guest::LinuxGeneration::kLinux4 : guest::LinuxGeneration::kLinux6;
+    } else if (flag == "--param") {
+      const auto eq = v.find('=');
+      if (eq == std::string::npos || eq == 0) throw InputError("--param expects KEY=VALUE, got '" + v + "'");
+      params.set(v.substr(0, eq), v.substr(eq + 1));
+    } else {
+      throw InputError("unknown option '" + flag + "' (see pibooster workload --help)");
+    }
+  }
+  if (vcpus == 0 || vcpus > 64) throw InputError("--vcpus must be 1..64");
+  if (memory_mib < 16 || memory_mib > 65536) throw InputError("--memory-mib must be 16..65536");
+  base.vcpus = static_cast<uint32_t>(vcpus);
+  base.guest_pages = memory_mib * 256;
+
+  std::vector<workload::RunResult> results;
+  for (const auto kind : kinds) {
+    system::GuestSystemConfig cfg = base;
+    cfg.pvops = kind;
+    system::GuestSystem sys(cfg);
+    auto w = workload::make_workload(name, params);
+    results.push_back(workload::run(sys, *w, name, iterations, warmup));
+    const auto problems = sys.audit();
+    if (!problems.empty()) {
+      err << "pibooster: hypervisor audit failed after the run: " << problems.front() << "\n";
+      return 1;
+    }
+  }
+  out << "workload " << name << ": " << iterations << " x " << results.front().operation
+      << " (after " << warmup << " warm-up), " << vcpus << " vCPU(s), " << memory_mib
+      << " MiB\nmean per operation:\n";
+  out << std::left << std::setw(36) << "counter";
+  for (const auto kind : kinds) out << std::right << std::setw(14) << system::pvops_name(kind);
+  out << "\n";
+  for (const auto& e : sim::kEventTable) {
+    bool any = false;
+    for (const auto& r : results) any = any || r.total[static_cast<std::size_t>(e.event)] != 0;
+    if (!any) continue;
+    out << std::left << std::setw(36) << e.name;
+    for (const auto& r : results) out << std::right << std::setw(14) << fixed2(r.mean_x100(e.event));
+    out << "\n";
+  }
+  return 0;
+}
+
+}  // namespace pib::app

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: MIT
+// The process-creation workloads. Each program is described by what it does with the kernel:
+// which images it runs and which pages it writes between system calls (a loop's stack frame, the
+// libc data it updates), since those writes are what break copy-on-write after a fork.
+#include <string>
+
+#include "common/error.hpp"
+#include "workload/workload.hpp"
+
+namespace pib::workload {
+
+namespace {
+
+using guest::Image;
+using guest::Kernel;
+using guest::Pid;
+
+// Writes `pages` pages of the stack top and `data_pages` pages of the first writable data
+// segment: what a C loop around fork()/waitpid() dirties each time round.
+void touch_loop_pages(Kernel& k, Pid pid, uint64_t stack_pages, uint64_t data_pages) {
+  const guest::Mm& mm = k.mm(pid);
+  for (uint64_t i = 0; i < stack_pages; ++i) {
+    if (!k.store(pid, mm.stack_top - (i + 1) * kPageSize + 16, pid)) {
+      model_bug("loop stack write failed");
+    }
+  }
+  uint64_t left = data_pages;
+  for (const auto& [start, vma] : mm.vmas) {
+    if (left == 0) break;
+    if (vma.kind != guest::VmaKind::kFile || !vma.writable()) continue;
+    for (uint64_t va = vma.start; va < vma.end && left > 0; va += kPageSize, --left) {
+      if (!k.store(pid, va + 8, pid)) model_bug("loop data write failed");
+    }
+  }
+}
+
+struct Common {
+  std::string parent_image;
+  uint64_t parent_stack_writes;
+  uint64_t parent_data_writes;
+  uint64_t child_stack_writes;
+  Pid parent = 0;
+
+  explicit Common(const Params& p, const std::string& default_image)
+      : parent_image(p.str("parent_image", default_image)),
+        parent_stack_writes(p.u64("parent_stack_writes", 1)),
+        parent_data_writes(p.u64("parent_data_writes", 1)),
+        child_stack_writes(p.u64("child_stack_writes", 1)) {}
+
+  void start(system::GuestSystem& sys) {
+    Kernel& k = sys.kernel();
+    const Image img = guest::builtin_image(parent_image);
+    parent = k.spawn(img, 0);
+    k.run_startup(parent, img);
+  }
+  // The parent's side after its child is gone: waitpid returns, the loop goes round.
+  void parent_resumes(Kernel& k) { touch_loop_pages(k, parent, parent_stack_writes, parent_data_writes); }
+  Pid fork_child(Kernel& k) {
+    const Pid c = k.fork(parent);
+    touch_loop_pages(k, c, child_stack_writes, 0);  // fork() returning in the child
+    return c;
+  }
+};
+
+const std::vector<std::string> kForkKeys = {"parent_image", "parent_stack_writes",
+                                            "parent_data_writes", "child_stack_writes"};
+
+class ForkExit final : public Workload {
+ public:
+  ForkExit(const Params& p, const std::string& image) : c_(p, image) {}
+  std::string operation() const override { return "fork+exit"; }
+  void setup(system::GuestSystem& sys) override { c_.start(sys); }
+  void iteration(system::GuestSystem& sys) override {
+    Kernel& k = sys.kernel();
+    const Pid child = c_.fork_child(k);
+    k.exit(child);
+    k.schedule(c_.parent);
+    c_.parent_resumes(k);
+  }
+
+ private:
+  Common c_;
+};
+
+class ForkExec final : public Workload {
+ public:
+  ForkExec(const Params& p, bool via_shell)
+      : c_(p, "lmbench-hello"), via_shell_(via_shell),
+        exec_image_(guest::builtin_image(p.str("exec_image", "lmbench-hello"))),
+        shell_(guest::builtin_image(p.str("shell_image", "sh"))) {}
+  std::string operation() const override {
+    return via_shell_ ? "fork+execve(sh -c)" : "fork+execve";
+  }
+  void setup(system::GuestSystem& sys) override { c_.start(sys); }
+  void iteration(system::GuestSystem& sys) override {
+    Kernel& k = sys.kernel();
+    const Pid child = c_.fork_child(k);
+    if (via_shell_) {  // sh -c PROG: the shell starts, then execs PROG in place (no fork)
+      k.exec(child, shell_);
+      k.run_startup(child, shell_);
+    }
+    k.exec(child, exec_image_);
+    k.run_startup(child, exec_image_);
+    k.exit(child);
+    k.schedule(c_.parent);
+    c_.parent_resumes(k);
+  }
+
+ private:
+  Common c_;
+  bool via_shell_;
+  Image exec_image_;
+  Image shell_;
+};
+
+class Execl final : public Workload {
+ public:
+  explicit Execl(const Params& p) : image_(guest::builtin_image(p.str("image", "tiny-static"))) {}
+  std::string operation() const override { return "execl"; }
+  void setup(system::GuestSystem& sys) override {
+    pid_ = sys.kernel().spawn(image_, 0);
+    sys.kernel().run_startup(pid_, image_);
+  }
+  void iteration(system::GuestSystem& sys) override {
+    sys.kernel().exec(pid_, image_);  // the program execs itself
+    sys.kernel().run_startup(pid_, image_);
+  }
+
+ private:
+  Image image_;
+  Pid pid_ = 0;
+};
+
+// UnixBench's shell scripts: `copies` shells, each running a script of `commands` external
+// commands (each a fork of the shell and an execve of a dynamically linked utility). The copies
+// run concurrently: one command step of every copy per round, on vCPUs round-robin.
+class ShellScripts final : public Workload {
+ public:
+  explicit ShellScripts(const Params& p)
+      : copies_(p.u64("copies", 1)), commands_(p.u64("commands", 6)),
+        shell_(guest::builtin_image(p.str("shell_image", "sh"))),
+        command_(guest::builtin_image(p.str("command_image", "sh"))) {
+    if (copies_ == 0 || copies_ > 64) throw InputError("shell scripts: copies must be 1..64");
+    command_.name = "utility";
+  }
+  std::string operation() const override {
+    return "shell script x" + std::to_string(copies_);
+  }
+  void setup(system::GuestSystem& sys) override {
+    Kernel& k = sys.kernel();
+    const uint32_t vcpus = k.core().nr_cpus();
+    for (uint64_t i = 0; i < copies_; ++i) {
+      const Pid sh = k.spawn(shell_, static_cast<VcpuId>(i % vcpus));
+      k.run_startup(sh, shell_);
+      shells_.push_back(sh);
+    }
+  }
+  void iteration(system::GuestSystem& sys) override {
+    Kernel& k = sys.kernel();
+    for (uint64_t step = 0; step < commands_; ++step) {
+      std::vector<Pid> children;
+      for (const Pid sh : shells_) {
+        const Pid c = k.fork(sh);
+        touch_loop_pages(k, c, 1, 0);
+        k.exec(c, command_);
+        k.run_startup(c, command_);
+        children.push_back(c);
+      }
+      for (std::size_t i = 0; i < children.size(); ++i) {
+        k.exit(children[i]);
+        k.schedule(shells_[i]);
+        touch_loop_pages(k, shells_[i], 1, 1);
+      }
+    }
+  }
+
+ private:
+  uint64_t copies_;
+  uint64_t commands_;
+  Image shell_;
+  Image command_;
+  std::vector<Pid> shells_;
+};
+
+}  // namespace
+
+std::vector<WorkloadInfo> workload_catalog() {
+  std::vector<std::string> exec_keys = kForkKeys;
+  exec_keys.push_back("exec_image");
+  std::vector<std::string> shell_keys = exec_keys;
+  shell_keys.push_back("shell_image");
+  return {
+      {"lat_proc.fork", "lmbench lat_proc fork: fork, the child exits, the parent waits", kForkKeys},
+      {"lat_proc.exec", "lmbench lat_proc exec: fork, the child execs a static hello and exits",
+       exec_keys},
+      {"lat_proc.shell", "lmbench lat_proc shell: fork, the child runs sh -c hello", shell_keys},
+      {"unixbench.spawn", "UnixBench spawn: a small static program forks children that exit",
+       kForkKeys},
+      {"unixbench.execl", "UnixBench execl: a program execs itself", {"image"}},
+      {"unixbench.shell1", "UnixBench shell scripts, 1 concurrent copy",
+       {"copies", "commands", "shell_image", "command_image"}},
+      {"unixbench.shell8", "UnixBench shell scripts, 8 concurrent copies",
+       {"copies", "commands", "shell_image", "command_image"}},
+  };
+}
+
+std::unique_ptr<Workload> make_workload(const std::string& name, const Params& params) {
+  for (const WorkloadInfo& info : workload_catalog()) {
+    if (info.name != name) continue;
+    params.check_known(name, info.keys);
+    if (name == "lat_proc.fork") return std::make_unique<ForkExit>(params, "lmbench-hello");
+    if (name == "unixbench.spawn") return std::make_unique<ForkExit>(params, "tiny-static");
+    if (name == "lat_proc.exec") return std::make_unique<ForkExec>(params, false);
+    if (name == "lat_proc.shell") return std::make_unique<ForkExec>(params, true);
+    if (name == "unixbench.execl") return std::make_unique<Execl>(params);
+    if (name == "unixbench.shell1" || name == "unixbench.shell8") {
+      Params p = params;
+      if (p.values().count("copies") == 0) p.set("copies", name == "unixbench.shell1" ? "1" : "8");
+      return std::make_unique<ShellScripts>(p);
+    }
+  }
+  std::string valid;
+  for (const WorkloadInfo& info : workload_catalog()) valid += (valid.empty() ? "" : ", ") + info.name;
+  throw InputError("unknown workload '" + name + "' (valid: " + valid + ")");
+}
+
+}  // namespace pib::workload

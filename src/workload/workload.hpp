@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT
+// Workload drivers: programs written against the guest kernel's system calls, run for a number
+// of iterations, each iteration measured as one operation (the ledger's counts before and after).
+// lmbench lat_proc-style (fork+exit, fork+execve, fork+execve of sh -c) and UnixBench-style
+// (spawn, execl, shell scripts with N concurrent copies).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/events.hpp"
+#include "system/guest_system.hpp"
+
+namespace pib::workload {
+
+using Counts = std::array<uint64_t, sim::kEventCount>;
+
+// Named parameters; every workload declares the keys it knows and rejects the rest.
+class Params {
+ public:
+  Params() = default;
+  explicit Params(std::map<std::string, std::string> values) : values_(std::move(values)) {}
+  void set(const std::string& key, const std::string& value) { values_[key] = value; }
+  uint64_t u64(const std::string& key, uint64_t fallback) const;
+  std::string str(const std::string& key, const std::string& fallback) const;
+  // InputError naming the unknown key and the valid ones.
+  void check_known(const std::string& workload, const std::vector<std::string>& known) const;
+  const std::map<std::string, std::string>& values() const { return values_; }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+class Workload {
+ public:
+  virtual ~Workload() = default;
+  virtual std::string operation() const = 0;  // what one iteration is, e.g. "fork+exit"
+  virtual void setup(system::GuestSystem& sys) = 0;
+  virtual void iteration(system::GuestSystem& sys) = 0;
+};
+
+struct WorkloadInfo {
+  std::string name;
+  std::string description;
+  std::vector<std::string> keys;  // parameters it accepts
+};
+
+std::vector<WorkloadInfo> workload_catalog();
+std::unique_ptr<Workload> make_workload(const std::string& name, const Params& params);
+
+struct RunResult {
+  std::string workload;
+  std::string operation;
+  std::vector<Counts> samples;  // one per measured iteration
+  Counts total{};
+  uint64_t mean_x100(sim::Event e) const;  // mean per operation × 100 (integer, deterministic)
+};
+
+// Runs `warmup` unmeasured and `iterations` measured iterations.
+RunResult run(system::GuestSystem& sys, Workload& w, const std::string& name, uint64_t iterations,
+              uint64_t warmup);
+
+}  // namespace pib::workload
