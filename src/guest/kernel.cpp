@@ -90,6 +90,20 @@ void Kernel::migrate(Pid pid, VcpuId cpu) {
   t.cpu = cpu;
 }
 
+void Kernel::quiesce() {
+  const VcpuId self = core_.cpu();
+  for (VcpuId v = 0; v < core_.nr_cpus(); ++v) {
+    if (current_.at(v)) continue;
+    core_.set_cpu(v);
+    core_.ops().enter_kernel(v);
+    switch_mm(nullptr);
+  }
+  core_.set_cpu(self);
+  std::vector<std::shared_ptr<Mm>> zombies;
+  zombies.swap(zombies_);
+  for (auto& mm : zombies) mmdrop_if_unused(mm);
+}
+
 void Kernel::mmdrop_if_unused(const std::shared_ptr<Mm>& mm) {
   if (mm->users != 0) return;
   if (mm->cpumask != 0) {  // still loaded lazily somewhere: freed after that vCPU switches away

@@ -43,6 +43,22 @@ struct MapRequest {
   uint64_t file_page = 0;
   std::optional<uint64_t> fixed_address;
   std::string name;
+
+  static MapRequest anonymous(uint64_t length, uint32_t prot_bits = prot::kRead | prot::kWrite,
+                              bool shared_mapping = false) {
+    MapRequest r;
+    r.length = length;
+    r.prot = prot_bits;
+    r.shared = shared_mapping;
+    return r;
+  }
+  static MapRequest of_file(uint32_t file_id, uint64_t first_page, uint64_t length,
+                            uint32_t prot_bits, bool shared_mapping = false) {
+    MapRequest r = anonymous(length, prot_bits, shared_mapping);
+    r.file = file_id;
+    r.file_page = first_page;
+    return r;
+  }
 };
 
 class Kernel {
@@ -63,6 +79,9 @@ class Kernel {
   // Makes `pid` the running process of its vCPU (a context switch if needed).
   void schedule(Pid pid);
   void migrate(Pid pid, VcpuId cpu);
+  // Every vCPU with no process to run drops the mm it kept loaded lazily (leave_mm, as a vCPU
+  // entering deep idle does), so address spaces of exited processes are freed.
+  void quiesce();
 
   // ---- memory system calls ----------------------------------------------------------------------
   // Returns the mapped address; throws InputError for an impossible request.
