@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: MIT
+// Every workload runs under both pv-ops, leaves the hypervisor consistent, and is deterministic.
+#include <gtest/gtest.h>
+
+#include "common/error.hpp"
+#include "support/guest_fixture.hpp"
+#include "workload/workload.hpp"
+
+namespace pib {
+namespace {
+
+class Workloads
+    : public ::testing::TestWithParam<std::tuple<std::string, system::PvOpsKind>> {};
+
+TEST_P(Workloads, RunCleanAndDeterministically) {
+  const auto& [name, kind] = GetParam();
+  auto once = [&] {
+    system::GuestSystem sys(test::guest_config(kind, 2, 16384, xen::XenGeneration::kModern));
+    auto w = workload::make_workload(name, workload::Params{});
+    auto r = workload::run(sys, *w, name, 3, 1);
+    EXPECT_EQ(sys.audit(), std::vector<std::string>{});
+    return r.total;
+  };
+  const auto first = once();
+  EXPECT_GT(first[static_cast<std::size_t>(sim::Event::kGuestPtAllocL1)], 0u);
+  EXPECT_EQ(first[static_cast<std::size_t>(sim::Event::kGuestPtAllocL1)],
+            first[static_cast<std::size_t>(sim::Event::kGuestPtFreeL1)]);
+  EXPECT_EQ(once(), first);
+}
+
+std::vector<std::string> names() {
+  std::vector<std::string> out;
+  for (const auto& w : workload::workload_catalog()) out.push_back(w.name);
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, Workloads,
+    ::testing::Combine(::testing::ValuesIn(names()),
+                       ::testing::Values(system::PvOpsKind::kXen, system::PvOpsKind::kNative)),
+    [](const auto& param_info) {
+      std::string n = std::get<0>(param_info.param) + "_" +
+                      system::pvops_name(std::get<1>(param_info.param));
+      for (char& c : n) {
+        if (c == '.') c = '_';
+      }
+      return n;
+    });
+
+TEST(WorkloadParams, UnknownKeysAndBadValuesAreNamed) {
+  workload::Params p;
+  p.set("colour", "blue");
+  try {
+    workload::make_workload("lat_proc.fork", p);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("colour"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("parent_stack_writes"), std::string::npos);
+  }
+  workload::Params q;
+  q.set("copies", "many");
+  EXPECT_THROW(workload::make_workload("unixbench.shell8", q), InputError);
+  EXPECT_THROW(workload::make_workload("no.such", workload::Params{}), InputError);
+}
+
+}  // namespace
+}  // namespace pib
