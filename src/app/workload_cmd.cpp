@@ -25,6 +25,8 @@ options:
   --xen GEN           Xen generation: modern (4.15-4.17, default) or paper-era (4.8-4.11)
   --linux GEN         Linux generation of the Xen paths: 6 (default) or 4
   --param KEY=VALUE   a workload parameter (repeatable; --list shows each workload's keys)
+  --trace             print the hypercalls (and trapped faults) of the last iteration under
+                      the xen pv-ops, in order, before the table
 )";
 
 namespace {
@@ -81,8 +83,13 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
   uint64_t iterations = 20, warmup = 2, vcpus = 1, memory_mib = 128;
   system::GuestSystemConfig base;
   workload::Params params;
+  bool trace = false;
   for (std::size_t i = 2; i < args.size(); ++i) {
     const std::string& flag = args[i];
+    if (flag == "--trace") {
+      trace = true;
+      continue;
+    }
     if (i + 1 >= args.size()) throw InputError(flag + " needs a value (see --help)");
     const std::string& v = args[++i];
     if (flag == "--pvops") {
@@ -111,6 +118,7 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
       throw InputError("unknown option '" + flag + "' (see pibooster workload --help)");
     }
   }
+  if (iterations == 0) throw InputError("--iterations must be at least 1");
   if (vcpus == 0 || vcpus > 64) throw InputError("--vcpus must be 1..64");
   if (memory_mib < 16 || memory_mib > 65536) throw InputError("--memory-mib must be 16..65536");
   base.vcpus = static_cast<uint32_t>(vcpus);
@@ -122,7 +130,11 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
     cfg.pvops = kind;
     system::GuestSystem sys(cfg);
     auto w = workload::make_workload(name, params);
-    results.push_back(workload::run(sys, *w, name, iterations, warmup));
+    if (trace && kind == system::PvOpsKind::kXen) {
+      out << "hypercall trace of the last " << w->operation() << " (xen):\n";
+    }
+    results.push_back(workload::run(sys, *w, name, iterations, warmup,
+                                    trace && kind == system::PvOpsKind::kXen ? &out : nullptr));
     const auto problems = sys.audit();
     if (!problems.empty()) {
       err << "pibooster: hypervisor audit failed after the run: " << problems.front() << "\n";

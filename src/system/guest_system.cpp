@@ -35,7 +35,8 @@ GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
                                              xen::XenParams{config.xen_generation});
     abi::StartInfo si = xen::build_pv_domain(
         *xen_, xen::PvDomainSpec{config.guest_pages, config.vcpus, false});
-    ops_ = std::make_unique<guest::XenPvOps>(*xen_, std::move(si), config.linux_generation);
+    tracer_ = std::make_unique<TracingPort>(*xen_, ledger_);
+    ops_ = std::make_unique<guest::XenPvOps>(*tracer_, std::move(si), config.linux_generation);
   } else {
     mp.frames = config.guest_pages;
     machine_ = std::make_unique<hw::Machine>(mp, ledger_);

@@ -12,6 +12,7 @@
 #include "guest/xen/xen_pv_ops.hpp"
 #include "hw/machine.hpp"
 #include "sim/ledger.hpp"
+#include "system/tracing_port.hpp"
 #include "xen/hypervisor.hpp"
 #include "xen/params.hpp"
 
@@ -42,6 +43,10 @@ class GuestSystem {
   hw::Machine& machine() { return *machine_; }
   guest::Kernel& kernel() { return *kernel_; }
   xen::Hypervisor* hypervisor() { return xen_.get(); }  // nullptr on bare metal
+  // Prints every guest-to-Xen transition to `out` until called with nullptr (Xen only).
+  void trace_hypercalls(std::ostream* out) {
+    if (tracer_) tracer_->set_stream(out);
+  }
   // Hypervisor invariants (empty when clean or on bare metal).
   std::vector<std::string> audit() const;
 
@@ -50,6 +55,7 @@ class GuestSystem {
   sim::Ledger ledger_;
   std::unique_ptr<hw::Machine> machine_;
   std::unique_ptr<xen::Hypervisor> xen_;
+  std::unique_ptr<TracingPort> tracer_;
   std::unique_ptr<guest::PvOps> ops_;
   std::unique_ptr<guest::Kernel> kernel_;
 };

@@ -41,7 +41,7 @@ uint64_t RunResult::mean_x100(sim::Event e) const {
 }
 
 RunResult run(system::GuestSystem& sys, Workload& w, const std::string& name, uint64_t iterations,
-              uint64_t warmup) {
+              uint64_t warmup, std::ostream* trace) {
   w.setup(sys);
   for (uint64_t i = 0; i < warmup; ++i) w.iteration(sys);
   RunResult r;
@@ -49,7 +49,10 @@ RunResult run(system::GuestSystem& sys, Workload& w, const std::string& name, ui
   r.operation = w.operation();
   for (uint64_t i = 0; i < iterations; ++i) {
     const Counts before = sys.ledger().counts();
+    const bool traced = trace != nullptr && i + 1 == iterations;
+    if (traced) sys.trace_hypercalls(trace);
     w.iteration(sys);
+    if (traced) sys.trace_hypercalls(nullptr);
     Counts d = sys.ledger().since(before);
     for (std::size_t e = 0; e < d.size(); ++e) r.total[e] += d[e];
     r.samples.push_back(d);

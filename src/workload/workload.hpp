@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <iosfwd>
 #include <map>
 #include <memory>
 #include <string>
@@ -60,8 +61,9 @@ struct RunResult {
   uint64_t mean_x100(sim::Event e) const;  // mean per operation × 100 (integer, deterministic)
 };
 
-// Runs `warmup` unmeasured and `iterations` measured iterations.
+// Runs `warmup` unmeasured and `iterations` measured iterations; with `trace`, the hypercalls
+// of the last measured iteration are printed there (Xen systems).
 RunResult run(system::GuestSystem& sys, Workload& w, const std::string& name, uint64_t iterations,
-              uint64_t warmup);
+              uint64_t warmup, std::ostream* trace = nullptr);
 
 }  // namespace pib::workload

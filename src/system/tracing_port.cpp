@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+#include "system/tracing_port.hpp"
+
+#include <cstdio>
+#include <string>
+
+namespace pib::system {
+
+namespace {
+
+std::string hex(uint64_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string mmuext_name(uint32_t cmd) {
+  switch (cmd) {
+    case abi::kMmuextPinL1Table: return "PIN_L1_TABLE";
+    case abi::kMmuextPinL2Table: return "PIN_L2_TABLE";
+    case abi::kMmuextPinL3Table: return "PIN_L3_TABLE";
+    case abi::kMmuextPinL4Table: return "PIN_L4_TABLE";
+    case abi::kMmuextUnpinTable: return "UNPIN_TABLE";
+    case abi::kMmuextNewBaseptr: return "NEW_BASEPTR";
+    case abi::kMmuextNewUserBaseptr: return "NEW_USER_BASEPTR";
+    case abi::kMmuextTlbFlushLocal: return "TLB_FLUSH_LOCAL";
+    case abi::kMmuextInvlpgLocal: return "INVLPG_LOCAL";
+    case abi::kMmuextTlbFlushMulti: return "TLB_FLUSH_MULTI";
+    case abi::kMmuextInvlpgMulti: return "INVLPG_MULTI";
+    case abi::kMmuextTlbFlushAll: return "TLB_FLUSH_ALL";
+    default: return "cmd" + std::to_string(cmd);
+  }
+}
+
+std::string describe_ops(std::span<const abi::MmuextOp> ops) {
+  std::string s;
+  for (const auto& op : ops) {
+    if (!s.empty()) s += ", ";
+    s += mmuext_name(op.cmd);
+    if (op.cmd <= abi::kMmuextNewBaseptr || op.cmd == abi::kMmuextNewUserBaseptr) {
+      s += "(mfn " + hex(op.arg1) + ")";
+    }
+  }
+  return s;
+}
+
+std::string describe_uvm(const abi::UpdateVaMapping& a) {
+  std::string s = "update_va_mapping " + hex(a.va.value) + " -> ";
+  s += (a.val & 1) == 0 ? "not present" : (a.val & 2) != 0 ? "RW" : "RO";
+  if ((a.flags & abi::kUvmfFlushTypeMask) == abi::kUvmfTlbFlush) s += ", UVMF_TLB_FLUSH";
+  if ((a.flags & abi::kUvmfFlushTypeMask) == abi::kUvmfInvlpg) s += ", UVMF_INVLPG";
+  return s;
+}
+
+std::string describe_updates(std::span<const abi::MmuUpdate> reqs) {
+  std::string s = "mmu_update x" + std::to_string(reqs.size());
+  if (reqs.size() == 1) {
+    s += " (entry " + hex(reqs[0].ptr & ~uint64_t{3}) + " := " +
+         ((reqs[0].val & 1) ? hex(reqs[0].val) : std::string("0")) + ")";
+  }
+  return s;
+}
+
+}  // namespace
+
+std::ostream& TracingPort::line(VcpuId vcpu) {
+  return *out_ << "  #" << ++seq_ << " v" << vcpu << "  ";
+}
+
+int64_t TracingPort::mmu_update(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs, uint32_t* done,
+                                DomId foreigndom) {
+  if (out_ != nullptr) line(vcpu) << describe_updates(reqs) << "\n";
+  return inner_.mmu_update(vcpu, reqs, done, foreigndom);
+}
+
+int64_t TracingPort::mmuext_op(VcpuId vcpu, std::span<const abi::MmuextOp> ops, uint32_t* done,
+                               DomId foreigndom) {
+  if (out_ != nullptr) line(vcpu) << "mmuext_op: " << describe_ops(ops) << "\n";
+  return inner_.mmuext_op(vcpu, ops, done, foreigndom);
+}
+
+int64_t TracingPort::update_va_mapping(VcpuId vcpu, const abi::UpdateVaMapping& args) {
+  if (out_ != nullptr) line(vcpu) << describe_uvm(args) << "\n";
+  return inner_.update_va_mapping(vcpu, args);
+}
+
+int64_t TracingPort::multicall(VcpuId vcpu, std::span<abi::MulticallEntry> entries) {
+  if (out_ != nullptr) {
+    line(vcpu) << "multicall, " << entries.size() << " entries:\n";
+    for (const auto& e : entries) {
+      *out_ << "         ";
+      switch (e.op) {
+        case abi::HypercallNr::kMmuUpdate: *out_ << describe_updates(e.mmu_updates); break;
+        case abi::HypercallNr::kMmuextOp: *out_ << "mmuext_op: " << describe_ops(e.mmuext_ops); break;
+        case abi::HypercallNr::kUpdateVaMapping: *out_ << describe_uvm(e.uvm); break;
+        default: *out_ << "hypercall " << static_cast<uint32_t>(e.op); break;
+      }
+      *out_ << "\n";
+    }
+  }
+  return inner_.multicall(vcpu, entries);
+}
+
+hw::MemResult TracingPort::guest_access(VcpuId vcpu, const hw::MemRequest& request) {
+  if (out_ == nullptr) return inner_.guest_access(vcpu, request);
+  const uint64_t emulated = ledger_.count(sim::Event::kXenPtwrEmulated);
+  const uint64_t bounced = ledger_.count(sim::Event::kXenFaultBounced);
+  const hw::MemResult r = inner_.guest_access(vcpu, request);
+  if (ledger_.count(sim::Event::kXenPtwrEmulated) != emulated) {
+    line(vcpu) << "trap: write to a read-only L1 at " << hex(request.va.value)
+               << ", emulated by Xen (ptwr)\n";
+  }
+  if (ledger_.count(sim::Event::kXenFaultBounced) != bounced) {
+    line(vcpu) << "trap: page fault at " << hex(request.va.value) << " bounced to the guest\n";
+  }
+  return r;
+}
+
+int64_t TracingPort::switch_guest_mode(VcpuId vcpu, bool to_kernel) {
+  return inner_.switch_guest_mode(vcpu, to_kernel);
+}
+
+}  // namespace pib::system

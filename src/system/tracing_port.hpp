@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+// A HypervisorPort that forwards to the real one and, while a trace stream is set, prints every
+// guest-to-Xen transition in order: hypercalls with their requests and operations, multicalls
+// with their entries, and the trapped or bounced page faults of guest memory accesses (seen as
+// the ledger's counters moving during the access).
+#pragma once
+
+#include <ostream>
+
+#include "abi/port.hpp"
+#include "sim/ledger.hpp"
+
+namespace pib::system {
+
+class TracingPort final : public abi::HypervisorPort {
+ public:
+  TracingPort(abi::HypervisorPort& inner, sim::Ledger& ledger) : inner_(inner), ledger_(ledger) {}
+  void set_stream(std::ostream* out) {
+    out_ = out;
+    seq_ = 0;
+  }
+
+  int64_t mmu_update(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs, uint32_t* done,
+                     DomId foreigndom) override;
+  int64_t mmuext_op(VcpuId vcpu, std::span<const abi::MmuextOp> ops, uint32_t* done,
+                    DomId foreigndom) override;
+  int64_t update_va_mapping(VcpuId vcpu, const abi::UpdateVaMapping& args) override;
+  int64_t multicall(VcpuId vcpu, std::span<abi::MulticallEntry> entries) override;
+  hw::MemResult guest_access(VcpuId vcpu, const hw::MemRequest& request) override;
+  int64_t switch_guest_mode(VcpuId vcpu, bool to_kernel) override;
+  Pfn machine_to_phys(Mfn mfn) const override { return inner_.machine_to_phys(mfn); }
+
+ private:
+  std::ostream& line(VcpuId vcpu);
+
+  abi::HypervisorPort& inner_;
+  sim::Ledger& ledger_;
+  std::ostream* out_ = nullptr;
+  uint64_t seq_ = 0;
+};
+
+}  // namespace pib::system
