@@ -70,7 +70,8 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
       out << std::left << std::setw(20) << w.name << w.description << "\n";
       std::string keys;
       for (const auto& k : w.keys) keys += (keys.empty() ? "" : ", ") + k;
-      out << std::setw(20) << "" << "parameters: " << (keys.empty() ? "none" : keys) << "\n";
+      out << std::setw(20) << ""
+          << "parameters: " << (keys.empty() ? "none" : keys) << "\n";
     }
     return 0;
   }
@@ -109,10 +110,12 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
       base.xen_generation = *g;
     } else if (flag == "--linux") {
       if (v != "4" && v != "6") throw InputError("--linux: expected 4 or 6, got '" + v + "'");
-      base.linux_generation = v == "4" ? guest::LinuxGeneration::kLinux4 : guest::LinuxGeneration::kLinux6;
+      base.linux_generation =
+          v == "4" ? guest::LinuxGeneration::kLinux4 : guest::LinuxGeneration::kLinux6;
     } else if (flag == "--param") {
       const auto eq = v.find('=');
-      if (eq == std::string::npos || eq == 0) throw InputError("--param expects KEY=VALUE, got '" + v + "'");
+      if (eq == std::string::npos || eq == 0)
+        throw InputError("--param expects KEY=VALUE, got '" + v + "'");
       params.set(v.substr(0, eq), v.substr(eq + 1));
     } else {
       throw InputError("unknown option '" + flag + "' (see pibooster workload --help)");
@@ -152,7 +155,8 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
     for (const auto& r : results) any = any || r.total[static_cast<std::size_t>(e.event)] != 0;
     if (!any) continue;
     out << std::left << std::setw(36) << e.name;
-    for (const auto& r : results) out << std::right << std::setw(14) << fixed2(r.mean_x100(e.event));
+    for (const auto& r : results)
+      out << std::right << std::setw(14) << fixed2(r.mean_x100(e.event));
     out << "\n";
   }
   return 0;

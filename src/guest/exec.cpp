@@ -133,9 +133,9 @@ void Kernel::run_startup(Pid pid, const Image& image) {
         if (vma.name != obj.file + ":" + s.name) continue;
         for (uint64_t i = 0; i < std::min(s.touch_pages, s.pages); ++i) {
           const uint64_t va = vma.start + i * kPageSize;
-          const bool ok = s.touch_write              ? store(pid, va, pid)
+          const bool ok = s.touch_write                 ? store(pid, va, pid)
                           : (s.prot & prot::kExec) != 0 ? fetch(pid, va)
-                                                         : load(pid, va).has_value();
+                                                        : load(pid, va).has_value();
           if (!ok) model_bug("start-up touch of " + vma.name + " failed");
         }
       }

@@ -22,10 +22,10 @@ bool Kernel::handle_mm_fault(Mm& mm, uint64_t va, hw::Access access) {
   core_.ledger().charge(Event::kGuestFault);
   Vma* vma = mm.find_vma(va);
   const bool write = access == hw::Access::kWrite;
-  const bool allowed = vma != nullptr &&
-                       (write ? vma->writable()
-                        : access == hw::Access::kExecute ? (vma->prot & prot::kExec) != 0
-                                                         : (vma->prot & prot::kRead) != 0);
+  const bool allowed =
+      vma != nullptr && (write                            ? vma->writable()
+                         : access == hw::Access::kExecute ? (vma->prot & prot::kExec) != 0
+                                                          : (vma->prot & prot::kRead) != 0);
   if (!allowed) {
     core_.ledger().charge(Event::kGuestFaultSegv);
     return false;

@@ -56,8 +56,7 @@ void Kernel::copy_page_range(Mm& child, Mm& parent, const Vma& vma) {
             const uint64_t n2 = std::min((a2 & ~(kPmdSize - 1)) + kPmdSize, n3);
             const EntryRef parent_pmd{*p2, pt_index(a2, 2)};
             if (pt.next_table(parent_pmd)) {
-              copy_pte_range(child, parent, vma, EntryRef{c2, pt_index(a2, 2)}, parent_pmd, a2,
-                             n2);
+              copy_pte_range(child, parent, vma, EntryRef{c2, pt_index(a2, 2)}, parent_pmd, a2, n2);
             }
             a2 = n2;
           }
@@ -85,7 +84,7 @@ void Kernel::copy_pte_range(Mm& child, Mm& parent, const Vma& vma, EntryRef chil
       pte &= ~ptflags::kRw;
     }
     if (vma.shared) pte &= ~ptflags::kDirty;  // pte_mkclean
-    pte &= ~ptflags::kAccessed;              // pte_mkold
+    pte &= ~ptflags::kAccessed;               // pte_mkold
     const Pfn page = ops.entry_pfn(pte);
     if (page != zero_page_) {
       Page& pg = core_.pages().page(page);

@@ -12,7 +12,7 @@
 namespace pib::guest {
 
 struct Segment {
-  std::string name;          // e.g. "text", "data", "bss"
+  std::string name;  // e.g. "text", "data", "bss"
   uint64_t pages = 1;
   uint32_t prot = 0;         // prot::k*
   bool file_backed = true;   // false: anonymous (bss)

@@ -119,7 +119,8 @@ void Kernel::mmdrop_if_unused(const std::shared_ptr<Mm>& mm) {
   if (mm->pgd != kInvalidPfn) pgd_free(*mm);
 }
 
-// ---- process memory accesses ----------------------------------------------------------------------
+// ---- process memory accesses
+// ----------------------------------------------------------------------
 
 std::optional<uint64_t> Kernel::user_access(Pid pid, const hw::MemRequest& request) {
   Task& t = task_mut(pid);

@@ -90,7 +90,8 @@ class Kernel {
   uint64_t brk(Pid pid, uint64_t new_brk);  // 0 queries
   void mprotect(Pid pid, uint64_t addr, uint64_t length, uint32_t prot);
 
-  // ---- process memory accesses (through the MMU; faults served by the kernel) ---------------------
+  // ---- process memory accesses (through the MMU; faults served by the kernel)
+  // ---------------------
   std::optional<uint64_t> load(Pid pid, uint64_t va);
   bool store(Pid pid, uint64_t va, uint64_t value);
   bool fetch(Pid pid, uint64_t va);
@@ -113,8 +114,8 @@ class Kernel {
   friend class PageTables;
   // scheduling and mode (kernel.cpp)
   Task& task_mut(Pid pid);
-  void enter(Task& t);                      // run kernel code for `t` on its vCPU
-  void switch_mm(const Mm* next);           // on the current vCPU
+  void enter(Task& t);             // run kernel code for `t` on its vCPU
+  void switch_mm(const Mm* next);  // on the current vCPU
   void leave_mm(VcpuId v);
   void mmdrop_if_unused(const std::shared_ptr<Mm>& mm);
   std::optional<uint64_t> user_access(Pid pid, const hw::MemRequest& request);
@@ -152,7 +153,7 @@ class Kernel {
   KernelCore core_;
   PageCache cache_;
   std::map<Pid, Task> tasks_;
-  std::vector<std::optional<Pid>> current_;  // running process per vCPU
+  std::vector<std::optional<Pid>> current_;   // running process per vCPU
   std::vector<std::shared_ptr<Mm>> zombies_;  // mms whose users are gone but a vCPU still has them
   Pid next_pid_ = 1;
   uint64_t next_mm_id_ = 1;

@@ -8,7 +8,10 @@
 namespace pib::guest {
 
 KernelCore::KernelCore(PvOps& ops, sim::Ledger& ledger)
-    : ops_(ops), ledger_(ledger), layout_(ops.boot_layout()), alloc_(layout_.nr_pages, ledger),
+    : ops_(ops),
+      ledger_(ledger),
+      layout_(ops.boot_layout()),
+      alloc_(layout_.nr_pages, ledger),
       loaded_mm_(layout_.vcpus, nullptr) {
   init_mm_.pgd = layout_.swapper_pgd;
   for (uint32_t v = 0; v < layout_.vcpus; ++v) loaded_mm_[v] = &init_mm_;
@@ -39,8 +42,8 @@ void KernelCore::zero_page(Pfn pfn) {
 }
 
 void KernelCore::copy_page(Pfn dst, Pfn src) {
-  kaccess(
-      hw::MemRequest{direct_va(dst), hw::MemOp::kCopyPage, hw::Mode::kSupervisor, direct_va(src).value});
+  kaccess(hw::MemRequest{direct_va(dst), hw::MemOp::kCopyPage, hw::Mode::kSupervisor,
+                         direct_va(src).value});
 }
 
 Pfn KernelCore::alloc_page(bool zeroed) {

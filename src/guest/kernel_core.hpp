@@ -53,7 +53,9 @@ class KernelCore {
   void kstore(Vaddr va, uint64_t value);
   uint64_t kaccess(const hw::MemRequest& request);  // kernel-mode op that must not fault
   uint64_t read_entry(EntryRef e) { return kload(direct_va(e.table, e.index * 8)); }
-  void write_entry_native(EntryRef e, uint64_t val) { kstore(direct_va(e.table, e.index * 8), val); }
+  void write_entry_native(EntryRef e, uint64_t val) {
+    kstore(direct_va(e.table, e.index * 8), val);
+  }
   void zero_page(Pfn pfn);
   void copy_page(Pfn dst, Pfn src);
 

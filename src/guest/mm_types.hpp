@@ -34,10 +34,10 @@ struct Vma {
   uint32_t prot = 0;
   bool shared = false;
   VmaKind kind = VmaKind::kAnon;
-  uint32_t file = 0;     // page-cache file id (kFile)
-  uint64_t pgoff = 0;    // file page of `start`
+  uint32_t file = 0;      // page-cache file id (kFile)
+  uint64_t pgoff = 0;     // file page of `start`
   bool anon_vma = false;  // has (had) anonymous pages: fork copies its page tables
-  std::string name;      // for reports ("[heap]", "libc.so.6", ...)
+  std::string name;       // for reports ("[heap]", "libc.so.6", ...)
 
   uint64_t pages() const { return (end - start) >> kPageShift; }
   bool writable() const { return (prot & prot::kWrite) != 0; }
@@ -47,16 +47,17 @@ struct Vma {
 struct Mm {
   uint64_t id = 0;
   Pfn pgd = kInvalidPfn;
-  Pfn user_pgd = kInvalidPfn;  // Xen PV: the user-mode root table (kInvalidPfn natively)
+  Pfn user_pgd = kInvalidPfn;    // Xen PV: the user-mode root table (kInvalidPfn natively)
   std::map<uint64_t, Vma> vmas;  // by start address
   uint64_t brk_start = 0;
   uint64_t brk = 0;
   uint64_t mmap_base = 0;
   uint64_t stack_top = 0;
-  uint64_t rss = 0;               // present user pages
-  std::array<uint64_t, 4> pt_pages{};  // page-table pages below the pgd, by level 1..3 (index 0 unused)
-  uint32_t users = 1;             // mm_users
-  uint64_t cpumask = 0;           // vCPUs that have this mm loaded (mm_cpumask)
+  uint64_t rss = 0;  // present user pages
+  std::array<uint64_t, 4>
+      pt_pages{};        // page-table pages below the pgd, by level 1..3 (index 0 unused)
+  uint32_t users = 1;    // mm_users
+  uint64_t cpumask = 0;  // vCPUs that have this mm loaded (mm_cpumask)
 
   const Vma* find_vma(uint64_t va) const {
     auto it = vmas.upper_bound(va);

@@ -29,12 +29,14 @@ uint64_t Kernel::get_unmapped_area(const Mm& mm, uint64_t length) const {
     if (v.end <= top && top - v.end >= length) return top - length;
     top = std::min(top, v.start);
   }
-  if (top < length + 0x10000) throw InputError("mmap: no room for " + std::to_string(length) + " bytes");
+  if (top < length + 0x10000)
+    throw InputError("mmap: no room for " + std::to_string(length) + " bytes");
   return top - length;
 }
 
 void Kernel::insert_vma(Mm& mm, Vma vma) {
-  if (vma.start >= vma.end || vma.end > kTaskSize || page_offset(vma.start) || page_offset(vma.end)) {
+  if (vma.start >= vma.end || vma.end > kTaskSize || page_offset(vma.start) ||
+      page_offset(vma.end)) {
     throw InputError("bad mapping [" + hex(vma.start) + ", " + hex(vma.end) + ")");
   }
   auto next = mm.vmas.lower_bound(vma.start);
@@ -104,7 +106,8 @@ uint64_t Kernel::mmap(Pid pid, const MapRequest& req) {
   v.end = addr + length;
   v.prot = req.prot;
   v.shared = req.shared;
-  v.name = req.name.empty() ? (req.file ? cache_.name(*req.file) : std::string("[anon]")) : req.name;
+  v.name =
+      req.name.empty() ? (req.file ? cache_.name(*req.file) : std::string("[anon]")) : req.name;
   if (req.file) {
     if (req.file_page + (length >> kPageShift) > cache_.size(*req.file)) {
       throw InputError("mmap: mapping extends beyond the end of " + cache_.name(*req.file));
@@ -134,9 +137,9 @@ void Kernel::munmap(Pid pid, uint64_t addr, uint64_t length) {
   // Page tables may be freed up to the neighbouring mappings.
   auto next = mm.vmas.lower_bound(end);
   const uint64_t ceiling = next != mm.vmas.end() ? next->second.start : 0;
-  const uint64_t floor =
-      next != mm.vmas.begin() && std::prev(next)->second.end <= addr ? std::prev(next)->second.end
-                                                                     : 0;
+  const uint64_t floor = next != mm.vmas.begin() && std::prev(next)->second.end <= addr
+                             ? std::prev(next)->second.end
+                             : 0;
   unmap_region(mm, detached, floor, ceiling);
 }
 
@@ -200,7 +203,8 @@ void Kernel::mprotect(Pid pid, uint64_t addr, uint64_t length, uint32_t new_prot
           // Writable only where no copy-on-write is pending: shared mappings, or an exclusive
           // anonymous page that is already dirty.
           const bool writable =
-              v.writable() && (v.shared || (pg.anon && pg.refcount == 1 && (old & ptflags::kDirty)));
+              v.writable() &&
+              (v.shared || (pg.anon && pg.refcount == 1 && (old & ptflags::kDirty)));
           const uint64_t val = (old & ptflags::kAddrMask) |
                                user_pte_flags(v, writable, (old & ptflags::kDirty) != 0);
           if (val == old) continue;

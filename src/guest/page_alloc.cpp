@@ -8,7 +8,9 @@
 namespace pib::guest {
 
 PageAllocator::PageAllocator(uint64_t nr_pages, sim::Ledger& ledger)
-    : pages_(nr_pages), heads_(kMaxOrder + 1, Page::kNone), counts_(kMaxOrder + 1, 0),
+    : pages_(nr_pages),
+      heads_(kMaxOrder + 1, Page::kNone),
+      counts_(kMaxOrder + 1, 0),
       ledger_(ledger) {
   // Every page starts owned by someone (the boot code); add_free_range releases them.
   for (Page& p : pages_) p.refcount = 1;

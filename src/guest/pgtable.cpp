@@ -13,12 +13,12 @@ constexpr bool present(uint64_t e) {
   return (e & ptflags::kPresent) != 0;
 }
 constexpr Event alloc_event(PtLevel l) {
-  return l == PtLevel::kPte ? Event::kGuestPtAllocL1
+  return l == PtLevel::kPte   ? Event::kGuestPtAllocL1
          : l == PtLevel::kPmd ? Event::kGuestPtAllocL2
                               : Event::kGuestPtAllocL3;
 }
 constexpr Event free_event(PtLevel l) {
-  return l == PtLevel::kPte ? Event::kGuestPtFreeL1
+  return l == PtLevel::kPte   ? Event::kGuestPtFreeL1
          : l == PtLevel::kPmd ? Event::kGuestPtFreeL2
                               : Event::kGuestPtFreeL3;
 }
@@ -148,7 +148,7 @@ void PageTables::free_pmd_range(Gather& tlb, Mm& mm, EntryRef pud, uint64_t addr
     const uint64_t next = std::min(align_down(a, kPmdSize) + kPmdSize, end);
     const EntryRef pmd{l2, pt_index(a, 2)};
     if (auto l1 = next_table(pmd)) {  // free_pte_range
-      k_.ops().set_pmd(pmd, 0);        // pmd_clear
+      k_.ops().set_pmd(pmd, 0);       // pmd_clear
       free_table(tlb, mm, *l1, PtLevel::kPte, a);
     }
     a = next;

@@ -31,8 +31,8 @@ struct Gather {
   uint64_t start = ~uint64_t{0};
   uint64_t end = 0;
   bool freed_tables = false;
-  std::vector<Pfn> pages;                          // user pages to put
-  std::vector<std::pair<Pfn, PtLevel>> tables;     // table pages to free
+  std::vector<Pfn> pages;                       // user pages to put
+  std::vector<std::pair<Pfn, PtLevel>> tables;  // table pages to free
 
   void track(uint64_t s, uint64_t e) {
     if (s < start) start = s;

@@ -27,8 +27,8 @@ struct EntryRef {
 struct BootLayout {
   uint64_t nr_pages = 0;
   uint32_t vcpus = 1;
-  Pfn swapper_pgd;     // init_mm's root table (kernel half: the direct map of all memory)
-  Pfn first_free;      // frames below this are used by the boot page tables
+  Pfn swapper_pgd;  // init_mm's root table (kernel half: the direct map of all memory)
+  Pfn first_free;   // frames below this are used by the boot page tables
   Vaddr direct_map_base;
 };
 

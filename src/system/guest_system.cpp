@@ -33,8 +33,8 @@ GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
     machine_ = std::make_unique<hw::Machine>(mp, ledger_);
     xen_ = std::make_unique<xen::Hypervisor>(*machine_, ledger_,
                                              xen::XenParams{config.xen_generation});
-    abi::StartInfo si = xen::build_pv_domain(
-        *xen_, xen::PvDomainSpec{config.guest_pages, config.vcpus, false});
+    abi::StartInfo si =
+        xen::build_pv_domain(*xen_, xen::PvDomainSpec{config.guest_pages, config.vcpus, false});
     tracer_ = std::make_unique<TracingPort>(*xen_, ledger_);
     ops_ = std::make_unique<guest::XenPvOps>(*tracer_, std::move(si), config.linux_generation);
   } else {

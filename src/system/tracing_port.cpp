@@ -16,19 +16,32 @@ std::string hex(uint64_t v) {
 
 std::string mmuext_name(uint32_t cmd) {
   switch (cmd) {
-    case abi::kMmuextPinL1Table: return "PIN_L1_TABLE";
-    case abi::kMmuextPinL2Table: return "PIN_L2_TABLE";
-    case abi::kMmuextPinL3Table: return "PIN_L3_TABLE";
-    case abi::kMmuextPinL4Table: return "PIN_L4_TABLE";
-    case abi::kMmuextUnpinTable: return "UNPIN_TABLE";
-    case abi::kMmuextNewBaseptr: return "NEW_BASEPTR";
-    case abi::kMmuextNewUserBaseptr: return "NEW_USER_BASEPTR";
-    case abi::kMmuextTlbFlushLocal: return "TLB_FLUSH_LOCAL";
-    case abi::kMmuextInvlpgLocal: return "INVLPG_LOCAL";
-    case abi::kMmuextTlbFlushMulti: return "TLB_FLUSH_MULTI";
-    case abi::kMmuextInvlpgMulti: return "INVLPG_MULTI";
-    case abi::kMmuextTlbFlushAll: return "TLB_FLUSH_ALL";
-    default: return "cmd" + std::to_string(cmd);
+    case abi::kMmuextPinL1Table:
+      return "PIN_L1_TABLE";
+    case abi::kMmuextPinL2Table:
+      return "PIN_L2_TABLE";
+    case abi::kMmuextPinL3Table:
+      return "PIN_L3_TABLE";
+    case abi::kMmuextPinL4Table:
+      return "PIN_L4_TABLE";
+    case abi::kMmuextUnpinTable:
+      return "UNPIN_TABLE";
+    case abi::kMmuextNewBaseptr:
+      return "NEW_BASEPTR";
+    case abi::kMmuextNewUserBaseptr:
+      return "NEW_USER_BASEPTR";
+    case abi::kMmuextTlbFlushLocal:
+      return "TLB_FLUSH_LOCAL";
+    case abi::kMmuextInvlpgLocal:
+      return "INVLPG_LOCAL";
+    case abi::kMmuextTlbFlushMulti:
+      return "TLB_FLUSH_MULTI";
+    case abi::kMmuextInvlpgMulti:
+      return "INVLPG_MULTI";
+    case abi::kMmuextTlbFlushAll:
+      return "TLB_FLUSH_ALL";
+    default:
+      return "cmd" + std::to_string(cmd);
   }
 }
 
@@ -55,8 +68,8 @@ std::string describe_uvm(const abi::UpdateVaMapping& a) {
 std::string describe_updates(std::span<const abi::MmuUpdate> reqs) {
   std::string s = "mmu_update x" + std::to_string(reqs.size());
   if (reqs.size() == 1) {
-    s += " (entry " + hex(reqs[0].ptr & ~uint64_t{3}) + " := " +
-         ((reqs[0].val & 1) ? hex(reqs[0].val) : std::string("0")) + ")";
+    s += " (entry " + hex(reqs[0].ptr & ~uint64_t{3}) +
+         " := " + ((reqs[0].val & 1) ? hex(reqs[0].val) : std::string("0")) + ")";
   }
   return s;
 }
@@ -90,10 +103,18 @@ int64_t TracingPort::multicall(VcpuId vcpu, std::span<abi::MulticallEntry> entri
     for (const auto& e : entries) {
       *out_ << "         ";
       switch (e.op) {
-        case abi::HypercallNr::kMmuUpdate: *out_ << describe_updates(e.mmu_updates); break;
-        case abi::HypercallNr::kMmuextOp: *out_ << "mmuext_op: " << describe_ops(e.mmuext_ops); break;
-        case abi::HypercallNr::kUpdateVaMapping: *out_ << describe_uvm(e.uvm); break;
-        default: *out_ << "hypercall " << static_cast<uint32_t>(e.op); break;
+        case abi::HypercallNr::kMmuUpdate:
+          *out_ << describe_updates(e.mmu_updates);
+          break;
+        case abi::HypercallNr::kMmuextOp:
+          *out_ << "mmuext_op: " << describe_ops(e.mmuext_ops);
+          break;
+        case abi::HypercallNr::kUpdateVaMapping:
+          *out_ << describe_uvm(e.uvm);
+          break;
+        default:
+          *out_ << "hypercall " << static_cast<uint32_t>(e.op);
+          break;
       }
       *out_ << "\n";
     }

@@ -54,7 +54,9 @@ struct Common {
     k.run_startup(parent, img);
   }
   // The parent's side after its child is gone: waitpid returns, the loop goes round.
-  void parent_resumes(Kernel& k) { touch_loop_pages(k, parent, parent_stack_writes, parent_data_writes); }
+  void parent_resumes(Kernel& k) {
+    touch_loop_pages(k, parent, parent_stack_writes, parent_data_writes);
+  }
   Pid fork_child(Kernel& k) {
     const Pid c = k.fork(parent);
     touch_loop_pages(k, c, child_stack_writes, 0);  // fork() returning in the child
@@ -85,7 +87,8 @@ class ForkExit final : public Workload {
 class ForkExec final : public Workload {
  public:
   ForkExec(const Params& p, bool via_shell)
-      : c_(p, "lmbench-hello"), via_shell_(via_shell),
+      : c_(p, "lmbench-hello"),
+        via_shell_(via_shell),
         exec_image_(guest::builtin_image(p.str("exec_image", "lmbench-hello"))),
         shell_(guest::builtin_image(p.str("shell_image", "sh"))) {}
   std::string operation() const override {
@@ -137,15 +140,14 @@ class Execl final : public Workload {
 class ShellScripts final : public Workload {
  public:
   explicit ShellScripts(const Params& p)
-      : copies_(p.u64("copies", 1)), commands_(p.u64("commands", 6)),
+      : copies_(p.u64("copies", 1)),
+        commands_(p.u64("commands", 6)),
         shell_(guest::builtin_image(p.str("shell_image", "sh"))),
         command_(guest::builtin_image(p.str("command_image", "sh"))) {
     if (copies_ == 0 || copies_ > 64) throw InputError("shell scripts: copies must be 1..64");
     command_.name = "utility";
   }
-  std::string operation() const override {
-    return "shell script x" + std::to_string(copies_);
-  }
+  std::string operation() const override { return "shell script x" + std::to_string(copies_); }
   void setup(system::GuestSystem& sys) override {
     Kernel& k = sys.kernel();
     const uint32_t vcpus = k.core().nr_cpus();
@@ -190,16 +192,19 @@ std::vector<WorkloadInfo> workload_catalog() {
   std::vector<std::string> shell_keys = exec_keys;
   shell_keys.push_back("shell_image");
   return {
-      {"lat_proc.fork", "lmbench lat_proc fork: fork, the child exits, the parent waits", kForkKeys},
+      {"lat_proc.fork", "lmbench lat_proc fork: fork, the child exits, the parent waits",
+       kForkKeys},
       {"lat_proc.exec", "lmbench lat_proc exec: fork, the child execs a static hello and exits",
        exec_keys},
       {"lat_proc.shell", "lmbench lat_proc shell: fork, the child runs sh -c hello", shell_keys},
       {"unixbench.spawn", "UnixBench spawn: a small static program forks children that exit",
        kForkKeys},
       {"unixbench.execl", "UnixBench execl: a program execs itself", {"image"}},
-      {"unixbench.shell1", "UnixBench shell scripts, 1 concurrent copy",
+      {"unixbench.shell1",
+       "UnixBench shell scripts, 1 concurrent copy",
        {"copies", "commands", "shell_image", "command_image"}},
-      {"unixbench.shell8", "UnixBench shell scripts, 8 concurrent copies",
+      {"unixbench.shell8",
+       "UnixBench shell scripts, 8 concurrent copies",
        {"copies", "commands", "shell_image", "command_image"}},
   };
 }
@@ -220,7 +225,8 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const Params& p
     }
   }
   std::string valid;
-  for (const WorkloadInfo& info : workload_catalog()) valid += (valid.empty() ? "" : ", ") + info.name;
+  for (const WorkloadInfo& info : workload_catalog())
+    valid += (valid.empty() ? "" : ", ") + info.name;
   throw InputError("unknown workload '" + name + "' (valid: " + valid + ")");
 }
 

@@ -30,8 +30,8 @@ void Params::check_known(const std::string& workload, const std::vector<std::str
     if (std::find(known.begin(), known.end(), k) != known.end()) continue;
     std::string valid;
     for (const auto& n : known) valid += (valid.empty() ? "" : ", ") + n;
-    throw InputError("workload " + workload + " has no parameter '" + k + "' (valid: " +
-                     (valid.empty() ? "none" : valid) + ")");
+    throw InputError("workload " + workload + " has no parameter '" + k +
+                     "' (valid: " + (valid.empty() ? "none" : valid) + ")");
   }
 }
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Linux's multicall buffer limits (xen-pv-mmu.md B3): 32 entries, a 512-byte argument area
 // (31 mmu_update requests or 21 mmuext ops per batch), 32 callbacks; one entry goes direct.
-#include <gtest/gtest.h>
-
 #include "guest/xen/multicall_batch.hpp"
+
+#include <gtest/gtest.h>
 
 namespace pib {
 namespace {

@@ -45,7 +45,7 @@ TEST_P(Semantics, CopyOnWriteIsolatesBothWays) {
   ASSERT_TRUE(k.store(parent, a, 1));
   ASSERT_TRUE(k.store(parent, a + kPageSize, 2));
   const Pid child = k.fork(parent);
-  ASSERT_TRUE(k.store(child, a, 10));        // child writes first page
+  ASSERT_TRUE(k.store(child, a, 10));               // child writes first page
   ASSERT_TRUE(k.store(parent, a + kPageSize, 20));  // parent writes second page
   EXPECT_EQ(k.load(parent, a), 1u);
   EXPECT_EQ(k.load(child, a), 10u);
@@ -61,12 +61,14 @@ TEST_P(Semantics, PrivateFileWritesDoNotReachTheFileOrOtherProcesses) {
   auto& k = fx_.k();
   const Pid p = start();
   const uint32_t file = k.page_cache().file("data.bin", 4);
-  const uint64_t a = k.mmap(p, guest::MapRequest::of_file(file, 0, 4 * kPageSize,
-                                                           guest::prot::kRead | guest::prot::kWrite));
+  const uint64_t a = k.mmap(
+      p,
+      guest::MapRequest::of_file(file, 0, 4 * kPageSize, guest::prot::kRead | guest::prot::kWrite));
   EXPECT_EQ(k.load(p, a + kPageSize), guest::content_tag(file, 1));
   ASSERT_TRUE(k.store(p, a + kPageSize, 7));
   const Pid q = start();
-  const uint64_t b = k.mmap(q, guest::MapRequest::of_file(file, 0, 4 * kPageSize, guest::prot::kRead));
+  const uint64_t b =
+      k.mmap(q, guest::MapRequest::of_file(file, 0, 4 * kPageSize, guest::prot::kRead));
   EXPECT_EQ(k.load(q, b + kPageSize), guest::content_tag(file, 1));
   EXPECT_EQ(k.load(p, a + kPageSize), 7u);
 }
@@ -75,7 +77,7 @@ TEST_P(Semantics, SharedMappingsShareWritesAcrossFork) {
   auto& k = fx_.k();
   const Pid parent = start();
   const uint64_t a = k.mmap(parent, guest::MapRequest::anonymous(
-                                            kPageSize, guest::prot::kRead | guest::prot::kWrite, true));
+                                        kPageSize, guest::prot::kRead | guest::prot::kWrite, true));
   ASSERT_TRUE(k.store(parent, a, 5));
   const Pid child = k.fork(parent);
   ASSERT_TRUE(k.store(child, a, 6));
@@ -158,7 +160,9 @@ TEST_P(Semantics, ExitReturnsEveryFrame) {
 }
 
 INSTANTIATE_TEST_SUITE_P(PvOps, Semantics, ::testing::Values(PvOpsKind::kXen, PvOpsKind::kNative),
-                         [](const auto& param_info) { return system::pvops_name(param_info.param); });
+                         [](const auto& param_info) {
+                           return system::pvops_name(param_info.param);
+                         });
 
 }  // namespace
 }  // namespace pib

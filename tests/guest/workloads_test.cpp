@@ -9,8 +9,7 @@
 namespace pib {
 namespace {
 
-class Workloads
-    : public ::testing::TestWithParam<std::tuple<std::string, system::PvOpsKind>> {};
+class Workloads : public ::testing::TestWithParam<std::tuple<std::string, system::PvOpsKind>> {};
 
 TEST_P(Workloads, RunCleanAndDeterministically) {
   const auto& [name, kind] = GetParam();
@@ -34,18 +33,18 @@ std::vector<std::string> names() {
   return out;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    All, Workloads,
-    ::testing::Combine(::testing::ValuesIn(names()),
-                       ::testing::Values(system::PvOpsKind::kXen, system::PvOpsKind::kNative)),
-    [](const auto& param_info) {
-      std::string n = std::get<0>(param_info.param) + "_" +
-                      system::pvops_name(std::get<1>(param_info.param));
-      for (char& c : n) {
-        if (c == '.') c = '_';
-      }
-      return n;
-    });
+INSTANTIATE_TEST_SUITE_P(All, Workloads,
+                         ::testing::Combine(::testing::ValuesIn(names()),
+                                            ::testing::Values(system::PvOpsKind::kXen,
+                                                              system::PvOpsKind::kNative)),
+                         [](const auto& param_info) {
+                           std::string n = std::get<0>(param_info.param) + "_" +
+                                           system::pvops_name(std::get<1>(param_info.param));
+                           for (char& c : n) {
+                             if (c == '.') c = '_';
+                           }
+                           return n;
+                         });
 
 TEST(WorkloadParams, UnknownKeysAndBadValuesAreNamed) {
   workload::Params p;

@@ -136,8 +136,7 @@ TEST_F(XenCounts, DemandFaultNeedingOnlyANewL1) {
   EXPECT_EQ(d[Event::kXenHcMulticall], 1u);
   EXPECT_EQ(d[Event::kXenMulticallEntries], 2u);
   EXPECT_EQ(d[Event::kXenHcMmuUpdate], 2u);
-  EXPECT_EQ(d[Event::kXenHcMmuUpdate] + d[Event::kXenHcMulticall] -
-                d[Event::kXenMcSubMmuUpdate],
+  EXPECT_EQ(d[Event::kXenHcMmuUpdate] + d[Event::kXenHcMulticall] - d[Event::kXenMcSubMmuUpdate],
             3u);
   EXPECT_EQ(d[Event::kXenTypeChangeToPt], 1u);
   EXPECT_EQ(d[Event::kXenValidateTables], 1u);
@@ -200,7 +199,8 @@ TEST_F(XenCounts, CopyLoopBatchesAtMost31RequestsPerHypercall) {
   for (const auto& [start, vma] : k.mm(parent_).vmas) {
     if (vma.anon_vma && vma.start != 0x400000000000ULL) {
       uint64_t present = 0;
-      for (uint64_t va = vma.start; va < vma.end; va += kPageSize) present += k.pte_of(parent_, va) & 1;
+      for (uint64_t va = vma.start; va < vma.end; va += kPageSize)
+        present += k.pte_of(parent_, va) & 1;
       others += (present + 30) / 31;
     }
   }

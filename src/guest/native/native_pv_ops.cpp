@@ -16,8 +16,8 @@ constexpr uint64_t div_up(uint64_t a, uint64_t b) {
 }
 constexpr uint64_t kDirectMapSlot = 273;  // page_offset_base 0xffff888000000000
 constexpr uint64_t kDirectMapBase = 0xffff888000000000ULL;
-constexpr uint64_t kKernData = ptflags::kPresent | ptflags::kRw | ptflags::kAccessed |
-                               ptflags::kDirty | ptflags::kNx;
+constexpr uint64_t kKernData =
+    ptflags::kPresent | ptflags::kRw | ptflags::kAccessed | ptflags::kDirty | ptflags::kNx;
 }  // namespace
 
 NativePvOps::NativePvOps(hw::Machine& machine) : machine_(machine) {

@@ -20,11 +20,11 @@ enum class LazyMode : uint8_t { kNone = 0, kMmu = 1, kCpu = 2 };
 
 class MulticallBatch {
  public:
-  static constexpr std::size_t kMaxEntries = 32;       // MC_BATCH
-  static constexpr std::size_t kArgBytes = 512;        // MC_ARGS
+  static constexpr std::size_t kMaxEntries = 32;  // MC_BATCH
+  static constexpr std::size_t kArgBytes = 512;   // MC_ARGS
   static constexpr std::size_t kMaxCallbacks = 32;
-  static constexpr std::size_t kMmuUpdateBytes = 16;   // sizeof(struct mmu_update)
-  static constexpr std::size_t kMmuextOpBytes = 24;    // sizeof(struct mmuext_op)
+  static constexpr std::size_t kMmuUpdateBytes = 16;  // sizeof(struct mmu_update)
+  static constexpr std::size_t kMmuextOpBytes = 24;   // sizeof(struct mmuext_op)
 
   MulticallBatch(abi::HypervisorPort& port, sim::Ledger& ledger, VcpuId vcpu)
       : port_(port), ledger_(ledger), vcpu_(vcpu) {}

@@ -12,8 +12,8 @@ namespace pib::guest {
 
 namespace {
 // PAGE_KERNEL and PAGE_KERNEL_RO as Linux passes them (Xen adds what it needs).
-constexpr uint64_t kPageKernel = ptflags::kPresent | ptflags::kRw | ptflags::kAccessed |
-                                 ptflags::kDirty | ptflags::kNx;
+constexpr uint64_t kPageKernel =
+    ptflags::kPresent | ptflags::kRw | ptflags::kAccessed | ptflags::kDirty | ptflags::kNx;
 constexpr uint64_t kPageKernelRo = ptflags::kPresent | ptflags::kAccessed | ptflags::kNx;
 
 void check(int64_t rc, const char* what) {
@@ -23,10 +23,12 @@ void check(int64_t rc, const char* what) {
 }
 }  // namespace
 
-XenPvOps::XenPvOps(abi::HypervisorPort& port, abi::StartInfo start_info,
-                   LinuxGeneration generation)
-    : port_(port), si_(std::move(start_info)), generation_(generation),
-      xen_cr3_(si_.vcpus, si_.pt_base), xen_current_cr3_(si_.vcpus, si_.pt_base),
+XenPvOps::XenPvOps(abi::HypervisorPort& port, abi::StartInfo start_info, LinuxGeneration generation)
+    : port_(port),
+      si_(std::move(start_info)),
+      generation_(generation),
+      xen_cr3_(si_.vcpus, si_.pt_base),
+      xen_current_cr3_(si_.vcpus, si_.pt_base),
       in_user_(si_.vcpus, false) {}
 
 BootLayout XenPvOps::boot_layout() const {
@@ -220,8 +222,8 @@ void XenPvOps::alloc_pt(const Mm& mm, Pfn page, PtLevel level) {
   const bool was_pinned = pg.pinned;
   pg.pinned = true;
   set_pfn_prot(page, false, 0);
-  const bool pin = level == PtLevel::kPte &&
-                   (generation_ == LinuxGeneration::kLinux4 || !was_pinned);
+  const bool pin =
+      level == PtLevel::kPte && (generation_ == LinuxGeneration::kLinux4 || !was_pinned);
   if (pin) pin_pagetable_pfn(abi::kMmuextPinL1Table, page);
   batch().issue(LazyMode::kMmu);
 }
@@ -266,8 +268,8 @@ void XenPvOps::write_cr3(const Mm* mm) {
   // xen_current_cr3 follows once the batch has actually reached Xen.
   batch().callback([this, v, pgd] { xen_current_cr3_.at(v) = pgd; });
   batch().extend_mmuext_op(abi::MmuextOp{abi::kMmuextNewBaseptr, pfn_to_mfn(pgd).value, 0});
-  batch().extend_mmuext_op(abi::MmuextOp{
-      abi::kMmuextNewUserBaseptr, user != kInvalidPfn ? pfn_to_mfn(user).value : 0, 0});
+  batch().extend_mmuext_op(abi::MmuextOp{abi::kMmuextNewUserBaseptr,
+                                         user != kInvalidPfn ? pfn_to_mfn(user).value : 0, 0});
   batch().issue(LazyMode::kCpu);
 }
 

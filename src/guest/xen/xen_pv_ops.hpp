@@ -73,8 +73,8 @@ class XenPvOps final : public PvOps {
   Maddr entry_maddr(EntryRef e) const;
   bool page_pinned(Pfn table) const;
   void set_pfn_prot(Pfn pfn, bool writable, uint64_t uvmf_flags);  // queues update_va_mapping
-  void do_pin(uint32_t cmd, Pfn pfn);                               // xen_do_pin (extends)
-  void pin_pagetable_pfn(uint32_t cmd, Pfn pfn);                    // a new single-op entry
+  void do_pin(uint32_t cmd, Pfn pfn);                              // xen_do_pin (extends)
+  void pin_pagetable_pfn(uint32_t cmd, Pfn pfn);                   // a new single-op entry
   void set_upper_hyper(EntryRef e, uint64_t val);
   // __xen_pgd_walk over the user half, depth first, the pgd itself last.
   template <typename Fn>

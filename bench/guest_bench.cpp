@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+// Simulator speed of guest operations (host time per simulated operation).
+#include <benchmark/benchmark.h>
+
+#include "system/guest_system.hpp"
+
+namespace {
+
+using pib::guest::Pid;
+
+void fork_exit(benchmark::State& state, pib::system::PvOpsKind kind, uint64_t heap_pages) {
+  pib::system::GuestSystemConfig cfg;
+  cfg.pvops = kind;
+  cfg.guest_pages = 65536;
+  pib::system::GuestSystem sys(cfg);
+  auto& k = sys.kernel();
+  const auto img = pib::guest::builtin_image("lmbench-hello");
+  const Pid p = k.spawn(img);
+  k.run_startup(p, img);
+  if (heap_pages != 0) {
+    const uint64_t a = k.mmap(p, pib::guest::MapRequest::anonymous(heap_pages * pib::kPageSize));
+    for (uint64_t i = 0; i < heap_pages; ++i) k.store(p, a + i * pib::kPageSize, i);
+  }
+  for (auto _ : state) {
+    const Pid c = k.fork(p);
+    k.exit(c);
+    k.schedule(p);
+  }
+}
+
+void BM_ForkExitXen(benchmark::State& s) { fork_exit(s, pib::system::PvOpsKind::kXen, 0); }
+void BM_ForkExitNative(benchmark::State& s) { fork_exit(s, pib::system::PvOpsKind::kNative, 0); }
+// A process with 100 MiB of touched private memory (25,600 PTEs copied and torn down).
+void BM_ForkExit100MiBXen(benchmark::State& s) {
+  fork_exit(s, pib::system::PvOpsKind::kXen, 25600);
+}
+BENCHMARK(BM_ForkExitXen);
+BENCHMARK(BM_ForkExitNative);
+BENCHMARK(BM_ForkExit100MiBXen)->Unit(benchmark::kMillisecond);
+
+}  // namespace
