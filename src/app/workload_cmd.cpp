@@ -79,7 +79,7 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
     err << kWorkloadHelp;
     return 2;
   }
-  const std::string name = args[1];
+  const std::string& name = args[1];
   std::vector<system::PvOpsKind> kinds = {system::PvOpsKind::kXen, system::PvOpsKind::kNative};
   uint64_t iterations = 20, warmup = 2, vcpus = 1, memory_mib = 128;
   system::GuestSystemConfig base;

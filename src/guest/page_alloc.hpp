@@ -42,7 +42,7 @@ class PageAllocator {
 
   // Returns the first pfn of a 2^order block with refcount 1, or kInvalidPfn when out of memory.
   Pfn alloc(unsigned order = 0);
-  void free(Pfn pfn, unsigned order = 0);
+  void free(Pfn first, unsigned order = 0);
   // Drops one reference; frees the page when it was the last.
   void put(Pfn pfn);
   void get(Pfn pfn) { page(pfn).refcount++; }

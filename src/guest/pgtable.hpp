@@ -18,10 +18,10 @@
 namespace pib::guest {
 
 constexpr uint64_t pt_index(uint64_t va, unsigned level) {
-  return (va >> (kPageShift + 9 * (level - 1))) & (kEntriesPerTable - 1);
+  return (va >> (kPageShift + 9ULL * (level - 1))) & (kEntriesPerTable - 1);
 }
 constexpr uint64_t level_span(unsigned level) {  // bytes mapped by one entry of a level-N table
-  return uint64_t{1} << (kPageShift + 9 * (level - 1));
+  return uint64_t{1} << (kPageShift + 9ULL * (level - 1));
 }
 
 // mmu_gather: what a teardown has unmapped and must free after the TLB flush.

@@ -29,7 +29,10 @@ void Params::check_known(const std::string& workload, const std::vector<std::str
   for (const auto& [k, v] : values_) {
     if (std::find(known.begin(), known.end(), k) != known.end()) continue;
     std::string valid;
-    for (const auto& n : known) valid += (valid.empty() ? "" : ", ") + n;
+    for (const auto& n : known) {
+      if (!valid.empty()) valid += ", ";
+      valid += n;
+    }
     throw InputError("workload " + workload + " has no parameter '" + k +
                      "' (valid: " + (valid.empty() ? "none" : valid) + ")");
   }
