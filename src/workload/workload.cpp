@@ -33,8 +33,11 @@ void Params::check_known(const std::string& workload, const std::vector<std::str
       if (!valid.empty()) valid += ", ";
       valid += n;
     }
-    throw InputError("workload " + workload + " has no parameter '" + k +
-                     "' (valid: " + (valid.empty() ? "none" : valid) + ")");
+    std::string msg = "workload " + workload;
+    msg += " has no parameter '" + k + "' (valid: ";
+    msg += valid.empty() ? std::string("none") : valid;
+    msg += ")";
+    throw InputError(msg);
   }
 }
 
