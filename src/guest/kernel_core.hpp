@@ -8,6 +8,7 @@
 #include <functional>
 #include <vector>
 
+#include "common/error.hpp"
 #include "guest/page_alloc.hpp"
 #include "guest/pv_ops.hpp"
 #include "sim/ledger.hpp"
@@ -76,9 +77,10 @@ class KernelCore {
   std::vector<const Mm*> loaded_mm_;
 };
 
-// The guest ran out of memory (a workload asked for more than the domain has).
-struct OutOfMemory : std::runtime_error {
-  using std::runtime_error::runtime_error;
+// The guest ran out of memory: the scenario asked for more than the domain it configured has.
+// An input error for the run (the simulation stops there), not a model bug.
+struct OutOfMemory : InputError {
+  using InputError::InputError;
 };
 
 }  // namespace pib::guest

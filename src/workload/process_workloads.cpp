@@ -39,19 +39,27 @@ struct Common {
   uint64_t parent_stack_writes;
   uint64_t parent_data_writes;
   uint64_t child_stack_writes;
+  uint64_t parent_heap_pages;
   Pid parent = 0;
 
   explicit Common(const Params& p, const std::string& default_image)
       : parent_image(p.str("parent_image", default_image)),
         parent_stack_writes(p.u64("parent_stack_writes", 1)),
         parent_data_writes(p.u64("parent_data_writes", 1)),
-        child_stack_writes(p.u64("child_stack_writes", 1)) {}
+        child_stack_writes(p.u64("child_stack_writes", 1)),
+        parent_heap_pages(p.u64("parent_heap_pages", 0)) {}
 
   void start(system::GuestSystem& sys) {
     Kernel& k = sys.kernel();
     const Image img = guest::builtin_image(parent_image);
     parent = k.spawn(img, 0);
     k.run_startup(parent, img);
+    if (parent_heap_pages != 0) {
+      // A private anonymous area written page by page (bench.c's heap64 set-up).
+      const uint64_t a =
+          k.mmap(parent, guest::MapRequest::anonymous(parent_heap_pages * kPageSize));
+      for (uint64_t i = 0; i < parent_heap_pages; ++i) k.store(parent, a + i * kPageSize, i);
+    }
   }
   // The parent's side after its child is gone: waitpid returns, the loop goes round.
   void parent_resumes(Kernel& k) {
@@ -65,7 +73,8 @@ struct Common {
 };
 
 const std::vector<std::string> kForkKeys = {"parent_image", "parent_stack_writes",
-                                            "parent_data_writes", "child_stack_writes"};
+                                            "parent_data_writes", "child_stack_writes",
+                                            "parent_heap_pages"};
 
 class ForkExit final : public Workload {
  public:

@@ -53,7 +53,18 @@ TEST(Layering, AbiKnowsNeitherSide) {
 }
 
 TEST(Layering, GuestReachesXenOnlyThroughAbi) {
-  EXPECT_EQ(offending_includes("guest", {"xen"}), std::vector<std::string>{});
+  EXPECT_EQ(offending_includes("guest", {"xen", "system", "workload", "app"}),
+            std::vector<std::string>{});
+}
+
+TEST(Layering, HypervisorKnowsNothingOfTheGuest) {
+  EXPECT_EQ(offending_includes("xen", {"guest", "system", "workload", "app"}),
+            std::vector<std::string>{});
+}
+
+TEST(Layering, WorkloadsUseTheSystemNotItsParts) {
+  EXPECT_EQ(offending_includes("workload", {"xen", "hw", "abi", "app"}),
+            std::vector<std::string>{});
 }
 
 }  // namespace

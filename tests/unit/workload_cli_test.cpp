@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+// `pibooster workload`: runs, lists, traces, and names what is wrong with bad input.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "app/cli.hpp"
+
+namespace pib::app {
+namespace {
+
+struct Cli {
+  int rc = 0;
+  std::string out, err;
+};
+Cli call(std::vector<std::string> args) {
+  std::ostringstream out, err;
+  Cli c;
+  c.rc = run(args, out, err);
+  c.out = out.str();
+  c.err = err.str();
+  return c;
+}
+
+TEST(WorkloadCli, RunsBothPvOpsSideBySide) {
+  const Cli c = call({"workload", "lat_proc.fork", "--iterations", "2"});
+  EXPECT_EQ(c.rc, 0) << c.err;
+  EXPECT_NE(c.out.find("xen"), std::string::npos);
+  EXPECT_NE(c.out.find("native"), std::string::npos);
+  EXPECT_NE(c.out.find("guest.pgd.pin"), std::string::npos);
+}
+
+TEST(WorkloadCli, TraceShowsThePinMulticall) {
+  const Cli c = call({"workload", "lat_proc.fork", "--pvops", "xen", "--iterations", "1", "--trace"});
+  EXPECT_EQ(c.rc, 0) << c.err;
+  EXPECT_NE(c.out.find("PIN_L4_TABLE"), std::string::npos);
+  EXPECT_NE(c.out.find("UNPIN_TABLE"), std::string::npos);
+}
+
+TEST(WorkloadCli, ListsWorkloadsWithTheirParameters) {
+  const Cli c = call({"workload", "--list"});
+  EXPECT_EQ(c.rc, 0);
+  EXPECT_NE(c.out.find("unixbench.shell8"), std::string::npos);
+  EXPECT_NE(c.out.find("parent_stack_writes"), std::string::npos);
+}
+
+TEST(WorkloadCli, BadInputIsNamed) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"workload", "no.such"}, "unknown workload 'no.such'"},
+      {{"workload", "lat_proc.fork", "--iterations", "x"}, "--iterations expects"},
+      {{"workload", "lat_proc.fork", "--pvops", "kvm"}, "unknown pv-ops 'kvm'"},
+      {{"workload", "lat_proc.fork", "--param", "colour=red"}, "no parameter 'colour'"},
+      {{"workload", "lat_proc.fork", "--xen", "3.0"}, "unknown generation '3.0'"},
+      {{"workload", "lat_proc.fork", "--vcpus"}, "--vcpus needs a value"},
+      {{"workload", "lat_proc.fork", "--frobnicate", "1"}, "unknown option '--frobnicate'"},
+      {{"workload", "lat_proc.fork", "--memory-mib", "1"}, "--memory-mib must be"},
+  };
+  for (const auto& [args, message] : cases) {
+    const Cli c = call(args);
+    EXPECT_EQ(c.rc, 2) << args.back();
+    EXPECT_NE(c.err.find(message), std::string::npos) << c.err;
+  }
+}
+
+TEST(WorkloadCli, TooLittleMemoryIsAnErrorNotACrash) {
+  const Cli c = call({"workload", "lat_proc.fork", "--memory-mib", "16", "--param",
+                      "parent_heap_pages=5000", "--iterations", "1"});
+  EXPECT_EQ(c.rc, 2);
+  EXPECT_NE(c.err.find("out of memory"), std::string::npos) << c.err;
+}
+
+}  // namespace
+}  // namespace pib::app
