@@ -10,7 +10,7 @@
 namespace pib::guest {
 
 Kernel::Kernel(PvOps& ops, sim::Ledger& ledger)
-    : core_(ops, ledger), cache_(core_), current_(core_.nr_cpus()) {
+    : core_(ops, ledger), cache_(core_), current_(core_.nr_cpus()), in_user_(core_.nr_cpus()) {
   ops.attach(core_);
   core_.leave_mm = [this](VcpuId v) { leave_mm(v); };
   // The shared zero page that read faults on anonymous memory map.
@@ -64,6 +64,10 @@ void Kernel::leave_mm(VcpuId v) {
 
 void Kernel::enter(Task& t) {
   core_.set_cpu(t.cpu);
+  if (in_user_.at(t.cpu)) {  // a system call
+    core_.ledger().charge(sim::Event::kGuestKernelEntry);
+    in_user_[t.cpu] = false;
+  }
   core_.ops().enter_kernel(t.cpu);
   auto& cur = current_.at(t.cpu);
   if (cur && *cur == t.pid) return;
@@ -95,6 +99,7 @@ void Kernel::quiesce() {
   for (VcpuId v = 0; v < core_.nr_cpus(); ++v) {
     if (current_.at(v)) continue;
     core_.set_cpu(v);
+    in_user_[v] = false;  // the vCPU idles in the kernel
     core_.ops().enter_kernel(v);
     switch_mm(nullptr);
   }
@@ -132,11 +137,14 @@ std::optional<uint64_t> Kernel::user_access(Pid pid, const hw::MemRequest& reque
   // fault that first needs a page and then a write upgrade.
   for (int attempt = 0; attempt < 3; ++attempt) {
     core_.ops().return_to_user(t.cpu);
+    in_user_[t.cpu] = true;
     hw::MemRequest r = request;
     r.mode = hw::Mode::kUser;
     const hw::MemResult res = core_.ops().access(t.cpu, r);
     if (res.ok) return res.value;
-    core_.ops().fault_delivered(t.cpu);
+    core_.ops().fault_delivered(t.cpu);  // the exception entered the kernel
+    core_.ledger().charge(sim::Event::kGuestKernelEntry);
+    in_user_[t.cpu] = false;
     if (!handle_mm_fault(*t.mm, request.va.value, kind)) return std::nullopt;
   }
   model_bug("a process access kept faulting after the fault was handled");
