@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "app/hv_script.hpp"
+#include "app/run_cmd.hpp"
 #include "app/workload_cmd.hpp"
 #include "common/error.hpp"
 #include "sim/events.hpp"
@@ -17,6 +18,10 @@ namespace {
 constexpr const char* kUsage = R"(usage: pibooster COMMAND [ARGS]
 
 commands:
+  run SCENARIO        run a scenario under its policies on a cost profile; prints modeled
+                      latencies, the time breakdown and counters, writes results/SCENARIO/
+  scenarios           list the built-in scenarios (--show NAME prints one)
+  profiles            list the built-in cost profiles (--show NAME prints one resolved)
   hv-script FILE...   run hypercall scripts against a small PV domain (docs/hv-script.md);
                       exits 1 if any line's expected result ("-> ...") was not met
   workload NAME       run a process workload (fork/exec/exit...) on the guest kernel under
@@ -112,6 +117,10 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         out << kHvScriptHelp;
       } else if (args.size() > 1 && args[1] == "stats") {
         out << kStatsHelp;
+      } else if (args.size() > 1 && args[1] == "run") {
+        out << kRunHelp;
+      } else if (args.size() > 1 && args[1] == "scenarios") {
+        out << kScenariosHelp;
       } else if (args.size() > 1 && args[1] == "workload") {
         out << kWorkloadHelp;
       } else {
@@ -121,6 +130,21 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     }
     if (cmd == "hv-script") return cmd_hv_script(args, out, err);
     if (cmd == "stats") return cmd_stats(args, out, err);
+    if (cmd == "run") {
+      if (wants_help(args)) {
+        out << kRunHelp;
+        return 0;
+      }
+      return cmd_run(args, out, err);
+    }
+    if (cmd == "scenarios") {
+      if (wants_help(args)) {
+        out << kScenariosHelp;
+        return 0;
+      }
+      return cmd_scenarios(args, out, err);
+    }
+    if (cmd == "profiles") return cmd_profiles(args, out, err);
     if (cmd == "workload") {
       if (wants_help(args)) {
         out << kWorkloadHelp;
@@ -132,7 +156,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     err << "pibooster: " << e.what() << "\n";
     return 2;
   }
-  err << "pibooster: unknown command '" << cmd << "' (valid: hv-script, workload, stats, help)\n";
+  err << "pibooster: unknown command '" << cmd << "' (valid: run, scenarios, profiles, workload, hv-script, stats, help)\n";
   return 2;
 }
 

@@ -190,4 +190,17 @@ std::string CostProfile::to_toml() const {
   return out.str();
 }
 
+CostProfile find_profile(const std::string& name_or_path) {
+  for (const auto& b : builtin_profiles()) {
+    if (b.name == name_or_path) return CostProfile::parse(b.text, "built-in:" + b.name);
+  }
+  if (name_or_path.find('/') != std::string::npos || name_or_path.ends_with(".toml")) {
+    return CostProfile::load(name_or_path);
+  }
+  std::vector<std::string> names;
+  for (const auto& b : builtin_profiles()) names.push_back(b.name);
+  throw InputError("no cost profile '" + name_or_path + "' (built-in: " + join(names) +
+                   "; or give a path to a .toml file)");
+}
+
 }  // namespace pib::cost

@@ -48,4 +48,12 @@ class CostProfile {
   std::array<std::optional<UnitCost>, sim::kEventCount> units_{};
 };
 
+struct BuiltinProfile {
+  std::string name;
+  std::string text;
+};
+const std::vector<BuiltinProfile>& builtin_profiles();
+// A built-in profile name or a path to a .toml file.
+CostProfile find_profile(const std::string& name_or_path);
+
 }  // namespace pib::cost

@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: MIT
+// `pibooster run`, `pibooster scenarios`, `pibooster profiles`.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace pib::app {
+
+extern const char* const kRunHelp;
+extern const char* const kScenariosHelp;
+int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int cmd_scenarios(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int cmd_profiles(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+}  // namespace pib::app

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+#include <cstdio>
+#include <iomanip>
+#include <ostream>
+#include <set>
+
+#include "report/report.hpp"
+
+namespace pib::report {
+
+namespace {
+
+std::string num(double v, int prec = 1) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", prec, v);
+  return buf;
+}
+
+std::string ratio(double v, double base) {
+  if (base == 0) return "-";
+  const double r = v / base;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3f (%+.1f%%)", r, (r - 1) * 100);
+  return buf;
+}
+
+}  // namespace
+
+void write_table(std::ostream& out, const scenario::RunOutput& run, const Options& options) {
+  const auto& s = run.scenario;
+  const auto& results = run.results;
+  out << "scenario  " << s.name << " — " << s.description << "\n"
+      << "          " << s.iterations << " x " << results.front().operation << " after "
+      << s.warmup << " warm-up, seed " << s.seed << ", " << s.vcpus << " vCPU(s), "
+      << s.memory_mib << " MiB, Xen "
+      << (s.xen_generation == xen::XenGeneration::kModern ? "modern" : "paper-era") << ", Linux "
+      << (s.linux_generation == guest::LinuxGeneration::kLinux4 ? "4.x" : "6.x") << " paths\n"
+      << "profile   " << run.profile.name() << " (" << run.profile.origin() << ")\n\n";
+  const int w0 = 34, w = 16;
+  auto header = [&](const std::string& title) {
+    out << std::left << std::setw(w0) << title;
+    for (const auto& r : results) out << std::right << std::setw(w) << r.policy;
+    if (results.size() > 1) {
+      for (std::size_t i = 1; i < results.size(); ++i) {
+        out << std::right << std::setw(22) << (results[i].policy + "/" + results[0].policy);
+      }
+    }
+    out << "\n";
+  };
+  header("modeled latency (us per op)");
+  auto row = [&](const std::string& name, auto get) {
+    out << std::left << std::setw(w0) << ("  " + name);
+    for (const auto& r : results) out << std::right << std::setw(w) << num(get(r) / 1000.0, 2);
+    for (std::size_t i = 1; i < results.size(); ++i) {
+      out << std::right << std::setw(22) << ratio(get(results[i]), get(results[0]));
+    }
+    out << "\n";
+  };
+  row("mean", [](const scenario::PolicyResult& r) { return r.latency.mean; });
+  row("median", [](const scenario::PolicyResult& r) { return r.latency.median; });
+  row("p99", [](const scenario::PolicyResult& r) { return r.latency.p99; });
+  if (options.host_time) {
+    row("host time to simulate", [](const scenario::PolicyResult& r) { return r.host_ns_per_op; });
+  }
+  // Breakdown: the most expensive work events of any policy.
+  out << "\n";
+  header("where the time goes (us per op)");
+  std::set<sim::Event> shown;
+  std::vector<sim::Event> order;
+  for (const auto& r : results) {
+    for (const auto& b : cost::breakdown(r.total, run.profile)) {
+      if (order.size() >= options.breakdown_rows) break;
+      if (shown.insert(b.event).second) order.push_back(b.event);
+    }
+  }
+  for (const sim::Event e : order) {
+    row(std::string(sim::event_name(e)),
+        [&](const scenario::PolicyResult& r) { return r.mean_ns(e, run.profile); });
+  }
+  out << "\n";
+  header("counters (mean per op)");
+  for (const auto& info : sim::kEventTable) {
+    bool any = false;
+    for (const auto& r : results) any = any || r.total[static_cast<std::size_t>(info.event)] != 0;
+    if (!any) continue;
+    out << std::left << std::setw(w0) << ("  " + std::string(info.name));
+    for (const auto& r : results) out << std::right << std::setw(w) << num(r.mean_count(info.event), 2);
+    out << "\n";
+  }
+  for (const auto& r : results) {
+    if (!r.audit.empty()) {
+      out << "\nWARNING: hypervisor audit of " << r.policy << " failed: " << r.audit.front() << "\n";
+    }
+  }
+}
+
+}  // namespace pib::report

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: MIT
+#include "scenario/runner.hpp"
+
+#include <chrono>
+
+#include "scenario/policy.hpp"
+
+namespace pib::scenario {
+
+double PolicyResult::mean_count(sim::Event e) const {
+  if (samples.empty()) return 0;
+  return static_cast<double>(total[static_cast<std::size_t>(e)]) /
+         static_cast<double>(samples.size());
+}
+
+double PolicyResult::mean_ns(sim::Event e, const cost::CostProfile& p) const {
+  return mean_count(e) * p.ns(e);
+}
+
+RunOutput run_scenario(const Scenario& scenario, const cost::CostProfile& profile,
+                       const Progress& progress) {
+  RunOutput out{scenario, profile, {}};
+  for (std::size_t pi = 0; pi < scenario.policies.size(); ++pi) {
+    system::GuestSystemConfig cfg;
+    cfg.guest_pages = scenario.memory_mib * 256;
+    cfg.vcpus = scenario.vcpus;
+    cfg.xen_generation = scenario.xen_generation;
+    cfg.linux_generation = scenario.linux_generation;
+    apply_policy(scenario.policies[pi], cfg);
+    system::GuestSystem sys(cfg);
+    auto w = workload::make_workload(scenario.workload, scenario.params);
+    w->setup(sys);
+    for (uint64_t i = 0; i < scenario.warmup; ++i) w->iteration(sys);
+    PolicyResult r;
+    r.policy = scenario.policies[pi];
+    r.operation = w->operation();
+    const auto start = std::chrono::steady_clock::now();
+    for (uint64_t i = 0; i < scenario.iterations; ++i) {
+      const cost::Counts before = sys.ledger().counts();
+      w->iteration(sys);
+      const cost::Counts d = sys.ledger().since(before);
+      for (std::size_t e = 0; e < d.size(); ++e) r.total[e] += d[e];
+      r.samples.push_back(d);
+      r.latency_ns.push_back(cost::modeled_ns(d, profile));
+      if (progress) progress(pi, i + 1, scenario.iterations);
+    }
+    const auto host = std::chrono::steady_clock::now() - start;
+    r.host_ns_per_op = static_cast<double>(
+                           std::chrono::duration_cast<std::chrono::nanoseconds>(host).count()) /
+                       static_cast<double>(scenario.iterations);
+    r.latency = cost::latency_stats(r.latency_ns);
+    r.audit = sys.audit();
+    out.results.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace pib::scenario

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+// Runs a scenario under each of its policies on one cost profile: a fresh system per policy,
+// the same workload, seed and iterations; per-operation counts become modeled latencies.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cost/cost_model.hpp"
+#include "scenario/scenario.hpp"
+
+namespace pib::scenario {
+
+struct PolicyResult {
+  std::string policy;
+  std::string operation;
+  std::vector<cost::Counts> samples;  // per measured operation
+  cost::Counts total{};
+  std::vector<double> latency_ns;     // per operation, modeled
+  cost::LatencyStats latency;
+  double host_ns_per_op = 0;          // simulator speed (wall clock; not deterministic)
+  std::vector<std::string> audit;     // hypervisor invariant violations after the run
+
+  double mean_count(sim::Event e) const;
+  double mean_ns(sim::Event e, const cost::CostProfile& p) const;
+};
+
+struct RunOutput {
+  Scenario scenario;
+  cost::CostProfile profile;
+  std::vector<PolicyResult> results;
+};
+
+// progress(policy index, iteration done, iterations total).
+using Progress = std::function<void(std::size_t, uint64_t, uint64_t)>;
+RunOutput run_scenario(const Scenario& scenario, const cost::CostProfile& profile,
+                       const Progress& progress = {});
+
+}  // namespace pib::scenario

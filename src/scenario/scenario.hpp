@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+// A scenario: everything a run depends on, as a TOML file — machine, hypervisor and guest
+// generations, the policies to compare, the workload with its parameters, iterations, warm-up
+// and seed. Built-in scenarios are the files of scenarios/ compiled into the binary.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "guest/xen/xen_pv_ops.hpp"
+#include "workload/workload.hpp"
+#include "xen/params.hpp"
+
+namespace pib::scenario {
+
+struct Scenario {
+  std::string name;
+  std::string description;
+  std::string origin;  // file path or "built-in:<name>"
+  uint64_t memory_mib = 128;
+  uint32_t vcpus = 1;
+  xen::XenGeneration xen_generation = xen::XenGeneration::kModern;
+  guest::LinuxGeneration linux_generation = guest::LinuxGeneration::kLinux6;
+  std::vector<std::string> policies = {"baseline", "native"};
+  std::string workload;
+  workload::Params params;
+  uint64_t iterations = 50;
+  uint64_t warmup = 5;
+  uint64_t seed = 1;
+
+  static Scenario parse(const std::string& text, const std::string& origin);
+  static Scenario load(const std::string& path);
+  // The resolved scenario as TOML (loadable again).
+  std::string to_toml() const;
+};
+
+struct BuiltinScenario {
+  std::string name;
+  std::string text;
+};
+const std::vector<BuiltinScenario>& builtin_scenarios();
+// A built-in name or a path to a .toml file.
+Scenario find_scenario(const std::string& name_or_path);
+
+}  // namespace pib::scenario
