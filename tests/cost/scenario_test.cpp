@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+// Scenarios: built-ins parse, malformed files are refused with line numbers, the resolved dump
+// loads again; runs are deterministic and their time closes over the counts.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "common/error.hpp"
+#include "cost/cost_model.hpp"
+#include "report/report.hpp"
+#include "scenario/runner.hpp"
+
+namespace pib::scenario {
+namespace {
+
+std::string error_of(const std::string& text) {
+  try {
+    Scenario::parse(text, "s.toml");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const std::string kMinimal = "[scenario]\nname = \"t\"\n[workload]\nname = \"lat_proc.fork\"\n";
+
+TEST(Scenario, BuiltinsParse) {
+  ASSERT_GE(builtin_scenarios().size(), 7u);
+  for (const auto& b : builtin_scenarios()) {
+    EXPECT_NO_THROW(Scenario::parse(b.text, b.name)) << b.name;
+  }
+}
+
+TEST(Scenario, MinimalFileTakesDefaults) {
+  const Scenario s = Scenario::parse(kMinimal, "s.toml");
+  EXPECT_EQ(s.workload, "lat_proc.fork");
+  EXPECT_EQ(s.policies, (std::vector<std::string>{"baseline", "native"}));
+  EXPECT_EQ(s.vcpus, 1u);
+}
+
+TEST(Scenario, MalformedFilesNameWhatAndWhere) {
+  EXPECT_NE(error_of(kMinimal + "[machine]\nvcpu = 2\n").find("s.toml:6: unknown key machine.vcpu"),
+            std::string::npos)
+      << error_of(kMinimal + "[machine]\nvcpu = 2\n");
+  EXPECT_NE(error_of(kMinimal + "[machine]\nvcpus = 0\n").find("vcpus must be an integer in 1..64"),
+            std::string::npos);
+  EXPECT_NE(error_of("[scenario]\nname = \"t\"\n[workload]\nname = \"nope\"\n")
+                .find("unknown workload 'nope'"),
+            std::string::npos);
+  EXPECT_NE(error_of(kMinimal + "[workload.params]\ncolour = 1\n").find("no parameter 'colour'"),
+            std::string::npos);
+  EXPECT_NE(error_of("policies = [\"kvm\"]\n" + kMinimal).find("unknown policy 'kvm'"),
+            std::string::npos);
+  EXPECT_NE(error_of(kMinimal + "[xen]\ngeneration = \"3.4\"\n").find("unknown Xen generation"),
+            std::string::npos);
+  EXPECT_NE(error_of("[scenario]\nname = \n").find("s.toml:2"), std::string::npos);
+  EXPECT_NE(error_of("[workload]\nname = \"lat_proc.fork\"\n").find("missing [scenario]"),
+            std::string::npos);
+}
+
+TEST(Scenario, ResolvedDumpLoadsAgain) {
+  Scenario s = find_scenario("fork-heap64");
+  const Scenario t = Scenario::parse(s.to_toml(), "resolved");
+  EXPECT_EQ(t.to_toml().substr(t.to_toml().find('\n')), s.to_toml().substr(s.to_toml().find('\n')));
+  EXPECT_EQ(t.params.values(), s.params.values());
+}
+
+RunOutput small_run(const std::string& name) {
+  Scenario s = find_scenario(name);
+  s.iterations = 4;
+  s.warmup = 1;
+  return run_scenario(s, cost::find_profile("paper-era-server"));
+}
+
+TEST(ScenarioRun, IsDeterministic) {
+  std::ostringstream a, b;
+  report::write_json(a, small_run("lmbench-exec"), report::Options{});
+  report::write_json(b, small_run("lmbench-exec"), report::Options{});
+  EXPECT_EQ(a.str(), b.str());
+}
+
+TEST(ScenarioRun, TimeClosesOverTheCounts) {
+  const RunOutput run = small_run("unixbench-shell8");
+  for (const auto& r : run.results) {
+    EXPECT_TRUE(r.audit.empty());
+    double sum_of_ops = 0;
+    for (std::size_t i = 0; i < r.samples.size(); ++i) {
+      double rows = 0;
+      for (const auto& b : cost::breakdown(r.samples[i], run.profile)) rows += b.ns;
+      EXPECT_DOUBLE_EQ(rows, r.latency_ns[i]);  // each operation = the sum of its breakdown
+      sum_of_ops += r.latency_ns[i];
+    }
+    EXPECT_NEAR(sum_of_ops, cost::modeled_ns(r.total, run.profile), 1e-6 * sum_of_ops);
+    EXPECT_NEAR(r.latency.mean * static_cast<double>(r.samples.size()), sum_of_ops, 1e-6 * sum_of_ops);
+  }
+}
+
+TEST(ScenarioRun, TalliesCarryNoTime) {
+  const RunOutput run = small_run("lmbench-fork");
+  cost::Counts only_tallies{};
+  for (const auto& e : sim::kEventTable) {
+    if (e.cost == sim::Cost::kTally) only_tallies[static_cast<std::size_t>(e.event)] = 1000;
+  }
+  EXPECT_EQ(cost::modeled_ns(only_tallies, run.profile), 0.0);
+}
+
+}  // namespace
+}  // namespace pib::scenario
