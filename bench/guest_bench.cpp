@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Simulator speed of guest operations (host time per simulated operation).
 #include <benchmark/benchmark.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "system/guest_system.hpp"
 
@@ -28,12 +30,26 @@ void fork_exit(benchmark::State& state, pib::system::PvOpsKind kind, uint64_t he
   }
 }
 
-void BM_ForkExitXen(benchmark::State& s) { fork_exit(s, pib::system::PvOpsKind::kXen, 0); }
-void BM_ForkExitNative(benchmark::State& s) { fork_exit(s, pib::system::PvOpsKind::kNative, 0); }
+void BM_ForkExitXen(benchmark::State& s) {
+  fork_exit(s, pib::system::PvOpsKind::kXen, 0);
+}
+void BM_ForkExitNative(benchmark::State& s) {
+  fork_exit(s, pib::system::PvOpsKind::kNative, 0);
+}
 // A process with 100 MiB of touched private memory (25,600 PTEs copied and torn down).
 void BM_ForkExit100MiBXen(benchmark::State& s) {
   fork_exit(s, pib::system::PvOpsKind::kXen, 25600);
 }
+// The real thing on this machine, for the ratio: fork, the child exits at once, wait.
+void BM_RealForkExitWait(benchmark::State& state) {
+  for (auto _ : state) {
+    const pid_t p = fork();
+    if (p == 0) _exit(0);
+    int st = 0;
+    waitpid(p, &st, 0);
+  }
+}
+BENCHMARK(BM_RealForkExitWait);
 BENCHMARK(BM_ForkExitXen);
 BENCHMARK(BM_ForkExitNative);
 BENCHMARK(BM_ForkExit100MiBXen)->Unit(benchmark::kMillisecond);

@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <ostream>
 
+#include "app/calibrate_cmd.hpp"
 #include "app/hv_script.hpp"
 #include "app/run_cmd.hpp"
 #include "app/workload_cmd.hpp"
@@ -22,6 +23,8 @@ commands:
                       latencies, the time breakdown and counters, writes results/SCENARIO/
   scenarios           list the built-in scenarios (--show NAME prints one)
   profiles            list the built-in cost profiles (--show NAME prints one resolved)
+  calibrate [-o FILE] measure this machine's page zeroing/copying and syscall costs into a
+                      profile (other rows from the literature, marked so)
   hv-script FILE...   run hypercall scripts against a small PV domain (docs/hv-script.md);
                       exits 1 if any line's expected result ("-> ...") was not met
   workload NAME       run a process workload (fork/exec/exit...) on the guest kernel under
@@ -145,6 +148,13 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       return cmd_scenarios(args, out, err);
     }
     if (cmd == "profiles") return cmd_profiles(args, out, err);
+    if (cmd == "calibrate") {
+      if (wants_help(args)) {
+        out << kCalibrateHelp;
+        return 0;
+      }
+      return cmd_calibrate(args, out, err);
+    }
     if (cmd == "workload") {
       if (wants_help(args)) {
         out << kWorkloadHelp;
@@ -156,7 +166,8 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     err << "pibooster: " << e.what() << "\n";
     return 2;
   }
-  err << "pibooster: unknown command '" << cmd << "' (valid: run, scenarios, profiles, workload, hv-script, stats, help)\n";
+  err << "pibooster: unknown command '" << cmd
+      << "' (valid: run, scenarios, profiles, calibrate, workload, hv-script, stats, help)\n";
   return 2;
 }
 

@@ -3,8 +3,8 @@
 
 #include <unistd.h>
 
-#include <chrono>
 #include <charconv>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -61,7 +61,8 @@ std::vector<std::string> split_commas(const std::string& s) {
 class ProgressBar {
  public:
   explicit ProgressBar(const std::vector<std::string>& policies)
-      : policies_(policies), enabled_(isatty(STDERR_FILENO) == 1),
+      : policies_(policies),
+        enabled_(isatty(STDERR_FILENO) == 1),
         start_(std::chrono::steady_clock::now()) {}
   ~ProgressBar() {
     if (shown_) std::fprintf(stderr, "\r%60s\r", "");
@@ -121,7 +122,8 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostrea
       profile_name = v;
     } else if (flag == "--set") {
       const auto eq = v.find('=');
-      if (eq == std::string::npos || eq == 0) throw InputError("--set expects EVENT=NS, got '" + v + "'");
+      if (eq == std::string::npos || eq == 0)
+        throw InputError("--set expects EVENT=NS, got '" + v + "'");
       sets.emplace_back(v.substr(0, eq), v.substr(eq + 1));
     } else if (flag == "--iterations") {
       uint64_t n = 0;
@@ -171,8 +173,9 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     report::write_csv(out, run);
   } else {
     report::write_table(out, run, options);
-    out << "\nwrote " << out_dir << "/{results.json,results.csv,table.txt,scenario.toml,profile.toml}; "
-        << plot_note << "\n";
+    out << "\nwrote " << out_dir
+        << "/{results.json,results.csv,table.txt,scenario.toml,profile.toml}; " << plot_note
+        << "\n";
   }
   for (const auto& r : run.results) {
     if (!r.audit.empty()) return 1;

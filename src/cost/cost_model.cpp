@@ -36,7 +36,8 @@ LatencyStats latency_stats(std::vector<double> samples) {
     const auto idx = static_cast<std::size_t>(std::max(1.0, std::ceil(q * n))) - 1;
     return samples[std::min(idx, samples.size() - 1)];
   };
-  s.mean = std::accumulate(samples.begin(), samples.end(), 0.0) / static_cast<double>(samples.size());
+  s.mean =
+      std::accumulate(samples.begin(), samples.end(), 0.0) / static_cast<double>(samples.size());
   s.median = rank(0.5);
   s.p99 = rank(0.99);
   s.min = samples.front();

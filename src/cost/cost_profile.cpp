@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "cost/cost_profile.hpp"
 
+#include <toml++/toml.h>
+
 #include <charconv>
 #include <fstream>
 #include <iomanip>
 #include <sstream>
-
-#include <toml++/toml.h>
 
 #include "common/error.hpp"
 
@@ -65,8 +65,8 @@ CostProfile CostProfile::parse(const std::string& text, const std::string& origi
   p.origin_ = origin;
   for (const auto& [key, node] : doc) {
     if (key != "profile" && key != "costs") {
-      throw InputError(where(origin, node.source()) + ": unknown section [" + std::string(key.str()) +
-                       "] (valid: [profile], [costs])");
+      throw InputError(where(origin, node.source()) + ": unknown section [" +
+                       std::string(key.str()) + "] (valid: [profile], [costs])");
     }
   }
   const toml::table* head = doc["profile"].as_table();
@@ -77,11 +77,13 @@ CostProfile CostProfile::parse(const std::string& text, const std::string& origi
                        std::string(key.str()) + " (valid: name, description)");
     }
   }
-  p.name_ = head->get("name") && head->get("name")->is_string()
-                ? head->get("name")->as_string()->get()
-                : throw InputError(where(origin, head->source()) + ": profile.name must be a string");
+  p.name_ =
+      head->get("name") && head->get("name")->is_string()
+          ? head->get("name")->as_string()->get()
+          : throw InputError(where(origin, head->source()) + ": profile.name must be a string");
   if (auto d = head->get("description"); d != nullptr) {
-    if (!d->is_string()) throw InputError(where(origin, d->source()) + ": profile.description must be a string");
+    if (!d->is_string())
+      throw InputError(where(origin, d->source()) + ": profile.description must be a string");
     p.description_ = d->as_string()->get();
   }
   const toml::table* costs = doc["costs"].as_table();
@@ -99,8 +101,9 @@ CostProfile CostProfile::parse(const std::string& text, const std::string& origi
     }
     const toml::table* t = node.as_table();
     if (t == nullptr) {
-      throw InputError(where(origin, node.source()) + ": '" + k +
-                       "' must be a table { ns = ..., mark = ..., uncertainty = ..., source = ... }");
+      throw InputError(
+          where(origin, node.source()) + ": '" + k +
+          "' must be a table { ns = ..., mark = ..., uncertainty = ..., source = ... }");
     }
     UnitCost u;
     for (const auto& [field, value] : *t) {
@@ -113,7 +116,8 @@ CostProfile CostProfile::parse(const std::string& text, const std::string& origi
         }
       } else if (f == "source" || f == "uncertainty" || f == "mark") {
         if (!value.is_string() || value.as_string()->get().empty()) {
-          throw InputError(where(origin, value.source()) + ": " + k + "." + f + " must be a non-empty string");
+          throw InputError(where(origin, value.source()) + ": " + k + "." + f +
+                           " must be a non-empty string");
         }
         const std::string s = value.as_string()->get();
         if (f == "source") u.source = s;
@@ -162,8 +166,8 @@ const UnitCost& CostProfile::unit(sim::Event e) const {
 void CostProfile::set(const std::string& key, const std::string& value) {
   const auto ev = sim::event_by_name(key);
   if (!ev || sim::event_info(*ev).cost != sim::Cost::kWork) {
-    throw InputError("--set: '" + key + "' is not a work event (valid: " +
-                     join(work_event_names()) + ")");
+    throw InputError("--set: '" + key +
+                     "' is not a work event (valid: " + join(work_event_names()) + ")");
   }
   double ns = 0;
   const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), ns);
@@ -171,14 +175,16 @@ void CostProfile::set(const std::string& key, const std::string& value) {
     throw InputError("--set " + key + ": '" + value + "' is not a number of nanoseconds >= 0");
   }
   UnitCost& u = *units_[static_cast<std::size_t>(*ev)];
-  u.source = "command line --set (profile value was " + std::to_string(u.ns) + " ns: " + u.source + ")";
+  u.source =
+      "command line --set (profile value was " + std::to_string(u.ns) + " ns: " + u.source + ")";
   u.ns = ns;
   u.mark = 'E';
 }
 
 std::string CostProfile::to_toml() const {
   std::ostringstream out;
-  out << "# Resolved cost profile (from " << origin_ << ")\n[profile]\nname = " << toml_string(name_)
+  out << "# Resolved cost profile (from " << origin_
+      << ")\n[profile]\nname = " << toml_string(name_)
       << "\ndescription = " << toml_string(description_) << "\n\n[costs]\n";
   for (const auto& e : sim::kEventTable) {
     const auto& u = units_[static_cast<std::size_t>(e.event)];

@@ -153,8 +153,8 @@ class Kernel {
   KernelCore core_;
   PageCache cache_;
   std::map<Pid, Task> tasks_;
-  std::vector<std::optional<Pid>> current_;  // running process per vCPU
-  std::vector<bool> in_user_;                // vCPU executing user code
+  std::vector<std::optional<Pid>> current_;   // running process per vCPU
+  std::vector<bool> in_user_;                 // vCPU executing user code
   std::vector<std::shared_ptr<Mm>> zombies_;  // mms whose users are gone but a vCPU still has them
   Pid next_pid_ = 1;
   uint64_t next_mm_id_ = 1;

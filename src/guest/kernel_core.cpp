@@ -15,6 +15,8 @@ KernelCore::KernelCore(PvOps& ops, sim::Ledger& ledger)
       loaded_mm_(layout_.vcpus, nullptr) {
   init_mm_.pgd = layout_.swapper_pgd;
   for (uint32_t v = 0; v < layout_.vcpus; ++v) loaded_mm_[v] = &init_mm_;
+  ledger_.set_cpu(layout_.vcpus - 1);  // sizes the per-vCPU clocks
+  ledger_.set_cpu(0);
   alloc_.add_free_range(layout_.first_free, Pfn{layout_.nr_pages});
 }
 

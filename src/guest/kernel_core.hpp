@@ -41,7 +41,10 @@ class KernelCore {
 
   // The vCPU executing kernel code now (smp_processor_id()).
   VcpuId cpu() const { return cpu_; }
-  void set_cpu(VcpuId v) { cpu_ = v; }
+  void set_cpu(VcpuId v) {
+    cpu_ = v;
+    ledger_.set_cpu(v);  // work from here on runs on (and is timed on) vCPU v
+  }
   uint32_t nr_cpus() const { return layout_.vcpus; }
   const Mm* loaded_mm(VcpuId v) const { return loaded_mm_.at(v); }
   void set_loaded_mm(VcpuId v, const Mm* mm) { loaded_mm_.at(v) = mm; }

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
-#include <ostream>
-
 #include <nlohmann/json.hpp>
+#include <ostream>
 
 #include "report/report.hpp"
 
@@ -18,18 +17,19 @@ void write_json(std::ostream& out, const scenario::RunOutput& run, const Options
   const auto& s = run.scenario;
   ordered_json j;
   j["format"] = "pibooster-results/1";
-  j["scenario"] = {{"name", s.name},
-                   {"description", s.description},
-                   {"origin", s.origin},
-                   {"iterations", s.iterations},
-                   {"warmup", s.warmup},
-                   {"seed", s.seed},
-                   {"memory_mib", s.memory_mib},
-                   {"vcpus", s.vcpus},
-                   {"xen_generation", generation(s.xen_generation)},
-                   {"linux_generation", s.linux_generation == guest::LinuxGeneration::kLinux4 ? 4 : 6},
-                   {"workload", s.workload},
-                   {"params", s.params.values()}};
+  j["scenario"] = {
+      {"name", s.name},
+      {"description", s.description},
+      {"origin", s.origin},
+      {"iterations", s.iterations},
+      {"warmup", s.warmup},
+      {"seed", s.seed},
+      {"memory_mib", s.memory_mib},
+      {"vcpus", s.vcpus},
+      {"xen_generation", generation(s.xen_generation)},
+      {"linux_generation", s.linux_generation == guest::LinuxGeneration::kLinux4 ? 4 : 6},
+      {"workload", s.workload},
+      {"params", s.params.values()}};
   j["profile"] = {{"name", run.profile.name()}, {"origin", run.profile.origin()}};
   ordered_json results = ordered_json::array();
   for (const auto& r : run.results) {
@@ -37,16 +37,17 @@ void write_json(std::ostream& out, const scenario::RunOutput& run, const Options
     pr["policy"] = r.policy;
     pr["operation"] = r.operation;
     pr["operations_measured"] = r.samples.size();
-    pr["latency"][r.operation] = {{"mean_ns", r.latency.mean},     {"median_ns", r.latency.median},
-                                  {"p99_ns", r.latency.p99},       {"min_ns", r.latency.min},
-                                  {"max_ns", r.latency.max}};
+    pr["latency"][r.operation] = {{"mean_ns", r.latency.mean}, {"median_ns", r.latency.median},
+                                  {"p99_ns", r.latency.p99},   {"min_ns", r.latency.min},
+                                  {"max_ns", r.latency.max},   {"cpu_mean_ns", r.mean_cpu_ns}};
     ordered_json counters = ordered_json::object();
     ordered_json breakdown = ordered_json::object();
     for (const auto& e : sim::kEventTable) {
       const uint64_t total = r.total[static_cast<std::size_t>(e.event)];
       if (total == 0) continue;
       counters[std::string(e.name)] = r.mean_count(e.event);
-      if (e.cost == sim::Cost::kWork) breakdown[std::string(e.name)] = r.mean_ns(e.event, run.profile);
+      if (e.cost == sim::Cost::kWork)
+        breakdown[std::string(e.name)] = r.mean_ns(e.event, run.profile);
     }
     pr["counters"] = counters;
     pr["time_ns"] = breakdown;
@@ -61,7 +62,8 @@ void write_json(std::ostream& out, const scenario::RunOutput& run, const Options
     const auto& r = run.results[i];
     cmp.push_back({{"policy", r.policy},
                    {"baseline", base.policy},
-                   {"mean_latency_ratio", base.latency.mean == 0 ? 0.0 : r.latency.mean / base.latency.mean}});
+                   {"mean_latency_ratio",
+                    base.latency.mean == 0 ? 0.0 : r.latency.mean / base.latency.mean}});
   }
   j["comparison"] = cmp;
   out << j.dump(2) << "\n";

@@ -38,15 +38,19 @@ std::string write_plots(const std::string& dir, const scenario::RunOutput& run) 
   {
     std::ofstream gp(dir + "/latency.gp");
     gp << "# Redraw with: gnuplot latency.gp\n"
-       << "set title '" << run.scenario.name << ": modeled time per " << run.results.front().operation
-       << " (profile " << run.profile.name() << ")' noenhanced\n"
-       << "set style data histograms\nset style histogram rowstacked\nset style fill solid 0.8 border -1\n"
-       << "set boxwidth 0.6\nset ylabel 'microseconds per operation'\nset key outside right noenhanced\n"
+       << "set title '" << run.scenario.name << ": modeled time per "
+       << run.results.front().operation << " (profile " << run.profile.name() << ")' noenhanced\n"
+       << "set style data histograms\nset style histogram rowstacked\nset style fill solid 0.8 "
+          "border -1\n"
+       << "set boxwidth 0.6\nset ylabel 'microseconds per operation'\nset key outside right "
+          "noenhanced\n"
        << "set xtics noenhanced\nset datafile separator '\\t'\n"
        << "do for [fmt in 'svg png'] {\n"
-       << "  if (fmt eq 'svg') { set terminal svg size 900,500 } else { set terminal pngcairo size 900,500 }\n"
+       << "  if (fmt eq 'svg') { set terminal svg size 900,500 } else { set terminal pngcairo size "
+          "900,500 }\n"
        << "  set output 'latency.'.fmt\n"
-       << "  plot for [i=2:" << top.size() + 2 << "] 'latency.dat' using i:xtic(1) title columnheader(i)\n"
+       << "  plot for [i=2:" << top.size() + 2
+       << "] 'latency.dat' using i:xtic(1) title columnheader(i)\n"
        << "}\n";
   }
   if (std::system("command -v gnuplot >/dev/null 2>&1") != 0) {

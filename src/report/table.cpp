@@ -30,11 +30,11 @@ void write_table(std::ostream& out, const scenario::RunOutput& run, const Option
   const auto& s = run.scenario;
   const auto& results = run.results;
   out << "scenario  " << s.name << " — " << s.description << "\n"
-      << "          " << s.iterations << " x " << results.front().operation << " after "
-      << s.warmup << " warm-up, seed " << s.seed << ", " << s.vcpus << " vCPU(s), "
-      << s.memory_mib << " MiB, Xen "
-      << (s.xen_generation == xen::XenGeneration::kModern ? "modern" : "paper-era") << ", Linux "
-      << (s.linux_generation == guest::LinuxGeneration::kLinux4 ? "4.x" : "6.x") << " paths\n"
+      << "          " << s.iterations << " x " << results.front().operation << " after " << s.warmup
+      << " warm-up, seed " << s.seed << ", " << s.vcpus << " vCPU(s), " << s.memory_mib
+      << " MiB, Xen " << (s.xen_generation == xen::XenGeneration::kModern ? "modern" : "paper-era")
+      << ", Linux " << (s.linux_generation == guest::LinuxGeneration::kLinux4 ? "4.x" : "6.x")
+      << " paths\n"
       << "profile   " << run.profile.name() << " (" << run.profile.origin() << ")\n\n";
   const int w0 = 34, w = 16;
   auto header = [&](const std::string& title) {
@@ -47,7 +47,7 @@ void write_table(std::ostream& out, const scenario::RunOutput& run, const Option
     }
     out << "\n";
   };
-  header("modeled latency (us per op)");
+  header(s.vcpus > 1 ? "modeled latency (us per op, busiest vCPU)" : "modeled latency (us per op)");
   auto row = [&](const std::string& name, auto get) {
     out << std::left << std::setw(w0) << ("  " + name);
     for (const auto& r : results) out << std::right << std::setw(w) << num(get(r) / 1000.0, 2);
@@ -59,6 +59,9 @@ void write_table(std::ostream& out, const scenario::RunOutput& run, const Option
   row("mean", [](const scenario::PolicyResult& r) { return r.latency.mean; });
   row("median", [](const scenario::PolicyResult& r) { return r.latency.median; });
   row("p99", [](const scenario::PolicyResult& r) { return r.latency.p99; });
+  if (s.vcpus > 1) {
+    row("cpu time, all vCPUs", [](const scenario::PolicyResult& r) { return r.mean_cpu_ns; });
+  }
   if (options.host_time) {
     row("host time to simulate", [](const scenario::PolicyResult& r) { return r.host_ns_per_op; });
   }
@@ -84,12 +87,14 @@ void write_table(std::ostream& out, const scenario::RunOutput& run, const Option
     for (const auto& r : results) any = any || r.total[static_cast<std::size_t>(info.event)] != 0;
     if (!any) continue;
     out << std::left << std::setw(w0) << ("  " + std::string(info.name));
-    for (const auto& r : results) out << std::right << std::setw(w) << num(r.mean_count(info.event), 2);
+    for (const auto& r : results)
+      out << std::right << std::setw(w) << num(r.mean_count(info.event), 2);
     out << "\n";
   }
   for (const auto& r : results) {
     if (!r.audit.empty()) {
-      out << "\nWARNING: hypervisor audit of " << r.policy << " failed: " << r.audit.front() << "\n";
+      out << "\nWARNING: hypervisor audit of " << r.policy << " failed: " << r.audit.front()
+          << "\n";
     }
   }
 }

@@ -17,10 +17,12 @@ struct PolicyResult {
   std::string operation;
   std::vector<cost::Counts> samples;  // per measured operation
   cost::Counts total{};
-  std::vector<double> latency_ns;     // per operation, modeled
+  std::vector<double> latency_ns;  // per operation, modeled: the busiest vCPU's clock
+  std::vector<double> cpu_ns;      // per operation, modeled: all vCPUs together
   cost::LatencyStats latency;
-  double host_ns_per_op = 0;          // simulator speed (wall clock; not deterministic)
-  std::vector<std::string> audit;     // hypervisor invariant violations after the run
+  double mean_cpu_ns = 0;
+  double host_ns_per_op = 0;       // simulator speed (wall clock; not deterministic)
+  std::vector<std::string> audit;  // hypervisor invariant violations after the run
 
   double mean_count(sim::Event e) const;
   double mean_ns(sim::Event e, const cost::CostProfile& p) const;

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "scenario/scenario.hpp"
 
+#include <toml++/toml.h>
+
 #include <fstream>
 #include <set>
 #include <sstream>
-
-#include <toml++/toml.h>
 
 #include "common/error.hpp"
 #include "scenario/policy.hpp"
@@ -108,7 +108,8 @@ Scenario Scenario::parse(const std::string& text, const std::string& origin) {
   if (const toml::table* g = section(origin, doc, "guest")) {
     only_keys(origin, *g, "guest", {"linux"});
     const uint64_t l = get_uint(origin, *g, "linux", 6, 4, 6);
-    if (l != 4 && l != 6) throw InputError(at(origin, *g->get("linux")) + ": guest.linux must be 4 or 6");
+    if (l != 4 && l != 6)
+      throw InputError(at(origin, *g->get("linux")) + ": guest.linux must be 4 or 6");
     s.linux_generation = l == 4 ? guest::LinuxGeneration::kLinux4 : guest::LinuxGeneration::kLinux6;
   }
   if (const toml::node* p = doc.get("policies")) {
@@ -163,10 +164,11 @@ std::string Scenario::to_toml() const {
   std::string pol;
   for (const auto& p : policies) pol += (pol.empty() ? "" : ", ") + quoted(p);
   // Top-level keys must come before the first table.
-  o << "# Resolved scenario (from " << origin << ")\npolicies = [" << pol << "]\n\n[scenario]\nname = "
-    << quoted(name) << "\ndescription = " << quoted(description) << "\niterations = " << iterations
-    << "\nwarmup = " << warmup << "\nseed = " << seed << "\n\n[machine]\nmemory_mib = " << memory_mib
-    << "\nvcpus = " << vcpus << "\n\n[xen]\ngeneration = "
+  o << "# Resolved scenario (from " << origin << ")\npolicies = [" << pol
+    << "]\n\n[scenario]\nname = " << quoted(name) << "\ndescription = " << quoted(description)
+    << "\niterations = " << iterations << "\nwarmup = " << warmup << "\nseed = " << seed
+    << "\n\n[machine]\nmemory_mib = " << memory_mib << "\nvcpus = " << vcpus
+    << "\n\n[xen]\ngeneration = "
     << quoted(xen_generation == xen::XenGeneration::kModern ? "modern" : "paper-era")
     << "\n\n[guest]\nlinux = " << (linux_generation == guest::LinuxGeneration::kLinux4 ? 4 : 6)
     << "\n\n[workload]\nname = " << quoted(workload) << "\n";

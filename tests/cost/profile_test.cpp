@@ -42,8 +42,9 @@ TEST(CostProfile, MissingWorkEventIsNamed) {
 }
 
 TEST(CostProfile, UnknownKeyNamesTheLineAndTheValidKeys) {
-  const std::string text = complete_costs() + "\"xen.frobnications\" = { ns = 1, mark = \"E\", "
-                                              "uncertainty = \"x2\", source = \"s\" }\n";
+  const std::string text = complete_costs() +
+                           "\"xen.frobnications\" = { ns = 1, mark = \"E\", "
+                           "uncertainty = \"x2\", source = \"s\" }\n";
   const std::string e = error_of(text);
   EXPECT_NE(e.find("test.toml:"), std::string::npos) << e;
   EXPECT_NE(e.find("unknown cost key 'xen.frobnications'"), std::string::npos) << e;
@@ -51,8 +52,9 @@ TEST(CostProfile, UnknownKeyNamesTheLineAndTheValidKeys) {
 }
 
 TEST(CostProfile, TalliesTakeNoCost) {
-  const std::string text = complete_costs() + "\"xen.pin\" = { ns = 1, mark = \"E\", "
-                                              "uncertainty = \"x2\", source = \"s\" }\n";
+  const std::string text = complete_costs() +
+                           "\"xen.pin\" = { ns = 1, mark = \"E\", "
+                           "uncertainty = \"x2\", source = \"s\" }\n";
   EXPECT_NE(error_of(text).find("'xen.pin' is a tally"), std::string::npos);
 }
 

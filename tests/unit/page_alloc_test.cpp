@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // The guest's buddy allocator: splitting, merging back, LIFO reuse, and refusing misuse.
+#include "guest/page_alloc.hpp"
+
 #include <gtest/gtest.h>
 
 #include "common/error.hpp"
-#include "guest/page_alloc.hpp"
 
 namespace pib::guest {
 namespace {

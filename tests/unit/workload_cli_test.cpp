@@ -31,7 +31,8 @@ TEST(WorkloadCli, RunsBothPvOpsSideBySide) {
 }
 
 TEST(WorkloadCli, TraceShowsThePinMulticall) {
-  const Cli c = call({"workload", "lat_proc.fork", "--pvops", "xen", "--iterations", "1", "--trace"});
+  const Cli c =
+      call({"workload", "lat_proc.fork", "--pvops", "xen", "--iterations", "1", "--trace"});
   EXPECT_EQ(c.rc, 0) << c.err;
   EXPECT_NE(c.out.find("PIN_L4_TABLE"), std::string::npos);
   EXPECT_NE(c.out.find("UNPIN_TABLE"), std::string::npos);
