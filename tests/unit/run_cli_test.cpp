@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+// `pibooster run`, `scenarios`, `profiles`: outputs land where promised; bad input is named.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "app/cli.hpp"
+
+namespace pib::app {
+namespace {
+
+struct Cli {
+  int rc = 0;
+  std::string out, err;
+};
+Cli call(std::vector<std::string> args) {
+  std::ostringstream out, err;
+  Cli c;
+  c.rc = run(args, out, err);
+  c.out = out.str();
+  c.err = err.str();
+  return c;
+}
+
+std::string temp_dir(const std::string& name) {
+  const auto d = std::filesystem::temp_directory_path() / ("pibooster-test-" + name);
+  std::filesystem::remove_all(d);
+  return d.string();
+}
+
+TEST(RunCli, WritesResultsResolvedScenarioAndProfile) {
+  const std::string dir = temp_dir("run");
+  const Cli c = call({"run", "lmbench-fork", "--iterations", "3", "--out", dir, "--no-plot",
+                      "--set", "xen.entries=200"});
+  ASSERT_EQ(c.rc, 0) << c.err;
+  EXPECT_NE(c.out.find("native/baseline"), std::string::npos);
+  for (const char* f : {"results.json", "results.csv", "table.txt", "scenario.toml", "profile.toml"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir + "/" + f)) << f;
+  }
+  std::ifstream prof(dir + "/profile.toml");
+  std::stringstream ss;
+  ss << prof.rdbuf();
+  EXPECT_NE(ss.str().find("\"xen.entries\" = { ns = 200"), std::string::npos);
+  // The written scenario and profile reproduce the run.
+  const Cli again = call({"run", dir + "/scenario.toml", "--profile", dir + "/profile.toml",
+                          "--out", dir + "/again", "--no-plot", "--format", "json"});
+  ASSERT_EQ(again.rc, 0) << again.err;
+  std::ifstream first(dir + "/results.json");
+  std::stringstream fs;
+  fs << first.rdbuf();
+  const auto strip_origins = [](std::string s) {
+    std::string out;
+    std::istringstream in(s);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.find("\"origin\"") == std::string::npos) out += line + "\n";
+    }
+    return out;
+  };
+  EXPECT_EQ(strip_origins(fs.str()), strip_origins(again.out));
+}
+
+TEST(RunCli, JsonHasLatencyUnderTheOperationAndCountersByName) {
+  const Cli c = call({"run", "lmbench-fork", "--iterations", "2", "--format", "json", "--out",
+                      temp_dir("json"), "--no-plot"});
+  ASSERT_EQ(c.rc, 0) << c.err;
+  EXPECT_NE(c.out.find("\"latency\": {\n        \"fork+exit\""), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("\"xen.multicall.entries\""), std::string::npos);
+}
+
+TEST(RunCli, ListsScenariosAndProfiles) {
+  EXPECT_NE(call({"scenarios"}).out.find("unixbench-shell8"), std::string::npos);
+  EXPECT_NE(call({"profiles"}).out.find("paper-era-server"), std::string::npos);
+  EXPECT_NE(call({"scenarios", "--show", "fork-heap64"}).out.find("parent_heap_pages"),
+            std::string::npos);
+}
+
+TEST(RunCli, BadInputIsNamed) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"run", "no-such-scenario"}, "no scenario 'no-such-scenario'"},
+      {{"run", "lmbench-fork", "--profile", "laptop"}, "no cost profile 'laptop'"},
+      {{"run", "lmbench-fork", "--format", "xml"}, "--format must be table, json or csv"},
+      {{"run", "lmbench-fork", "--set", "xen.pin=3"}, "'xen.pin' is not a work event"},
+      {{"run", "lmbench-fork", "--policy", "kvm"}, "unknown policy 'kvm'"},
+      {{"run", "lmbench-fork", "--iterations", "0"}, "--iterations expects a positive integer"},
+      {{"run", "/nonexistent/s.toml"}, "cannot open scenario '/nonexistent/s.toml'"},
+      {{"run", "lmbench-fork", "--out", "/proc/forbidden", "--iterations", "1"}, "cannot create"},
+  };
+  for (const auto& [args, message] : cases) {
+    const Cli c = call(args);
+    EXPECT_EQ(c.rc, 2) << args.back();
+    EXPECT_NE(c.err.find(message), std::string::npos) << c.err;
+  }
+}
+
+}  // namespace
+}  // namespace pib::app
