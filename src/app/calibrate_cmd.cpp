@@ -65,7 +65,8 @@ double measure_copy_page() {
   static std::vector<char> src(kBufferPages * 4096, 1), dst(kBufferPages * 4096);
   return median_of(5, [] {
     const auto t0 = Clock::now();
-    for (std::size_t p = 0; p < kBufferPages; ++p) std::memcpy(&dst[p * 4096], &src[p * 4096], 4096);
+    for (std::size_t p = 0; p < kBufferPages; ++p)
+      std::memcpy(&dst[p * 4096], &src[p * 4096], 4096);
     asm volatile("" ::"r"(dst.data()) : "memory");
     return ns_since(t0, kBufferPages);
   });
@@ -176,8 +177,10 @@ int cmd_calibrate(const std::vector<std::string>& args, std::ostream& out, std::
                   how + "\" }");
     c = cost::CostProfile::parse(t, "calibrate");
   };
-  put("hw.mem.zero_page", zero, "pibooster calibrate: memset of 4 KiB, page after page of a 64 MiB buffer");
-  put("hw.mem.copy_page", copy, "pibooster calibrate: memcpy of 4 KiB, page after page of 64 MiB buffers");
+  put("hw.mem.zero_page", zero,
+      "pibooster calibrate: memset of 4 KiB, page after page of a 64 MiB buffer");
+  put("hw.mem.copy_page", copy,
+      "pibooster calibrate: memcpy of 4 KiB, page after page of 64 MiB buffers");
   put("guest.kernel_entry", sys, "pibooster calibrate: syscall(SYS_getppid) round trip");
   put("xen.entries", sys * 2.5,
       "pibooster calibrate: 2.5 x the measured syscall round trip (a 64-bit PV hypercall is 2-3 "

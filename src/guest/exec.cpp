@@ -71,7 +71,10 @@ void Kernel::exec(Pid pid, const Image& image) {
   std::shared_ptr<Mm> old = std::move(t.mm);
   t.mm = mm;
   t.comm = image.name;
-  core_.ops().enter_mmap(*mm);  // activate_mm (Xen: pin)
+  {
+    sim::SpanScope span(core_.ledger(), sim::Span::kPgdPin);
+    core_.ops().enter_mmap(*mm);  // activate_mm (Xen: pin)
+  }
   switch_mm(mm.get());
   if (old) mmput(old);
   // setup_arg_pages: the stack grows to its initial size (expand_stack).

@@ -36,7 +36,10 @@ void Kernel::dup_mmap(Mm& child, Mm& parent) {
     // vma_needs_copy: VMAs without anonymous pages are refilled by faults in the child.
     if (vma.anon_vma || vma.kind == VmaKind::kSpecial) copy_page_range(child, parent, vma);
   }
-  core_.ops().enter_mmap(child);  // arch_dup_mmap (Xen: pin the child's tree)
+  {
+    sim::SpanScope span(core_.ledger(), sim::Span::kPgdPin);
+    core_.ops().enter_mmap(child);  // arch_dup_mmap (Xen: pin the child's tree)
+  }
   PageTables(core_).flush_tlb_mm_range(parent, 0, kTlbFlushAll);  // flush_tlb_mm(oldmm)
 }
 

@@ -12,6 +12,7 @@ namespace pib::guest {
 std::shared_ptr<Mm> Kernel::mm_alloc() {
   auto mm = std::make_shared<Mm>();
   mm->id = next_mm_id_++;
+  sim::SpanScope span(core_.ledger(), sim::Span::kPgdAlloc);
   // pgd_alloc: a zeroed pgd page, the platform's part (Xen: the user pgd), then pgd_ctor copies
   // the kernel half from swapper_pg_dir (a memcpy of 256 entries; the page is zero, so copying
   // the non-zero ones is the same).
@@ -30,6 +31,7 @@ std::shared_ptr<Mm> Kernel::mm_alloc() {
 
 void Kernel::pgd_free(Mm& mm) {
   if (core_.pages().page(mm.pgd).pinned) model_bug("pgd_free of a pinned pgd");
+  sim::SpanScope span(core_.ledger(), sim::Span::kPgdFree);
   core_.ops().pgd_free(mm);
   core_.pages().page(mm.pgd).pt_level = PtLevel::kNone;
   core_.pages().free(mm.pgd);
@@ -38,7 +40,10 @@ void Kernel::pgd_free(Mm& mm) {
 }
 
 void Kernel::exit_mmap(Mm& mm) {
-  core_.ops().exit_mmap(mm);  // Xen: drop every vCPU's reference, unpin the tree
+  {
+    sim::SpanScope span(core_.ledger(), sim::Span::kPgdUnpin);
+    core_.ops().exit_mmap(mm);  // Xen: drop every vCPU's reference, unpin the tree
+  }
   PageTables pt(core_);
   Gather tlb;
   tlb.mm = &mm;

@@ -17,6 +17,16 @@ constexpr Event alloc_event(PtLevel l) {
          : l == PtLevel::kPmd ? Event::kGuestPtAllocL2
                               : Event::kGuestPtAllocL3;
 }
+constexpr sim::Span alloc_span(PtLevel l) {
+  return l == PtLevel::kPte   ? sim::Span::kPtAllocL1
+         : l == PtLevel::kPmd ? sim::Span::kPtAllocL2
+                              : sim::Span::kPtAllocL3;
+}
+constexpr sim::Span free_span(PtLevel l) {
+  return l == PtLevel::kPte   ? sim::Span::kPtFreeL1
+         : l == PtLevel::kPmd ? sim::Span::kPtFreeL2
+                              : sim::Span::kPtFreeL3;
+}
 constexpr Event free_event(PtLevel l) {
   return l == PtLevel::kPte   ? Event::kGuestPtFreeL1
          : l == PtLevel::kPmd ? Event::kGuestPtFreeL2
@@ -55,6 +65,7 @@ Pfn PageTables::new_table(Mm& mm, PtLevel level) {
 Pfn PageTables::pud_alloc(Mm& mm, uint64_t va) {
   const uint64_t slot = pt_index(va, 4);
   if (auto l3 = next_table(EntryRef{mm.pgd, slot})) return *l3;
+  sim::SpanScope span(k_.ledger(), alloc_span(PtLevel::kPud));
   const Pfn l3 = new_table(mm, PtLevel::kPud);
   k_.ops().alloc_pt(mm, l3, PtLevel::kPud);  // p4d_populate: hook, then the entry
   k_.ops().set_p4d(mm, slot, k_.ops().make_entry(l3, ptflags::kTable));
@@ -64,6 +75,7 @@ Pfn PageTables::pud_alloc(Mm& mm, uint64_t va) {
 Pfn PageTables::pmd_alloc(Mm& mm, Pfn l3, uint64_t va) {
   const EntryRef e{l3, pt_index(va, 3)};
   if (auto l2 = next_table(e)) return *l2;
+  sim::SpanScope span(k_.ledger(), alloc_span(PtLevel::kPmd));
   const Pfn l2 = new_table(mm, PtLevel::kPmd);
   k_.ops().alloc_pt(mm, l2, PtLevel::kPmd);  // pud_populate
   k_.ops().set_pud(e, k_.ops().make_entry(l2, ptflags::kTable));
@@ -73,6 +85,7 @@ Pfn PageTables::pmd_alloc(Mm& mm, Pfn l3, uint64_t va) {
 Pfn PageTables::pte_alloc(Mm& mm, Pfn l2, uint64_t va) {
   const EntryRef e{l2, pt_index(va, 2)};
   if (auto l1 = next_table(e)) return *l1;
+  sim::SpanScope span(k_.ledger(), alloc_span(PtLevel::kPte));
   const Pfn l1 = new_table(mm, PtLevel::kPte);
   k_.ops().alloc_pt(mm, l1, PtLevel::kPte);  // pmd_populate
   k_.ops().set_pmd(e, k_.ops().make_entry(l1, ptflags::kTable));
@@ -148,7 +161,8 @@ void PageTables::free_pmd_range(Gather& tlb, Mm& mm, EntryRef pud, uint64_t addr
     const uint64_t next = std::min(align_down(a, kPmdSize) + kPmdSize, end);
     const EntryRef pmd{l2, pt_index(a, 2)};
     if (auto l1 = next_table(pmd)) {  // free_pte_range
-      k_.ops().set_pmd(pmd, 0);       // pmd_clear
+      sim::SpanScope span(k_.ledger(), sim::Span::kPtFreeL1);
+      k_.ops().set_pmd(pmd, 0);  // pmd_clear
       free_table(tlb, mm, *l1, PtLevel::kPte, a);
     }
     a = next;
@@ -159,6 +173,7 @@ void PageTables::free_pmd_range(Gather& tlb, Mm& mm, EntryRef pud, uint64_t addr
     if (ceiling == 0) return;
   }
   if (end - 1 > ceiling - 1) return;
+  sim::SpanScope span(k_.ledger(), sim::Span::kPtFreeL2);
   k_.ops().set_pud(pud, 0);  // pud_clear
   free_table(tlb, mm, l2, PtLevel::kPmd, align_down(start, kPudSize));
 }
@@ -180,6 +195,7 @@ void PageTables::free_pud_range(Gather& tlb, Mm& mm, uint64_t slot, uint64_t add
     if (ceiling == 0) return;
   }
   if (end - 1 > ceiling - 1) return;
+  sim::SpanScope span(k_.ledger(), sim::Span::kPtFreeL3);
   k_.ops().set_p4d(mm, slot, 0);  // p4d_clear (pgd level: the p4d is folded)
   free_table(tlb, mm, l3, PtLevel::kPud, s);
 }
@@ -249,6 +265,7 @@ void PageTables::finish(Gather& tlb) {
   }
   for (const Pfn p : tlb.pages) k_.pages().put(p);
   for (const auto& [pfn, level] : tlb.tables) {
+    sim::SpanScope span(k_.ledger(), free_span(level), /*counts_instance=*/false);
     Page& pg = k_.pages().page(pfn);
     if (pg.pinned) model_bug("freeing a table page that is still pinned");
     pg.pt_level = PtLevel::kNone;

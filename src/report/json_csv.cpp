@@ -49,6 +49,13 @@ void write_json(std::ostream& out, const scenario::RunOutput& run, const Options
       if (e.cost == sim::Cost::kWork)
         breakdown[std::string(e.name)] = r.mean_ns(e.event, run.profile);
     }
+    ordered_json spans = ordered_json::object();
+    for (const auto& sp : sim::kSpanTable) {
+      if (r.span_per_op(sp.span) == 0) continue;
+      spans[std::string(sp.name)] = {{"per_op", r.span_per_op(sp.span)},
+                                     {"mean_ns", r.span_ns(sp.span, run.profile)}};
+    }
+    pr["spans"] = spans;
     pr["counters"] = counters;
     pr["time_ns"] = breakdown;
     if (options.host_time) pr["host_ns_per_op"] = r.host_ns_per_op;

@@ -65,6 +65,23 @@ void write_table(std::ostream& out, const scenario::RunOutput& run, const Option
   if (options.host_time) {
     row("host time to simulate", [](const scenario::PolicyResult& r) { return r.host_ns_per_op; });
   }
+  // Page-table operations: modeled time per instance of each kind of span.
+  bool any_span = false;
+  for (const auto& r : results) {
+    for (const auto& sp : sim::kSpanTable) any_span = any_span || r.span_per_op(sp.span) > 0;
+  }
+  if (any_span) {
+    out << "\n";
+    header("page-table work (us per instance)");
+    for (const auto& sp : sim::kSpanTable) {
+      bool ran = false;
+      for (const auto& r : results) ran = ran || r.span_per_op(sp.span) > 0;
+      if (!ran) continue;
+      const std::string label =
+          std::string(sp.name) + " (x" + num(results.front().span_per_op(sp.span), 1) + "/op)";
+      row(label, [&](const scenario::PolicyResult& r) { return r.span_ns(sp.span, run.profile); });
+    }
+  }
   // Breakdown: the most expensive work events of any policy.
   out << "\n";
   header("where the time goes (us per op)");

@@ -18,6 +18,18 @@ double PolicyResult::mean_ns(sim::Event e, const cost::CostProfile& p) const {
   return mean_count(e) * p.ns(e);
 }
 
+double PolicyResult::span_ns(sim::Span s, const cost::CostProfile& p) const {
+  const auto i = static_cast<std::size_t>(s);
+  if (span_instances[i] == 0) return 0;
+  return cost::modeled_ns(span_counts[i], p) / static_cast<double>(span_instances[i]);
+}
+
+double PolicyResult::span_per_op(sim::Span s) const {
+  if (samples.empty()) return 0;
+  return static_cast<double>(span_instances[static_cast<std::size_t>(s)]) /
+         static_cast<double>(samples.size());
+}
+
 RunOutput run_scenario(const Scenario& scenario, const cost::CostProfile& profile,
                        const Progress& progress) {
   RunOutput out{scenario, profile, {}};
@@ -35,6 +47,12 @@ RunOutput run_scenario(const Scenario& scenario, const cost::CostProfile& profil
     PolicyResult r;
     r.policy = scenario.policies[pi];
     r.operation = w->operation();
+    std::array<uint64_t, sim::kSpanCount> inst0{};
+    std::array<cost::Counts, sim::kSpanCount> counts0{};
+    for (std::size_t s = 0; s < sim::kSpanCount; ++s) {
+      inst0[s] = sys.ledger().span_instances(static_cast<sim::Span>(s));
+      counts0[s] = sys.ledger().span_counts(static_cast<sim::Span>(s));
+    }
     const auto start = std::chrono::steady_clock::now();
     for (uint64_t i = 0; i < scenario.iterations; ++i) {
       const cost::Counts before = sys.ledger().counts();
@@ -56,6 +74,12 @@ RunOutput run_scenario(const Scenario& scenario, const cost::CostProfile& profil
     r.host_ns_per_op =
         static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(host).count()) /
         static_cast<double>(scenario.iterations);
+    for (std::size_t s = 0; s < sim::kSpanCount; ++s) {
+      r.span_instances[s] = sys.ledger().span_instances(static_cast<sim::Span>(s)) - inst0[s];
+      const auto& now = sys.ledger().span_counts(static_cast<sim::Span>(s));
+      for (std::size_t e = 0; e < sim::kEventCount; ++e)
+        r.span_counts[s][e] = now[e] - counts0[s][e];
+    }
     r.latency = cost::latency_stats(r.latency_ns);
     r.mean_cpu_ns = cost::latency_stats(r.cpu_ns).mean;
     r.audit = sys.audit();

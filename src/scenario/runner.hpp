@@ -3,6 +3,7 @@
 // the same workload, seed and iterations; per-operation counts become modeled latencies.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <string>
 #include <vector>
@@ -23,9 +24,15 @@ struct PolicyResult {
   double mean_cpu_ns = 0;
   double host_ns_per_op = 0;       // simulator speed (wall clock; not deterministic)
   std::vector<std::string> audit;  // hypervisor invariant violations after the run
+  // Per span kind over the measured operations: instances and the counts charged inside.
+  std::array<uint64_t, sim::kSpanCount> span_instances{};
+  std::array<cost::Counts, sim::kSpanCount> span_counts{};
 
   double mean_count(sim::Event e) const;
   double mean_ns(sim::Event e, const cost::CostProfile& p) const;
+  // Modeled ns per instance of a span kind (0 if none ran) and instances per operation.
+  double span_ns(sim::Span s, const cost::CostProfile& p) const;
+  double span_per_op(sim::Span s) const;
 };
 
 struct RunOutput {

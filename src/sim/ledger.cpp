@@ -10,6 +10,15 @@ std::array<uint64_t, kEventCount> Ledger::since(
   return out;
 }
 
+void Ledger::end_span() {
+  if (open_spans_.empty()) return;  // unbalanced: nothing to close
+  const OpenSpan open = open_spans_.back();
+  open_spans_.pop_back();
+  Counts& acc = span_counts_[static_cast<std::size_t>(open.span)];
+  for (std::size_t i = 0; i < kEventCount; ++i) acc[i] += counts_[i] - open.at_begin[i];
+  if (open.counts_instance) span_instances_[static_cast<std::size_t>(open.span)]++;
+}
+
 std::vector<Counts> Ledger::since_per_cpu(const std::vector<Counts>& earlier) const {
   std::vector<Counts> out(per_cpu_.size(), Counts{});
   for (std::size_t c = 0; c < per_cpu_.size(); ++c) {

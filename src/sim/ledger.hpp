@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sim/events.hpp"
+#include "sim/spans.hpp"
 
 namespace pib::sim {
 
@@ -26,12 +27,25 @@ class Ledger {
   void reset() {
     counts_.fill(0);
     for (auto& c : per_cpu_) c.fill(0);
+    for (auto& c : span_counts_) c.fill(0);
+    span_instances_.fill(0);
+    for (auto& o : open_spans_) o.at_begin.fill(0);
   }
   void set_cpu(uint32_t cpu) {
     if (cpu >= per_cpu_.size()) per_cpu_.resize(cpu + 1, Counts{});
     cpu_ = cpu;
   }
   uint32_t cpu() const { return cpu_; }
+  // Spans: counts charged while a span of that kind was open, and how many were closed.
+  // `counts_instance` false: more work of an instance counted already (e.g. the deferred free
+  // of a table whose unlinking was its own span).
+  void begin_span(Span s, bool counts_instance = true) {
+    open_spans_.push_back({s, counts_, counts_instance});
+  }
+  void end_span();
+  const Counts& span_counts(Span s) const { return span_counts_[static_cast<std::size_t>(s)]; }
+  uint64_t span_instances(Span s) const { return span_instances_[static_cast<std::size_t>(s)]; }
+
   // Per-CPU counts (index = CPU), for per-vCPU clocks.
   const std::vector<Counts>& per_cpu() const { return per_cpu_; }
   std::vector<Counts> since_per_cpu(const std::vector<Counts>& earlier) const;
@@ -40,9 +54,31 @@ class Ledger {
   std::array<uint64_t, kEventCount> since(const std::array<uint64_t, kEventCount>& earlier) const;
 
  private:
+  struct OpenSpan {
+    Span span;
+    Counts at_begin;
+    bool counts_instance;
+  };
   Counts counts_{};
   std::vector<Counts> per_cpu_ = std::vector<Counts>(1);
   uint32_t cpu_ = 0;
+  std::vector<OpenSpan> open_spans_;
+  std::array<Counts, kSpanCount> span_counts_{};
+  std::array<uint64_t, kSpanCount> span_instances_{};
+};
+
+// Opens a span for the lifetime of the object.
+class SpanScope {
+ public:
+  SpanScope(Ledger& ledger, Span s, bool counts_instance = true) : ledger_(ledger) {
+    ledger_.begin_span(s, counts_instance);
+  }
+  ~SpanScope() { ledger_.end_span(); }
+  SpanScope(const SpanScope&) = delete;
+  SpanScope& operator=(const SpanScope&) = delete;
+
+ private:
+  Ledger& ledger_;
 };
 
 }  // namespace pib::sim

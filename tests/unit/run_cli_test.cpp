@@ -36,7 +36,8 @@ TEST(RunCli, WritesResultsResolvedScenarioAndProfile) {
                       "--set", "xen.entries=200"});
   ASSERT_EQ(c.rc, 0) << c.err;
   EXPECT_NE(c.out.find("native/baseline"), std::string::npos);
-  for (const char* f : {"results.json", "results.csv", "table.txt", "scenario.toml", "profile.toml"}) {
+  for (const char* f :
+       {"results.json", "results.csv", "table.txt", "scenario.toml", "profile.toml"}) {
     EXPECT_TRUE(std::filesystem::exists(dir + "/" + f)) << f;
   }
   std::ifstream prof(dir + "/profile.toml");
