@@ -107,6 +107,23 @@ TEST(ScenarioRun, ConcurrentCopiesOverlapOnTwoVcpus) {
   for (const auto& r : one.results) EXPECT_DOUBLE_EQ(r.latency.mean, r.mean_cpu_ns);
 }
 
+TEST(ScenarioRun, SpansCountEveryTableOperationOnce) {
+  const RunOutput run = small_run("lmbench-exec");
+  for (const auto& r : run.results) {
+    EXPECT_EQ(r.span_per_op(sim::Span::kPtAllocL1), r.mean_count(sim::Event::kGuestPtAllocL1));
+    EXPECT_EQ(r.span_per_op(sim::Span::kPtFreeL2), r.mean_count(sim::Event::kGuestPtFreeL2));
+    EXPECT_EQ(r.span_per_op(sim::Span::kPgdAlloc), r.mean_count(sim::Event::kGuestPgdAlloc));
+    EXPECT_EQ(r.span_per_op(sim::Span::kPgdPin), 2.0);  // the child's tree at fork, the new at exec
+    // Spans are parts of operations: their time never exceeds the operations'.
+    double spans = 0;
+    for (const auto& sp : sim::kSpanTable) spans += r.span_ns(sp.span, run.profile) * r.span_per_op(sp.span);
+    EXPECT_LT(spans, r.mean_cpu_ns);
+  }
+  // Under Xen, pinning a tree costs hypercalls; natively it is free.
+  EXPECT_GT(run.results[0].span_ns(sim::Span::kPgdPin, run.profile), 0.0);
+  EXPECT_EQ(run.results[1].span_ns(sim::Span::kPgdPin, run.profile), 0.0);
+}
+
 TEST(ScenarioRun, TalliesCarryNoTime) {
   const RunOutput run = small_run("lmbench-fork");
   cost::Counts only_tallies{};
