@@ -12,6 +12,7 @@ Machine::Machine(MachineParams params, sim::Ledger& ledger)
   for (CpuId id = 0; id < params.cpus; ++id) {
     cpus_.push_back(std::make_unique<Cpu>(id, memory_, ledger, params.tlb));
   }
+  if (params.iommu) iommu_ = std::make_unique<Iommu>(memory_, ledger, *params.iommu);
 }
 
 }  // namespace pib::hw

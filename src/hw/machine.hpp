@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "hw/cpu.hpp"
+#include "hw/iommu.hpp"
 #include "hw/machine_memory.hpp"
 
 namespace pib::hw {
@@ -16,6 +17,7 @@ struct MachineParams {
   uint64_t frames = 16384;  // 64 MiB
   uint32_t cpus = 1;
   TlbParams tlb{};
+  std::optional<IommuParams> iommu;  // none: devices DMA to machine addresses untranslated
 };
 
 class Machine {
@@ -29,12 +31,15 @@ class Machine {
   uint32_t cpu_count() const { return static_cast<uint32_t>(cpus_.size()); }
   sim::Ledger& ledger() { return ledger_; }
   const MachineParams& params() const { return params_; }
+  Iommu* iommu() { return iommu_.get(); }
+  const Iommu* iommu() const { return iommu_.get(); }
 
  private:
   MachineParams params_;
   sim::Ledger& ledger_;
   MachineMemory memory_;
   std::vector<std::unique_ptr<Cpu>> cpus_;
+  std::unique_ptr<Iommu> iommu_;
 };
 
 }  // namespace pib::hw

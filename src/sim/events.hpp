@@ -97,6 +97,24 @@ enum class Event : std::size_t {
   kGuestPageAlloc,
   kGuestPageFree,
   kGuestKernelEntry,
+  // --- IOMMU, IOTLB, DMA devices ---
+  kHwIommuMap,
+  kHwIommuUnmap,
+  kHwIommuPtAlloc,
+  kHwIotlbHit,
+  kHwIotlbMiss,
+  kHwIommuWalk,
+  kHwIotlbInvPage,
+  kHwIotlbInvDomain,
+  kHwIotlbInvGlobal,
+  kHwIommuInvWait,
+  kHwIommuFault,
+  kHwDmaPage,
+  kDevNicPackets,
+  kDevNicBytes,
+  kDevDiskRequests,
+  kDevDiskBytes,
+  kXenIommuMapSkipped,
   kCount
 };
 
@@ -197,6 +215,23 @@ inline constexpr std::array<EventInfo, kEventCount> kEventTable{{
   {Event::kGuestPageAlloc, "guest.pages.alloc", "pages", "pages taken from the guest page allocator", Cost::kWork},
   {Event::kGuestPageFree, "guest.pages.free", "pages", "pages returned to the guest page allocator", Cost::kWork},
   {Event::kGuestKernelEntry, "guest.kernel_entry", "entries", "user-to-kernel transitions of the guest (system calls and user page faults)", Cost::kWork},
+  {Event::kHwIommuMap, "hw.iommu.map", "entries", "I/O page-table leaf entries written present (IOMMU map)", Cost::kWork},
+  {Event::kHwIommuUnmap, "hw.iommu.unmap", "entries", "I/O page-table leaf entries cleared (IOMMU unmap)", Cost::kWork},
+  {Event::kHwIommuPtAlloc, "hw.iommu.pt_alloc", "frames", "I/O page-table frames allocated by the IOMMU driver", Cost::kWork},
+  {Event::kHwIotlbHit, "hw.iotlb.hits", "lookups", "DMA translations served by the IOTLB", Cost::kTally},
+  {Event::kHwIotlbMiss, "hw.iotlb.misses", "lookups", "DMA translations that missed the IOTLB (each an I/O page walk)", Cost::kTally},
+  {Event::kHwIommuWalk, "hw.iommu.walks", "walks", "I/O page walks by the IOMMU (device-side translation latency)", Cost::kWork},
+  {Event::kHwIotlbInvPage, "hw.iotlb.invalidations.page", "descriptors", "page-selective IOTLB invalidations (PSI, with address mask)", Cost::kWork},
+  {Event::kHwIotlbInvDomain, "hw.iotlb.invalidations.domain", "descriptors", "domain-selective IOTLB invalidations (DSI)", Cost::kWork},
+  {Event::kHwIotlbInvGlobal, "hw.iotlb.invalidations.global", "descriptors", "global IOTLB invalidations", Cost::kWork},
+  {Event::kHwIommuInvWait, "hw.iommu.inv_wait", "waits", "queued-invalidation wait descriptors (software spins until the IOMMU is done)", Cost::kTally},
+  {Event::kHwIommuFault, "hw.iommu.faults", "faults", "DMA requests blocked by the IOMMU (not mapped or read-only); nothing written", Cost::kTally},
+  {Event::kHwDmaPage, "hw.dma.pages", "pages", "4 KiB pages moved by device DMA", Cost::kTally},
+  {Event::kDevNicPackets, "dev.nic.packets", "packets", "packets the NIC sent or received", Cost::kWork},
+  {Event::kDevNicBytes, "dev.nic.bytes", "bytes", "bytes the NIC sent or received (wire time)", Cost::kWork},
+  {Event::kDevDiskRequests, "dev.disk.requests", "requests", "disk requests completed", Cost::kWork},
+  {Event::kDevDiskBytes, "dev.disk.bytes", "bytes", "bytes the disk transferred (media time)", Cost::kWork},
+  {Event::kXenIommuMapSkipped, "xen.iommu.flush_skipped", "flushes", "IOTLB flushes Xen skipped for a not-present to present change (caching mode off)", Cost::kTally},
 }};
 // clang-format on
 

@@ -24,10 +24,18 @@ struct Vcpu {
   std::optional<Mfn> old_guest_table;
 };
 
+// How the IOMMU follows the domain's pages (xen-pv-mmu.md A3).
+enum class IommuMode : uint8_t {
+  kNone,     // no IOMMU use: no I/O page tables, no synchronisation
+  kSync,     // created with the IOMMU (passthrough) or dom0-strict: need_iommu_pt_sync
+  kRelaxed,  // dom0 default: all RAM mapped at boot, never synchronised afterwards
+};
+
 struct DomainConfig {
   uint64_t max_pages = 0;
   uint32_t vcpus = 1;
   bool privileged = false;  // may use cache attributes and cache flushes (I/O privileged dom0)
+  IommuMode iommu = IommuMode::kNone;
 };
 
 struct Domain {
@@ -37,6 +45,8 @@ struct Domain {
   std::vector<Mfn> pages;    // every frame allocated to the domain, in allocation order
   uint64_t nr_l4_pages = 0;  // d->arch.pv.nr_l4_pages
   uint64_t dirty_cpumask = 0;
+  Mfn iommu_root = kInvalidMfn;  // root of the domain's I/O page tables (Xen-owned frames)
+  bool need_iommu_sync() const { return config.iommu == IommuMode::kSync; }
 };
 
 }  // namespace pib::xen

@@ -14,6 +14,7 @@ struct PvDomainSpec {
   uint64_t pages = 4096;  // 16 MiB
   uint32_t vcpus = 1;
   bool privileged = false;
+  IommuMode iommu = IommuMode::kNone;
 };
 
 abi::StartInfo build_pv_domain(Hypervisor& xen, const PvDomainSpec& spec);

@@ -26,6 +26,7 @@ constexpr PageType pt_type_of_level(unsigned level) {
 std::string_view type_name(PageType t);
 
 inline constexpr DomId kNoOwner = 0xffff;
+inline constexpr DomId kXenOwner = 0x7ff2;  // DOMID_XEN: Xen's own frames (I/O page tables)
 inline constexpr DomId kOwnerXen = 0x7ff2;  // DOMID_XEN: Xen's own frames
 
 struct PageInfo {
@@ -39,6 +40,8 @@ struct PageInfo {
   uint64_t tlbflush_timestamp = 0;
   // > 0: this table holds that many linear entries; < 0: it is the target of that many.
   int32_t linear_pt_count = 0;
+  // Model bookkeeping for the auditor (not Xen state): the frame has held the writable type.
+  bool ever_writable = false;
 };
 
 class FrameTable {

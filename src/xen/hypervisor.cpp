@@ -109,6 +109,7 @@ Mfn Hypervisor::alloc_domheap_page(Domain& d) {
   pg.allocated = true;
   pg.count = 1;
   d.pages.push_back(mfn);
+  iommu_populate(d, mfn);  // populate_physmap: the IOMMU learns of the new frame
   return mfn;
 }
 

@@ -68,6 +68,12 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   std::vector<DomId> domain_ids() const;
   Mfn alloc_domheap_page(Domain& d);  // kInvalidMfn when memory is exhausted
   void set_m2p(Mfn mfn, Pfn pfn) { m2p_.at(mfn.value) = pfn.value; }
+  // IOMMU: the domain's I/O page tables (created with the domain when its mode is not kNone),
+  // populated as the builder gives it pages; devices assigned to it translate through them.
+  void iommu_populate(Domain& d, Mfn mfn);
+  void assign_device(DomId id, uint16_t device);
+  // The I/O PTE the domain's IOMMU tables hold for a frame (0 when absent): auditor, tests.
+  uint64_t iommu_entry(const Domain& d, Mfn mfn) const;
   // Builder-time pin of a root table and its installation as a vCPU's kernel base pointer.
   int64_t builder_pin_and_install(Domain& d, Mfn l4);
 
@@ -88,7 +94,17 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   void put_page_type(Mfn mfn, Domain& d);
   int64_t get_page_and_type(Mfn mfn, Domain& d, PageType type);
   void put_page_and_type(Mfn mfn, Domain& d);
-  void change_type(Mfn mfn, PageType from, PageType to, Domain& d);
+  // Returns an error when the IOMMU update a type change needs fails (modern Xen fails the
+  // type acquisition; paper-era Xen reports and carries on).
+  int64_t change_type(Mfn mfn, PageType from, PageType to, Domain& d);
+
+  // ---- IOMMU synchronisation (iommu_sync.cpp) -----------------------------------------------
+  int64_t iommu_map(Domain& d, Mfn mfn, bool writable);
+  int64_t iommu_unmap(Domain& d, Mfn mfn);
+  void iommu_flush_page(Domain& d, Mfn dfn);
+  // The leaf I/O PTE of `dfn`, allocating intermediate tables when `create` (kInvalidMfn
+  // table when that fails or the path is absent).
+  std::pair<Mfn, uint64_t> iommu_leaf(Domain& d, Mfn dfn, bool create);
 
   // ---- validation (validate.cpp) ---------------------------------------------------------
   int64_t validate_table(Mfn mfn, PageType type, Domain& d);

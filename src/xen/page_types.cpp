@@ -29,7 +29,7 @@ void Hypervisor::put_page(Mfn mfn) {
   }
 }
 
-void Hypervisor::change_type(Mfn mfn, PageType from, PageType to, Domain& d) {
+int64_t Hypervisor::change_type(Mfn mfn, PageType from, PageType to, Domain& d) {
   PageInfo& pg = frames_[mfn];
   // Before a frame may change its use, no CPU may still cache a translation made under the old
   // use. CPUs that flushed since the frame's last use (TLB clock) are spared.
@@ -45,9 +45,27 @@ void Hypervisor::change_type(Mfn mfn, PageType from, PageType to, Domain& d) {
   } else {
     ledger_.charge(Event::kXenTypeChangeOther);
   }
-  (void)from;  // the IOMMU synchronisation of A3 (writability flips) will need the old type
+  // IOMMU synchronisation (A3), in the same path as validation and never batched: modern Xen
+  // (4.14+) acts when writability flips, paper-era Xen (4.4-4.11) on any change from or to
+  // the writable type.
+  if (d.need_iommu_sync() && from != to) {
+    const bool from_w = from == PageType::kWritable;
+    const bool to_w = to == PageType::kWritable;
+    int64_t rc = abi::err::kOk;
+    if (from_w && !to_w) {
+      rc = iommu_unmap(d, mfn);
+    } else if (to_w && (!from_w)) {
+      rc = iommu_map(d, mfn, true);
+    }
+    if (rc != abi::err::kOk) {
+      if (params_.generation == XenGeneration::kModern) return rc;  // type acquisition fails
+      ledger_.charge(Event::kXenHcFailed);  // reported, not acted on
+    }
+  }
   pg.type = to;
   pg.validated = false;
+  if (to == PageType::kWritable) pg.ever_writable = true;
+  return abi::err::kOk;
 }
 
 int64_t Hypervisor::get_page_type(Mfn mfn, PageType type, Domain& d) {
@@ -60,7 +78,10 @@ int64_t Hypervisor::get_page_type(Mfn mfn, PageType type, Domain& d) {
     ++pg.type_count;
     return abi::err::kOk;
   }
-  if (pg.type != type) change_type(mfn, pg.type, type, d);
+  if (pg.type != type) {
+    const int64_t rc = change_type(mfn, pg.type, type, d);
+    if (rc != abi::err::kOk) return rc;
+  }
   pg.type_count = 1;
   if (pg.validated) return abi::err::kOk;  // sticky type, still validated (non-PT types)
   if (!is_pt_type(type)) {

@@ -6,7 +6,8 @@ namespace pib::test {
 using namespace hw::pte_bits;
 
 PvFixture::PvFixture(PvFixtureParams p)
-    : machine(hw::MachineParams{.frames = p.machine_frames, .cpus = p.cpus}, ledger),
+    : machine(hw::MachineParams{.frames = p.machine_frames, .cpus = p.cpus, .tlb = {}, .iommu = {}},
+              ledger),
       xen(machine, ledger, xen::XenParams{.generation = p.generation}),
       si(xen::build_pv_domain(xen, xen::PvDomainSpec{.pages = p.domain_pages,
                                                      .vcpus = p.vcpus,

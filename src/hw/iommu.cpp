@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: MIT
+#include "hw/iommu.hpp"
+
+#include "common/error.hpp"
+
+namespace pib::hw {
+
+Iommu::Iommu(MachineMemory& memory, sim::Ledger& ledger, IommuParams params)
+    : memory_(memory), ledger_(ledger), params_(params), contexts_(65536) {
+  if (params.iotlb_ways == 0 || params.iotlb_entries % params.iotlb_ways != 0) {
+    throw InputError("iommu: IOTLB entries must be a multiple of its ways");
+  }
+  sets_ = params.iotlb_entries / params.iotlb_ways;
+  ways_.resize(params.iotlb_entries);
+}
+
+void Iommu::set_context(uint16_t device, uint16_t domain, Mfn root) {
+  contexts_[device] = Context{true, domain, root};
+}
+
+void Iommu::clear_context(uint16_t device) {
+  contexts_[device] = Context{};
+}
+
+bool Iommu::translates(uint16_t device) const {
+  return contexts_[device].present;
+}
+
+void Iommu::submit(const InvalidationDescriptor& d) {
+  switch (d.scope) {
+    case InvalidationScope::kPage: ledger_.charge(sim::Event::kHwIotlbInvPage); break;
+    case InvalidationScope::kDomain: ledger_.charge(sim::Event::kHwIotlbInvDomain); break;
+    case InvalidationScope::kGlobal: ledger_.charge(sim::Event::kHwIotlbInvGlobal); break;
+  }
+  queue_.push_back(d);
+}
+
+void Iommu::wait() {
+  ledger_.charge(sim::Event::kHwIommuInvWait);
+  for (const InvalidationDescriptor& d : queue_) {
+    const uint64_t first = d.iova >> kPageShift;
+    const uint64_t count = uint64_t{1} << d.address_mask;
+    for (Way& w : ways_) {
+      if (!w.valid) continue;
+      const bool hit = d.scope == InvalidationScope::kGlobal ||
+                       (w.domain == d.domain &&
+                        (d.scope == InvalidationScope::kDomain ||
+                         (w.page >= (first & ~(count - 1)) && w.page < (first & ~(count - 1)) + count)));
+      if (hit) w.valid = false;
+    }
+  }
+  queue_.clear();
+}
+
+uint64_t Iommu::walk(Mfn root, uint64_t iova) const {
+  Mfn table = root;
+  for (unsigned level = 4; level >= 1; --level) {
+    const uint64_t index = (iova >> (kPageShift + 9ULL * (level - 1))) & 511;
+    const uint64_t e = memory_.read_entry(table, index);
+    if ((e & (iopte::kRead | iopte::kWrite)) == 0) return 0;
+    if (level == 1) return e;
+    const Mfn next{(e & iopte::kAddrMask) >> kPageShift};
+    if (!memory_.is_valid(next)) return 0;
+    table = next;
+  }
+  return 0;
+}
+
+std::optional<uint64_t> Iommu::translate(uint16_t device, uint64_t iova, bool write,
+                                         const char** why) {
+  const Context& c = contexts_[device];
+  const uint64_t page = iova >> kPageShift;
+  Way* set = &ways_[set_of(page) * params_.iotlb_ways];
+  Way* found = nullptr;
+  for (uint32_t i = 0; i < params_.iotlb_ways; ++i) {
+    if (set[i].valid && set[i].domain == c.domain && set[i].page == page) found = &set[i];
+  }
+  uint64_t leaf = 0;
+  if (found != nullptr) {
+    ledger_.charge(sim::Event::kHwIotlbHit);
+    found->last_use = ++tick_;
+    leaf = found->leaf;
+  } else {
+    ledger_.charge(sim::Event::kHwIotlbMiss);
+    ledger_.charge(sim::Event::kHwIommuWalk);
+    leaf = walk(c.root, iova);
+    // Without caching mode the hardware caches only present translations.
+    if (leaf != 0 || params_.caching_mode) {
+      Way* victim = &set[0];
+      for (uint32_t i = 0; i < params_.iotlb_ways; ++i) {
+        if (!set[i].valid) {
+          victim = &set[i];
+          break;
+        }
+        if (set[i].last_use < victim->last_use) victim = &set[i];
+      }
+      *victim = Way{true, c.domain, page, leaf, ++tick_};
+    }
+  }
+  if (leaf == 0) {
+    *why = "not mapped";
+    return std::nullopt;
+  }
+  if (write && !(leaf & iopte::kWrite)) {
+    *why = "write to a read-only mapping";
+    return std::nullopt;
+  }
+  if (!write && !(leaf & iopte::kRead)) {
+    *why = "read of a write-only mapping";
+    return std::nullopt;
+  }
+  return (leaf & iopte::kAddrMask) | (iova & (kPageSize - 1));
+}
+
+DmaResult Iommu::dma_u64(uint16_t device, uint64_t iova, bool write, uint64_t value) {
+  uint64_t ma = iova;
+  if (contexts_[device].present) {
+    const char* why = "";
+    const auto t = translate(device, iova, write, &why);
+    if (!t) {
+      ledger_.charge(sim::Event::kHwIommuFault);
+      faults_.push_back(DmaFault{device, iova, write, why});
+      return DmaResult{};
+    }
+    ma = *t;
+  }
+  if ((ma & 7) != 0 || !memory_.is_valid(mfn_of(Maddr{ma}))) {
+    ledger_.charge(sim::Event::kHwIommuFault);
+    faults_.push_back(DmaFault{device, iova, write, "outside memory"});
+    return DmaResult{};
+  }
+  DmaResult r{true, 0, mfn_of(Maddr{ma})};
+  if (write) {
+    memory_.write_u64(Maddr{ma}, value);
+  } else {
+    r.value = memory_.read_u64(Maddr{ma});
+  }
+  return r;
+}
+
+DmaResult Iommu::dma_page(uint16_t device, uint64_t iova, bool write, uint64_t fill) {
+  if (page_offset(iova) != 0) model_bug("page DMA to an unaligned address");
+  const DmaResult first = dma_u64(device, iova, write, fill);
+  if (!first.ok) return first;
+  ledger_.charge(sim::Event::kHwDmaPage);
+  if (write) {
+    // One translation covers the page; the data is the device's (a pattern word per 8 bytes).
+    for (uint64_t i = 1; i < kEntriesPerTable; ++i) memory_.write_entry(*first.mfn, i, fill);
+  }
+  return first;
+}
+
+std::optional<uint64_t> Iommu::cached_entry(uint16_t domain, uint64_t iova) const {
+  const uint64_t page = iova >> kPageShift;
+  const Way* set = &ways_[set_of(page) * params_.iotlb_ways];
+  for (uint32_t i = 0; i < params_.iotlb_ways; ++i) {
+    if (set[i].valid && set[i].domain == domain && set[i].page == page) return set[i].leaf;
+  }
+  return std::nullopt;
+}
+
+std::size_t Iommu::iotlb_occupancy() const {
+  std::size_t n = 0;
+  for (const Way& w : ways_) n += w.valid ? 1 : 0;
+  return n;
+}
+
+}  // namespace pib::hw
