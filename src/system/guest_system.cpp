@@ -28,13 +28,15 @@ GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
   hw::MachineParams mp;
   mp.cpus = config.vcpus;
   mp.tlb = config.tlb;
+  if (config.iommu != xen::IommuMode::kNone) mp.iommu = config.iommu_params;
   if (config.pvops == PvOpsKind::kXen) {
-    mp.frames = config.guest_pages + kXenReservedFrames;
+    mp.frames = config.guest_pages + kXenReservedFrames + config.guest_pages / 256;
     machine_ = std::make_unique<hw::Machine>(mp, ledger_);
     xen_ = std::make_unique<xen::Hypervisor>(*machine_, ledger_,
                                              xen::XenParams{config.xen_generation});
     abi::StartInfo si =
-        xen::build_pv_domain(*xen_, xen::PvDomainSpec{config.guest_pages, config.vcpus, false});
+        xen::build_pv_domain(*xen_, xen::PvDomainSpec{config.guest_pages, config.vcpus, false,
+                                                      config.iommu});
     tracer_ = std::make_unique<TracingPort>(*xen_, ledger_);
     ops_ = std::make_unique<guest::XenPvOps>(*tracer_, std::move(si), config.linux_generation);
   } else {

@@ -29,6 +29,9 @@ struct GuestSystemConfig {
   xen::XenGeneration xen_generation = xen::XenGeneration::kModern;
   guest::LinuxGeneration linux_generation = guest::LinuxGeneration::kLinux6;
   hw::TlbParams tlb{};
+  // The IOMMU (machine) and how the domain uses it (Xen): kNone = no IOMMU on the machine.
+  xen::IommuMode iommu = xen::IommuMode::kNone;
+  hw::IommuParams iommu_params{};
 };
 
 class GuestSystem {

@@ -17,6 +17,8 @@ GuestFixture::GuestFixture(system::PvOpsKind kind, uint32_t vcpus, uint64_t page
                            xen::XenGeneration gen)
     : sys_(guest_config(kind, vcpus, pages, gen)) {}
 
+GuestFixture::GuestFixture(const system::GuestSystemConfig& config) : sys_(config) {}
+
 Delta GuestFixture::measure(const std::function<void()>& step) {
   const auto before = sys_.ledger().counts();
   step();

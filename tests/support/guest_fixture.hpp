@@ -21,6 +21,7 @@ class GuestFixture {
  public:
   explicit GuestFixture(system::PvOpsKind kind, uint32_t vcpus = 1, uint64_t pages = 8192,
                         xen::XenGeneration gen = xen::XenGeneration::kModern);
+  explicit GuestFixture(const system::GuestSystemConfig& config);
   system::GuestSystem& sys() { return sys_; }
   guest::Kernel& k() { return sys_.kernel(); }
   Delta measure(const std::function<void()>& step);
