@@ -94,6 +94,16 @@ void Kernel::migrate(Pid pid, VcpuId cpu) {
   t.cpu = cpu;
 }
 
+void Kernel::enter_interrupt(VcpuId cpu) {
+  if (cpu >= core_.nr_cpus()) throw InputError("no vCPU " + std::to_string(cpu));
+  core_.set_cpu(cpu);
+  if (in_user_.at(cpu)) {
+    core_.ledger().charge(sim::Event::kGuestKernelEntry);
+    in_user_[cpu] = false;
+  }
+  core_.ops().enter_kernel(cpu);
+}
+
 void Kernel::quiesce() {
   const VcpuId self = core_.cpu();
   for (VcpuId v = 0; v < core_.nr_cpus(); ++v) {

@@ -82,6 +82,8 @@ class Kernel {
   // Every vCPU with no process to run drops the mm it kept loaded lazily (leave_mm, as a vCPU
   // entering deep idle does), so address spaces of exited processes are freed.
   void quiesce();
+  // Kernel code not on behalf of a process (an interrupt handler, a driver) on vCPU `cpu`.
+  void enter_interrupt(VcpuId cpu);
 
   // ---- memory system calls ----------------------------------------------------------------------
   // Returns the mapped address; throws InputError for an impossible request.

@@ -53,6 +53,9 @@ class PvOps {
 
   // ---- entry encoding (pfn <-> what the hardware sees) ----------------------------------
   virtual uint64_t make_entry(Pfn pfn, uint64_t flags) const = 0;
+  // The bus address a device must be given for a guest page (Xen PV: its machine address, as
+  // xen-swiotlb hands out; bare metal: its physical address).
+  virtual uint64_t dma_address(Pfn pfn) const = 0;
   virtual Pfn entry_pfn(uint64_t entry) const = 0;
 
   // ---- entry writes -------------------------------------------------------------------------

@@ -39,9 +39,15 @@ RunOutput run_scenario(const Scenario& scenario, const cost::CostProfile& profil
     cfg.vcpus = scenario.vcpus;
     cfg.xen_generation = scenario.xen_generation;
     cfg.linux_generation = scenario.linux_generation;
+    cfg.iommu = scenario.iommu;
+    cfg.iommu_params = scenario.iommu_params;
+    const workload::WorkloadInfo info = workload::workload_info(scenario.workload);
+    cfg.nic = info.nic;
+    cfg.disk = info.disk;
     apply_policy(scenario.policies[pi], cfg);
     system::GuestSystem sys(cfg);
     auto w = workload::make_workload(scenario.workload, scenario.params);
+    w->set_seed(scenario.seed);
     w->setup(sys);
     for (uint64_t i = 0; i < scenario.warmup; ++i) w->iteration(sys);
     PolicyResult r;

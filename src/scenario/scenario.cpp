@@ -91,9 +91,32 @@ Scenario Scenario::parse(const std::string& text, const std::string& origin) {
   s.warmup = get_uint(origin, *head, "warmup", s.warmup, 0, 1000000);
   s.seed = get_uint(origin, *head, "seed", s.seed, 0, UINT32_MAX);
   if (const toml::table* m = section(origin, doc, "machine")) {
-    only_keys(origin, *m, "machine", {"memory_mib", "vcpus"});
+    only_keys(origin, *m, "machine",
+              {"memory_mib", "vcpus", "iommu", "caching_mode", "iotlb_entries", "iotlb_ways"});
     s.memory_mib = get_uint(origin, *m, "memory_mib", s.memory_mib, 16, 65536);
     s.vcpus = static_cast<uint32_t>(get_uint(origin, *m, "vcpus", s.vcpus, 1, 64));
+    const std::string mode = get_string(origin, *m, "iommu", "none");
+    if (mode == "none") {
+      s.iommu = xen::IommuMode::kNone;
+    } else if (mode == "sync") {
+      s.iommu = xen::IommuMode::kSync;
+    } else if (mode == "relaxed") {
+      s.iommu = xen::IommuMode::kRelaxed;
+    } else {
+      throw InputError(at(origin, *m->get("iommu")) + ": machine.iommu must be none, sync or relaxed, got '" +
+                       mode + "'");
+    }
+    if (const toml::node* cm = m->get("caching_mode")) {
+      if (!cm->is_boolean()) throw InputError(at(origin, *cm) + ": machine.caching_mode must be true or false");
+      s.iommu_params.caching_mode = cm->as_boolean()->get();
+    }
+    s.iommu_params.iotlb_entries =
+        static_cast<uint32_t>(get_uint(origin, *m, "iotlb_entries", s.iommu_params.iotlb_entries, 1, 65536));
+    s.iommu_params.iotlb_ways =
+        static_cast<uint32_t>(get_uint(origin, *m, "iotlb_ways", s.iommu_params.iotlb_ways, 1, 64));
+    if (s.iommu_params.iotlb_entries % s.iommu_params.iotlb_ways != 0) {
+      throw InputError(at(origin, *m) + ": machine.iotlb_entries must be a multiple of iotlb_ways");
+    }
   }
   if (const toml::table* x = section(origin, doc, "xen")) {
     only_keys(origin, *x, "xen", {"generation"});
@@ -167,8 +190,13 @@ std::string Scenario::to_toml() const {
   o << "# Resolved scenario (from " << origin << ")\npolicies = [" << pol
     << "]\n\n[scenario]\nname = " << quoted(name) << "\ndescription = " << quoted(description)
     << "\niterations = " << iterations << "\nwarmup = " << warmup << "\nseed = " << seed
-    << "\n\n[machine]\nmemory_mib = " << memory_mib << "\nvcpus = " << vcpus
-    << "\n\n[xen]\ngeneration = "
+    << "\n\n[machine]\nmemory_mib = " << memory_mib << "\nvcpus = " << vcpus << "\niommu = "
+    << quoted(iommu == xen::IommuMode::kNone   ? "none"
+              : iommu == xen::IommuMode::kSync ? "sync"
+                                               : "relaxed")
+    << "\ncaching_mode = " << (iommu_params.caching_mode ? "true" : "false")
+    << "\niotlb_entries = " << iommu_params.iotlb_entries
+    << "\niotlb_ways = " << iommu_params.iotlb_ways << "\n\n[xen]\ngeneration = "
     << quoted(xen_generation == xen::XenGeneration::kModern ? "modern" : "paper-era")
     << "\n\n[guest]\nlinux = " << (linux_generation == guest::LinuxGeneration::kLinux4 ? 4 : 6)
     << "\n\n[workload]\nname = " << quoted(workload) << "\n";

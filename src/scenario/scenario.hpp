@@ -10,6 +10,8 @@
 
 #include "guest/xen/xen_pv_ops.hpp"
 #include "workload/workload.hpp"
+#include "hw/iommu.hpp"
+#include "xen/domain.hpp"
 #include "xen/params.hpp"
 
 namespace pib::scenario {
@@ -20,6 +22,8 @@ struct Scenario {
   std::string origin;  // file path or "built-in:<name>"
   uint64_t memory_mib = 128;
   uint32_t vcpus = 1;
+  xen::IommuMode iommu = xen::IommuMode::kNone;  // [machine] iommu = "none" | "sync" | "relaxed"
+  hw::IommuParams iommu_params{};
   xen::XenGeneration xen_generation = xen::XenGeneration::kModern;
   guest::LinuxGeneration linux_generation = guest::LinuxGeneration::kLinux6;
   std::vector<std::string> policies = {"baseline", "native"};

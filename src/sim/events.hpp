@@ -115,6 +115,9 @@ enum class Event : std::size_t {
   kDevDiskRequests,
   kDevDiskBytes,
   kXenIommuMapSkipped,
+  kHwIommuInvStall,
+  kDevNicDrops,
+  kGuestDriverRequests,
   kCount
 };
 
@@ -232,6 +235,9 @@ inline constexpr std::array<EventInfo, kEventCount> kEventTable{{
   {Event::kDevDiskRequests, "dev.disk.requests", "requests", "disk requests completed", Cost::kWork},
   {Event::kDevDiskBytes, "dev.disk.bytes", "bytes", "bytes the disk transferred (media time)", Cost::kWork},
   {Event::kXenIommuMapSkipped, "xen.iommu.flush_skipped", "flushes", "IOTLB flushes Xen skipped for a not-present to present change (caching mode off)", Cost::kTally},
+  {Event::kHwIommuInvStall, "hw.iommu.inv_stall", "stalls", "IOTLB invalidations a streaming device had to wait out (its translations stall meanwhile)", Cost::kWork},
+  {Event::kDevNicDrops, "dev.nic.drops", "packets", "packets the NIC dropped for want of a posted receive buffer", Cost::kTally},
+  {Event::kGuestDriverRequests, "guest.driver.requests", "requests", "packets or block requests handled by a guest device driver (descriptor work, interrupt)", Cost::kWork},
 }};
 // clang-format on
 

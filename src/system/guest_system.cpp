@@ -45,6 +45,19 @@ GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
     ops_ = std::make_unique<guest::NativePvOps>(*machine_);
   }
   kernel_ = std::make_unique<guest::Kernel>(*ops_, ledger_);
+  // Devices: under Xen with an IOMMU mode they are assigned to the domain and DMA through its
+  // I/O page tables; otherwise (no IOMMU, or bare metal, whose kernel does not program one
+  // here) they DMA to bus addresses untranslated.
+  auto path = [&](uint16_t device) {
+    hw::Iommu* iommu = nullptr;
+    if (xen_ && config.iommu != xen::IommuMode::kNone) {
+      xen_->assign_device(0, device);
+      iommu = machine_->iommu();
+    }
+    return hw::DmaPath(machine_->memory(), iommu, ledger_, device);
+  };
+  if (config.nic) nic_ = std::make_unique<hw::Nic>(path(kNicDevice), ledger_, kNicClock);
+  if (config.disk) disk_ = std::make_unique<hw::BlockDevice>(path(kDiskDevice), ledger_, kDiskClock);
   ledger_.reset();  // boot is not part of any measurement
 }
 

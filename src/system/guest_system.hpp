@@ -10,6 +10,7 @@
 
 #include "guest/kernel.hpp"
 #include "guest/xen/xen_pv_ops.hpp"
+#include "hw/dma_devices.hpp"
 #include "hw/machine.hpp"
 #include "sim/ledger.hpp"
 #include "system/tracing_port.hpp"
@@ -32,7 +33,15 @@ struct GuestSystemConfig {
   // The IOMMU (machine) and how the domain uses it (Xen): kNone = no IOMMU on the machine.
   xen::IommuMode iommu = xen::IommuMode::kNone;
   hw::IommuParams iommu_params{};
+  bool nic = false;   // attach a NIC (device 0x100) to the guest
+  bool disk = false;  // attach a block device (device 0x200)
 };
+
+inline constexpr uint16_t kNicDevice = 0x100;
+inline constexpr uint16_t kDiskDevice = 0x200;
+// Devices keep their own clocks in the ledger, after the vCPUs'.
+inline constexpr uint32_t kNicClock = 64;
+inline constexpr uint32_t kDiskClock = 65;
 
 class GuestSystem {
  public:
@@ -46,6 +55,8 @@ class GuestSystem {
   hw::Machine& machine() { return *machine_; }
   guest::Kernel& kernel() { return *kernel_; }
   xen::Hypervisor* hypervisor() { return xen_.get(); }  // nullptr on bare metal
+  hw::Nic* nic() { return nic_.get(); }
+  hw::BlockDevice* disk() { return disk_.get(); }
   // Prints every guest-to-Xen transition to `out` until called with nullptr (Xen only).
   void trace_hypercalls(std::ostream* out) {
     if (tracer_) tracer_->set_stream(out);
@@ -61,6 +72,8 @@ class GuestSystem {
   std::unique_ptr<TracingPort> tracer_;
   std::unique_ptr<guest::PvOps> ops_;
   std::unique_ptr<guest::Kernel> kernel_;
+  std::unique_ptr<hw::Nic> nic_;
+  std::unique_ptr<hw::BlockDevice> disk_;
 };
 
 }  // namespace pib::system

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "workload/io_workloads.hpp"
 #include "workload/workload.hpp"
 
 namespace pib::workload {
@@ -215,13 +216,34 @@ std::vector<WorkloadInfo> workload_catalog() {
       {"unixbench.shell8",
        "UnixBench shell scripts, 8 concurrent copies",
        {"copies", "commands", "shell_image", "command_image"}},
+      {"net.rx", "netperf-style receive stream: the NIC DMAs packets into posted buffers",
+       io_keys_net(), true, false},
+      {"net.tx", "netperf-style transmit stream: the NIC DMAs packets out of posted buffers",
+       io_keys_net(), true, false},
+      {"disk.seq", "dd-style sequential disk I/O (128 KiB requests by default)", io_keys_disk(),
+       false, true},
+      {"disk.rand", "fio-style random disk I/O (4 KiB requests by default)", io_keys_disk(), false,
+       true},
   };
+}
+
+WorkloadInfo workload_info(const std::string& name) {
+  for (const WorkloadInfo& info : workload_catalog()) {
+    if (info.name == name) return info;
+  }
+  std::string valid;
+  for (const WorkloadInfo& info : workload_catalog()) {
+    if (!valid.empty()) valid += ", ";
+    valid += info.name;
+  }
+  throw InputError("unknown workload '" + name + "' (valid: " + valid + ")");
 }
 
 std::unique_ptr<Workload> make_workload(const std::string& name, const Params& params) {
   for (const WorkloadInfo& info : workload_catalog()) {
     if (info.name != name) continue;
     params.check_known(name, info.keys);
+    if (auto io = make_io_workload(name, params)) return io;
     if (name == "lat_proc.fork") return std::make_unique<ForkExit>(params, "lmbench-hello");
     if (name == "unixbench.spawn") return std::make_unique<ForkExit>(params, "tiny-static");
     if (name == "lat_proc.exec") return std::make_unique<ForkExec>(params, false);

@@ -42,13 +42,19 @@ class Workload {
   virtual std::string operation() const = 0;  // what one iteration is, e.g. "fork+exit"
   virtual void setup(system::GuestSystem& sys) = 0;
   virtual void iteration(system::GuestSystem& sys) = 0;
+  // Workloads that draw random numbers take the scenario's seed before setup.
+  virtual void set_seed(uint64_t seed) { (void)seed; }
 };
 
 struct WorkloadInfo {
   std::string name;
   std::string description;
   std::vector<std::string> keys;  // parameters it accepts
+  bool nic = false;                // needs a NIC attached
+  bool disk = false;               // needs a block device attached
 };
+// The catalog entry of a workload (InputError naming the valid ones when unknown).
+WorkloadInfo workload_info(const std::string& name);
 
 std::vector<WorkloadInfo> workload_catalog();
 std::unique_ptr<Workload> make_workload(const std::string& name, const Params& params);

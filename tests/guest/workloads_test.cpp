@@ -14,14 +14,25 @@ class Workloads : public ::testing::TestWithParam<std::tuple<std::string, system
 TEST_P(Workloads, RunCleanAndDeterministically) {
   const auto& [name, kind] = GetParam();
   auto once = [&] {
-    system::GuestSystem sys(test::guest_config(kind, 2, 16384, xen::XenGeneration::kModern));
+    auto cfg = test::guest_config(kind, 2, 16384, xen::XenGeneration::kModern);
+    const auto info = workload::workload_info(name);
+    cfg.nic = info.nic;
+    cfg.disk = info.disk;
+    cfg.iommu = xen::IommuMode::kSync;
+    system::GuestSystem sys(cfg);
     auto w = workload::make_workload(name, workload::Params{});
     auto r = workload::run(sys, *w, name, 3, 1);
     EXPECT_EQ(sys.audit(), std::vector<std::string>{});
     return r.total;
   };
   const auto first = once();
-  EXPECT_GT(first[static_cast<std::size_t>(sim::Event::kGuestPtAllocL1)], 0u);
+  const auto info = workload::workload_info(name);
+  if (info.nic || info.disk) {
+    EXPECT_GT(first[static_cast<std::size_t>(sim::Event::kGuestDriverRequests)], 0u);
+    EXPECT_EQ(first[static_cast<std::size_t>(sim::Event::kHwIommuFault)], 0u);
+  } else {
+    EXPECT_GT(first[static_cast<std::size_t>(sim::Event::kGuestPtAllocL1)], 0u);
+  }
   EXPECT_EQ(first[static_cast<std::size_t>(sim::Event::kGuestPtAllocL1)],
             first[static_cast<std::size_t>(sim::Event::kGuestPtFreeL1)]);
   EXPECT_EQ(once(), first);

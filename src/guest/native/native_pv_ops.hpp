@@ -25,6 +25,7 @@ class NativePvOps final : public PvOps {
   void fault_delivered(VcpuId) override {}
 
   uint64_t make_entry(Pfn pfn, uint64_t flags) const override;
+  uint64_t dma_address(Pfn pfn) const override { return pfn.value << kPageShift; }
   Pfn entry_pfn(uint64_t entry) const override;
 
   void set_pte(EntryRef e, uint64_t val) override;

@@ -37,6 +37,7 @@ class XenPvOps final : public PvOps {
   void fault_delivered(VcpuId vcpu) override;
 
   uint64_t make_entry(Pfn pfn, uint64_t flags) const override;
+  uint64_t dma_address(Pfn pfn) const override { return pfn_to_mfn(pfn).value << kPageShift; }
   Pfn entry_pfn(uint64_t entry) const override;
 
   void set_pte(EntryRef e, uint64_t val) override;
