@@ -12,7 +12,7 @@ bin=./build/src/app/pibooster
 }
 echo "hypercall-script examples: all expectations met (transcript: results-hv-scripts.txt)"
 echo
-for scenario in lmbench-fork lmbench-exec unixbench-shell8; do
+for scenario in lmbench-fork lmbench-exec unixbench-shell8 net-rx-churn; do
   "$bin" run "$scenario"
   echo
 done

@@ -24,6 +24,8 @@ options:
   --memory-mib N      guest memory (default 128)
   --xen GEN           Xen generation: modern (4.15-4.17, default) or paper-era (4.8-4.11)
   --linux GEN         Linux generation of the Xen paths: 6 (default) or 4
+  --iommu MODE        none (default), sync or relaxed: how the Xen domain uses the IOMMU
+  --caching-mode      the IOMMU reports caching mode (invalidate on every map too)
   --param KEY=VALUE   a workload parameter (repeatable; --list shows each workload's keys)
   --trace             print the hypercalls (and trapped faults) of the last iteration under
                       the xen pv-ops, in order, before the table
@@ -91,6 +93,10 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
       trace = true;
       continue;
     }
+    if (flag == "--caching-mode") {
+      base.iommu_params.caching_mode = true;
+      continue;
+    }
     if (i + 1 >= args.size()) throw InputError(flag + " needs a value (see --help)");
     const std::string& v = args[++i];
     if (flag == "--pvops") {
@@ -112,6 +118,16 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
       if (v != "4" && v != "6") throw InputError("--linux: expected 4 or 6, got '" + v + "'");
       base.linux_generation =
           v == "4" ? guest::LinuxGeneration::kLinux4 : guest::LinuxGeneration::kLinux6;
+    } else if (flag == "--iommu") {
+      if (v == "none") {
+        base.iommu = xen::IommuMode::kNone;
+      } else if (v == "sync") {
+        base.iommu = xen::IommuMode::kSync;
+      } else if (v == "relaxed") {
+        base.iommu = xen::IommuMode::kRelaxed;
+      } else {
+        throw InputError("--iommu: expected none, sync or relaxed, got '" + v + "'");
+      }
     } else if (flag == "--param") {
       const auto eq = v.find('=');
       if (eq == std::string::npos || eq == 0)
@@ -125,6 +141,9 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
   if (vcpus == 0 || vcpus > 64) throw InputError("--vcpus must be 1..64");
   if (memory_mib < 16 || memory_mib > 65536) throw InputError("--memory-mib must be 16..65536");
   base.vcpus = static_cast<uint32_t>(vcpus);
+  const workload::WorkloadInfo info = workload::workload_info(name);
+  base.nic = info.nic;
+  base.disk = info.disk;
   base.guest_pages = memory_mib * 256;
 
   std::vector<workload::RunResult> results;

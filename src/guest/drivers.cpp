@@ -121,8 +121,8 @@ uint32_t BlockDriver::submit(uint32_t requests, uint32_t bytes, bool write, bool
   KernelCore& c = k_.core();
   const uint32_t pages = static_cast<uint32_t>((bytes + kPageSize - 1) / kPageSize);
   if (bytes == 0 || pages > buffers_.size()) {
-    throw InputError("disk: request size must be 1.." + std::to_string(buffers_.size() * kPageSize) +
-                     " bytes for this buffer pool");
+    throw InputError("disk: request size must be 1.." +
+                     std::to_string(buffers_.size() * kPageSize) + " bytes for this buffer pool");
   }
   uint32_t posted = 0;
   for (; posted < requests && tail_ - head_ + pages <= depth_; ++posted) {

@@ -21,7 +21,7 @@ namespace pib::hw {
 namespace desc {
 inline constexpr uint64_t kOwnedByDevice = 1ULL << 63;
 inline constexpr uint64_t kDone = 1ULL << 62;
-inline constexpr uint64_t kToMemory = 1ULL << 61;  // block: a read from the disk into memory
+inline constexpr uint64_t kToMemory = 1ULL << 61;      // block: a read from the disk into memory
 inline constexpr uint64_t kContinuation = 1ULL << 60;  // block: more pages of the same request
 inline constexpr uint64_t kLengthMask = 0xffffffffULL;
 inline constexpr uint64_t kBytes = 16;
@@ -51,7 +51,8 @@ struct Ring {
 
 class Nic {
  public:
-  Nic(DmaPath path, sim::Ledger& ledger, uint32_t clock) : dma_(path), ledger_(ledger), clock_(clock) {}
+  Nic(DmaPath path, sim::Ledger& ledger, uint32_t clock)
+      : dma_(path), ledger_(ledger), clock_(clock) {}
   void set_rx_ring(uint64_t dma, uint32_t size) { rx_ = Ring{dma, size, 0}; }
   void set_tx_ring(uint64_t dma, uint32_t size) { tx_ = Ring{dma, size, 0}; }
   // `packets` arrive from the wire; each goes into the next posted receive buffer. Returns

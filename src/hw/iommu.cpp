@@ -28,9 +28,15 @@ bool Iommu::translates(uint16_t device) const {
 
 void Iommu::submit(const InvalidationDescriptor& d) {
   switch (d.scope) {
-    case InvalidationScope::kPage: ledger_.charge(sim::Event::kHwIotlbInvPage); break;
-    case InvalidationScope::kDomain: ledger_.charge(sim::Event::kHwIotlbInvDomain); break;
-    case InvalidationScope::kGlobal: ledger_.charge(sim::Event::kHwIotlbInvGlobal); break;
+    case InvalidationScope::kPage:
+      ledger_.charge(sim::Event::kHwIotlbInvPage);
+      break;
+    case InvalidationScope::kDomain:
+      ledger_.charge(sim::Event::kHwIotlbInvDomain);
+      break;
+    case InvalidationScope::kGlobal:
+      ledger_.charge(sim::Event::kHwIotlbInvGlobal);
+      break;
   }
   queue_.push_back(d);
 }
@@ -42,10 +48,11 @@ void Iommu::wait() {
     const uint64_t count = uint64_t{1} << d.address_mask;
     for (Way& w : ways_) {
       if (!w.valid) continue;
-      const bool hit = d.scope == InvalidationScope::kGlobal ||
-                       (w.domain == d.domain &&
-                        (d.scope == InvalidationScope::kDomain ||
-                         (w.page >= (first & ~(count - 1)) && w.page < (first & ~(count - 1)) + count)));
+      const bool hit =
+          d.scope == InvalidationScope::kGlobal ||
+          (w.domain == d.domain &&
+           (d.scope == InvalidationScope::kDomain ||
+            (w.page >= (first & ~(count - 1)) && w.page < (first & ~(count - 1)) + count)));
       if (hit) w.valid = false;
     }
   }

@@ -30,15 +30,15 @@ inline constexpr uint64_t kAddrMask = 0x000ffffffffff000ULL;
 struct IommuParams {
   uint32_t iotlb_entries = 64;  // reach 256 KiB with 4 KiB pages (cost-sources §4, pcie-bench)
   uint32_t iotlb_ways = 4;
-  bool caching_mode = false;    // CM: emulated / nested IOMMUs report it
+  bool caching_mode = false;  // CM: emulated / nested IOMMUs report it
 };
 
 enum class InvalidationScope { kPage, kDomain, kGlobal };
 struct InvalidationDescriptor {
   InvalidationScope scope = InvalidationScope::kPage;
   uint16_t domain = 0;
-  uint64_t iova = 0;           // kPage: first address
-  unsigned address_mask = 0;   // kPage: 2^mask pages
+  uint64_t iova = 0;          // kPage: first address
+  unsigned address_mask = 0;  // kPage: 2^mask pages
 };
 
 struct DmaFault {
@@ -93,8 +93,7 @@ class Iommu {
     uint64_t leaf = 0;  // the cached I/O PTE (0 = a cached not-present result, CM only)
     uint64_t last_use = 0;
   };
-  std::optional<uint64_t> translate(uint16_t device, uint64_t iova, bool write,
-                                    const char** why);
+  std::optional<uint64_t> translate(uint16_t device, uint64_t iova, bool write, const char** why);
   uint64_t walk(Mfn root, uint64_t iova) const;  // the leaf entry, 0 if any level is absent
   std::size_t set_of(uint64_t page) const { return page % sets_; }
 

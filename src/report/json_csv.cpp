@@ -56,6 +56,9 @@ void write_json(std::ostream& out, const scenario::RunOutput& run, const Options
                                      {"mean_ns", r.span_ns(sp.span, run.profile)}};
     }
     pr["spans"] = spans;
+    const double io =
+        r.mean_count(sim::Event::kDevNicBytes) + r.mean_count(sim::Event::kDevDiskBytes);
+    if (io > 0 && r.latency.mean > 0) pr["io_throughput_mb_s"] = io / r.latency.mean * 1000.0;
     pr["counters"] = counters;
     pr["time_ns"] = breakdown;
     if (options.host_time) pr["host_ns_per_op"] = r.host_ns_per_op;

@@ -62,6 +62,26 @@ void write_table(std::ostream& out, const scenario::RunOutput& run, const Option
   if (s.vcpus > 1) {
     row("cpu time, all vCPUs", [](const scenario::PolicyResult& r) { return r.mean_cpu_ns; });
   }
+  auto io_bytes = [](const scenario::PolicyResult& r) {
+    return r.mean_count(sim::Event::kDevNicBytes) + r.mean_count(sim::Event::kDevDiskBytes);
+  };
+  bool any_io = false;
+  for (const auto& r : results) any_io = any_io || io_bytes(r) > 0;
+  if (any_io) {
+    // bytes per ns = GB/s; the row helper divides by 1000, so feed it MB/s x 1000.
+    out << std::left << std::setw(w0) << "  I/O throughput (MB/s)";
+    for (const auto& r : results) {
+      out << std::right << std::setw(w)
+          << num(r.latency.mean > 0 ? io_bytes(r) / r.latency.mean * 1000.0 : 0, 1);
+    }
+    for (std::size_t i = 1; i < results.size(); ++i) {
+      const auto tp = [&](const scenario::PolicyResult& r) {
+        return r.latency.mean > 0 ? io_bytes(r) / r.latency.mean : 0.0;
+      };
+      out << std::right << std::setw(22) << ratio(tp(results[i]), tp(results[0]));
+    }
+    out << "\n";
+  }
   if (options.host_time) {
     row("host time to simulate", [](const scenario::PolicyResult& r) { return r.host_ns_per_op; });
   }

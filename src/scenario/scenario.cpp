@@ -103,15 +103,16 @@ Scenario Scenario::parse(const std::string& text, const std::string& origin) {
     } else if (mode == "relaxed") {
       s.iommu = xen::IommuMode::kRelaxed;
     } else {
-      throw InputError(at(origin, *m->get("iommu")) + ": machine.iommu must be none, sync or relaxed, got '" +
-                       mode + "'");
+      throw InputError(at(origin, *m->get("iommu")) +
+                       ": machine.iommu must be none, sync or relaxed, got '" + mode + "'");
     }
     if (const toml::node* cm = m->get("caching_mode")) {
-      if (!cm->is_boolean()) throw InputError(at(origin, *cm) + ": machine.caching_mode must be true or false");
+      if (!cm->is_boolean())
+        throw InputError(at(origin, *cm) + ": machine.caching_mode must be true or false");
       s.iommu_params.caching_mode = cm->as_boolean()->get();
     }
-    s.iommu_params.iotlb_entries =
-        static_cast<uint32_t>(get_uint(origin, *m, "iotlb_entries", s.iommu_params.iotlb_entries, 1, 65536));
+    s.iommu_params.iotlb_entries = static_cast<uint32_t>(
+        get_uint(origin, *m, "iotlb_entries", s.iommu_params.iotlb_entries, 1, 65536));
     s.iommu_params.iotlb_ways =
         static_cast<uint32_t>(get_uint(origin, *m, "iotlb_ways", s.iommu_params.iotlb_ways, 1, 64));
     if (s.iommu_params.iotlb_entries % s.iommu_params.iotlb_ways != 0) {

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "guest/xen/xen_pv_ops.hpp"
-#include "workload/workload.hpp"
 #include "hw/iommu.hpp"
+#include "workload/workload.hpp"
 #include "xen/domain.hpp"
 #include "xen/params.hpp"
 

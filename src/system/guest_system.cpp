@@ -34,9 +34,8 @@ GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
     machine_ = std::make_unique<hw::Machine>(mp, ledger_);
     xen_ = std::make_unique<xen::Hypervisor>(*machine_, ledger_,
                                              xen::XenParams{config.xen_generation});
-    abi::StartInfo si =
-        xen::build_pv_domain(*xen_, xen::PvDomainSpec{config.guest_pages, config.vcpus, false,
-                                                      config.iommu});
+    abi::StartInfo si = xen::build_pv_domain(
+        *xen_, xen::PvDomainSpec{config.guest_pages, config.vcpus, false, config.iommu});
     tracer_ = std::make_unique<TracingPort>(*xen_, ledger_);
     ops_ = std::make_unique<guest::XenPvOps>(*tracer_, std::move(si), config.linux_generation);
   } else {
@@ -57,7 +56,8 @@ GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
     return hw::DmaPath(machine_->memory(), iommu, ledger_, device);
   };
   if (config.nic) nic_ = std::make_unique<hw::Nic>(path(kNicDevice), ledger_, kNicClock);
-  if (config.disk) disk_ = std::make_unique<hw::BlockDevice>(path(kDiskDevice), ledger_, kDiskClock);
+  if (config.disk)
+    disk_ = std::make_unique<hw::BlockDevice>(path(kDiskDevice), ledger_, kDiskClock);
   ledger_.reset();  // boot is not part of any measurement
 }
 

@@ -3,11 +3,12 @@
 // alone or with process churn (fork/exec/exit of another workload) in the same domain. The
 // device runs on its own clock; page-table churn runs on the vCPUs, and every IOTLB
 // invalidation it causes while the device streams stalls the device's translations.
+#include "workload/io_workloads.hpp"
+
 #include <string>
 
 #include "common/error.hpp"
 #include "guest/drivers.hpp"
-#include "workload/io_workloads.hpp"
 
 namespace pib::workload {
 
@@ -65,8 +66,12 @@ void stall_device(system::GuestSystem& sys, uint32_t clock, uint64_t invalidatio
 class NetStream final : public Workload {
  public:
   NetStream(const Params& p, bool receive)
-      : receive_(receive), packets_(p.u64("packets", 512)), bytes_(p.u64("packet_bytes", 1500)),
-        ring_(p.u64("ring", 256)), policy_(buffer_policy(p)), churn_(p) {
+      : receive_(receive),
+        packets_(p.u64("packets", 512)),
+        bytes_(p.u64("packet_bytes", 1500)),
+        ring_(p.u64("ring", 256)),
+        policy_(buffer_policy(p)),
+        churn_(p) {
     if (bytes_ == 0 || bytes_ > kPageSize) throw InputError("packet_bytes must be 1..4096");
     if (packets_ == 0) throw InputError("packets must be at least 1");
   }
@@ -75,8 +80,8 @@ class NetStream final : public Workload {
   }
   void setup(system::GuestSystem& sys) override {
     if (sys.nic() == nullptr) model_bug("net workload without a NIC");
-    driver_ = std::make_unique<guest::NicDriver>(sys.kernel(), 0, static_cast<uint32_t>(ring_),
-                                                 policy_);
+    driver_ =
+        std::make_unique<guest::NicDriver>(sys.kernel(), 0, static_cast<uint32_t>(ring_), policy_);
     sys.nic()->set_rx_ring(driver_->rx_ring_dma(), driver_->ring_size());
     sys.nic()->set_tx_ring(driver_->tx_ring_dma(), driver_->ring_size());
     churn_.setup(sys);
@@ -114,9 +119,13 @@ class NetStream final : public Workload {
 class DiskIo final : public Workload {
  public:
   DiskIo(const Params& p, bool random)
-      : random_(random), requests_(p.u64("requests", 64)),
-        bytes_(p.u64("request_kib", random ? 4 : 128) * 1024), depth_(p.u64("queue_depth", 32)),
-        buffer_pages_(p.u64("buffer_pages", 4096)), write_(p.u64("write", 0) != 0), churn_(p) {
+      : random_(random),
+        requests_(p.u64("requests", 64)),
+        bytes_(p.u64("request_kib", random ? 4 : 128) * 1024),
+        depth_(p.u64("queue_depth", 32)),
+        buffer_pages_(p.u64("buffer_pages", 4096)),
+        write_(p.u64("write", 0) != 0),
+        churn_(p) {
     if (requests_ == 0) throw InputError("requests must be at least 1");
   }
   void set_seed(uint64_t seed) override { seed_ = seed; }
@@ -138,8 +147,8 @@ class DiskIo final : public Workload {
       uint64_t n = left / (slices - s);
       left -= n;
       while (n > 0) {
-        const uint32_t posted =
-            driver_->submit(static_cast<uint32_t>(n), static_cast<uint32_t>(bytes_), write_, random_);
+        const uint32_t posted = driver_->submit(static_cast<uint32_t>(n),
+                                                static_cast<uint32_t>(bytes_), write_, random_);
         if (posted == 0) throw InputError("disk: request larger than the queue depth allows");
         sys.disk()->process();
         driver_->reap();
@@ -161,14 +170,13 @@ class DiskIo final : public Workload {
 }  // namespace
 
 const std::vector<std::string>& io_keys_net() {
-  static const std::vector<std::string> k = {"packets", "packet_bytes", "ring", "buffers",
-                                             "churn", "churn_ops"};
+  static const std::vector<std::string> k = {"packets", "packet_bytes", "ring",
+                                             "buffers", "churn",        "churn_ops"};
   return k;
 }
 const std::vector<std::string>& io_keys_disk() {
-  static const std::vector<std::string> k = {"requests",     "request_kib", "queue_depth",
-                                             "buffer_pages", "write",       "churn",
-                                             "churn_ops"};
+  static const std::vector<std::string> k = {
+      "requests", "request_kib", "queue_depth", "buffer_pages", "write", "churn", "churn_ops"};
   return k;
 }
 

@@ -50,8 +50,8 @@ struct WorkloadInfo {
   std::string name;
   std::string description;
   std::vector<std::string> keys;  // parameters it accepts
-  bool nic = false;                // needs a NIC attached
-  bool disk = false;               // needs a block device attached
+  bool nic = false;               // needs a NIC attached
+  bool disk = false;              // needs a block device attached
 };
 // The catalog entry of a workload (InputError naming the valid ones when unknown).
 WorkloadInfo workload_info(const std::string& name);

@@ -166,8 +166,8 @@ class Auditor {
       const PageInfo& pg = ft_[mfn];
       const uint64_t e = xen_.iommu_entry(d, mfn);
       const bool writable_dma = (e & hw::iopte::kWrite) != 0;
-      const bool validated_pt = pg.type != PageType::kWritable && pg.type != PageType::kNone &&
-                                pg.type_count > 0;
+      const bool validated_pt =
+          pg.type != PageType::kWritable && pg.type != PageType::kNone && pg.type_count > 0;
       // Paper-era Xen leaves frames that never were writable mapped (XSA-288): not flagged.
       if (validated_pt && writable_dma && (modern || pg.ever_writable)) {
         fail("frame " + hex(mfn.value) + " is a page table (type count " +
@@ -175,8 +175,8 @@ class Auditor {
              std::to_string(d.id) + "'s IOMMU");
       }
       if (modern && (pg.type == PageType::kWritable) != ((e & hw::iopte::kRead) != 0)) {
-        fail("frame " + hex(mfn.value) + ": in the IOMMU " + (e ? "yes" : "no") +
-             " but type " + (pg.type == PageType::kWritable ? "writable" : "not writable"));
+        fail("frame " + hex(mfn.value) + ": in the IOMMU " + (e ? "yes" : "no") + " but type " +
+             (pg.type == PageType::kWritable ? "writable" : "not writable"));
       }
     }
   }

@@ -29,11 +29,10 @@ abi::StartInfo build_pv_domain(Hypervisor& xen, const PvDomainSpec& spec) {
     throw InputError("domain: " + std::to_string(spec.pages) +
                      " pages leave no room beside the initial page tables");
   }
-  const DomId id = xen.create_domain(
-      DomainConfig{.max_pages = spec.pages,
-                   .vcpus = spec.vcpus,
-                   .privileged = spec.privileged,
-                   .iommu = spec.iommu});
+  const DomId id = xen.create_domain(DomainConfig{.max_pages = spec.pages,
+                                                  .vcpus = spec.vcpus,
+                                                  .privileged = spec.privileged,
+                                                  .iommu = spec.iommu});
   Domain& d = xen.domain(id);
   abi::StartInfo si;
   si.domid = id;

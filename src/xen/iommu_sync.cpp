@@ -44,8 +44,8 @@ std::pair<Mfn, uint64_t> Hypervisor::iommu_leaf(Domain& d, Mfn dfn, bool create)
 void Hypervisor::iommu_flush_page(Domain& d, Mfn dfn) {
   hw::Iommu* iommu = machine_.iommu();
   if (iommu == nullptr) return;
-  iommu->submit(hw::InvalidationDescriptor{hw::InvalidationScope::kPage, d.id,
-                                           dfn.value << kPageShift, 0});
+  iommu->submit(
+      hw::InvalidationDescriptor{hw::InvalidationScope::kPage, d.id, dfn.value << kPageShift, 0});
   iommu->wait();  // synchronous: the hypercall waits for the IOMMU
 }
 
@@ -54,8 +54,8 @@ int64_t Hypervisor::iommu_map(Domain& d, Mfn mfn, bool writable) {
   const auto [table, idx] = iommu_leaf(d, mfn, true);
   if (table == kInvalidMfn) return abi::err::kENOMEM;
   const uint64_t old = mem_.read_entry(table, idx);
-  const uint64_t val = (mfn.value << kPageShift) | hw::iopte::kRead |
-                       (writable ? hw::iopte::kWrite : 0);
+  const uint64_t val =
+      (mfn.value << kPageShift) | hw::iopte::kRead | (writable ? hw::iopte::kWrite : 0);
   if (old == val) return abi::err::kOk;  // nothing changed, nothing to flush
   mem_.write_entry(table, idx, val);
   ledger_.charge(Event::kHwIommuMap);
@@ -109,8 +109,9 @@ void Hypervisor::assign_device(DomId id, uint16_t device) {
   Domain& d = domain(id);
   hw::Iommu* iommu = machine_.iommu();
   if (iommu == nullptr || d.iommu_root == kInvalidMfn) {
-    throw InputError("domain " + std::to_string(id) +
-                     " has no IOMMU context: create it with an IOMMU mode on a machine with an IOMMU");
+    throw InputError(
+        "domain " + std::to_string(id) +
+        " has no IOMMU context: create it with an IOMMU mode on a machine with an IOMMU");
   }
   iommu->set_context(device, d.id, d.iommu_root);
 }

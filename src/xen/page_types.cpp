@@ -59,7 +59,7 @@ int64_t Hypervisor::change_type(Mfn mfn, PageType from, PageType to, Domain& d) 
     }
     if (rc != abi::err::kOk) {
       if (params_.generation == XenGeneration::kModern) return rc;  // type acquisition fails
-      ledger_.charge(Event::kXenHcFailed);  // reported, not acted on
+      ledger_.charge(Event::kXenHcFailed);                          // reported, not acted on
     }
   }
   pg.type = to;

@@ -116,7 +116,8 @@ TEST(ScenarioRun, SpansCountEveryTableOperationOnce) {
     EXPECT_EQ(r.span_per_op(sim::Span::kPgdPin), 2.0);  // the child's tree at fork, the new at exec
     // Spans are parts of operations: their time never exceeds the operations'.
     double spans = 0;
-    for (const auto& sp : sim::kSpanTable) spans += r.span_ns(sp.span, run.profile) * r.span_per_op(sp.span);
+    for (const auto& sp : sim::kSpanTable)
+      spans += r.span_ns(sp.span, run.profile) * r.span_per_op(sp.span);
     EXPECT_LT(spans, r.mean_cpu_ns);
   }
   // Under Xen, pinning a tree costs hypercalls; natively it is free.

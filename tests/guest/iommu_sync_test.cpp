@@ -80,17 +80,17 @@ TEST_P(IommuLifeCycle, ForkAndExitInvalidateOncePerTablePage) {
   EXPECT_EQ(fx_.sys().audit(), std::vector<std::string>{});
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Generations, IommuLifeCycle,
-    ::testing::Values(Case{xen::XenGeneration::kModern, false},
-                      Case{xen::XenGeneration::kModern, true},
-                      Case{xen::XenGeneration::kPaperEra, false},
-                      Case{xen::XenGeneration::kPaperEra, true}),
-    [](const auto& param_info) {
-      return std::string(param_info.param.gen == xen::XenGeneration::kModern ? "modern"
-                                                                              : "paper_era") +
-             (param_info.param.cm ? "_cm_on" : "_cm_off");
-    });
+INSTANTIATE_TEST_SUITE_P(Generations, IommuLifeCycle,
+                         ::testing::Values(Case{xen::XenGeneration::kModern, false},
+                                           Case{xen::XenGeneration::kModern, true},
+                                           Case{xen::XenGeneration::kPaperEra, false},
+                                           Case{xen::XenGeneration::kPaperEra, true}),
+                         [](const auto& param_info) {
+                           return std::string(param_info.param.gen == xen::XenGeneration::kModern
+                                                  ? "modern"
+                                                  : "paper_era") +
+                                  (param_info.param.cm ? "_cm_on" : "_cm_off");
+                         });
 
 TEST(IommuModes, NoSyncMeansNoIommuWork) {
   for (const auto mode : {xen::IommuMode::kNone, xen::IommuMode::kRelaxed}) {

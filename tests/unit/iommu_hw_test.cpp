@@ -19,7 +19,8 @@ struct IommuHw : ::testing::Test {
     mem.write_entry(Mfn{3}, 0, (4ULL << 12) | iopte::kRead | iopte::kWrite);
   }
   void map(uint64_t page, Mfn target, bool writable) {
-    mem.write_entry(Mfn{4}, page, (target.value << 12) | iopte::kRead | (writable ? iopte::kWrite : 0));
+    mem.write_entry(Mfn{4}, page,
+                    (target.value << 12) | iopte::kRead | (writable ? iopte::kWrite : 0));
   }
   uint64_t count(sim::Event e) const { return ledger.count(e); }
 };
@@ -56,7 +57,7 @@ TEST_F(IommuHw, StaleIotlbEntriesNeedAnInvalidation) {
   map(5, Mfn{20}, true);
   io.set_context(3, 7, root);
   ASSERT_TRUE(io.dma_u64(3, 5 * 4096, true, 1).ok);
-  mem.write_entry(Mfn{4}, 5, 0);  // software unmaps but does not invalidate
+  mem.write_entry(Mfn{4}, 5, 0);                     // software unmaps but does not invalidate
   EXPECT_TRUE(io.dma_u64(3, 5 * 4096, true, 2).ok);  // the IOTLB still translates
   io.submit({InvalidationScope::kPage, 7, 5 * 4096, 0});
   io.wait();
@@ -92,7 +93,7 @@ TEST_F(IommuHw, CachingModeCachesNotPresentResults) {
     Iommu io(m, l, IommuParams{64, 4, cm});
     io.set_context(3, 7, Mfn{1});
     EXPECT_FALSE(io.dma_u64(3, 9 * 4096, true, 1).ok);  // not yet mapped
-    m.write_entry(Mfn{4}, 9, (30ULL << 12) | 3);         // mapped, no invalidation
+    m.write_entry(Mfn{4}, 9, (30ULL << 12) | 3);        // mapped, no invalidation
     // Without caching mode the miss was not cached and the DMA now works; with it, the stale
     // not-present entry blocks it until software invalidates.
     EXPECT_EQ(io.dma_u64(3, 9 * 4096, true, 1).ok, !cm) << "caching mode " << cm;
@@ -104,9 +105,9 @@ TEST_F(IommuHw, IotlbEvictsLeastRecentlyUsedWithinASet) {
   link();
   for (uint64_t p = 0; p < 16; ++p) map(p, Mfn{16 + p}, true);
   io.set_context(3, 7, root);
-  io.dma_u64(3, 0, false);       // set 0
+  io.dma_u64(3, 0, false);         // set 0
   io.dma_u64(3, 4 * 4096, false);  // set 0
-  io.dma_u64(3, 0, false);       // touch page 0
+  io.dma_u64(3, 0, false);         // touch page 0
   io.dma_u64(3, 8 * 4096, false);  // set 0: evicts page 4
   EXPECT_TRUE(io.cached_entry(7, 0).has_value());
   EXPECT_FALSE(io.cached_entry(7, 4 * 4096).has_value());
