@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "app/calibrate_cmd.hpp"
+#include "app/fidelity_cmd.hpp"
 #include "app/hv_script.hpp"
 #include "app/run_cmd.hpp"
 #include "app/workload_cmd.hpp"
@@ -23,6 +24,8 @@ commands:
                       latencies, the time breakdown and counters, writes results/SCENARIO/
   scenarios           list the built-in scenarios (--show NAME prints one)
   profiles            list the built-in cost profiles (--show NAME prints one resolved)
+  fidelity            model vs a real Xen 4.17 + Linux 6.1 system's traced hypercall counts
+  snapshot PID        capture a live process's address space (maps, pagemap, VmPTE) as JSON
   calibrate [-o FILE] measure this machine's page zeroing/copying and syscall costs into a
                       profile (other rows from the literature, marked so)
   hv-script FILE...   run hypercall scripts against a small PV domain (docs/hv-script.md);
@@ -148,6 +151,20 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       return cmd_scenarios(args, out, err);
     }
     if (cmd == "profiles") return cmd_profiles(args, out, err);
+    if (cmd == "fidelity") {
+      if (wants_help(args)) {
+        out << kFidelityHelp;
+        return 0;
+      }
+      return cmd_fidelity(args, out, err);
+    }
+    if (cmd == "snapshot") {
+      if (wants_help(args)) {
+        out << kSnapshotHelp;
+        return 0;
+      }
+      return cmd_snapshot(args, out, err);
+    }
     if (cmd == "calibrate") {
       if (wants_help(args)) {
         out << kCalibrateHelp;
@@ -167,7 +184,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     return 2;
   }
   err << "pibooster: unknown command '" << cmd
-      << "' (valid: run, scenarios, profiles, calibrate, workload, hv-script, stats, help)\n";
+      << "' (valid: run, scenarios, profiles, calibrate, fidelity, snapshot, workload, hv-script, stats, help)\n";
   return 2;
 }
 

@@ -116,6 +116,30 @@ void Kernel::exec(Pid pid, const Image& image) {
   }
 }
 
+Pid Kernel::spawn_layout(const std::vector<Vma>& vmas, uint64_t brk_start, uint64_t brk,
+                         VcpuId cpu) {
+  if (cpu >= core_.nr_cpus()) throw InputError("no vCPU " + std::to_string(cpu));
+  const Pid pid = next_pid_++;
+  Task t;
+  t.pid = pid;
+  t.comm = "snapshot";
+  t.cpu = cpu;
+  tasks_.emplace(pid, std::move(t));
+  Task& task = task_mut(pid);
+  enter(task);
+  std::shared_ptr<Mm> mm = mm_alloc();
+  for (const Vma& v : vmas) insert_vma(*mm, v);
+  mm->brk_start = brk_start;
+  mm->brk = brk;
+  task.mm = mm;
+  {
+    sim::SpanScope span(core_.ledger(), sim::Span::kPgdPin);
+    core_.ops().enter_mmap(*mm);
+  }
+  switch_mm(mm.get());
+  return pid;
+}
+
 Pid Kernel::spawn(const Image& image, VcpuId cpu) {
   if (cpu >= core_.nr_cpus()) throw InputError("no vCPU " + std::to_string(cpu));
   const Pid pid = next_pid_++;

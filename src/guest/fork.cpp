@@ -26,6 +26,22 @@ Pid Kernel::fork(Pid parent_pid) {
   return pid;
 }
 
+Pid Kernel::vfork(Pid parent_pid) {
+  Task& parent = task_mut(parent_pid);
+  enter(parent);
+  core_.ledger().charge(sim::Event::kGuestFork);
+  const Pid pid = next_pid_++;
+  Task child;
+  child.pid = pid;
+  child.parent = parent_pid;
+  child.comm = parent.comm;
+  child.mm = parent.mm;  // CLONE_VM: the same address space, no copy
+  child.mm->users++;
+  child.cpu = parent.cpu;
+  tasks_.emplace(pid, std::move(child));
+  return pid;
+}
+
 void Kernel::dup_mmap(Mm& child, Mm& parent) {
   child.brk_start = parent.brk_start;
   child.brk = parent.brk;

@@ -71,6 +71,11 @@ class Kernel {
   // The first user process: a task with no mm that execs `image` on `cpu` and runs its start-up.
   Pid spawn(const Image& image, VcpuId cpu = 0);
   Pid fork(Pid parent);
+  // vfork: the child shares the parent's mm until it execs or exits.
+  Pid vfork(Pid parent);
+  // A process with a given layout and no image (rebuilding a snapshot): the VMAs are set up and
+  // the tree activated; its pages come from the process's own faults afterwards.
+  Pid spawn_layout(const std::vector<Vma>& vmas, uint64_t brk_start, uint64_t brk, VcpuId cpu);
   // Replaces the image; returns false (process unchanged) if the guest ran out of memory.
   void exec(Pid pid, const Image& image);
   // Runs an image's start-up: the page touches its description lists (demand faults).

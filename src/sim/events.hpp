@@ -118,6 +118,8 @@ enum class Event : std::size_t {
   kHwIommuInvStall,
   kDevNicDrops,
   kGuestDriverRequests,
+  kXenMcMmuUpdateRequests,
+  kXenMcMmuextOps,
   kCount
 };
 
@@ -238,6 +240,8 @@ inline constexpr std::array<EventInfo, kEventCount> kEventTable{{
   {Event::kHwIommuInvStall, "hw.iommu.inv_stall", "stalls", "IOTLB invalidations a streaming device had to wait out (its translations stall meanwhile)", Cost::kWork},
   {Event::kDevNicDrops, "dev.nic.drops", "packets", "packets the NIC dropped for want of a posted receive buffer", Cost::kTally},
   {Event::kGuestDriverRequests, "guest.driver.requests", "requests", "packets or block requests handled by a guest device driver (descriptor work, interrupt)", Cost::kWork},
+  {Event::kXenMcMmuUpdateRequests, "xen.multicall.mmu_update_requests", "requests", "mmu_update requests carried by multicall sub-calls", Cost::kTally},
+  {Event::kXenMcMmuextOps, "xen.multicall.mmuext_ops", "ops", "mmuext_op operations carried by multicall sub-calls", Cost::kTally},
 }};
 // clang-format on
 

@@ -77,11 +77,13 @@ int64_t Hypervisor::multicall(VcpuId vcpu, std::span<abi::MulticallEntry> entrie
       case abi::HypercallNr::kMmuUpdate:
         ledger_.charge(Event::kXenHcMmuUpdate);
         ledger_.charge(Event::kXenMcSubMmuUpdate);
+        ledger_.charge(Event::kXenMcMmuUpdateRequests, e.mmu_updates.size());
         e.result = mmu_update_body(vcpu, e.mmu_updates, &done, e.foreigndom);
         break;
       case abi::HypercallNr::kMmuextOp:
         ledger_.charge(Event::kXenHcMmuextOp);
         ledger_.charge(Event::kXenMcSubMmuextOp);
+        ledger_.charge(Event::kXenMcMmuextOps, e.mmuext_ops.size());
         e.result = mmuext_op_body(vcpu, e.mmuext_ops, &done, e.foreigndom);
         break;
       case abi::HypercallNr::kUpdateVaMapping:

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+#include "app/fidelity_cmd.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <ostream>
+
+#include "common/error.hpp"
+#include "fidelity/fidelity.hpp"
+#include "snapshot/snapshot.hpp"
+
+namespace pib::app {
+
+const char* const kFidelityHelp = R"(usage: pibooster fidelity [--data DIR] [--iterations N]
+
+Runs the model on the ground truth's process snapshots and operations (default: the project's
+copy in data/groundtruth/xen-4.17-linux-6.1), under Xen 4.17 (modern) and Linux 6.x paths,
+1 vCPU, no IOMMU, and prints each traced per-operation figure, model vs real, with the
+deviation; also the page-table pages below the pgd against the snapshot's VmPTE. Exit status 1
+when a figure is outside the tolerance (±5 %, or ±1 for figures below 20).
+)";
+
+const char* const kSnapshotHelp = R"(usage: pibooster snapshot PID [-o FILE]
+
+Captures a live process's user address space — /proc/PID/maps, the present pages of
+/proc/PID/pagemap as runs, and VmPTE — as JSON in the ground-truth snapshot format.
+)";
+
+int cmd_fidelity(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string dir = fidelity::default_data_dir();
+  uint64_t iterations = 20;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if (i + 1 >= args.size()) throw InputError(args[i] + " needs a value (see --help)");
+    if (args[i] == "--data") {
+      dir = args[++i];
+    } else if (args[i] == "--iterations") {
+      iterations = std::stoull(args[++i]);
+      if (iterations == 0) throw InputError("--iterations must be at least 1");
+    } else {
+      throw InputError("unknown option '" + args[i] + "' (see pibooster fidelity --help)");
+    }
+  }
+  const auto results = fidelity::run(dir, iterations);
+  int outside = 0;
+  out << "fidelity: model (Xen modern = 4.15-4.17, Linux 6.x paths, 1 vCPU, no IOMMU) vs "
+      << dir << "\n";
+  for (const auto& m : results) {
+    out << "\n" << m.mode << " (" << m.operation << "), per operation\n";
+    out << "  " << std::left << std::setw(36) << "figure" << std::right << std::setw(10)
+        << "real" << std::setw(10) << "model" << std::setw(10) << "dev" << "\n";
+    for (const auto& f : m.figures) {
+      char dev[32];
+      if (f.real >= 20) {
+        std::snprintf(dev, sizeof dev, "%+.1f%%", (f.model - f.real) / f.real * 100);
+      } else {
+        std::snprintf(dev, sizeof dev, "%+.2f", f.model - f.real);
+      }
+      char real[32], model[32];
+      std::snprintf(real, sizeof real, "%.2f", f.real);
+      std::snprintf(model, sizeof model, "%.2f", f.model);
+      out << "  " << std::left << std::setw(36) << f.name << std::right << std::setw(10) << real
+          << std::setw(10) << model << std::setw(10) << dev << (f.within ? "  ok" : "  OUT") << "\n";
+      if (!f.within) {
+        ++outside;
+        out << "      missing: " << f.missing_mechanism << "\n";
+      }
+    }
+    const bool fp = m.vmpte_pages_model == m.vmpte_pages_real;
+    out << "  " << std::left << std::setw(36) << "page-table pages below pgd (VmPTE)" << std::right
+        << std::setw(10) << m.vmpte_pages_real << std::setw(10) << m.vmpte_pages_model
+        << std::setw(10) << "" << (fp ? "  ok" : "  OUT") << "\n";
+    if (!fp) ++outside;
+  }
+  out << "\n" << (outside == 0 ? "all figures within tolerance" : std::to_string(outside) + " figure(s) outside tolerance") << "\n";
+  (void)err;
+  return outside == 0 ? 0 : 1;
+}
+
+int cmd_snapshot(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.size() != 2 && !(args.size() == 4 && args[2] == "-o")) {
+    err << kSnapshotHelp;
+    return 2;
+  }
+  int pid = 0;
+  try {
+    pid = std::stoi(args[1]);
+  } catch (const std::exception&) {
+    throw InputError("snapshot: '" + args[1] + "' is not a process id");
+  }
+  if (pid <= 0) throw InputError("snapshot: '" + args[1] + "' is not a process id");
+  const snapshot::Snapshot s = snapshot::capture(pid);
+  const std::string json = snapshot::to_json(s);
+  if (args.size() == 4) {
+    std::ofstream f(args[3]);
+    if (!f) throw InputError("cannot write '" + args[3] + "'");
+    f << json;
+  } else {
+    out << json;
+  }
+  return 0;
+}
+
+}  // namespace pib::app

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+#include "fidelity/fidelity.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "snapshot/snapshot.hpp"
+#include "workload/snapshot_process.hpp"
+
+#ifndef PIBOOSTER_SOURCE_DIR
+#define PIBOOSTER_SOURCE_DIR "."
+#endif
+
+namespace pib::fidelity {
+
+namespace {
+
+using sim::Event;
+using Counts = workload::Counts;
+
+double per_op(const Counts& c, Event e, uint64_t n) {
+  return static_cast<double>(c[static_cast<std::size_t>(e)]) / static_cast<double>(n);
+}
+
+// The model's value of each traced figure, from its counters.
+std::map<std::string, double> model_figures(const Counts& c, uint64_t n) {
+  auto f = [&](Event e) { return per_op(c, e, n); };
+  std::map<std::string, double> m;
+  m["mmu_update (direct)"] = f(Event::kXenHcMmuUpdate) - f(Event::kXenMcSubMmuUpdate);
+  m["mmu_update entries (direct)"] = f(Event::kXenMmuUpdateRequests) - f(Event::kXenMcMmuUpdateRequests);
+  m["mmuext_op (direct)"] = f(Event::kXenHcMmuextOp) - f(Event::kXenMcSubMmuextOp);
+  m["mmuext_op (in multicall)"] = f(Event::kXenMcSubMmuextOp);
+  m["mmuext_op entries (direct)"] = f(Event::kXenMmuextOps) - f(Event::kXenMcMmuextOps);
+  m["mmuext_op entries (in multicall)"] = f(Event::kXenMcMmuextOps);
+  m["multicall (direct)"] = f(Event::kXenHcMulticall);
+  m["multicall entries (direct)"] = f(Event::kXenMulticallEntries);
+  m["update_va_mapping (in multicall)"] = f(Event::kXenMcSubUpdateVaMapping);
+  m["update_va_mapping (direct)"] =
+      f(Event::kXenHcUpdateVaMapping) - f(Event::kXenMcSubUpdateVaMapping);
+  m["pv_ptwr_emulation"] = f(Event::kXenPtwrEmulated);
+  m["pv_page_fault"] = f(Event::kXenFaultBounced);
+  m["EV xen_mmu_alloc_ptpage"] =
+      f(Event::kGuestPtAllocL1) + f(Event::kGuestPtAllocL2) + f(Event::kGuestPtAllocL3);
+  m["EV xen_mmu_release_ptpage"] =
+      f(Event::kGuestPtFreeL1) + f(Event::kGuestPtFreeL2) + f(Event::kGuestPtFreeL3);
+  m["EV xen_mmu_pgd_pin"] = f(Event::kGuestPgdPin);
+  m["EV xen_mmu_pgd_unpin"] = f(Event::kGuestPgdUnpin);
+  return m;
+}
+
+// Real mechanisms the model does not have, by figure: printed when a figure is off.
+const std::map<std::string, std::string>& known_gaps() {
+  static const std::map<std::string, std::string> gaps = {
+      {"mmuext_op (direct)",
+       "context-switch batches: the real kernel also flushes stack_switch/set_segment_base "
+       "batches and lazy-TLB flushes that the model's CR3-only context switch does not issue"},
+      {"mmuext_op entries (direct)", "as mmuext_op (direct)"},
+      {"multicall (direct)",
+       "context-switch multicalls (stack_switch + CR3 in one batch) are not modelled"},
+      {"multicall entries (direct)", "as multicall (direct)"},
+  };
+  return gaps;
+}
+
+nlohmann::json load_json(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError("cannot open ground truth '" + path + "'");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw InputError(path + ": not valid JSON (" + e.what() + ")");
+  }
+}
+
+}  // namespace
+
+bool within_tolerance(double real, double model) {
+  if (real < 20) return std::fabs(model - real) <= 1.0;
+  return std::fabs(model - real) <= 0.05 * real;
+}
+
+std::string default_data_dir() {
+  const std::string rel = "data/groundtruth/xen-4.17-linux-6.1";
+  if (std::filesystem::exists(rel + "/counts.json")) return rel;
+  return std::string(PIBOOSTER_SOURCE_DIR) + "/" + rel;
+}
+
+std::vector<ModeResult> run(const std::string& dir, uint64_t iterations) {
+  const nlohmann::json counts = load_json(dir + "/counts.json");
+  struct Mode {
+    const char* name;
+    const char* snapshot;
+    const char* op;
+  };
+  const Mode modes[] = {{"fork_exit", "snapshot-fork_exit.json", "fork_exit"},
+                        {"heap64", "snapshot-heap64.json", "fork_exit"},
+                        {"mmap_touch", "snapshot-fork_exit.json", "mmap_touch"}};
+  std::vector<ModeResult> out;
+  for (const Mode& mode : modes) {
+    if (!counts.contains(mode.name)) continue;
+    const snapshot::Snapshot snap = snapshot::load(dir + "/" + mode.snapshot);
+    system::GuestSystemConfig cfg;
+    cfg.guest_pages = 128 * 256;  // 128 MiB beside the snapshot's own memory
+    for (const auto& r : snap.page_runs) cfg.guest_pages += r.pages;
+    cfg.xen_generation = xen::XenGeneration::kModern;
+    cfg.linux_generation = guest::LinuxGeneration::kLinux6;
+    system::GuestSystem sys(cfg);
+    workload::SnapshotWorkload w(snap, workload::snapshot_op_by_name(mode.op),
+                                 workload::LoopWrites{});
+    const auto r = workload::run(sys, w, mode.name, iterations, 2);
+    ModeResult m;
+    m.mode = mode.name;
+    m.operation = r.operation;
+    m.vmpte_pages_real = snap.vmpte_pages();
+    m.vmpte_pages_model = sys.kernel().mm(w.pid()).pt_pages_below_pgd();
+    const auto model = model_figures(r.total, iterations);
+    std::map<std::string, double> real;
+    for (const auto& [k, v] : counts[mode.name]["xen"]["per_op"].items()) real[k] = v.get<double>();
+    for (const auto& [k, v] : counts[mode.name]["linux"]["per_op"].items()) {
+      if (k.rfind("EV xen_mmu_alloc", 0) == 0 || k.rfind("EV xen_mmu_release", 0) == 0 ||
+          k.rfind("EV xen_mmu_pgd", 0) == 0) {
+        real[k] = v.get<double>();
+      }
+    }
+    for (const auto& [name, value] : model) {
+      auto it = real.find(name);
+      if (it == real.end()) continue;  // not traced in this mode
+      Figure f{name, it->second, value, within_tolerance(it->second, value), ""};
+      if (!f.within) {
+        auto g = known_gaps().find(name);
+        f.missing_mechanism = g != known_gaps().end() ? g->second : "not yet explained";
+      }
+      m.figures.push_back(f);
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+}  // namespace pib::fidelity

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+// Fidelity against a real system: run the model on the ground truth's process snapshots and
+// operations, under the matching generation (Xen 4.17 = modern, Linux 6.1 paths, 1 vCPU, no
+// IOMMU), and compare every traced per-operation figure. Tolerance: ±5 %, or ±1 for figures
+// below 20. A figure the model cannot match carries the name of the real mechanism it lacks.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace pib::fidelity {
+
+struct Figure {
+  std::string name;
+  double real = 0;
+  double model = 0;
+  bool within = false;
+  std::string missing_mechanism;  // when known: why the model differs
+};
+
+struct ModeResult {
+  std::string mode;       // fork_exit, heap64, mmap_touch
+  std::string operation;  // what one op is
+  std::vector<Figure> figures;
+  uint64_t vmpte_pages_real = 0;   // from the snapshot
+  uint64_t vmpte_pages_model = 0;  // the model process's tables below the pgd
+};
+
+bool within_tolerance(double real, double model);
+std::vector<ModeResult> run(const std::string& data_dir, uint64_t iterations);
+// Where the ground truth is: the project's copy (found from the working directory or the
+// source tree this binary was built from).
+std::string default_data_dir();
+
+}  // namespace pib::fidelity

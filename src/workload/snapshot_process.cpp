@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+#include "workload/snapshot_process.hpp"
+
+#include "common/error.hpp"
+
+namespace pib::workload {
+
+namespace {
+
+using guest::Vma;
+using guest::VmaKind;
+
+uint32_t prot_of(const std::string& perms) {
+  uint32_t p = 0;
+  if (perms[0] == 'r') p |= guest::prot::kRead;
+  if (perms[1] == 'w') p |= guest::prot::kWrite;
+  if (perms[2] == 'x') p |= guest::prot::kExec;
+  return p;
+}
+
+bool is_special(const std::string& name) {
+  return name == "[vvar]" || name == "[vvar_vclock]" || name == "[vdso]";
+}
+
+}  // namespace
+
+guest::Pid build_snapshot_process(system::GuestSystem& sys, const snapshot::Snapshot& snap,
+                                  VcpuId cpu) {
+  guest::Kernel& k = sys.kernel();
+  std::vector<Vma> vmas;
+  uint64_t brk_start = 0, brk = 0;
+  for (const auto& m : snap.vmas) {
+    if (m.start >= guest::kTaskSize) continue;  // [vsyscall] lives in the kernel half
+    Vma v;
+    v.start = m.start;
+    v.end = m.end;
+    v.prot = prot_of(m.perms);
+    v.shared = m.perms[3] == 's';
+    v.name = m.name.empty() ? "[anon]" : m.name;
+    const uint64_t pages = (m.end - m.start) >> kPageShift;
+    if (m.name == "[heap]") {
+      v.kind = VmaKind::kHeap;
+      brk_start = m.start;
+      brk = m.end;
+    } else if (m.name == "[stack]") {
+      v.kind = VmaKind::kStack;
+    } else if (m.name == "[vvar]" || m.name == "[vvar_vclock]") {
+      v.kind = VmaKind::kSpecial;  // VM_PFNMAP: copied at fork
+      v.shared = true;
+      v.file = k.page_cache().file(m.name, pages);
+    } else if (m.name == "[vdso]") {
+      v.kind = VmaKind::kFile;
+      v.file = k.page_cache().file(m.name, pages);
+    } else if (m.inode != 0 || (!m.name.empty() && m.name[0] == '/') ||
+               (!m.name.empty() && m.name[0] != '[')) {
+      v.kind = VmaKind::kFile;
+      v.pgoff = m.offset >> kPageShift;
+      v.file = k.page_cache().file(m.name, v.pgoff + pages);
+    } else if (v.shared) {
+      v.kind = VmaKind::kFile;  // shared anonymous memory: a shmem file
+      v.file = k.page_cache().file("[shmem:" + std::to_string(m.start) + "]", pages);
+    } else {
+      v.kind = VmaKind::kAnon;
+    }
+    vmas.push_back(v);
+  }
+  if (brk_start == 0 && !vmas.empty()) {
+    // No heap yet: brk starts after the highest mapping of the program image.
+    for (const Vma& v : vmas) {
+      if (v.start < 0x100000000ULL && v.end > brk_start) brk_start = brk = v.end;
+    }
+  }
+  const guest::Pid pid = k.spawn_layout(vmas, brk_start, brk, cpu);
+  for (const auto& run : snap.page_runs) {
+    if (!run.present) continue;
+    for (uint64_t i = 0; i < run.pages; ++i) {
+      const uint64_t va = run.start + i * kPageSize;
+      const guest::Vma* v = k.mm(pid).find_vma(va);
+      if (v == nullptr) {
+        throw InputError(snap.origin + ": present page " + std::to_string(va) + " outside every VMA");
+      }
+      if (run.file_or_shared_anon || v->kind == VmaKind::kSpecial) {
+        if (!k.load(pid, va)) model_bug("snapshot page read failed");
+        continue;
+      }
+      if (v->writable()) {
+        if (!k.store(pid, va, va)) model_bug("snapshot page write failed");
+        continue;
+      }
+      // An anonymous page in a now read-only mapping (RELRO after relocation).
+      const uint32_t prot = v->prot;
+      k.mprotect(pid, va, kPageSize, prot | guest::prot::kWrite);
+      if (!k.store(pid, va, va)) model_bug("snapshot page write failed");
+      k.mprotect(pid, va, kPageSize, prot);
+    }
+  }
+  for (const auto& m : snap.vmas) {
+    if (!is_special(m.name)) continue;
+    const uint64_t last = m.name == "[vdso]" ? m.end : m.start + kPageSize;
+    for (uint64_t va = m.start; va < last; va += kPageSize) {
+      const bool ok = m.name == "[vdso]" ? k.fetch(pid, va) : k.load(pid, va).has_value();
+      if (!ok) model_bug("special mapping touch failed");
+    }
+  }
+  return pid;
+}
+
+SnapshotOp snapshot_op_by_name(const std::string& name) {
+  if (name == "fork_exit" || name == "heap64") return SnapshotOp::kForkExit;
+  if (name == "fork_exec") return SnapshotOp::kForkExec;
+  if (name == "vfork_exec") return SnapshotOp::kVforkExec;
+  if (name == "mmap_touch") return SnapshotOp::kMmapTouch;
+  throw InputError("unknown snapshot operation '" + name +
+                   "' (valid: fork_exit, fork_exec, vfork_exec, mmap_touch)");
+}
+
+std::string SnapshotWorkload::operation() const {
+  switch (op_) {
+    case SnapshotOp::kForkExit: return "fork+exit";
+    case SnapshotOp::kForkExec: return "fork+execve";
+    case SnapshotOp::kVforkExec: return "vfork+execve";
+    case SnapshotOp::kMmapTouch: return "mmap+touch+munmap";
+  }
+  return "?";
+}
+
+void SnapshotWorkload::setup(system::GuestSystem& sys) {
+  pid_ = build_snapshot_process(sys, snap_, 0);
+  tiny_ = guest::builtin_image("tiny-static");
+}
+
+void SnapshotWorkload::loop_writes(guest::Kernel& k, guest::Pid pid, uint64_t pages) {
+  // The stack top first, then writable private pages in address order (data, bss, heap).
+  const guest::Mm& mm = k.mm(pid);
+  uint64_t left = pages;
+  for (auto it = mm.vmas.rbegin(); it != mm.vmas.rend() && left > 0; ++it) {
+    if (it->second.kind != VmaKind::kStack) continue;
+    if (!k.store(pid, it->second.end - kPageSize + 64, pid)) model_bug("stack write failed");
+    --left;
+  }
+  for (const auto& [start, v] : mm.vmas) {
+    if (left == 0) break;
+    if (!v.writable() || v.shared || v.kind == VmaKind::kStack) continue;
+    for (uint64_t va = v.start; va < v.end && left > 0; va += kPageSize) {
+      if (k.pte_of(pid, va) == 0) continue;  // only pages the program already has
+      if (!k.store(pid, va + 128, pid)) model_bug("data write failed");
+      --left;
+    }
+  }
+}
+
+void SnapshotWorkload::iteration(system::GuestSystem& sys) {
+  guest::Kernel& k = sys.kernel();
+  switch (op_) {
+    case SnapshotOp::kForkExit: {
+      const guest::Pid c = k.fork(pid_);
+      loop_writes(k, c, writes_.child_pages);
+      k.exit(c);
+      k.schedule(pid_);
+      loop_writes(k, pid_, writes_.parent_pages);
+      break;
+    }
+    case SnapshotOp::kForkExec:
+    case SnapshotOp::kVforkExec: {
+      const guest::Pid c = op_ == SnapshotOp::kForkExec ? k.fork(pid_) : k.vfork(pid_);
+      if (op_ == SnapshotOp::kForkExec) loop_writes(k, c, 1);
+      k.exec(c, tiny_);
+      k.run_startup(c, tiny_);
+      k.exit(c);
+      k.schedule(pid_);
+      loop_writes(k, pid_, writes_.parent_pages);
+      break;
+    }
+    case SnapshotOp::kMmapTouch: {
+      const uint64_t len = 2ULL << 20;
+      const uint64_t a = k.mmap(pid_, guest::MapRequest::anonymous(len));
+      for (uint64_t off = 0; off < len; off += kPageSize) {
+        if (!k.store(pid_, a + off, 1)) model_bug("mmap_touch write failed");
+      }
+      k.munmap(pid_, a, len);
+      break;
+    }
+  }
+}
+
+}  // namespace pib::workload

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: MIT
+// The model's page-table footprint of a real process equals what the real kernel holds:
+// snapshot processes of several shapes started here, rebuild each in the model, compare the
+// page-table pages below the pgd with VmPTE.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+#include "snapshot/snapshot.hpp"
+#include "system/guest_system.hpp"
+#include "workload/snapshot_process.hpp"
+
+namespace pib {
+namespace {
+
+// Starts the helper with `args`, waits for "ready", snapshots it, lets it exit.
+snapshot::Snapshot snapshot_of(const std::string& binary, const std::vector<std::string>& args) {
+  int to_child[2], from_child[2];
+  if (pipe(to_child) != 0 || pipe(from_child) != 0) throw std::runtime_error("pipe");
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(to_child[0], 0);
+    dup2(from_child[1], 1);
+    close(to_child[1]);
+    close(from_child[0]);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(binary.c_str()));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  close(to_child[0]);
+  close(from_child[1]);
+  char buf[16] = {};
+  const ssize_t got = read(from_child[0], buf, sizeof buf - 1);
+  snapshot::Snapshot s;
+  if (got > 0 && std::string(buf).rfind("ready", 0) == 0) s = snapshot::capture(pid);
+  close(to_child[1]);
+  close(from_child[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  if (got <= 0) throw std::runtime_error(binary + " did not start");
+  return s;
+}
+
+std::string helper(const std::string& kind) {
+  return std::string(PIB_HELPER_DIR) + "/footprint_target_" + kind;
+}
+
+uint64_t model_tables(const snapshot::Snapshot& snap) {
+  system::GuestSystemConfig cfg;
+  cfg.guest_pages = 16384;
+  for (const auto& r : snap.page_runs) cfg.guest_pages += r.pages;
+  system::GuestSystem sys(cfg);
+  const auto pid = workload::build_snapshot_process(sys, snap);
+  EXPECT_EQ(sys.audit(), std::vector<std::string>{});
+  return sys.kernel().mm(pid).pt_pages_below_pgd();
+}
+
+struct Shape {
+  const char* name;
+  const char* binary;
+  std::vector<std::string> args;
+};
+
+class Footprint : public ::testing::TestWithParam<Shape> {};
+
+TEST_P(Footprint, ModelTablesEqualVmPte) {
+  const Shape& s = GetParam();
+  const snapshot::Snapshot snap = snapshot_of(helper(s.binary), s.args);
+  ASSERT_GT(snap.vmpte_kb, 0u);
+  EXPECT_EQ(model_tables(snap), snap.vmpte_pages()) << s.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, Footprint,
+    ::testing::Values(Shape{"tiny_static", "static", {"tiny"}},
+                      Shape{"dynamic", "dynamic", {"tiny"}},
+                      Shape{"large_heap", "static", {"heap", "64"}},
+                      Shape{"many_mappings", "dynamic", {"maps", "40"}}),
+    [](const auto& param_info) { return std::string(param_info.param.name); });
+
+TEST(Snapshot, GroundTruthSnapshotsRebuildToTheirVmPte) {
+  const std::string dir = std::string(std::getenv("PIB_SOURCE_DIR")) +
+                          "/data/groundtruth/xen-4.17-linux-6.1/";
+  for (const char* f : {"snapshot-fork_exit.json", "snapshot-heap64.json"}) {
+    const auto snap = snapshot::load(dir + f);
+    EXPECT_EQ(model_tables(snap), snap.vmpte_pages()) << f;
+  }
+}
+
+TEST(Snapshot, MalformedInputIsNamed) {
+  try {
+    snapshot::parse_maps("00400000-00401000 r--p 00000000 fe:00 123 /bin/x\nzzz\n", "maps");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("maps:2"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(snapshot::parse_maps("00401000-00400000 r--p 0 fe:00 1\n", "maps"), InputError);
+  EXPECT_THROW(snapshot::parse("{\"vmas\": []}", "s.json"), InputError);  // no VmPTE
+  EXPECT_THROW(snapshot::parse("not json", "s.json"), InputError);
+  EXPECT_THROW(snapshot::capture(999999999), InputError);  // no such process
+}
+
+TEST(Snapshot, JsonRoundTrips) {
+  const std::string dir = std::string(std::getenv("PIB_SOURCE_DIR")) +
+                          "/data/groundtruth/xen-4.17-linux-6.1/";
+  const auto a = snapshot::load(dir + "snapshot-heap64.json");
+  const auto b = snapshot::parse(snapshot::to_json(a), "again");
+  EXPECT_EQ(snapshot::to_json(a), snapshot::to_json(b));
+}
+
+}  // namespace
+}  // namespace pib
