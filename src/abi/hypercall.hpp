@@ -82,6 +82,11 @@ enum MmuextCmd : uint32_t {
   kMmuextFlushCacheGlobal = 18,
   kMmuextMarkSuper = 19,
   kMmuextUnmarkSuper = 20,
+  // PiBooster's fine-grained validation (model extension, numbers outside Xen's range):
+  // move a frame into / out of the domain's page-table pool, whose frames are revoked from
+  // DMA for as long as they stay in it whatever their type. One IOTLB invalidation per batch.
+  kMmuextPtPoolAdd = 40,
+  kMmuextPtPoolRemove = 41,
 };
 struct MmuextOp {
   uint32_t cmd = 0;

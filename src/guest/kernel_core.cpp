@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "guest/pt_cache.hpp"
 
 namespace pib::guest {
 
@@ -49,7 +50,10 @@ void KernelCore::copy_page(Pfn dst, Pfn src) {
 }
 
 Pfn KernelCore::alloc_page(bool zeroed) {
-  const Pfn pfn = alloc_.alloc(0);
+  Pfn pfn = alloc_.alloc(0);
+  if (pfn == kInvalidPfn && ptcache != nullptr && ptcache->shrink(64) > 0) {
+    pfn = alloc_.alloc(0);  // memory pressure: the page-table cache gave pages back
+  }
   if (pfn == kInvalidPfn) {
     throw OutOfMemory("guest out of memory (" + std::to_string(layout_.nr_pages) + " pages)");
   }

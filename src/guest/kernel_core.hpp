@@ -69,6 +69,10 @@ class KernelCore {
 
   // leave_mm on vCPU `v`: switch it to init_mm (set by the kernel; used by pv-ops' exit path).
   std::function<void(VcpuId)> leave_mm;
+  // The PiBooster page-table cache, when the kernel runs with one (page-table pages come from
+  // and go back to it), and the vsyscall entry every user pgd carries (set by the Xen pv-ops).
+  class PageTableCache* ptcache = nullptr;
+  uint64_t vsyscall_entry = 0;
 
  private:
   PvOps& ops_;

@@ -6,6 +6,7 @@
 #include "common/error.hpp"
 #include "guest/kernel.hpp"
 #include "guest/pgtable.hpp"
+#include "guest/pt_cache.hpp"
 
 namespace pib::guest {
 
@@ -16,11 +17,13 @@ std::shared_ptr<Mm> Kernel::mm_alloc() {
   // pgd_alloc: a zeroed pgd page, the platform's part (Xen: the user pgd), then pgd_ctor copies
   // the kernel half from swapper_pg_dir (a memcpy of 256 entries; the page is zero, so copying
   // the non-zero ones is the same).
-  mm->pgd = core_.alloc_page(true);
+  const bool cached = core_.ptcache != nullptr;
+  mm->pgd = cached ? core_.ptcache->alloc(CacheLevel::kPgd) : core_.alloc_page(true);
   core_.pages().page(mm->pgd).pt_level = PtLevel::kPgd;
   core_.ledger().charge(sim::Event::kGuestPgdAlloc);
   core_.ops().pgd_alloc(*mm);
-  for (uint64_t slot = kUserPgdSlots; slot < kEntriesPerTable; ++slot) {
+  // A cached pgd already carries the kernel half.
+  for (uint64_t slot = kUserPgdSlots; slot < kEntriesPerTable && !cached; ++slot) {
     const uint64_t e = core_.read_entry(EntryRef{core_.layout().swapper_pgd, slot});
     if (e != 0) core_.write_entry_native(EntryRef{mm->pgd, slot}, e);
   }
@@ -33,8 +36,12 @@ void Kernel::pgd_free(Mm& mm) {
   if (core_.pages().page(mm.pgd).pinned) model_bug("pgd_free of a pinned pgd");
   sim::SpanScope span(core_.ledger(), sim::Span::kPgdFree);
   core_.ops().pgd_free(mm);
-  core_.pages().page(mm.pgd).pt_level = PtLevel::kNone;
-  core_.pages().free(mm.pgd);
+  if (core_.ptcache != nullptr) {
+    core_.ptcache->free(mm.pgd, CacheLevel::kPgd);
+  } else {
+    core_.pages().page(mm.pgd).pt_level = PtLevel::kNone;
+    core_.pages().free(mm.pgd);
+  }
   core_.ledger().charge(sim::Event::kGuestPgdFree);
   mm.pgd = kInvalidPfn;
 }

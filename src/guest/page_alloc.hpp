@@ -20,6 +20,7 @@ struct Page {
   uint32_t refcount = 0;  // 0 = free (owned by the allocator)
   uint32_t mapcount = 0;  // user PTEs mapping this page
   bool pinned = false;    // PG_pinned: Xen has it as a validated, read-only page table
+  bool dma_pooled = false;  // PiBooster: in the hypervisor's page-table pool (revoked from DMA)
   bool anon = false;      // anonymous (not page cache)
   bool page_cache = false;
   PtLevel pt_level = PtLevel::kNone;

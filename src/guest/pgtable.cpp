@@ -2,6 +2,7 @@
 #include "guest/pgtable.hpp"
 
 #include "common/error.hpp"
+#include "guest/pt_cache.hpp"
 #include "guest/tlb_policy.hpp"
 
 namespace pib::guest {
@@ -16,6 +17,9 @@ constexpr Event alloc_event(PtLevel l) {
   return l == PtLevel::kPte   ? Event::kGuestPtAllocL1
          : l == PtLevel::kPmd ? Event::kGuestPtAllocL2
                               : Event::kGuestPtAllocL3;
+}
+constexpr CacheLevel cache_level(PtLevel l) {
+  return l == PtLevel::kPte ? CacheLevel::kL1 : l == PtLevel::kPmd ? CacheLevel::kL2 : CacheLevel::kL3;
 }
 constexpr sim::Span alloc_span(PtLevel l) {
   return l == PtLevel::kPte   ? sim::Span::kPtAllocL1
@@ -55,7 +59,8 @@ std::optional<EntryRef> PageTables::lookup(const Mm& mm, uint64_t va) {
 }
 
 Pfn PageTables::new_table(Mm& mm, PtLevel level) {
-  const Pfn pfn = k_.alloc_page(true);  // GFP_PGTABLE_USER: zeroed through the direct map
+  // GFP_PGTABLE_USER: zeroed through the direct map — or a ready page from the PiBooster cache.
+  const Pfn pfn = k_.ptcache != nullptr ? k_.ptcache->alloc(cache_level(level)) : k_.alloc_page(true);
   k_.pages().page(pfn).pt_level = level;
   k_.ledger().charge(alloc_event(level));
   mm.pt_pages[static_cast<unsigned>(level)]++;
@@ -268,8 +273,12 @@ void PageTables::finish(Gather& tlb) {
     sim::SpanScope span(k_.ledger(), free_span(level), /*counts_instance=*/false);
     Page& pg = k_.pages().page(pfn);
     if (pg.pinned) model_bug("freeing a table page that is still pinned");
-    pg.pt_level = PtLevel::kNone;
     k_.ledger().charge(free_event(level));
+    if (k_.ptcache != nullptr) {
+      k_.ptcache->free(pfn, cache_level(level));
+      continue;
+    }
+    pg.pt_level = PtLevel::kNone;
     k_.pages().free(pfn);
   }
   tlb.pages.clear();

@@ -120,6 +120,12 @@ enum class Event : std::size_t {
   kGuestDriverRequests,
   kXenMcMmuUpdateRequests,
   kXenMcMmuextOps,
+  kGuestPtCacheHit,
+  kGuestPtCacheMiss,
+  kGuestPtCacheRefill,
+  kGuestPtCacheRelease,
+  kGuestPtCacheDirty,
+  kGuestPtCacheOp,
   kCount
 };
 
@@ -242,6 +248,12 @@ inline constexpr std::array<EventInfo, kEventCount> kEventTable{{
   {Event::kGuestDriverRequests, "guest.driver.requests", "requests", "packets or block requests handled by a guest device driver (descriptor work, interrupt)", Cost::kWork},
   {Event::kXenMcMmuUpdateRequests, "xen.multicall.mmu_update_requests", "requests", "mmu_update requests carried by multicall sub-calls", Cost::kTally},
   {Event::kXenMcMmuextOps, "xen.multicall.mmuext_ops", "ops", "mmuext_op operations carried by multicall sub-calls", Cost::kTally},
+  {Event::kGuestPtCacheHit, "guest.ptcache.hits", "pages", "page-table allocations served by the PiBooster cache", Cost::kTally},
+  {Event::kGuestPtCacheMiss, "guest.ptcache.misses", "pages", "page-table allocations the PiBooster cache could not serve from its pool (it refilled first)", Cost::kTally},
+  {Event::kGuestPtCacheRefill, "guest.ptcache.refill_pages", "pages", "pages the PiBooster cache took from the page allocator (zeroed, made pool frames)", Cost::kTally},
+  {Event::kGuestPtCacheRelease, "guest.ptcache.release_pages", "pages", "pages the PiBooster cache gave back to the page allocator", Cost::kTally},
+  {Event::kGuestPtCacheDirty, "guest.ptcache.dirty", "pages", "freed tables the cache found not clean and cleared before reuse", Cost::kTally},
+  {Event::kGuestPtCacheOp, "guest.ptcache.ops", "ops", "PiBooster cache pops and pushes (per-level LIFO)", Cost::kWork},
 }};
 // clang-format on
 

@@ -44,6 +44,16 @@ GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
     ops_ = std::make_unique<guest::NativePvOps>(*machine_);
   }
   kernel_ = std::make_unique<guest::Kernel>(*ops_, ledger_);
+  using PB = GuestSystemConfig::PiBooster;
+  if (config.pibooster == PB::kFull || config.pibooster == PB::kCacheOnly) {
+    guest::PtCacheParams p = config.ptcache;
+    p.pool_interface = config.pibooster == PB::kFull;
+    ptcache_ = std::make_unique<guest::PageTableCache>(kernel_->core(), p);
+    kernel_->core().ptcache = ptcache_.get();
+  }
+  if (config.pibooster == PB::kValidationOnly && config.pvops == PvOpsKind::kXen) {
+    static_cast<guest::XenPvOps&>(*ops_).set_pool_per_tree(true);
+  }
   // Devices: under Xen with an IOMMU mode they are assigned to the domain and DMA through its
   // I/O page tables; otherwise (no IOMMU, or bare metal, whose kernel does not program one
   // here) they DMA to bus addresses untranslated.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "guest/kernel.hpp"
+#include "guest/pt_cache.hpp"
 #include "guest/xen/xen_pv_ops.hpp"
 #include "hw/dma_devices.hpp"
 #include "hw/machine.hpp"
@@ -33,6 +34,10 @@ struct GuestSystemConfig {
   // The IOMMU (machine) and how the domain uses it (Xen): kNone = no IOMMU on the machine.
   xen::IommuMode iommu = xen::IommuMode::kNone;
   hw::IommuParams iommu_params{};
+  // PiBooster: the guest's page-table cache and/or the hypervisor's page-table pool interface.
+  enum class PiBooster : uint8_t { kOff, kFull, kCacheOnly, kValidationOnly };
+  PiBooster pibooster = PiBooster::kOff;
+  guest::PtCacheParams ptcache{};
   bool nic = false;   // attach a NIC (device 0x100) to the guest
   bool disk = false;  // attach a block device (device 0x200)
 };
@@ -56,6 +61,7 @@ class GuestSystem {
   guest::Kernel& kernel() { return *kernel_; }
   xen::Hypervisor* hypervisor() { return xen_.get(); }  // nullptr on bare metal
   hw::Nic* nic() { return nic_.get(); }
+  guest::PageTableCache* ptcache() { return ptcache_.get(); }
   hw::BlockDevice* disk() { return disk_.get(); }
   // Prints every guest-to-Xen transition to `out` until called with nullptr (Xen only).
   void trace_hypercalls(std::ostream* out) {
@@ -72,6 +78,7 @@ class GuestSystem {
   std::unique_ptr<TracingPort> tracer_;
   std::unique_ptr<guest::PvOps> ops_;
   std::unique_ptr<guest::Kernel> kernel_;
+  std::unique_ptr<guest::PageTableCache> ptcache_;
   std::unique_ptr<hw::Nic> nic_;
   std::unique_ptr<hw::BlockDevice> disk_;
 };

@@ -42,6 +42,8 @@ struct PageInfo {
   int32_t linear_pt_count = 0;
   // Model bookkeeping for the auditor (not Xen state): the frame has held the writable type.
   bool ever_writable = false;
+  // PiBooster: in the domain's page-table pool, i.e. revoked from DMA independently of type.
+  bool pt_pool = false;
 };
 
 class FrameTable {

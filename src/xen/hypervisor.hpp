@@ -105,6 +105,11 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   // The leaf I/O PTE of `dfn`, allocating intermediate tables when `create` (kInvalidMfn
   // table when that fails or the path is absent).
   std::pair<Mfn, uint64_t> iommu_leaf(Domain& d, Mfn dfn, bool create);
+  // PiBooster pool (pt_pool.cpp): unmaps/maps without a flush; the batch flushes once.
+  int64_t pt_pool_add(Mfn mfn, Domain& d);
+  int64_t pt_pool_remove(Mfn mfn, Domain& d);
+  void flush_pool_batch(Domain& d);
+  int64_t iommu_unmap_noflush(Domain& d, Mfn mfn);
 
   // ---- validation (validate.cpp) ---------------------------------------------------------
   int64_t validate_table(Mfn mfn, PageType type, Domain& d);
@@ -175,6 +180,8 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   Mfn xen_l3_ = kInvalidMfn;
   uint64_t tlbflush_clock_ = 1;
   std::vector<uint64_t> tlbflush_time_;
+  std::vector<Mfn> pool_unmapped_;  // frames unmapped by this batch, awaiting its invalidation
+  bool pool_flush_for_map_ = false;  // a map in this batch needs an invalidation (caching mode)
 };
 
 }  // namespace pib::xen

@@ -120,6 +120,10 @@ int64_t Hypervisor::do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v) {
       put_page_and_type(mfn, d);
       return rc;
     }
+    case abi::kMmuextPtPoolAdd:
+      return pt_pool_add(mfn, d);
+    case abi::kMmuextPtPoolRemove:
+      return pt_pool_remove(mfn, d);
     case abi::kMmuextMarkSuper:
     case abi::kMmuextUnmarkSuper:
       // PV superpages: disabled by default in the paper era, removed in 4.10.
@@ -154,6 +158,7 @@ int64_t Hypervisor::mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> o
   }
   if (done != nullptr) *done = i;
   if (rc != abi::err::kOk) ledger_.charge(Event::kXenHcFailed);
+  flush_pool_batch(d);  // pool operations of this batch share one IOTLB invalidation
   return rc;
 }
 

@@ -48,7 +48,9 @@ int64_t Hypervisor::change_type(Mfn mfn, PageType from, PageType to, Domain& d) 
   // IOMMU synchronisation (A3), in the same path as validation and never batched: modern Xen
   // (4.14+) acts when writability flips, paper-era Xen (4.4-4.11) on any change from or to
   // the writable type.
-  if (d.need_iommu_sync() && from != to) {
+  // PiBooster: a pooled frame is revoked from DMA whatever its type, so its type changes do
+  // no IOMMU work at all.
+  if (d.need_iommu_sync() && from != to && !pg.pt_pool) {
     const bool from_w = from == PageType::kWritable;
     const bool to_w = to == PageType::kWritable;
     int64_t rc = abi::err::kOk;

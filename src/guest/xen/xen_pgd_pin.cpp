@@ -50,6 +50,13 @@ void XenPvOps::unpin_page(Pfn page, PtLevel level) {
 
 void XenPvOps::pgd_pin(Mm& mm) {
   core_->ledger().charge(sim::Event::kGuestPgdPin);
+  if (pool_per_tree_) {
+    // Revoke the whole new tree from DMA in one batch before any of it becomes a table.
+    std::vector<Pfn> tree;
+    pgd_walk(mm, [&](Pfn p, PtLevel) { tree.push_back(p); });
+    if (mm.user_pgd != kInvalidPfn) tree.push_back(mm.user_pgd);
+    pt_pool_add(tree);
+  }
   pgd_walk(mm, [this](Pfn p, PtLevel l) { pin_page(p, l); });
   do_pin(abi::kMmuextPinL4Table, mm.pgd);
   if (mm.user_pgd != kInvalidPfn) {
@@ -66,8 +73,16 @@ void XenPvOps::pgd_unpin(Mm& mm) {
     do_pin(abi::kMmuextUnpinTable, mm.user_pgd);
     unpin_page(mm.user_pgd, PtLevel::kPgd);
   }
-  pgd_walk(mm, [this](Pfn p, PtLevel l) { unpin_page(p, l); });
+  std::vector<Pfn> tree;
+  pgd_walk(mm, [&](Pfn p, PtLevel l) {
+    unpin_page(p, l);
+    tree.push_back(p);
+  });
   batch().issue(LazyMode::kNone);
+  if (pool_per_tree_) {
+    if (mm.user_pgd != kInvalidPfn) tree.push_back(mm.user_pgd);
+    pt_pool_remove(tree);  // writable again: DMA restored in one batch
+  }
 }
 
 void XenPvOps::enter_mmap(Mm& mm) {

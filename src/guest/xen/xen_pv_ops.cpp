@@ -7,6 +7,7 @@
 
 #include "common/error.hpp"
 #include "guest/kernel_core.hpp"
+#include "guest/pt_cache.hpp"
 
 namespace pib::guest {
 
@@ -78,6 +79,7 @@ void XenPvOps::attach(KernelCore& core) {
   set_pfn_prot(vsyscall_l3_, false, 0);
   pin_pagetable_pfn(abi::kMmuextPinL3Table, vsyscall_l3_);
   batch().flush();
+  core.vsyscall_entry = make_entry(vsyscall_l3_, ptflags::kTable);
 }
 
 // ---- execution ----------------------------------------------------------------------------
@@ -218,6 +220,7 @@ void XenPvOps::do_pin(uint32_t cmd, Pfn pfn) {
 void XenPvOps::alloc_pt(const Mm& mm, Pfn page, PtLevel level) {
   // xen_alloc_ptpage: nothing while the mm is under construction (unpinned).
   if (!page_pinned(mm.pgd)) return;
+  if (pool_per_tree_) pt_pool_add({page});
   Page& pg = core_->pages().page(page);
   const bool was_pinned = pg.pinned;
   pg.pinned = true;
@@ -235,26 +238,65 @@ void XenPvOps::release_pt(Pfn page, PtLevel level) {
   set_pfn_prot(page, true, 0);
   batch().issue(LazyMode::kMmu);
   pg.pinned = false;
+  if (pool_per_tree_) pt_pool_remove({page});
 }
 
 void XenPvOps::pgd_alloc(Mm& mm) {
-  const Pfn user = core_->alloc_page(true);
+  const bool cached = core_->ptcache != nullptr;
+  const Pfn user = cached ? core_->ptcache->alloc(CacheLevel::kUserPgd) : core_->alloc_page(true);
   core_->pages().page(mm.pgd).user_pgd = user;
   core_->pages().page(user).pt_level = PtLevel::kPgd;
   mm.user_pgd = user;
-  // The vsyscall page's L3 in the user pgd (slot 511: VSYSCALL_ADDR).
-  core_->write_entry_native(EntryRef{user, kEntriesPerTable - 1},
-                            make_entry(vsyscall_l3_, ptflags::kTable));
+  // The vsyscall page's L3 in the user pgd (slot 511: VSYSCALL_ADDR); a cached user pgd has it.
+  if (!cached) core_->write_entry_native(EntryRef{user, kEntriesPerTable - 1}, core_->vsyscall_entry);
 }
 
 void XenPvOps::pgd_free(Mm& mm) {
   if (mm.user_pgd == kInvalidPfn) return;
   Page& pg = core_->pages().page(mm.user_pgd);
   if (pg.pinned) model_bug("freeing a pinned user pgd");
-  pg.pt_level = PtLevel::kNone;
-  core_->pages().free(mm.user_pgd);
+  if (core_->ptcache != nullptr) {
+    core_->ptcache->free(mm.user_pgd, CacheLevel::kUserPgd);
+  } else {
+    pg.pt_level = PtLevel::kNone;
+    core_->pages().free(mm.user_pgd);
+  }
   core_->pages().page(mm.pgd).user_pgd = kInvalidPfn;
   mm.user_pgd = kInvalidPfn;
+}
+
+// ---- PiBooster pool ------------------------------------------------------------------------------
+
+void XenPvOps::pool_op(uint32_t cmd, const std::vector<Pfn>& pages) {
+  if (pages.empty()) return;
+  // Queued work that may involve these frames goes first.
+  batch().flush();
+  std::vector<abi::MmuextOp> ops;
+  for (const Pfn p : pages) ops.push_back(abi::MmuextOp{cmd, pfn_to_mfn(p).value, 0});
+  uint32_t done = 0;
+  check(port_.mmuext_op(cpu(), ops, &done, abi::kDomidSelf), "page-table pool operation");
+}
+
+void XenPvOps::pt_pool_add(const std::vector<Pfn>& pages) {
+  std::vector<Pfn> todo;
+  for (const Pfn p : pages) {
+    Page& pg = core_->pages().page(p);
+    if (pg.dma_pooled) continue;
+    pg.dma_pooled = true;
+    todo.push_back(p);
+  }
+  pool_op(abi::kMmuextPtPoolAdd, todo);
+}
+
+void XenPvOps::pt_pool_remove(const std::vector<Pfn>& pages) {
+  std::vector<Pfn> todo;
+  for (const Pfn p : pages) {
+    Page& pg = core_->pages().page(p);
+    if (!pg.dma_pooled) continue;
+    pg.dma_pooled = false;
+    todo.push_back(p);
+  }
+  pool_op(abi::kMmuextPtPoolRemove, todo);
 }
 
 // ---- CR3 and TLB ------------------------------------------------------------------------------

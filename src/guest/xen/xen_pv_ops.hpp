@@ -55,6 +55,12 @@ class XenPvOps final : public PvOps {
   void enter_mmap(Mm& mm) override;
   void exit_mmap(Mm& mm) override;
 
+  void pt_pool_add(const std::vector<Pfn>& pages) override;
+  void pt_pool_remove(const std::vector<Pfn>& pages) override;
+  // Validation-only PiBooster ablation: without a cache, batch the DMA revocation of a whole
+  // tree around its pin and unpin, and of single tables around the alloc/release hooks.
+  void set_pool_per_tree(bool on) { pool_per_tree_ = on; }
+
   void write_cr3(const Mm* mm) override;
   void flush_tlb_local() override;
   void flush_tlb_one_user(Vaddr va) override;
@@ -96,6 +102,8 @@ class XenPvOps final : public PvOps {
   std::vector<Pfn> xen_current_cr3_;  // per vCPU: the pgd Xen has (after the batch went out)
   std::vector<bool> in_user_;
   Pfn vsyscall_l3_ = kInvalidPfn;
+  bool pool_per_tree_ = false;
+  void pool_op(uint32_t cmd, const std::vector<Pfn>& pages);
 };
 
 }  // namespace pib::guest
