@@ -44,6 +44,11 @@ void KernelCore::zero_page(Pfn pfn) {
   kaccess(hw::MemRequest{direct_va(pfn), hw::MemOp::kZeroPage});
 }
 
+bool KernelCore::page_words_zero(Pfn pfn, uint64_t words) {
+  return kaccess(hw::MemRequest{direct_va(pfn), hw::MemOp::kScanPage, hw::Mode::kSupervisor,
+                                words}) == 1;
+}
+
 void KernelCore::copy_page(Pfn dst, Pfn src) {
   kaccess(hw::MemRequest{direct_va(dst), hw::MemOp::kCopyPage, hw::Mode::kSupervisor,
                          direct_va(src).value});

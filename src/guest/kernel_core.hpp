@@ -61,6 +61,8 @@ class KernelCore {
     kstore(direct_va(e.table, e.index * 8), val);
   }
   void zero_page(Pfn pfn);
+  // True when the first `words` entries of the page are zero (one page-scan operation).
+  bool page_words_zero(Pfn pfn, uint64_t words);
   void copy_page(Pfn dst, Pfn src);
 
   // Page allocation for the kernel's own use (page tables, user pages): zeroed when asked,

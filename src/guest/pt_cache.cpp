@@ -72,9 +72,12 @@ Pfn PageTableCache::alloc(CacheLevel level) {
 void PageTableCache::make_clean(Pfn pfn, CacheLevel level) {
   // The user part must be empty before the page can be handed to another process: a table
   // with stale entries would let that process reach someone else's memory.
-  const uint64_t last = level == CacheLevel::kPgd       ? kUserPgdSlots
-                        : level == CacheLevel::kUserPgd ? kEntriesPerTable - 1
-                                                        : kEntriesPerTable;
+  // (For the pgd levels only the user half: the kernel half, the vsyscall slot and Xen's
+  // reserved slots are the same in every pgd.)
+  const uint64_t last = level == CacheLevel::kPgd || level == CacheLevel::kUserPgd
+                            ? kUserPgdSlots
+                            : kEntriesPerTable;
+  if (core_.page_words_zero(pfn, last)) return;  // the normal case: one scan of the page
   bool dirty = false;
   for (uint64_t i = 0; i < last; ++i) {
     if (core_.read_entry(EntryRef{pfn, i}) != 0) {

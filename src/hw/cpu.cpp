@@ -6,7 +6,7 @@
 namespace pib::hw {
 
 Cpu::Cpu(CpuId id, MachineMemory& memory, sim::Ledger& ledger, TlbParams tlb_params)
-    : id_(id), memory_(memory), mmu_(memory, ledger, tlb_params) {}
+    : id_(id), memory_(memory), ledger_(ledger), mmu_(memory, ledger, tlb_params) {}
 
 uint64_t Cpu::perform(MachineMemory& memory, Maddr ma, const MemRequest& request) {
   const uint64_t old = memory.read_u64(ma);
@@ -26,6 +26,7 @@ uint64_t Cpu::perform(MachineMemory& memory, Maddr ma, const MemRequest& request
       return old;
     case MemOp::kZeroPage:
     case MemOp::kCopyPage:
+    case MemOp::kScanPage:
       model_bug("page string operations are not single-entry operations");
   }
   return old;
@@ -35,6 +36,16 @@ MemResult Cpu::page_operation(const MemRequest& request) {
   if (page_offset(request.va.value) != 0 ||
       (request.op == MemOp::kCopyPage && page_offset(request.value) != 0)) {
     return MemResult{false, 0, PageFault{request.va, pf_bits::kProtection}};
+  }
+  if (request.op == MemOp::kScanPage) {
+    const Translation s = mmu_.translate(request.va, Access::kRead, request.mode);
+    if (!s.ok) return deliver(s.fault, request);
+    ledger_.charge(sim::Event::kHwMemScanPage);
+    const uint64_t words = request.value > kEntriesPerTable ? kEntriesPerTable : request.value;
+    for (uint64_t i = 0; i < words; ++i) {
+      if (memory_.read_entry(mfn_of(s.ma), i) != 0) return MemResult{true, 0, std::nullopt};
+    }
+    return MemResult{true, 1, std::nullopt};
   }
   std::optional<Mfn> source;
   if (request.op == MemOp::kCopyPage) {
@@ -65,7 +76,8 @@ MemResult Cpu::access(const MemRequest& request) {
   Access kind = Access::kRead;
   if (request.op == MemOp::kFetch) kind = Access::kExecute;
   if (request.op != MemOp::kLoad && request.op != MemOp::kFetch) kind = Access::kWrite;
-  if (request.op == MemOp::kZeroPage || request.op == MemOp::kCopyPage) {
+  if (request.op == MemOp::kZeroPage || request.op == MemOp::kCopyPage ||
+      request.op == MemOp::kScanPage) {
     return page_operation(request);
   }
   if ((request.va.value & 7) != 0) {

@@ -23,6 +23,7 @@ enum class MemOp {
   // translation per page touched instead of 512, which is what the TLB sees for them too.
   kZeroPage,  // zero the page at va (va must be page aligned)
   kCopyPage,  // copy the page at `value` (a virtual address) to the page at va
+  kScanPage,  // are the first `value` words of the page at va all zero? (result 1 if so)
 };
 
 struct MemRequest {
@@ -74,6 +75,7 @@ class Cpu {
 
   CpuId id_;
   MachineMemory& memory_;
+  sim::Ledger& ledger_;
   Mmu mmu_;
   TrapHandler* trap_handler_ = nullptr;
 };

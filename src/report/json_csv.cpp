@@ -56,6 +56,7 @@ void write_json(std::ostream& out, const scenario::RunOutput& run, const Options
                                      {"mean_ns", r.span_ns(sp.span, run.profile)}};
     }
     pr["spans"] = spans;
+    pr["page_table_work_ns"] = r.pt_work_ns(run.profile);
     const double io =
         r.mean_count(sim::Event::kDevNicBytes) + r.mean_count(sim::Event::kDevDiskBytes);
     if (io > 0 && r.latency.mean > 0) pr["io_throughput_mb_s"] = io / r.latency.mean * 1000.0;

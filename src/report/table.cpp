@@ -101,6 +101,8 @@ void write_table(std::ostream& out, const scenario::RunOutput& run, const Option
           std::string(sp.name) + " (x" + num(results.front().span_per_op(sp.span), 1) + "/op)";
       row(label, [&](const scenario::PolicyResult& r) { return r.span_ns(sp.span, run.profile); });
     }
+    row("all page-table work, per op",
+        [&](const scenario::PolicyResult& r) { return r.pt_work_ns(run.profile); });
   }
   // Breakdown: the most expensive work events of any policy.
   out << "\n";

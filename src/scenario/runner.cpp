@@ -30,6 +30,12 @@ double PolicyResult::span_per_op(sim::Span s) const {
          static_cast<double>(samples.size());
 }
 
+double PolicyResult::pt_work_ns(const cost::CostProfile& p) const {
+  double sum = 0;
+  for (const auto& sp : sim::kSpanTable) sum += span_ns(sp.span, p) * span_per_op(sp.span);
+  return sum;
+}
+
 RunOutput run_scenario(const Scenario& scenario, const cost::CostProfile& profile,
                        const Progress& progress) {
   RunOutput out{scenario, profile, {}};

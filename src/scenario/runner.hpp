@@ -33,6 +33,8 @@ struct PolicyResult {
   // Modeled ns per instance of a span kind (0 if none ran) and instances per operation.
   double span_ns(sim::Span s, const cost::CostProfile& p) const;
   double span_per_op(sim::Span s) const;
+  // All page-table allocation, free, pin and unpin work of one operation (modeled ns).
+  double pt_work_ns(const cost::CostProfile& p) const;
 };
 
 struct RunOutput {

@@ -23,6 +23,7 @@ enum class Event : std::size_t {
   kHwPageFault,
   kHwMemZeroPage,
   kHwMemCopyPage,
+  kHwMemScanPage,
   // --- hypervisor entries and hypercalls ---
   kXenEntry,
   kXenHcMmuUpdate,
@@ -156,6 +157,7 @@ inline constexpr std::array<EventInfo, kEventCount> kEventTable{{
   {Event::kHwPageFault, "hw.page_faults", "faults", "page faults raised by the hardware walker", Cost::kTally},
   {Event::kHwMemZeroPage, "hw.mem.zero_page", "pages", "4 KiB pages zeroed", Cost::kWork},
   {Event::kHwMemCopyPage, "hw.mem.copy_page", "pages", "4 KiB pages copied", Cost::kWork},
+  {Event::kHwMemScanPage, "hw.mem.scan_page", "pages", "4 KiB pages read through to check they are empty", Cost::kWork},
   {Event::kXenEntry, "xen.entries", "entries", "guest-to-hypervisor transitions (hypercalls, continuations, trapped faults)", Cost::kWork},
   {Event::kXenHcMmuUpdate, "xen.hypercall.mmu_update", "calls", "mmu_update hypercalls (direct or in a multicall)", Cost::kTally},
   {Event::kXenHcMmuextOp, "xen.hypercall.mmuext_op", "calls", "mmuext_op hypercalls (direct or in a multicall)", Cost::kTally},
