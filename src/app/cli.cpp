@@ -184,7 +184,8 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     return 2;
   }
   err << "pibooster: unknown command '" << cmd
-      << "' (valid: run, scenarios, profiles, calibrate, fidelity, snapshot, workload, hv-script, stats, help)\n";
+      << "' (valid: run, scenarios, profiles, calibrate, fidelity, snapshot, workload, hv-script, "
+         "stats, help)\n";
   return 2;
 }
 

@@ -43,12 +43,13 @@ int cmd_fidelity(const std::vector<std::string>& args, std::ostream& out, std::o
   }
   const auto results = fidelity::run(dir, iterations);
   int outside = 0;
-  out << "fidelity: model (Xen modern = 4.15-4.17, Linux 6.x paths, 1 vCPU, no IOMMU) vs "
-      << dir << "\n";
+  out << "fidelity: model (Xen modern = 4.15-4.17, Linux 6.x paths, 1 vCPU, no IOMMU) vs " << dir
+      << "\n";
   for (const auto& m : results) {
     out << "\n" << m.mode << " (" << m.operation << "), per operation\n";
-    out << "  " << std::left << std::setw(36) << "figure" << std::right << std::setw(10)
-        << "real" << std::setw(10) << "model" << std::setw(10) << "dev" << "\n";
+    out << "  " << std::left << std::setw(36) << "figure" << std::right << std::setw(10) << "real"
+        << std::setw(10) << "model" << std::setw(10) << "dev"
+        << "\n";
     for (const auto& f : m.figures) {
       char dev[32];
       if (f.real >= 20) {
@@ -60,7 +61,8 @@ int cmd_fidelity(const std::vector<std::string>& args, std::ostream& out, std::o
       std::snprintf(real, sizeof real, "%.2f", f.real);
       std::snprintf(model, sizeof model, "%.2f", f.model);
       out << "  " << std::left << std::setw(36) << f.name << std::right << std::setw(10) << real
-          << std::setw(10) << model << std::setw(10) << dev << (f.within ? "  ok" : "  OUT") << "\n";
+          << std::setw(10) << model << std::setw(10) << dev << (f.within ? "  ok" : "  OUT")
+          << "\n";
       if (!f.within) {
         ++outside;
         out << "      missing: " << f.missing_mechanism << "\n";
@@ -72,7 +74,10 @@ int cmd_fidelity(const std::vector<std::string>& args, std::ostream& out, std::o
         << std::setw(10) << "" << (fp ? "  ok" : "  OUT") << "\n";
     if (!fp) ++outside;
   }
-  out << "\n" << (outside == 0 ? "all figures within tolerance" : std::to_string(outside) + " figure(s) outside tolerance") << "\n";
+  out << "\n"
+      << (outside == 0 ? "all figures within tolerance"
+                       : std::to_string(outside) + " figure(s) outside tolerance")
+      << "\n";
   (void)err;
   return outside == 0 ? 0 : 1;
 }

@@ -31,7 +31,8 @@ std::map<std::string, double> model_figures(const Counts& c, uint64_t n) {
   auto f = [&](Event e) { return per_op(c, e, n); };
   std::map<std::string, double> m;
   m["mmu_update (direct)"] = f(Event::kXenHcMmuUpdate) - f(Event::kXenMcSubMmuUpdate);
-  m["mmu_update entries (direct)"] = f(Event::kXenMmuUpdateRequests) - f(Event::kXenMcMmuUpdateRequests);
+  m["mmu_update entries (direct)"] =
+      f(Event::kXenMmuUpdateRequests) - f(Event::kXenMcMmuUpdateRequests);
   m["mmuext_op (direct)"] = f(Event::kXenHcMmuextOp) - f(Event::kXenMcSubMmuextOp);
   m["mmuext_op (in multicall)"] = f(Event::kXenMcSubMmuextOp);
   m["mmuext_op entries (direct)"] = f(Event::kXenMmuextOps) - f(Event::kXenMcMmuextOps);

@@ -139,7 +139,11 @@ void Kernel::mmdrop_if_unused(const std::shared_ptr<Mm>& mm) {
 
 std::optional<uint64_t> Kernel::user_access(Pid pid, const hw::MemRequest& request) {
   Task& t = task_mut(pid);
-  enter(t);
+  // A process already running in user mode just touches its memory; otherwise the kernel
+  // schedules it first (and returns to user mode below).
+  const bool running = current_.at(t.cpu) == pid && in_user_.at(t.cpu);
+  if (!running) enter(t);
+  core_.set_cpu(t.cpu);
   hw::Access kind = hw::Access::kRead;
   if (request.op == hw::MemOp::kStore) kind = hw::Access::kWrite;
   if (request.op == hw::MemOp::kFetch) kind = hw::Access::kExecute;

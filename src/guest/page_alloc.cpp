@@ -85,7 +85,8 @@ void PageAllocator::free(Pfn first, unsigned order) {
     if (p.refcount == 0 || p.free_head) model_bug("double free of pfn " + std::to_string(pfn + i));
     if (p.pinned) model_bug("freeing pinned page-table page " + std::to_string(pfn + i));
     if (p.mapcount != 0) model_bug("freeing mapped page " + std::to_string(pfn + i));
-    if (p.dma_pooled) model_bug("freeing a page still in the DMA-revoked pool " + std::to_string(pfn + i));
+    if (p.dma_pooled)
+      model_bug("freeing a page still in the DMA-revoked pool " + std::to_string(pfn + i));
     p = Page{};
   }
   free_pages_ += n;

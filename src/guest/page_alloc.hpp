@@ -17,11 +17,11 @@ namespace pib::guest {
 enum class PtLevel : uint8_t { kNone = 0, kPte = 1, kPmd = 2, kPud = 3, kPgd = 4 };
 
 struct Page {
-  uint32_t refcount = 0;  // 0 = free (owned by the allocator)
-  uint32_t mapcount = 0;  // user PTEs mapping this page
-  bool pinned = false;    // PG_pinned: Xen has it as a validated, read-only page table
+  uint32_t refcount = 0;    // 0 = free (owned by the allocator)
+  uint32_t mapcount = 0;    // user PTEs mapping this page
+  bool pinned = false;      // PG_pinned: Xen has it as a validated, read-only page table
   bool dma_pooled = false;  // PiBooster: in the hypervisor's page-table pool (revoked from DMA)
-  bool anon = false;      // anonymous (not page cache)
+  bool anon = false;        // anonymous (not page cache)
   bool page_cache = false;
   PtLevel pt_level = PtLevel::kNone;
   Pfn user_pgd = kInvalidPfn;  // for a kernel pgd page: its user pgd (page->private)

@@ -19,7 +19,9 @@ constexpr Event alloc_event(PtLevel l) {
                               : Event::kGuestPtAllocL3;
 }
 constexpr CacheLevel cache_level(PtLevel l) {
-  return l == PtLevel::kPte ? CacheLevel::kL1 : l == PtLevel::kPmd ? CacheLevel::kL2 : CacheLevel::kL3;
+  return l == PtLevel::kPte   ? CacheLevel::kL1
+         : l == PtLevel::kPmd ? CacheLevel::kL2
+                              : CacheLevel::kL3;
 }
 constexpr sim::Span alloc_span(PtLevel l) {
   return l == PtLevel::kPte   ? sim::Span::kPtAllocL1
@@ -60,7 +62,8 @@ std::optional<EntryRef> PageTables::lookup(const Mm& mm, uint64_t va) {
 
 Pfn PageTables::new_table(Mm& mm, PtLevel level) {
   // GFP_PGTABLE_USER: zeroed through the direct map — or a ready page from the PiBooster cache.
-  const Pfn pfn = k_.ptcache != nullptr ? k_.ptcache->alloc(cache_level(level)) : k_.alloc_page(true);
+  const Pfn pfn =
+      k_.ptcache != nullptr ? k_.ptcache->alloc(cache_level(level)) : k_.alloc_page(true);
   k_.pages().page(pfn).pt_level = level;
   k_.ledger().charge(alloc_event(level));
   mm.pt_pages[static_cast<unsigned>(level)]++;

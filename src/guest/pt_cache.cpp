@@ -11,11 +11,16 @@ using sim::Event;
 
 const char* cache_level_name(CacheLevel l) {
   switch (l) {
-    case CacheLevel::kL1: return "l1";
-    case CacheLevel::kL2: return "l2";
-    case CacheLevel::kL3: return "l3";
-    case CacheLevel::kPgd: return "pgd";
-    case CacheLevel::kUserPgd: return "user_pgd";
+    case CacheLevel::kL1:
+      return "l1";
+    case CacheLevel::kL2:
+      return "l2";
+    case CacheLevel::kL3:
+      return "l3";
+    case CacheLevel::kPgd:
+      return "pgd";
+    case CacheLevel::kUserPgd:
+      return "user_pgd";
   }
   return "?";
 }
@@ -74,9 +79,8 @@ void PageTableCache::make_clean(Pfn pfn, CacheLevel level) {
   // with stale entries would let that process reach someone else's memory.
   // (For the pgd levels only the user half: the kernel half, the vsyscall slot and Xen's
   // reserved slots are the same in every pgd.)
-  const uint64_t last = level == CacheLevel::kPgd || level == CacheLevel::kUserPgd
-                            ? kUserPgdSlots
-                            : kEntriesPerTable;
+  const uint64_t last =
+      level == CacheLevel::kPgd || level == CacheLevel::kUserPgd ? kUserPgdSlots : kEntriesPerTable;
   if (core_.page_words_zero(pfn, last)) return;  // the normal case: one scan of the page
   bool dirty = false;
   for (uint64_t i = 0; i < last; ++i) {
@@ -95,7 +99,8 @@ void PageTableCache::free(Pfn pfn, CacheLevel level) {
   if (params_.pool_interface) core_.ops().pt_pool_add({pfn});  // no-op if still pooled
   pool.push_back(pfn);
   if (pool.size() > params_.high_watermark) {
-    release(level, std::min<std::size_t>(params_.release_batch, pool.size() - params_.high_watermark));
+    release(level,
+            std::min<std::size_t>(params_.release_batch, pool.size() - params_.high_watermark));
   }
 }
 

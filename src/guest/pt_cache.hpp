@@ -23,12 +23,12 @@ inline constexpr std::size_t kCacheLevels = 5;
 const char* cache_level_name(CacheLevel l);
 
 struct PtCacheParams {
-  uint32_t capacity = 1024;      // pages per level, at most
-  uint32_t low_watermark = 0;    // refill when a level falls to this
-  uint32_t high_watermark = 512; // release down to this when a free goes above it
+  uint32_t capacity = 1024;       // pages per level, at most
+  uint32_t low_watermark = 0;     // refill when a level falls to this
+  uint32_t high_watermark = 512;  // release down to this when a free goes above it
   uint32_t refill_batch = 32;
   uint32_t release_batch = 64;
-  bool pool_interface = true;    // use the hypervisor's page-table pool (fine-grained validation)
+  bool pool_interface = true;  // use the hypervisor's page-table pool (fine-grained validation)
 };
 
 class PageTableCache {
@@ -42,7 +42,9 @@ class PageTableCache {
   // Memory pressure: give up to `pages` cached pages back to the page allocator.
   uint64_t shrink(uint64_t pages);
 
-  std::size_t held(CacheLevel level) const { return pools_[static_cast<std::size_t>(level)].size(); }
+  std::size_t held(CacheLevel level) const {
+    return pools_[static_cast<std::size_t>(level)].size();
+  }
   const PtCacheParams& params() const { return params_; }
 
  private:

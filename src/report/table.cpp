@@ -85,6 +85,43 @@ void write_table(std::ostream& out, const scenario::RunOutput& run, const Option
   if (options.host_time) {
     row("host time to simulate", [](const scenario::PolicyResult& r) { return r.host_ns_per_op; });
   }
+  // The paper's figure beside the model's (PiBooster vs baseline on this profile).
+  if (!s.paper_claim.empty()) {
+    const scenario::PolicyResult* base = nullptr;
+    const scenario::PolicyResult* pb = nullptr;
+    for (const auto& r : results) {
+      if (r.policy == "baseline") base = &r;
+      if (r.policy == "pibooster") pb = &r;
+    }
+    out << "\npaper: " << s.paper_claim << "\n";
+    if (base != nullptr && pb != nullptr) {
+      auto pct = [](double a, double b) { return b == 0 ? 0.0 : (a / b - 1) * 100; };
+      char line[200];
+      if (s.paper_latency_pct) {
+        std::snprintf(line, sizeof line,
+                      "  mean latency, pibooster vs baseline: model %+.1f%%, paper %+.1f%%\n",
+                      pct(pb->latency.mean, base->latency.mean), *s.paper_latency_pct);
+        out << line;
+      }
+      if (s.paper_pt_work_pct) {
+        std::snprintf(line, sizeof line,
+                      "  page-table (de)allocation work, pibooster vs baseline: model %+.1f%%, "
+                      "paper %+.1f%%\n",
+                      pct(pb->pt_work_ns(run.profile), base->pt_work_ns(run.profile)),
+                      *s.paper_pt_work_pct);
+        out << line;
+      }
+      const auto inv = [](const scenario::PolicyResult& r) {
+        return r.mean_count(sim::Event::kHwIotlbInvPage) +
+               r.mean_count(sim::Event::kHwIotlbInvDomain) +
+               r.mean_count(sim::Event::kHwIotlbInvGlobal);
+      };
+      std::snprintf(line, sizeof line,
+                    "  IOTLB invalidations per op: baseline %.2f, pibooster %.2f\n", inv(*base),
+                    inv(*pb));
+      out << line;
+    }
+  }
   // Page-table operations: modeled time per instance of each kind of span.
   bool any_span = false;
   for (const auto& r : results) {

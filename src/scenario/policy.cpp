@@ -27,7 +27,8 @@ void apply_policy(const std::string& name, system::GuestSystemConfig& config) {
     return;
   }
   using PB = system::GuestSystemConfig::PiBooster;
-  if (name == "pibooster" || name == "pibooster-cache-only" || name == "pibooster-validation-only") {
+  if (name == "pibooster" || name == "pibooster-cache-only" ||
+      name == "pibooster-validation-only") {
     config.pvops = system::PvOpsKind::kXen;
     config.pibooster = name == "pibooster"              ? PB::kFull
                        : name == "pibooster-cache-only" ? PB::kCacheOnly

@@ -47,6 +47,7 @@ RunOutput run_scenario(const Scenario& scenario, const cost::CostProfile& profil
     cfg.linux_generation = scenario.linux_generation;
     cfg.iommu = scenario.iommu;
     cfg.iommu_params = scenario.iommu_params;
+    cfg.ptcache = scenario.ptcache;
     const workload::WorkloadInfo info = workload::workload_info(scenario.workload);
     cfg.nic = info.nic;
     cfg.disk = info.disk;

@@ -79,7 +79,8 @@ Scenario Scenario::parse(const std::string& text, const std::string& origin) {
     throw InputError(origin + ":" + std::to_string(e.source().begin.line) + ": " +
                      std::string(e.description()));
   }
-  only_keys(origin, doc, "", {"scenario", "machine", "xen", "guest", "policies", "workload"});
+  only_keys(origin, doc, "",
+            {"scenario", "machine", "xen", "guest", "policies", "workload", "pibooster", "paper"});
   Scenario s;
   s.origin = origin;
   const toml::table* head = section(origin, doc, "scenario");
@@ -149,6 +150,36 @@ Scenario Scenario::parse(const std::string& text, const std::string& origin) {
       s.policies.push_back(el.as_string()->get());
     }
   }
+  if (const toml::table* pb = section(origin, doc, "pibooster")) {
+    only_keys(origin, *pb, "pibooster",
+              {"capacity", "low_watermark", "high_watermark", "refill_batch", "release_batch"});
+    auto& c = s.ptcache;
+    c.capacity = static_cast<uint32_t>(get_uint(origin, *pb, "capacity", c.capacity, 1, 1u << 20));
+    c.low_watermark =
+        static_cast<uint32_t>(get_uint(origin, *pb, "low_watermark", c.low_watermark, 0, 1u << 20));
+    c.high_watermark = static_cast<uint32_t>(
+        get_uint(origin, *pb, "high_watermark", c.high_watermark, 1, 1u << 20));
+    c.refill_batch =
+        static_cast<uint32_t>(get_uint(origin, *pb, "refill_batch", c.refill_batch, 1, 4096));
+    c.release_batch =
+        static_cast<uint32_t>(get_uint(origin, *pb, "release_batch", c.release_batch, 1, 4096));
+    if (c.low_watermark >= c.high_watermark || c.high_watermark > c.capacity) {
+      throw InputError(at(origin, *pb) + ": need low_watermark < high_watermark <= capacity");
+    }
+  }
+  if (const toml::table* pp = section(origin, doc, "paper")) {
+    only_keys(origin, *pp, "paper", {"claim", "latency_change_pct", "pt_work_change_pct"});
+    s.paper_claim = get_string(origin, *pp, "claim", "");
+    auto num = [&](const char* key) -> std::optional<double> {
+      const toml::node* n = pp->get(key);
+      if (n == nullptr) return std::nullopt;
+      const auto v = n->value<double>();
+      if (!v) throw InputError(at(origin, *n) + ": paper." + key + " must be a number");
+      return *v;
+    };
+    s.paper_latency_pct = num("latency_change_pct");
+    s.paper_pt_work_pct = num("pt_work_change_pct");
+  }
   const toml::table* w = section(origin, doc, "workload");
   if (w == nullptr) throw InputError(origin + ": missing [workload] with a name");
   only_keys(origin, *w, "workload", {"name", "params"});
@@ -201,6 +232,16 @@ std::string Scenario::to_toml() const {
     << quoted(xen_generation == xen::XenGeneration::kModern ? "modern" : "paper-era")
     << "\n\n[guest]\nlinux = " << (linux_generation == guest::LinuxGeneration::kLinux4 ? 4 : 6)
     << "\n\n[workload]\nname = " << quoted(workload) << "\n";
+  o << "\n[pibooster]\ncapacity = " << ptcache.capacity
+    << "\nlow_watermark = " << ptcache.low_watermark
+    << "\nhigh_watermark = " << ptcache.high_watermark
+    << "\nrefill_batch = " << ptcache.refill_batch << "\nrelease_batch = " << ptcache.release_batch
+    << "\n";
+  if (!paper_claim.empty() || paper_latency_pct || paper_pt_work_pct) {
+    o << "\n[paper]\nclaim = " << quoted(paper_claim) << "\n";
+    if (paper_latency_pct) o << "latency_change_pct = " << *paper_latency_pct << "\n";
+    if (paper_pt_work_pct) o << "pt_work_change_pct = " << *paper_pt_work_pct << "\n";
+  }
   if (!params.values().empty()) {
     o << "\n[workload.params]\n";
     for (const auto& [k, v] : params.values()) o << k << " = " << quoted(v) << "\n";

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "guest/pt_cache.hpp"
 #include "guest/xen/xen_pv_ops.hpp"
 #include "hw/iommu.hpp"
 #include "workload/workload.hpp"
@@ -27,6 +29,11 @@ struct Scenario {
   xen::XenGeneration xen_generation = xen::XenGeneration::kModern;
   guest::LinuxGeneration linux_generation = guest::LinuxGeneration::kLinux6;
   std::vector<std::string> policies = {"baseline", "native"};
+  guest::PtCacheParams ptcache{};  // [pibooster]: the cache's knobs
+  // [paper]: the paper's figure this scenario reproduces (printed beside the model's).
+  std::string paper_claim;
+  std::optional<double> paper_latency_pct;  // change of the mean latency, pibooster vs baseline
+  std::optional<double> paper_pt_work_pct;  // change of page-table (de)allocation time
   std::string workload;
   workload::Params params;
   uint64_t iterations = 50;

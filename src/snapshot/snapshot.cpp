@@ -8,9 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "common/error.hpp"
 
@@ -120,8 +119,9 @@ Snapshot capture(int pid) {
   const int fd = open((base + "/pagemap").c_str(), O_RDONLY);
   if (fd < 0) {
     const int e = errno;
-    throw InputError("cannot open " + base + "/pagemap: " + std::strerror(e) +
-                     (e == EACCES || e == EPERM ? " (need the same user as the process, or root)" : ""));
+    throw InputError(
+        "cannot open " + base + "/pagemap: " + std::strerror(e) +
+        (e == EACCES || e == EPERM ? " (need the same user as the process, or root)" : ""));
   }
   for (const MapEntry& v : s.vmas) {
     if (v.start >= 0x800000000000ULL) continue;  // [vsyscall]: not in the user tables
@@ -132,7 +132,8 @@ Snapshot capture(int pid) {
       const ssize_t got = pread(fd, &entry, sizeof entry, static_cast<off_t>((va / kPage) * 8));
       if (got != static_cast<ssize_t>(sizeof entry)) {
         close(fd);
-        throw InputError(base + "/pagemap: short read at " + hex(va) + " (the process may have exited)");
+        throw InputError(base + "/pagemap: short read at " + hex(va) +
+                         " (the process may have exited)");
       }
       const bool present = (entry >> 63) & 1;
       const bool file = (entry >> 61) & 1;

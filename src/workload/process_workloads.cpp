@@ -194,6 +194,35 @@ class ShellScripts final : public Workload {
   std::vector<Pid> shells_;
 };
 
+// A CPU-bound program: it walks its own working set, with no system calls once warm.
+class CpuTouch final : public Workload {
+ public:
+  explicit CpuTouch(const Params& p) : pages_(p.u64("pages", 256)), rounds_(p.u64("rounds", 4)) {
+    if (pages_ == 0 || rounds_ == 0) throw InputError("cpu.touch: pages and rounds must be >= 1");
+  }
+  std::string operation() const override {
+    return std::to_string(rounds_) + " passes over " + std::to_string(pages_) + " pages";
+  }
+  void setup(system::GuestSystem& sys) override {
+    Kernel& k = sys.kernel();
+    const Image img = guest::builtin_image("tiny-static");
+    pid_ = k.spawn(img, 0);
+    k.run_startup(pid_, img);
+    area_ = k.mmap(pid_, guest::MapRequest::anonymous(pages_ * kPageSize));
+  }
+  void iteration(system::GuestSystem& sys) override {
+    Kernel& k = sys.kernel();
+    for (uint64_t r = 0; r < rounds_; ++r) {
+      for (uint64_t i = 0; i < pages_; ++i) k.store(pid_, area_ + i * kPageSize + 8 * r, r);
+    }
+  }
+
+ private:
+  uint64_t pages_, rounds_;
+  Pid pid_ = 0;
+  uint64_t area_ = 0;
+};
+
 }  // namespace
 
 std::vector<WorkloadInfo> workload_catalog() {
@@ -216,6 +245,9 @@ std::vector<WorkloadInfo> workload_catalog() {
       {"unixbench.shell8",
        "UnixBench shell scripts, 8 concurrent copies",
        {"copies", "commands", "shell_image", "command_image"}},
+      {"cpu.touch",
+       "a CPU-bound program passing over its working set (no system calls once warm)",
+       {"pages", "rounds"}},
       {"net.rx", "netperf-style receive stream: the NIC DMAs packets into posted buffers",
        io_keys_net(), true, false},
       {"net.tx", "netperf-style transmit stream: the NIC DMAs packets out of posted buffers",
@@ -244,6 +276,7 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const Params& p
     if (info.name != name) continue;
     params.check_known(name, info.keys);
     if (auto io = make_io_workload(name, params)) return io;
+    if (name == "cpu.touch") return std::make_unique<CpuTouch>(params);
     if (name == "lat_proc.fork") return std::make_unique<ForkExit>(params, "lmbench-hello");
     if (name == "unixbench.spawn") return std::make_unique<ForkExit>(params, "tiny-static");
     if (name == "lat_proc.exec") return std::make_unique<ForkExec>(params, false);

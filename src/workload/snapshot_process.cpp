@@ -77,7 +77,8 @@ guest::Pid build_snapshot_process(system::GuestSystem& sys, const snapshot::Snap
       const uint64_t va = run.start + i * kPageSize;
       const guest::Vma* v = k.mm(pid).find_vma(va);
       if (v == nullptr) {
-        throw InputError(snap.origin + ": present page " + std::to_string(va) + " outside every VMA");
+        throw InputError(snap.origin + ": present page " + std::to_string(va) +
+                         " outside every VMA");
       }
       if (run.file_or_shared_anon || v->kind == VmaKind::kSpecial) {
         if (!k.load(pid, va)) model_bug("snapshot page read failed");
@@ -116,10 +117,14 @@ SnapshotOp snapshot_op_by_name(const std::string& name) {
 
 std::string SnapshotWorkload::operation() const {
   switch (op_) {
-    case SnapshotOp::kForkExit: return "fork+exit";
-    case SnapshotOp::kForkExec: return "fork+execve";
-    case SnapshotOp::kVforkExec: return "vfork+execve";
-    case SnapshotOp::kMmapTouch: return "mmap+touch+munmap";
+    case SnapshotOp::kForkExit:
+      return "fork+exit";
+    case SnapshotOp::kForkExec:
+      return "fork+execve";
+    case SnapshotOp::kVforkExec:
+      return "vfork+execve";
+    case SnapshotOp::kMmapTouch:
+      return "mmap+touch+munmap";
   }
   return "?";
 }

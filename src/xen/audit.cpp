@@ -177,7 +177,8 @@ class Auditor {
       if (pg.pt_pool && e != 0) {
         fail("frame " + hex(mfn.value) + " is in the page-table pool but DMA-reachable");
       }
-      if (modern && (pg.type == PageType::kWritable && !pg.pt_pool) != ((e & hw::iopte::kRead) != 0)) {
+      if (modern &&
+          (pg.type == PageType::kWritable && !pg.pt_pool) != ((e & hw::iopte::kRead) != 0)) {
         fail("frame " + hex(mfn.value) + ": in the IOMMU " + (e ? "yes" : "no") + " but type " +
              (pg.type == PageType::kWritable ? "writable" : "not writable"));
       }

@@ -180,7 +180,7 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   Mfn xen_l3_ = kInvalidMfn;
   uint64_t tlbflush_clock_ = 1;
   std::vector<uint64_t> tlbflush_time_;
-  std::vector<Mfn> pool_unmapped_;  // frames unmapped by this batch, awaiting its invalidation
+  std::vector<Mfn> pool_unmapped_;   // frames unmapped by this batch, awaiting its invalidation
   bool pool_flush_for_map_ = false;  // a map in this batch needs an invalidation (caching mode)
 };
 

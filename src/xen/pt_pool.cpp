@@ -29,7 +29,7 @@ int64_t Hypervisor::pt_pool_add(Mfn mfn, Domain& d) {
   if (!frames_.valid(mfn)) return abi::err::kEINVAL;
   PageInfo& pg = frames_[mfn];
   if (pg.owner != d.id || !pg.allocated) return abi::err::kEPERM;  // not the guest's frame
-  if (pg.pt_pool) return abi::err::kEEXIST;                         // double insert
+  if (pg.pt_pool) return abi::err::kEEXIST;                        // double insert
   // Only frames that are not in use with another fixed type (descriptor tables and the like).
   if (pg.type != PageType::kWritable && pg.type != PageType::kNone && !is_pt_type(pg.type)) {
     return abi::err::kEINVAL;
@@ -54,8 +54,7 @@ int64_t Hypervisor::pt_pool_remove(Mfn mfn, Domain& d) {
       pg.pt_pool = true;
       return abi::err::kENOMEM;
     }
-    mem_.write_entry(table, idx,
-                     (mfn.value << kPageShift) | hw::iopte::kRead | hw::iopte::kWrite);
+    mem_.write_entry(table, idx, (mfn.value << kPageShift) | hw::iopte::kRead | hw::iopte::kWrite);
     ledger_.charge(Event::kHwIommuMap);
     if (machine_.iommu()->caching_mode()) {
       pool_flush_for_map_ = true;

@@ -79,17 +79,16 @@ TEST_P(Footprint, ModelTablesEqualVmPte) {
   EXPECT_EQ(model_tables(snap), snap.vmpte_pages()) << s.name;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, Footprint,
-    ::testing::Values(Shape{"tiny_static", "static", {"tiny"}},
-                      Shape{"dynamic", "dynamic", {"tiny"}},
-                      Shape{"large_heap", "static", {"heap", "64"}},
-                      Shape{"many_mappings", "dynamic", {"maps", "40"}}),
-    [](const auto& param_info) { return std::string(param_info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Shapes, Footprint,
+                         ::testing::Values(Shape{"tiny_static", "static", {"tiny"}},
+                                           Shape{"dynamic", "dynamic", {"tiny"}},
+                                           Shape{"large_heap", "static", {"heap", "64"}},
+                                           Shape{"many_mappings", "dynamic", {"maps", "40"}}),
+                         [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST(Snapshot, GroundTruthSnapshotsRebuildToTheirVmPte) {
-  const std::string dir = std::string(std::getenv("PIB_SOURCE_DIR")) +
-                          "/data/groundtruth/xen-4.17-linux-6.1/";
+  const std::string dir =
+      std::string(std::getenv("PIB_SOURCE_DIR")) + "/data/groundtruth/xen-4.17-linux-6.1/";
   for (const char* f : {"snapshot-fork_exit.json", "snapshot-heap64.json"}) {
     const auto snap = snapshot::load(dir + f);
     EXPECT_EQ(model_tables(snap), snap.vmpte_pages()) << f;
@@ -110,8 +109,8 @@ TEST(Snapshot, MalformedInputIsNamed) {
 }
 
 TEST(Snapshot, JsonRoundTrips) {
-  const std::string dir = std::string(std::getenv("PIB_SOURCE_DIR")) +
-                          "/data/groundtruth/xen-4.17-linux-6.1/";
+  const std::string dir =
+      std::string(std::getenv("PIB_SOURCE_DIR")) + "/data/groundtruth/xen-4.17-linux-6.1/";
   const auto a = snapshot::load(dir + "snapshot-heap64.json");
   const auto b = snapshot::parse(snapshot::to_json(a), "again");
   EXPECT_EQ(snapshot::to_json(a), snapshot::to_json(b));

@@ -14,7 +14,8 @@ namespace {
 using sim::Event;
 using test::GuestFixture;
 
-system::GuestSystemConfig io_config(xen::IommuMode mode, system::PvOpsKind kind = system::PvOpsKind::kXen) {
+system::GuestSystemConfig io_config(xen::IommuMode mode,
+                                    system::PvOpsKind kind = system::PvOpsKind::kXen) {
   system::GuestSystemConfig c;
   c.pvops = kind;
   c.guest_pages = 8192;

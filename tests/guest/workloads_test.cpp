@@ -30,6 +30,10 @@ TEST_P(Workloads, RunCleanAndDeterministically) {
   if (info.nic || info.disk) {
     EXPECT_GT(first[static_cast<std::size_t>(sim::Event::kGuestDriverRequests)], 0u);
     EXPECT_EQ(first[static_cast<std::size_t>(sim::Event::kHwIommuFault)], 0u);
+  } else if (name == "cpu.touch") {
+    // Once warm, a CPU-bound program never enters the kernel.
+    EXPECT_EQ(first[static_cast<std::size_t>(sim::Event::kGuestKernelEntry)], 0u);
+    EXPECT_EQ(first[static_cast<std::size_t>(sim::Event::kXenEntry)], 0u);
   } else {
     EXPECT_GT(first[static_cast<std::size_t>(sim::Event::kGuestPtAllocL1)], 0u);
   }

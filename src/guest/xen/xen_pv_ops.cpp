@@ -248,7 +248,8 @@ void XenPvOps::pgd_alloc(Mm& mm) {
   core_->pages().page(user).pt_level = PtLevel::kPgd;
   mm.user_pgd = user;
   // The vsyscall page's L3 in the user pgd (slot 511: VSYSCALL_ADDR); a cached user pgd has it.
-  if (!cached) core_->write_entry_native(EntryRef{user, kEntriesPerTable - 1}, core_->vsyscall_entry);
+  if (!cached)
+    core_->write_entry_native(EntryRef{user, kEntriesPerTable - 1}, core_->vsyscall_entry);
 }
 
 void XenPvOps::pgd_free(Mm& mm) {
@@ -265,7 +266,8 @@ void XenPvOps::pgd_free(Mm& mm) {
   mm.user_pgd = kInvalidPfn;
 }
 
-// ---- PiBooster pool ------------------------------------------------------------------------------
+// ---- PiBooster pool
+// ------------------------------------------------------------------------------
 
 void XenPvOps::pool_op(uint32_t cmd, const std::vector<Pfn>& pages) {
   if (pages.empty()) return;
