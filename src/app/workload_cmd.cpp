@@ -26,6 +26,7 @@ options:
   --linux GEN         Linux generation of the Xen paths: 6 (default) or 4
   --iommu MODE        none (default), sync or relaxed: how the Xen domain uses the IOMMU
   --caching-mode      the IOMMU reports caching mode (invalidate on every map too)
+  --pibooster MODE    off (default), full, cache (cache only) or validation (validation only)
   --param KEY=VALUE   a workload parameter (repeatable; --list shows each workload's keys)
   --trace             print the hypercalls (and trapped faults) of the last iteration under
                       the xen pv-ops, in order, before the table
@@ -127,6 +128,19 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
         base.iommu = xen::IommuMode::kRelaxed;
       } else {
         throw InputError("--iommu: expected none, sync or relaxed, got '" + v + "'");
+      }
+    } else if (flag == "--pibooster") {
+      using PB = system::GuestSystemConfig::PiBooster;
+      if (v == "off") {
+        base.pibooster = PB::kOff;
+      } else if (v == "full") {
+        base.pibooster = PB::kFull;
+      } else if (v == "cache") {
+        base.pibooster = PB::kCacheOnly;
+      } else if (v == "validation") {
+        base.pibooster = PB::kValidationOnly;
+      } else {
+        throw InputError("--pibooster: expected off, full, cache or validation, got '" + v + "'");
       }
     } else if (flag == "--param") {
       const auto eq = v.find('=');
