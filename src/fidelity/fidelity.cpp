@@ -62,7 +62,22 @@ const std::map<std::string, std::string>& known_gaps() {
       {"mmuext_op entries (direct)", "as mmuext_op (direct)"},
       {"multicall (direct)",
        "context-switch multicalls (stack_switch + CR3 in one batch) are not modelled"},
-      {"multicall entries (direct)", "as multicall (direct)"},
+      {"multicall entries (direct)", "as multicall (direct), plus the per-table entries below"},
+      {"mmu_update (direct)",
+       "single-request updates the real kernel makes outside the page-table paths (candidates: "
+       "kernel stacks and other kernel mappings updated with set_pte) are not modelled"},
+      {"mmu_update entries (direct)", "as mmu_update (direct)"},
+      {"pv_ptwr_emulation",
+       "the program's post-fork writes are described, not measured: the copy-on-write copy/reuse "
+       "split (copies trap in ptep_clear_flush) differs"},
+      {"EV xen_mmu_alloc_ptpage",
+       "mmap placement with address-space randomisation: real mappings straddle more L1 "
+       "regions and share fewer tables"},
+      {"EV xen_mmu_release_ptpage", "as EV xen_mmu_alloc_ptpage"},
+      {"mmuext_op (in multicall)", "follows the table count (one UNPIN multicall per freed L1)"},
+      {"mmuext_op entries (in multicall)", "as mmuext_op (in multicall)"},
+      {"update_va_mapping (in multicall)", "follows the table count (RW remap per freed table)"},
+      {"update_va_mapping (direct)", "follows the table count (upper tables freed singly)"},
   };
   return gaps;
 }
