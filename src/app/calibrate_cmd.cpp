@@ -42,6 +42,7 @@ double ns_since(Clock::time_point t0, uint64_t n) {
 template <typename Fn>
 double median_of(int rounds, Fn fn) {
   std::vector<double> v;
+  v.reserve(static_cast<std::size_t>(rounds));
   for (int i = 0; i < rounds; ++i) v.push_back(fn());
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -159,7 +160,7 @@ int cmd_calibrate(const std::vector<std::string>& args, std::ostream& out, std::
     if (eol == std::string::npos) eol = text.size();
     std::string line = text.substr(pos, eol - pos);
     const auto src = line.find("source = \"");
-    if (line.rfind("\"", 0) == 0 && src != std::string::npos) {
+    if (line.rfind('"', 0) == 0 && src != std::string::npos) {
       line.insert(src + 10, "not measurable here; from " + base + ": ");
     }
     resolved += line + "\n";

@@ -100,7 +100,7 @@ bool within_tolerance(double real, double model) {
 }
 
 std::string default_data_dir() {
-  const std::string rel = "data/groundtruth/xen-4.17-linux-6.1";
+  std::string rel = "data/groundtruth/xen-4.17-linux-6.1";
   if (std::filesystem::exists(rel + "/counts.json")) return rel;
   return std::string(PIBOOSTER_SOURCE_DIR) + "/" + rel;
 }
@@ -120,7 +120,7 @@ std::vector<ModeResult> run(const std::string& dir, uint64_t iterations) {
     if (!counts.contains(mode.name)) continue;
     const snapshot::Snapshot snap = snapshot::load(dir + "/" + mode.snapshot);
     system::GuestSystemConfig cfg;
-    cfg.guest_pages = 128 * 256;  // 128 MiB beside the snapshot's own memory
+    cfg.guest_pages = uint64_t{128} * 256;  // 128 MiB beside the snapshot's own memory
     for (const auto& r : snap.page_runs) cfg.guest_pages += r.pages;
     cfg.xen_generation = xen::XenGeneration::kModern;
     cfg.linux_generation = guest::LinuxGeneration::kLinux6;

@@ -274,6 +274,7 @@ void XenPvOps::pool_op(uint32_t cmd, const std::vector<Pfn>& pages) {
   // Queued work that may involve these frames goes first.
   batch().flush();
   std::vector<abi::MmuextOp> ops;
+  ops.reserve(pages.size());
   for (const Pfn p : pages) ops.push_back(abi::MmuextOp{cmd, pfn_to_mfn(p).value, 0});
   uint32_t done = 0;
   check(port_.mmuext_op(cpu(), ops, &done, abi::kDomidSelf), "page-table pool operation");
