@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "cost/toml_text.hpp"
 
 namespace pib::cost {
 
@@ -25,15 +26,6 @@ std::string join(const std::vector<std::string>& v) {
     out += s;
   }
   return out;
-}
-
-std::string toml_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
 }
 
 }  // namespace
@@ -184,14 +176,14 @@ void CostProfile::set(const std::string& key, const std::string& value) {
 std::string CostProfile::to_toml() const {
   std::ostringstream out;
   out << "# Resolved cost profile (from " << origin_
-      << ")\n[profile]\nname = " << toml_string(name_)
-      << "\ndescription = " << toml_string(description_) << "\n\n[costs]\n";
+      << ")\n[profile]\nname = " << toml_quoted(name_)
+      << "\ndescription = " << toml_quoted(description_) << "\n\n[costs]\n";
   for (const auto& e : sim::kEventTable) {
     const auto& u = units_[static_cast<std::size_t>(e.event)];
     if (!u) continue;
-    out << toml_string(std::string(e.name)) << " = { ns = " << std::setprecision(10) << u->ns
-        << ", mark = \"" << u->mark << "\", uncertainty = " << toml_string(u->uncertainty)
-        << ", source = " << toml_string(u->source) << " }\n";
+    out << toml_quoted(std::string(e.name)) << " = { ns = " << std::setprecision(10) << u->ns
+        << ", mark = \"" << u->mark << "\", uncertainty = " << toml_quoted(u->uncertainty)
+        << ", source = " << toml_quoted(u->source) << " }\n";
   }
   return out.str();
 }

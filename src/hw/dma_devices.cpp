@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "hw/dma_devices.hpp"
 
+#include <optional>
+
 namespace pib::hw {
 
 DmaResult DmaPath::u64(uint64_t addr, bool write, uint64_t value) {
@@ -28,6 +30,20 @@ DmaResult DmaPath::page(uint64_t addr, bool write, uint64_t fill) {
 }
 
 namespace {
+// The descriptor at the ring's head, if the driver posted one the device can read.
+struct Posted {
+  uint64_t at = 0;      // DMA address of the descriptor
+  uint64_t buffer = 0;  // word 0
+  uint64_t word1 = 0;
+};
+std::optional<Posted> fetch_posted(DmaPath& dma, const Ring& ring) {
+  const uint64_t d = ring.dma + ring.head * desc::kBytes;
+  const DmaResult w0 = dma.u64(d, false);
+  const DmaResult w1 = dma.u64(d + 8, false);
+  if (!w0.ok || !w1.ok || !(w1.value & desc::kOwnedByDevice)) return std::nullopt;
+  return Posted{d, w0.value, w1.value};
+}
+
 // Moves `bytes` between the buffer at `addr` and the device, page by page.
 bool move(DmaPath& dma, uint64_t addr, uint64_t bytes, bool to_memory, uint64_t fill) {
   for (uint64_t off = 0; off < bytes; off += kPageSize) {
@@ -45,18 +61,16 @@ uint64_t Nic::receive(uint64_t packets, uint32_t bytes) {
       ledger_.charge(sim::Event::kDevNicDrops);
       continue;
     }
-    const uint64_t d = rx_.dma + rx_.head * desc::kBytes;
-    const DmaResult w0 = dma_.u64(d, false);
-    const DmaResult w1 = dma_.u64(d + 8, false);
-    if (!w0.ok || !w1.ok || !(w1.value & desc::kOwnedByDevice)) {
+    const auto posted = fetch_posted(dma_, rx_);
+    if (!posted) {
       ledger_.charge(sim::Event::kDevNicDrops);  // no buffer posted (or the ring is unreachable)
       continue;
     }
     ledger_.charge(sim::Event::kDevNicPackets);
     ledger_.charge(sim::Event::kDevNicBytes, bytes);
-    const bool ok = move(dma_, w0.value, bytes, true, (uint64_t{clock_} << 48) | p);
+    const bool ok = move(dma_, posted->buffer, bytes, true, (uint64_t{clock_} << 48) | p);
     // Write back: done, with the length received (0 when the buffer DMA was blocked).
-    dma_.u64(d + 8, true, desc::kDone | (ok ? bytes : 0));
+    dma_.u64(posted->at + 8, true, desc::kDone | (ok ? bytes : 0));
     rx_.head = (rx_.head + 1) % rx_.size;
     if (ok) ++delivered;
   }
@@ -67,15 +81,13 @@ uint64_t Nic::transmit() {
   DeviceClockScope clock(ledger_, clock_);
   uint64_t sent = 0;
   for (uint32_t i = 0; i < tx_.size; ++i) {
-    const uint64_t d = tx_.dma + tx_.head * desc::kBytes;
-    const DmaResult w0 = dma_.u64(d, false);
-    const DmaResult w1 = dma_.u64(d + 8, false);
-    if (!w0.ok || !w1.ok || !(w1.value & desc::kOwnedByDevice)) break;
-    const uint64_t bytes = w1.value & desc::kLengthMask;
+    const auto posted = fetch_posted(dma_, tx_);
+    if (!posted) break;
+    const uint64_t bytes = posted->word1 & desc::kLengthMask;
     ledger_.charge(sim::Event::kDevNicPackets);
     ledger_.charge(sim::Event::kDevNicBytes, bytes);
-    const bool ok = move(dma_, w0.value, bytes, false, 0);
-    dma_.u64(d + 8, true, desc::kDone | (ok ? bytes : 0));
+    const bool ok = move(dma_, posted->buffer, bytes, false, 0);
+    dma_.u64(posted->at + 8, true, desc::kDone | (ok ? bytes : 0));
     tx_.head = (tx_.head + 1) % tx_.size;
     ++sent;
   }
@@ -86,16 +98,14 @@ uint64_t BlockDevice::process() {
   DeviceClockScope clock(ledger_, clock_);
   uint64_t done = 0;
   for (uint32_t i = 0; i < q_.size; ++i) {
-    const uint64_t d = q_.dma + q_.head * desc::kBytes;
-    const DmaResult w0 = dma_.u64(d, false);
-    const DmaResult w1 = dma_.u64(d + 8, false);
-    if (!w0.ok || !w1.ok || !(w1.value & desc::kOwnedByDevice)) break;
-    const uint64_t bytes = w1.value & desc::kLengthMask;
-    const bool to_memory = (w1.value & desc::kToMemory) != 0;
-    if (!(w1.value & desc::kContinuation)) ledger_.charge(sim::Event::kDevDiskRequests);
+    const auto posted = fetch_posted(dma_, q_);
+    if (!posted) break;
+    const uint64_t bytes = posted->word1 & desc::kLengthMask;
+    const bool to_memory = (posted->word1 & desc::kToMemory) != 0;
+    if (!(posted->word1 & desc::kContinuation)) ledger_.charge(sim::Event::kDevDiskRequests);
     ledger_.charge(sim::Event::kDevDiskBytes, bytes);
-    const bool ok = move(dma_, w0.value, bytes, to_memory, 0xd15c);
-    dma_.u64(d + 8, true, desc::kDone | (ok ? bytes : 0));
+    const bool ok = move(dma_, posted->buffer, bytes, to_memory, 0xd15c);
+    dma_.u64(posted->at + 8, true, desc::kDone | (ok ? bytes : 0));
     q_.head = (q_.head + 1) % q_.size;
     ++done;
   }

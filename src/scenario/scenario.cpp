@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "cost/toml_text.hpp"
 #include "scenario/policy.hpp"
 
 namespace pib::scenario {
@@ -61,12 +62,7 @@ const toml::table* section(const std::string& origin, const toml::table& doc, co
 }
 
 std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
+  return cost::toml_quoted(s);
 }
 
 }  // namespace

@@ -6,22 +6,14 @@
 #include <fstream>
 #include <sstream>
 
-#include "app/cli.hpp"
+#include "support/cli_call.hpp"
 
 namespace pib::app {
 namespace {
 
-struct Cli {
-  int rc = 0;
-  std::string out, err;
-};
-Cli call(std::vector<std::string> args) {
-  std::ostringstream out, err;
-  Cli c;
-  c.rc = run(args, out, err);
-  c.out = out.str();
-  c.err = err.str();
-  return c;
+using Cli = test::CliResult;
+Cli call(const std::vector<std::string>& args) {
+  return test::call_cli(args);
 }
 
 std::string temp_dir(const std::string& name) {
