@@ -43,6 +43,11 @@ class Churn {
     if (w_) w_->setup(sys);
   }
   uint64_t ops() const { return ops_; }
+  // Splits `units` of device work into ops() + 1 slices run by `work`, with one churn operation
+  // between consecutive slices; the device (clock `clock`) waits out the invalidations each
+  // churn operation causes.
+  template <typename Work>
+  void interleave(system::GuestSystem& sys, uint64_t units, uint32_t clock, Work&& work);
   // One churn operation; returns the IOTLB invalidations it caused.
   uint64_t step(system::GuestSystem& sys) {
     const uint64_t before = invalidations(sys.ledger());
@@ -61,6 +66,18 @@ void stall_device(system::GuestSystem& sys, uint32_t clock, uint64_t invalidatio
   if (invalidations_seen == 0) return;
   hw::DeviceClockScope scope(sys.ledger(), clock);
   sys.ledger().charge(sim::Event::kHwIommuInvStall, invalidations_seen);
+}
+
+template <typename Work>
+void Churn::interleave(system::GuestSystem& sys, uint64_t units, uint32_t clock, Work&& work) {
+  const uint64_t slices = ops_ + 1;
+  uint64_t left = units;
+  for (uint64_t sl = 0; sl < slices; ++sl) {
+    const uint64_t n = left / (slices - sl);
+    left -= n;
+    work(n);
+    if (sl + 1 < slices) stall_device(sys, clock, step(sys));
+  }
 }
 
 class NetStream final : public Workload {
@@ -87,11 +104,7 @@ class NetStream final : public Workload {
     churn_.setup(sys);
   }
   void iteration(system::GuestSystem& sys) override {
-    const uint64_t slices = churn_.ops() + 1;
-    uint64_t left = packets_;
-    for (uint64_t s = 0; s < slices; ++s) {
-      uint64_t n = left / (slices - s);
-      left -= n;
+    churn_.interleave(sys, packets_, system::kNicClock, [&](uint64_t n) {
       while (n > 0) {
         const uint64_t chunk = std::min<uint64_t>(n, driver_->ring_size());
         if (receive_) {
@@ -104,8 +117,7 @@ class NetStream final : public Workload {
         }
         n -= chunk;
       }
-      if (s + 1 < slices) stall_device(sys, system::kNicClock, churn_.step(sys));
-    }
+    });
   }
 
  private:
@@ -141,11 +153,7 @@ class DiskIo final : public Workload {
     churn_.setup(sys);
   }
   void iteration(system::GuestSystem& sys) override {
-    const uint64_t slices = churn_.ops() + 1;
-    uint64_t left = requests_;
-    for (uint64_t s = 0; s < slices; ++s) {
-      uint64_t n = left / (slices - s);
-      left -= n;
+    churn_.interleave(sys, requests_, system::kDiskClock, [&](uint64_t n) {
       while (n > 0) {
         const uint32_t posted = driver_->submit(static_cast<uint32_t>(n),
                                                 static_cast<uint32_t>(bytes_), write_, random_);
@@ -154,8 +162,7 @@ class DiskIo final : public Workload {
         driver_->reap();
         n -= posted;
       }
-      if (s + 1 < slices) stall_device(sys, system::kDiskClock, churn_.step(sys));
-    }
+    });
   }
 
  private:
