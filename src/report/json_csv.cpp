@@ -64,6 +64,11 @@ void write_json(std::ostream& out, const scenario::RunOutput& run, const Options
     pr["time_ns"] = breakdown;
     if (options.host_time) pr["host_ns_per_op"] = r.host_ns_per_op;
     pr["audit"] = r.audit;
+    if (!r.ptcache_held.empty()) {
+      ordered_json held = ordered_json::object();
+      for (const auto& [level, n] : r.ptcache_held) held[level] = n;
+      pr["ptcache_held_pages"] = held;
+    }
     results.push_back(pr);
   }
   j["results"] = results;

@@ -168,6 +168,12 @@ void write_table(std::ostream& out, const scenario::RunOutput& run, const Option
     out << "\n";
   }
   for (const auto& r : results) {
+    if (r.ptcache_held.empty()) continue;
+    out << "\npage-table cache of " << r.policy << ", pages held at the end:";
+    for (const auto& [level, n] : r.ptcache_held) out << " " << level << " " << n;
+    out << "\n";
+  }
+  for (const auto& r : results) {
     if (!r.audit.empty()) {
       out << "\nWARNING: hypervisor audit of " << r.policy << " failed: " << r.audit.front()
           << "\n";

@@ -96,6 +96,12 @@ RunOutput run_scenario(const Scenario& scenario, const cost::CostProfile& profil
     r.latency = cost::latency_stats(r.latency_ns);
     r.mean_cpu_ns = cost::latency_stats(r.cpu_ns).mean;
     r.audit = sys.audit();
+    if (const guest::PageTableCache* cache = sys.ptcache()) {
+      for (std::size_t l = 0; l < guest::kCacheLevels; ++l) {
+        const auto level = static_cast<guest::CacheLevel>(l);
+        r.ptcache_held.emplace_back(guest::cache_level_name(level), cache->held(level));
+      }
+    }
     out.results.push_back(std::move(r));
   }
   return out;
