@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <algorithm>
 #include <cstdio>
 #include <iomanip>
 #include <ostream>
@@ -36,23 +37,32 @@ void write_table(std::ostream& out, const scenario::RunOutput& run, const Option
       << ", Linux " << (s.linux_generation == guest::LinuxGeneration::kLinux4 ? "4.x" : "6.x")
       << " paths\n"
       << "profile   " << run.profile.name() << " (" << run.profile.origin() << ")\n\n";
-  const int w0 = 34, w = 16;
+  // Each column as wide as its heading needs, so long policy names never run together.
+  const int w0 = 34;
+  std::vector<int> wv, wq;
+  for (const auto& r : results) wv.push_back(std::max(12, static_cast<int>(r.policy.size()) + 2));
+  for (std::size_t i = 1; i < results.size(); ++i) {
+    wq.push_back(
+        std::max(18, static_cast<int>(results[i].policy.size() + results[0].policy.size()) + 3));
+  }
   auto header = [&](const std::string& title) {
     out << std::left << std::setw(w0) << title;
-    for (const auto& r : results) out << std::right << std::setw(w) << r.policy;
-    if (results.size() > 1) {
-      for (std::size_t i = 1; i < results.size(); ++i) {
-        out << std::right << std::setw(22) << (results[i].policy + "/" + results[0].policy);
-      }
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      out << std::right << std::setw(wv[i]) << results[i].policy;
+    }
+    for (std::size_t i = 1; i < results.size(); ++i) {
+      out << std::right << std::setw(wq[i - 1]) << (results[i].policy + "/" + results[0].policy);
     }
     out << "\n";
   };
   header(s.vcpus > 1 ? "modeled latency (us per op, busiest vCPU)" : "modeled latency (us per op)");
   auto row = [&](const std::string& name, auto get) {
     out << std::left << std::setw(w0) << ("  " + name);
-    for (const auto& r : results) out << std::right << std::setw(w) << num(get(r) / 1000.0, 2);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      out << std::right << std::setw(wv[i]) << num(get(results[i]) / 1000.0, 2);
+    }
     for (std::size_t i = 1; i < results.size(); ++i) {
-      out << std::right << std::setw(22) << ratio(get(results[i]), get(results[0]));
+      out << std::right << std::setw(wq[i - 1]) << ratio(get(results[i]), get(results[0]));
     }
     out << "\n";
   };
@@ -68,17 +78,16 @@ void write_table(std::ostream& out, const scenario::RunOutput& run, const Option
   bool any_io = false;
   for (const auto& r : results) any_io = any_io || io_bytes(r) > 0;
   if (any_io) {
-    // bytes per ns = GB/s; the row helper divides by 1000, so feed it MB/s x 1000.
+    // bytes per ns x 1000 = MB/s
+    const auto tp = [&](const scenario::PolicyResult& r) {
+      return r.latency.mean > 0 ? io_bytes(r) / r.latency.mean * 1000.0 : 0.0;
+    };
     out << std::left << std::setw(w0) << "  I/O throughput (MB/s)";
-    for (const auto& r : results) {
-      out << std::right << std::setw(w)
-          << num(r.latency.mean > 0 ? io_bytes(r) / r.latency.mean * 1000.0 : 0, 1);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      out << std::right << std::setw(wv[i]) << num(tp(results[i]), 1);
     }
     for (std::size_t i = 1; i < results.size(); ++i) {
-      const auto tp = [&](const scenario::PolicyResult& r) {
-        return r.latency.mean > 0 ? io_bytes(r) / r.latency.mean : 0.0;
-      };
-      out << std::right << std::setw(22) << ratio(tp(results[i]), tp(results[0]));
+      out << std::right << std::setw(wq[i - 1]) << ratio(tp(results[i]), tp(results[0]));
     }
     out << "\n";
   }
@@ -163,8 +172,9 @@ void write_table(std::ostream& out, const scenario::RunOutput& run, const Option
     for (const auto& r : results) any = any || r.total[static_cast<std::size_t>(info.event)] != 0;
     if (!any) continue;
     out << std::left << std::setw(w0) << ("  " + std::string(info.name));
-    for (const auto& r : results)
-      out << std::right << std::setw(w) << num(r.mean_count(info.event), 2);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      out << std::right << std::setw(wv[i]) << num(results[i].mean_count(info.event), 2);
+    }
     out << "\n";
   }
   for (const auto& r : results) {
