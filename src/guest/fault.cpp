@@ -36,14 +36,14 @@ bool Kernel::handle_mm_fault(Mm& mm, uint64_t va, hw::Access access) {
   const uint64_t old = core_.read_entry(e);
   if (!(old & ptflags::kPresent)) {
     if (vma->kind == VmaKind::kFile) return do_file_page(mm, *vma, e, page_va, write);
-    return do_anonymous_page(mm, *vma, e, page_va, write);
+    return do_anonymous_page(mm, *vma, e, write);
   }
   if (write && !(old & ptflags::kRw)) return do_wp_page(mm, *vma, e, page_va, old);
   // Spurious (another path already fixed it, or a stale TLB entry): the retry re-walks.
   return true;
 }
 
-bool Kernel::do_anonymous_page(Mm& mm, Vma& vma, EntryRef e, uint64_t va, bool write) {
+bool Kernel::do_anonymous_page(Mm& mm, Vma& vma, EntryRef e, bool write) {
   core_.ledger().charge(Event::kGuestFaultDemandZero);
   if (!write && !vma.shared) {
     // Read of never-written anonymous memory: the shared zero page, read-only.
@@ -58,7 +58,6 @@ bool Kernel::do_anonymous_page(Mm& mm, Vma& vma, EntryRef e, uint64_t va, bool w
   vma.anon_vma = true;
   core_.ops().set_pte(e, core_.ops().make_entry(page, user_pte_flags(vma, vma.writable(), write)));
   mm.rss++;
-  (void)va;
   return true;
 }
 

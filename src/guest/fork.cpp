@@ -75,7 +75,7 @@ void Kernel::copy_page_range(Mm& child, Mm& parent, const Vma& vma) {
             const uint64_t n2 = std::min((a2 & ~(kPmdSize - 1)) + kPmdSize, n3);
             const EntryRef parent_pmd{*p2, pt_index(a2, 2)};
             if (pt.next_table(parent_pmd)) {
-              copy_pte_range(child, parent, vma, EntryRef{c2, pt_index(a2, 2)}, parent_pmd, a2, n2);
+              copy_pte_range(child, vma, EntryRef{c2, pt_index(a2, 2)}, parent_pmd, a2, n2);
             }
             a2 = n2;
           }
@@ -87,8 +87,8 @@ void Kernel::copy_page_range(Mm& child, Mm& parent, const Vma& vma) {
   }
 }
 
-void Kernel::copy_pte_range(Mm& child, Mm& parent, const Vma& vma, EntryRef child_pmd,
-                            EntryRef parent_pmd, uint64_t start, uint64_t end) {
+void Kernel::copy_pte_range(Mm& child, const Vma& vma, EntryRef child_pmd, EntryRef parent_pmd,
+                            uint64_t start, uint64_t end) {
   PageTables pt(core_);
   const Pfn parent_l1 = *pt.next_table(parent_pmd);
   const Pfn child_l1 = pt.pte_alloc(child, child_pmd.table, start);
@@ -114,7 +114,6 @@ void Kernel::copy_pte_range(Mm& child, Mm& parent, const Vma& vma, EntryRef chil
     child.rss++;
   }
   ops.leave_lazy_mmu();
-  (void)parent;
 }
 
 }  // namespace pib::guest

@@ -135,7 +135,7 @@ class Kernel {
 
   // faults (fault.cpp)
   bool handle_mm_fault(Mm& mm, uint64_t va, hw::Access access);
-  bool do_anonymous_page(Mm& mm, Vma& vma, EntryRef e, uint64_t va, bool write);
+  bool do_anonymous_page(Mm& mm, Vma& vma, EntryRef e, bool write);
   bool do_file_page(Mm& mm, Vma& vma, EntryRef e, uint64_t va, bool write);
   bool do_wp_page(Mm& mm, Vma& vma, EntryRef e, uint64_t va, uint64_t old);
   uint64_t user_pte_flags(const Vma& vma, bool writable, bool dirty) const;
@@ -143,8 +143,8 @@ class Kernel {
   // fork (fork.cpp)
   void dup_mmap(Mm& child, Mm& parent);
   void copy_page_range(Mm& child, Mm& parent, const Vma& vma);
-  void copy_pte_range(Mm& child, Mm& parent, const Vma& vma, EntryRef child_pmd,
-                      EntryRef parent_pmd, uint64_t start, uint64_t end);
+  void copy_pte_range(Mm& child, const Vma& vma, EntryRef child_pmd, EntryRef parent_pmd,
+                      uint64_t start, uint64_t end);
 
   // exec (exec.cpp)
   void map_object(Mm& mm, const ElfObject& obj, uint64_t base);

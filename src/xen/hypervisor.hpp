@@ -109,7 +109,8 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   int64_t pt_pool_add(Mfn mfn, Domain& d);
   int64_t pt_pool_remove(Mfn mfn, Domain& d);
   void flush_pool_batch(Domain& d);
-  int64_t iommu_unmap_noflush(Domain& d, Mfn mfn);
+  // Clears the frame's I/O PTE without any invalidation; true if it was present.
+  bool iommu_clear(Domain& d, Mfn mfn);
 
   // ---- validation (validate.cpp) ---------------------------------------------------------
   int64_t validate_table(Mfn mfn, PageType type, Domain& d);

@@ -68,15 +68,19 @@ int64_t Hypervisor::iommu_map(Domain& d, Mfn mfn, bool writable) {
   return abi::err::kOk;
 }
 
-int64_t Hypervisor::iommu_unmap(Domain& d, Mfn mfn) {
-  if (machine_.iommu() == nullptr || d.iommu_root == kInvalidMfn) return abi::err::kOk;
+bool Hypervisor::iommu_clear(Domain& d, Mfn mfn) {
+  if (machine_.iommu() == nullptr || d.iommu_root == kInvalidMfn) return false;
   const auto [table, idx] = iommu_leaf(d, mfn, false);
-  if (table == kInvalidMfn) return abi::err::kOk;
+  if (table == kInvalidMfn) return false;
   const uint64_t old = mem_.read_entry(table, idx);
-  if ((old & (hw::iopte::kRead | hw::iopte::kWrite)) == 0) return abi::err::kOk;
+  if ((old & (hw::iopte::kRead | hw::iopte::kWrite)) == 0) return false;
   mem_.write_entry(table, idx, 0);
   ledger_.charge(Event::kHwIommuUnmap);
-  iommu_flush_page(d, mfn);
+  return true;
+}
+
+int64_t Hypervisor::iommu_unmap(Domain& d, Mfn mfn) {
+  if (iommu_clear(d, mfn)) iommu_flush_page(d, mfn);
   return abi::err::kOk;
 }
 

@@ -13,18 +13,6 @@ namespace pib::xen {
 
 using sim::Event;
 
-int64_t Hypervisor::iommu_unmap_noflush(Domain& d, Mfn mfn) {
-  if (machine_.iommu() == nullptr || d.iommu_root == kInvalidMfn) return abi::err::kOk;
-  const auto [table, idx] = iommu_leaf(d, mfn, false);
-  if (table == kInvalidMfn) return abi::err::kOk;
-  const uint64_t old = mem_.read_entry(table, idx);
-  if ((old & (hw::iopte::kRead | hw::iopte::kWrite)) == 0) return abi::err::kOk;
-  mem_.write_entry(table, idx, 0);
-  ledger_.charge(Event::kHwIommuUnmap);
-  pool_unmapped_.push_back(mfn);
-  return abi::err::kOk;
-}
-
 int64_t Hypervisor::pt_pool_add(Mfn mfn, Domain& d) {
   if (!frames_.valid(mfn)) return abi::err::kEINVAL;
   PageInfo& pg = frames_[mfn];
@@ -35,7 +23,8 @@ int64_t Hypervisor::pt_pool_add(Mfn mfn, Domain& d) {
     return abi::err::kEINVAL;
   }
   pg.pt_pool = true;
-  if (d.need_iommu_sync()) return iommu_unmap_noflush(d, mfn);
+  // Cleared now, invalidated once for the whole batch (flush_pool_batch).
+  if (d.need_iommu_sync() && iommu_clear(d, mfn)) pool_unmapped_.push_back(mfn);
   return abi::err::kOk;
 }
 
