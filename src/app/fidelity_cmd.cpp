@@ -12,13 +12,16 @@
 
 namespace pib::app {
 
-const char* const kFidelityHelp = R"(usage: pibooster fidelity [--data DIR] [--iterations N]
+const char* const kFidelityHelp =
+    R"(usage: pibooster fidelity [--data DIR] [--iterations N] [--trace MODE]
 
 Runs the model on the ground truth's process snapshots and operations (default: the project's
 copy in data/groundtruth/xen-4.17-linux-6.1), under Xen 4.17 (modern) and Linux 6.x paths,
 1 vCPU, no IOMMU, and prints each traced per-operation figure, model vs real, with the
 deviation; also the page-table pages below the pgd against the snapshot's VmPTE. Exit status 1
 when a figure is outside the tolerance (±5 %, or ±1 for figures below 20).
+--trace MODE prints the model's hypercalls (and trapped faults) of that mode's last iteration
+(fork_exit, heap64 or mmap_touch) before the table.
 )";
 
 const char* const kSnapshotHelp = R"(usage: pibooster snapshot PID [-o FILE]
@@ -30,6 +33,7 @@ Captures a live process's user address space — /proc/PID/maps, the present pag
 int cmd_fidelity(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   std::string dir = fidelity::default_data_dir();
   uint64_t iterations = 20;
+  std::string trace_mode;
   for (std::size_t i = 1; i < args.size(); ++i) {
     if (i + 1 >= args.size()) throw InputError(args[i] + " needs a value (see --help)");
     if (args[i] == "--data") {
@@ -37,11 +41,16 @@ int cmd_fidelity(const std::vector<std::string>& args, std::ostream& out, std::o
     } else if (args[i] == "--iterations") {
       iterations = std::stoull(args[++i]);
       if (iterations == 0) throw InputError("--iterations must be at least 1");
+    } else if (args[i] == "--trace") {
+      trace_mode = args[++i];
+      if (trace_mode != "fork_exit" && trace_mode != "heap64" && trace_mode != "mmap_touch")
+        throw InputError("--trace: unknown mode '" + trace_mode +
+                         "' (valid: fork_exit, heap64, mmap_touch)");
     } else {
       throw InputError("unknown option '" + args[i] + "' (see pibooster fidelity --help)");
     }
   }
-  const auto results = fidelity::run(dir, iterations);
+  const auto results = fidelity::run(dir, iterations, trace_mode, &out);
   int outside = 0;
   out << "fidelity: model (Xen modern = 4.15-4.17, Linux 6.x paths, 1 vCPU, no IOMMU) vs " << dir
       << "\n";

@@ -105,7 +105,8 @@ std::string default_data_dir() {
   return std::string(PIBOOSTER_SOURCE_DIR) + "/" + rel;
 }
 
-std::vector<ModeResult> run(const std::string& dir, uint64_t iterations) {
+std::vector<ModeResult> run(const std::string& dir, uint64_t iterations,
+                            const std::string& trace_mode, std::ostream* trace) {
   const nlohmann::json counts = load_json(dir + "/counts.json");
   struct Mode {
     const char* name;
@@ -125,9 +126,9 @@ std::vector<ModeResult> run(const std::string& dir, uint64_t iterations) {
     cfg.xen_generation = xen::XenGeneration::kModern;
     cfg.linux_generation = guest::LinuxGeneration::kLinux6;
     system::GuestSystem sys(cfg);
-    workload::SnapshotWorkload w(snap, workload::snapshot_op_by_name(mode.op),
-                                 workload::LoopWrites{});
-    const auto r = workload::run(sys, w, mode.name, iterations, 2);
+    workload::SnapshotWorkload w(snap, workload::snapshot_op_by_name(mode.op));
+    std::ostream* t = trace_mode == mode.name ? trace : nullptr;
+    const auto r = workload::run(sys, w, mode.name, iterations, 2, t);
     ModeResult m;
     m.mode = mode.name;
     m.operation = r.operation;

@@ -5,6 +5,7 @@
 // below 20. A figure the model cannot match carries the name of the real mechanism it lacks.
 #pragma once
 
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,9 @@ struct ModeResult {
 };
 
 bool within_tolerance(double real, double model);
-std::vector<ModeResult> run(const std::string& data_dir, uint64_t iterations);
+// With `trace_mode` named, the hypercalls of that mode's last iteration go to `trace`.
+std::vector<ModeResult> run(const std::string& data_dir, uint64_t iterations,
+                            const std::string& trace_mode = "", std::ostream* trace = nullptr);
 // Where the ground truth is: the project's copy (found from the working directory or the
 // source tree this binary was built from).
 std::string default_data_dir();

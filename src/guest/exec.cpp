@@ -112,6 +112,7 @@ void Kernel::exec(Pid pid, const Image& image) {
     d.end = v.end + 2 * kPageSize;
     d.file = vdso;
     d.name = "[vdso]";
+    d.map_pages = false;
     insert_vma(*mm, d);
   }
 }

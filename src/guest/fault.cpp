@@ -2,6 +2,8 @@
 // The page-fault handler (handle_mm_fault and the do_*_page paths of mm/memory.c): demand-zero
 // anonymous pages (the shared zero page for reads), page-cache pages for file mappings
 // (private writes copy), and write-protect faults that copy or reuse (copy-on-write).
+#include <algorithm>
+
 #include "common/error.hpp"
 #include "guest/kernel.hpp"
 #include "guest/pgtable.hpp"
@@ -64,9 +66,9 @@ bool Kernel::do_anonymous_page(Mm& mm, Vma& vma, EntryRef e, bool write) {
 bool Kernel::do_file_page(Mm& mm, Vma& vma, EntryRef e, uint64_t va, bool write) {
   core_.ledger().charge(Event::kGuestFaultFile);
   const uint64_t index = vma.pgoff + ((va - vma.start) >> kPageShift);
-  const Pfn cached = cache_.get(vma.file, index);
   if (write && !vma.shared) {
     // do_cow_fault: the process gets its own copy of the file page.
+    const Pfn cached = cache_.get(vma.file, index);
     const Pfn page = core_.alloc_page(false);
     core_.copy_page(page, cached);
     Page& pg = core_.pages().page(page);
@@ -77,13 +79,45 @@ bool Kernel::do_file_page(Mm& mm, Vma& vma, EntryRef e, uint64_t va, bool write)
     mm.rss++;
     return true;
   }
+  // do_read_fault tries fault-around first; a page it could not map is read in (__do_fault).
+  if (!write && vma.map_pages && do_fault_around(mm, vma, e, va)) return true;
+  map_file_page(mm, vma, e, cache_.get(vma.file, index), write);
+  return true;
+}
+
+void Kernel::map_file_page(Mm& mm, const Vma& vma, EntryRef e, Pfn cached, bool dirty) {
   Page& pg = core_.pages().page(cached);
   pg.refcount++;
   pg.mapcount++;
   const bool writable = vma.shared && vma.writable();
-  core_.ops().set_pte(e, core_.ops().make_entry(cached, user_pte_flags(vma, writable, write)));
+  core_.ops().set_pte(e, core_.ops().make_entry(cached, user_pte_flags(vma, writable, dirty)));
   mm.rss++;
-  return true;
+}
+
+bool Kernel::do_fault_around(Mm& mm, const Vma& vma, EntryRef e, uint64_t va) {
+  // Linux's fault_around_bytes (64 KiB): the aligned window around the fault, clipped to the
+  // VMA and to the L1 table the faulting entry is in. Only pages already in the page cache are
+  // mapped (filemap_map_pages never reads), each with its own set_pte outside lazy-MMU mode.
+  constexpr uint64_t kWindow = kFaultAroundPages * kPageSize;
+  const uint64_t l1_start = va & ~(kEntriesPerTable * kPageSize - 1);
+  const uint64_t start = std::max({va & ~(kWindow - 1), vma.start, l1_start});
+  const uint64_t end =
+      std::min({(va & ~(kWindow - 1)) + kWindow, vma.end, l1_start + kEntriesPerTable * kPageSize});
+  bool mapped_fault = false;
+  for (uint64_t a = start; a < end; a += kPageSize) {
+    const std::optional<Pfn> cached =
+        cache_.find(vma.file, vma.pgoff + ((a - vma.start) >> kPageShift));
+    if (!cached) continue;
+    const EntryRef pte{e.table, (a >> kPageShift) & (kEntriesPerTable - 1)};
+    if (core_.read_entry(pte) & ptflags::kPresent) continue;
+    map_file_page(mm, vma, pte, *cached, false);
+    if (a == (va & ~(kPageSize - 1))) {
+      mapped_fault = true;
+    } else {
+      core_.ledger().charge(Event::kGuestFaultAroundPages);
+    }
+  }
+  return mapped_fault;
 }
 
 bool Kernel::do_wp_page(Mm& mm, Vma& vma, EntryRef e, uint64_t va, uint64_t old) {

@@ -137,6 +137,9 @@ class Kernel {
   bool handle_mm_fault(Mm& mm, uint64_t va, hw::Access access);
   bool do_anonymous_page(Mm& mm, Vma& vma, EntryRef e, bool write);
   bool do_file_page(Mm& mm, Vma& vma, EntryRef e, uint64_t va, bool write);
+  void map_file_page(Mm& mm, const Vma& vma, EntryRef e, Pfn cached, bool dirty);
+  // do_fault_around: maps the cached pages of the fault's window; returns whether `va` was one.
+  bool do_fault_around(Mm& mm, const Vma& vma, EntryRef e, uint64_t va);
   bool do_wp_page(Mm& mm, Vma& vma, EntryRef e, uint64_t va, uint64_t old);
   uint64_t user_pte_flags(const Vma& vma, bool writable, bool dirty) const;
 

@@ -26,6 +26,10 @@ inline constexpr uint32_t kWrite = 2;
 inline constexpr uint32_t kExec = 4;
 }  // namespace prot
 
+// Linux's fault_around_bytes default (64 KiB, since 3.15) in pages: how many cached file pages a
+// read fault may map at once.
+inline constexpr uint64_t kFaultAroundPages = 16;
+
 enum class VmaKind : uint8_t { kAnon, kFile, kHeap, kStack, kSpecial };
 
 struct Vma {
@@ -37,7 +41,10 @@ struct Vma {
   uint32_t file = 0;      // page-cache file id (kFile)
   uint64_t pgoff = 0;     // file page of `start`
   bool anon_vma = false;  // has (had) anonymous pages: fork copies its page tables
-  std::string name;       // for reports ("[heap]", "libc.so.6", ...)
+  // The mapping's operations can map already-cached pages around a read fault (filemap's
+  // map_pages); special mappings such as the vDSO cannot.
+  bool map_pages = true;
+  std::string name;  // for reports ("[heap]", "libc.so.6", ...)
 
   uint64_t pages() const { return (end - start) >> kPageShift; }
   bool writable() const { return (prot & prot::kWrite) != 0; }

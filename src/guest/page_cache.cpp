@@ -31,6 +31,13 @@ Pfn PageCache::get(uint32_t file, uint64_t index) {
   return pfn;
 }
 
+std::optional<Pfn> PageCache::find(uint32_t file, uint64_t index) const {
+  const File& f = files_.at(file);
+  auto it = f.cached.find(index);
+  if (it == f.cached.end()) return std::nullopt;
+  return it->second;
+}
+
 uint64_t PageCache::drop_unmapped() {
   uint64_t dropped = 0;
   for (File& f : files_) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,8 @@ class PageCache {
 
   // The cache page for page `index` of `file`, reading it in on a miss (find_or_create_page).
   Pfn get(uint32_t file, uint64_t index);
+  // The cache page if it is already cached (no read): what fault-around may map.
+  std::optional<Pfn> find(uint32_t file, uint64_t index) const;
   uint64_t cached_pages() const { return cached_; }
   // drop_caches: frees every cached page no process maps.
   uint64_t drop_unmapped();

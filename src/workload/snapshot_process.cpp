@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "workload/snapshot_process.hpp"
 
+#include <algorithm>
+#include <map>
+
 #include "common/error.hpp"
 
 namespace pib::workload {
@@ -19,7 +22,24 @@ uint32_t prot_of(const std::string& perms) {
 }
 
 bool is_special(const std::string& name) {
-  return name == "[vvar]" || name == "[vvar_vclock]" || name == "[vdso]";
+  return name == "[vvar]" || name == "[vdso]";
+}
+
+std::vector<snapshot::MapEntry> as_modelled_kernel_lays_out(
+    const std::vector<snapshot::MapEntry>& in) {
+  // Linux 6.1 maps the vvar area as one special mapping; newer kernels split the clock pages off
+  // as [vvar_vclock]. The kernel, not the program, decides this, so the model's kernel's layout
+  // is used: adjacent [vvar] and [vvar_vclock] become one [vvar].
+  std::vector<snapshot::MapEntry> out;
+  for (const auto& m : in) {
+    if (m.name == "[vvar_vclock]" && !out.empty() && out.back().name == "[vvar]" &&
+        out.back().end == m.start) {
+      out.back().end = m.end;
+      continue;
+    }
+    out.push_back(m);
+  }
+  return out;
 }
 
 }  // namespace
@@ -27,9 +47,10 @@ bool is_special(const std::string& name) {
 guest::Pid build_snapshot_process(system::GuestSystem& sys, const snapshot::Snapshot& snap,
                                   VcpuId cpu) {
   guest::Kernel& k = sys.kernel();
+  const std::vector<snapshot::MapEntry> layout = as_modelled_kernel_lays_out(snap.vmas);
   std::vector<Vma> vmas;
   uint64_t brk_start = 0, brk = 0;
-  for (const auto& m : snap.vmas) {
+  for (const auto& m : layout) {
     if (m.start >= guest::kTaskSize) continue;  // [vsyscall] lives in the kernel half
     Vma v;
     v.start = m.start;
@@ -44,13 +65,14 @@ guest::Pid build_snapshot_process(system::GuestSystem& sys, const snapshot::Snap
       brk = m.end;
     } else if (m.name == "[stack]") {
       v.kind = VmaKind::kStack;
-    } else if (m.name == "[vvar]" || m.name == "[vvar_vclock]") {
+    } else if (m.name == "[vvar]") {
       v.kind = VmaKind::kSpecial;  // VM_PFNMAP: copied at fork
       v.shared = true;
       v.file = k.page_cache().file(m.name, pages);
     } else if (m.name == "[vdso]") {
       v.kind = VmaKind::kFile;
       v.file = k.page_cache().file(m.name, pages);
+      v.map_pages = false;  // a special mapping: no fault-around
     } else if (m.inode != 0 || (!m.name.empty() && m.name[0] == '/') ||
                (!m.name.empty() && m.name[0] != '[')) {
       v.kind = VmaKind::kFile;
@@ -71,6 +93,9 @@ guest::Pid build_snapshot_process(system::GuestSystem& sys, const snapshot::Snap
     }
   }
   const guest::Pid pid = k.spawn_layout(vmas, brk_start, brk, cpu);
+  // Present pages. A read-only VMA with anonymous pages is made writable once as a whole (no
+  // split) while they are written, as relocation before RELRO's mprotect did.
+  std::map<uint64_t, std::vector<uint64_t>> relocated;  // read-only VMA start -> its anon pages
   for (const auto& run : snap.page_runs) {
     if (!run.present) continue;
     for (uint64_t i = 0; i < run.pages; ++i) {
@@ -80,7 +105,10 @@ guest::Pid build_snapshot_process(system::GuestSystem& sys, const snapshot::Snap
         throw InputError(snap.origin + ": present page " + std::to_string(va) +
                          " outside every VMA");
       }
-      if (run.file_or_shared_anon || v->kind == VmaKind::kSpecial) {
+      // An anonymous page inside executable, read-only code is taken as the file page it
+      // shadows: the traced run copied no program text at fork (docs/fidelity.md).
+      const bool shadowed_code = (v->prot & guest::prot::kExec) != 0 && !v->writable();
+      if (run.file_or_shared_anon || v->kind == VmaKind::kSpecial || shadowed_code) {
         if (!k.load(pid, va)) model_bug("snapshot page read failed");
         continue;
       }
@@ -88,17 +116,23 @@ guest::Pid build_snapshot_process(system::GuestSystem& sys, const snapshot::Snap
         if (!k.store(pid, va, va)) model_bug("snapshot page write failed");
         continue;
       }
-      // An anonymous page in a now read-only mapping (RELRO after relocation).
-      const uint32_t prot = v->prot;
-      k.mprotect(pid, va, kPageSize, prot | guest::prot::kWrite);
-      if (!k.store(pid, va, va)) model_bug("snapshot page write failed");
-      k.mprotect(pid, va, kPageSize, prot);
+      relocated[v->start].push_back(va);
     }
   }
-  for (const auto& m : snap.vmas) {
+  for (const auto& [start, pages] : relocated) {
+    const guest::Vma v = k.mm(pid).vmas.at(start);
+    k.mprotect(pid, v.start, v.end - v.start, v.prot | guest::prot::kWrite);
+    for (const uint64_t va : pages) {
+      if (!k.store(pid, va, va)) model_bug("snapshot page write failed");
+    }
+    k.mprotect(pid, v.start, v.end - v.start, v.prot);
+  }
+  for (const auto& m : layout) {
     if (!is_special(m.name)) continue;
-    const uint64_t last = m.name == "[vdso]" ? m.end : m.start + kPageSize;
-    for (uint64_t va = m.start; va < last; va += kPageSize) {
+    // The vDSO's code, and the vvar data and Xen pvclock pages its clock reads use.
+    const uint64_t touched = m.name == "[vdso]" ? (m.end - m.start) >> kPageShift : 2;
+    for (uint64_t i = 0; i < touched; ++i) {
+      const uint64_t va = m.start + i * kPageSize;
       const bool ok = m.name == "[vdso]" ? k.fetch(pid, va) : k.load(pid, va).has_value();
       if (!ok) model_bug("special mapping touch failed");
     }
@@ -154,26 +188,49 @@ void SnapshotWorkload::loop_writes(guest::Kernel& k, guest::Pid pid, uint64_t pa
   }
 }
 
+void SnapshotWorkload::run_text(guest::Kernel& k, guest::Pid pid, uint64_t windows) {
+  const guest::Vma* text = nullptr;
+  for (const auto& [start, v] : k.mm(pid).vmas) {
+    if ((v.prot & guest::prot::kExec) != 0 && v.kind == VmaKind::kFile && v.map_pages) {
+      text = &v;
+      break;
+    }
+  }
+  if (text == nullptr) return;
+  const uint64_t window = guest::kFaultAroundPages * kPageSize;
+  const uint64_t span = text->end - text->start;
+  for (uint64_t i = 0; i < windows; ++i) {
+    // Window i of `windows` spread over the text; the first holds the text's first page.
+    const uint64_t va = std::max(text->start, (text->start + span * i / windows) & ~(window - 1));
+    if (!k.fetch(pid, va)) model_bug("text fetch failed");
+  }
+}
+
 void SnapshotWorkload::iteration(system::GuestSystem& sys) {
   guest::Kernel& k = sys.kernel();
   switch (op_) {
     case SnapshotOp::kForkExit: {
       const guest::Pid c = k.fork(pid_);
-      loop_writes(k, c, writes_.child_pages);
+      loop_writes(k, pid_, loop_.parent_pages_before_wait);
+      loop_writes(k, c, loop_.child_pages);
+      run_text(k, c, loop_.child_text_windows);
       k.exit(c);
       k.schedule(pid_);
-      loop_writes(k, pid_, writes_.parent_pages);
+      loop_writes(k, pid_, loop_.parent_pages_after_wait);
       break;
     }
     case SnapshotOp::kForkExec:
     case SnapshotOp::kVforkExec: {
       const guest::Pid c = op_ == SnapshotOp::kForkExec ? k.fork(pid_) : k.vfork(pid_);
-      if (op_ == SnapshotOp::kForkExec) loop_writes(k, c, 1);
+      if (op_ == SnapshotOp::kForkExec) {
+        loop_writes(k, pid_, loop_.parent_pages_before_wait);
+        loop_writes(k, c, 1);
+      }
       k.exec(c, tiny_);
       k.run_startup(c, tiny_);
       k.exit(c);
       k.schedule(pid_);
-      loop_writes(k, pid_, writes_.parent_pages);
+      loop_writes(k, pid_, loop_.parent_pages_after_wait);
       break;
     }
     case SnapshotOp::kMmapTouch: {
