@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "app/fidelity_cmd.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
@@ -57,20 +58,26 @@ int cmd_fidelity(const std::vector<std::string>& args, std::ostream& out, std::o
   for (const auto& m : results) {
     out << "\n" << m.mode << " (" << m.operation << "), per operation\n";
     out << "  " << std::left << std::setw(36) << "figure" << std::right << std::setw(10) << "real"
-        << std::setw(10) << "model" << std::setw(10) << "dev"
+        << std::setw(16) << "model" << std::setw(10) << "dev"
         << "\n";
     for (const auto& f : m.figures) {
+      // The deviation of the layout closest to the real figure.
+      const double closest = std::clamp(f.real, f.model_min, f.model_max);
       char dev[32];
       if (f.real >= 20) {
-        std::snprintf(dev, sizeof dev, "%+.1f%%", (f.model - f.real) / f.real * 100);
+        std::snprintf(dev, sizeof dev, "%+.1f%%", (closest - f.real) / f.real * 100);
       } else {
-        std::snprintf(dev, sizeof dev, "%+.2f", f.model - f.real);
+        std::snprintf(dev, sizeof dev, "%+.2f", closest - f.real);
       }
-      char real[32], model[32];
+      char real[32], model[48];
       std::snprintf(real, sizeof real, "%.2f", f.real);
-      std::snprintf(model, sizeof model, "%.2f", f.model);
+      if (f.model_min == f.model_max) {
+        std::snprintf(model, sizeof model, "%.2f", f.model);
+      } else {
+        std::snprintf(model, sizeof model, "%.2f-%.2f", f.model_min, f.model_max);
+      }
       out << "  " << std::left << std::setw(36) << f.name << std::right << std::setw(10) << real
-          << std::setw(10) << model << std::setw(10) << dev << (f.within ? "  ok" : "  OUT")
+          << std::setw(16) << model << std::setw(10) << dev << (f.within ? "  ok" : "  OUT")
           << "\n";
       if (!f.within) {
         ++outside;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Fidelity against a real system: run the model on the ground truth's process snapshots and
 // operations, under the matching generation (Xen 4.17 = modern, Linux 6.1 paths, 1 vCPU, no
-// IOMMU), and compare every traced per-operation figure. Tolerance: ±5 %, or ±1 for figures
-// below 20. A figure the model cannot match carries the name of the real mechanism it lacks.
+// IOMMU, randomize_va_space = 2), and compare every traced per-operation figure. Tolerance:
+// ±5 %, or ±1 for figures below 20. A figure the model cannot match carries the name of the
+// real mechanism it lacks.
 #pragma once
 
 #include <iosfwd>
@@ -14,8 +15,10 @@ namespace pib::fidelity {
 struct Figure {
   std::string name;
   double real = 0;
-  double model = 0;
-  bool within = false;
+  double model = 0;      // mean over the randomised layouts
+  double model_min = 0;  // the range over them: the real run drew one layout
+  double model_max = 0;
+  bool within = false;   // some layout's figure is within tolerance of the real one
   std::string missing_mechanism;  // when known: why the model differs
 };
 
@@ -24,8 +27,14 @@ struct ModeResult {
   std::string operation;  // what one op is
   std::vector<Figure> figures;
   uint64_t vmpte_pages_real = 0;   // from the snapshot
-  uint64_t vmpte_pages_model = 0;  // the model process's tables below the pgd
+  uint64_t vmpte_pages_model = 0;  // the model process's tables below the pgd, as captured
+  uint64_t layouts = 0;            // randomised layouts the figures were taken over
 };
+
+// The traced system ran with address-space randomisation, so each real figure comes from one
+// random layout of the process; the model runs the operation under this many layouts (seeds
+// 1..N) and accepts a figure when it is within tolerance of the model's range.
+inline constexpr uint64_t kLayouts = 8;
 
 bool within_tolerance(double real, double model);
 // With `trace_mode` named, the hypercalls of that mode's last iteration go to `trace`.

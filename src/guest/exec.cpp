@@ -11,8 +11,15 @@ namespace pib::guest {
 
 namespace {
 constexpr uint64_t kStaticBase = 0x400000;
-constexpr uint64_t kPieBase = 0x555555554000;
 }  // namespace
+
+uint64_t Kernel::place_vdso(const Mm& mm, uint64_t start_stack, uint64_t len) {
+  // get_unmapped_area honours the randomised hint when the range is free, else goes top-down.
+  if (const std::optional<uint64_t> hint = aslr_.vdso_hint(start_stack, len)) {
+    if (*hint + len <= kTaskSize && range_is_free(mm, *hint, *hint + len)) return *hint;
+  }
+  return get_unmapped_area(mm, len);
+}
 
 uint64_t Kernel::object_pages(const ElfObject& obj) const {
   uint64_t n = 0;
@@ -53,6 +60,10 @@ void Kernel::exec(Pid pid, const Image& image) {
   enter(t);
   core_.ledger().charge(sim::Event::kGuestExec);
   std::shared_ptr<Mm> mm = mm_alloc();
+  // The layout draws, in load_elf_binary's order: the mmap base (setup_new_exec), the stack top
+  // (setup_arg_pages), the PIE load base, brk, then the vDSO.
+  mm->mmap_base = aslr_.mmap_base();
+  mm->stack_top = aslr_.stack_top();
   // bprm_mm_init + copy_strings: the stack VMA at the top, argument pages faulted in through
   // get_user_pages_remote on the not yet activated mm.
   const uint64_t arg_pages = std::max<uint64_t>(image.arg_pages, 1);
@@ -85,15 +96,17 @@ void Kernel::exec(Pid pid, const Image& image) {
   insert_vma(*mm, s);
   // load_elf_binary: the program, then its libraries (ld.so maps these in reality; the page
   // tables see the same mappings), then the vDSO.
-  const uint64_t base = image.pie ? kPieBase : kStaticBase;
+  const uint64_t base = image.pie ? aslr_.pie_base() : kStaticBase;
   map_object(*mm, image.program, base);
-  mm->brk_start = mm->brk = base + object_pages(image.program) * kPageSize;
+  mm->brk_start = mm->brk = aslr_.brk_start(base + object_pages(image.program) * kPageSize);
   for (const ElfObject& lib : image.libraries) {
     const uint64_t size = object_pages(lib) * kPageSize;
     map_object(*mm, lib, get_unmapped_area(*mm, size));
   }
   if (image.vdso) {
-    const uint64_t at = get_unmapped_area(*mm, 8 * kPageSize);
+    // The initial stack pointer sits in the lowest argument page.
+    const uint64_t start_stack = mm->stack_top - arg_pages * kPageSize + 64;
+    const uint64_t at = place_vdso(*mm, start_stack, 8 * kPageSize);
     const uint32_t vvar = cache_.file("[vvar]", 6);
     const uint32_t vdso = cache_.file("[vdso]", 2);
     Vma v;
@@ -118,7 +131,7 @@ void Kernel::exec(Pid pid, const Image& image) {
 }
 
 Pid Kernel::spawn_layout(const std::vector<Vma>& vmas, uint64_t brk_start, uint64_t brk,
-                         VcpuId cpu) {
+                         VcpuId cpu, uint64_t stack_top, uint64_t mmap_base) {
   if (cpu >= core_.nr_cpus()) throw InputError("no vCPU " + std::to_string(cpu));
   const Pid pid = next_pid_++;
   Task t;
@@ -132,6 +145,8 @@ Pid Kernel::spawn_layout(const std::vector<Vma>& vmas, uint64_t brk_start, uint6
   for (const Vma& v : vmas) insert_vma(*mm, v);
   mm->brk_start = brk_start;
   mm->brk = brk;
+  if (stack_top != 0) mm->stack_top = stack_top;
+  if (mmap_base != 0) mm->mmap_base = mmap_base;
   task.mm = mm;
   {
     sim::SpanScope span(core_.ledger(), sim::Span::kPgdPin);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "guest/aslr.hpp"
 #include "guest/image.hpp"
 #include "guest/kernel_core.hpp"
 #include "guest/mm_types.hpp"
@@ -67,6 +68,12 @@ class Kernel {
   Kernel(const Kernel&) = delete;
   Kernel& operator=(const Kernel&) = delete;
 
+  // The randomize_va_space sysctl (0, 1 or 2) and the seed of the layout draws.
+  void set_randomize_va_space(int level, uint64_t seed) {
+    aslr_ = AddressSpaceRandomizer(level, seed);
+  }
+  AddressSpaceRandomizer& aslr() { return aslr_; }
+
   // ---- processes ------------------------------------------------------------------------------
   // The first user process: a task with no mm that execs `image` on `cpu` and runs its start-up.
   Pid spawn(const Image& image, VcpuId cpu = 0);
@@ -74,8 +81,10 @@ class Kernel {
   // vfork: the child shares the parent's mm until it execs or exits.
   Pid vfork(Pid parent);
   // A process with a given layout and no image (rebuilding a snapshot): the VMAs are set up and
-  // the tree activated; its pages come from the process's own faults afterwards.
-  Pid spawn_layout(const std::vector<Vma>& vmas, uint64_t brk_start, uint64_t brk, VcpuId cpu);
+  // the tree activated; its pages come from the process's own faults afterwards. `stack_top`
+  // and `mmap_base` (0: the unrandomised defaults) are where its stack and mmap area begin.
+  Pid spawn_layout(const std::vector<Vma>& vmas, uint64_t brk_start, uint64_t brk, VcpuId cpu,
+                   uint64_t stack_top = 0, uint64_t mmap_base = 0);
   // Replaces the image; returns false (process unchanged) if the guest ran out of memory.
   void exec(Pid pid, const Image& image);
   // Runs an image's start-up: the page touches its description lists (demand faults).
@@ -152,9 +161,11 @@ class Kernel {
   // exec (exec.cpp)
   void map_object(Mm& mm, const ElfObject& obj, uint64_t base);
   uint64_t object_pages(const ElfObject& obj) const;
+  uint64_t place_vdso(const Mm& mm, uint64_t start_stack, uint64_t len);
 
   // mappings (mmap.cpp)
   uint64_t get_unmapped_area(const Mm& mm, uint64_t length) const;
+  static bool range_is_free(const Mm& mm, uint64_t start, uint64_t end);
   void insert_vma(Mm& mm, Vma vma);
   void split_vma(Mm& mm, uint64_t addr);
   std::vector<Vma> detach_vmas(Mm& mm, uint64_t start, uint64_t end);
@@ -169,6 +180,7 @@ class Kernel {
   Pid next_pid_ = 1;
   uint64_t next_mm_id_ = 1;
   Pfn zero_page_ = kInvalidPfn;
+  AddressSpaceRandomizer aslr_{0, 1};
 };
 
 }  // namespace pib::guest

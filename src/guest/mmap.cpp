@@ -34,6 +34,12 @@ uint64_t Kernel::get_unmapped_area(const Mm& mm, uint64_t length) const {
   return top - length;
 }
 
+bool Kernel::range_is_free(const Mm& mm, uint64_t start, uint64_t end) {
+  auto next = mm.vmas.lower_bound(start);
+  if (next != mm.vmas.end() && next->second.start < end) return false;
+  return next == mm.vmas.begin() || std::prev(next)->second.end <= start;
+}
+
 void Kernel::insert_vma(Mm& mm, Vma vma) {
   if (vma.start >= vma.end || vma.end > kTaskSize || page_offset(vma.start) ||
       page_offset(vma.end)) {

@@ -44,6 +44,7 @@ GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
     ops_ = std::make_unique<guest::NativePvOps>(*machine_);
   }
   kernel_ = std::make_unique<guest::Kernel>(*ops_, ledger_);
+  kernel_->set_randomize_va_space(config.randomize_va_space, config.seed);
   using PB = GuestSystemConfig::PiBooster;
   if (config.pibooster == PB::kFull || config.pibooster == PB::kCacheOnly) {
     guest::PtCacheParams p = config.ptcache;

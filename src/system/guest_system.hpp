@@ -38,6 +38,10 @@ struct GuestSystemConfig {
   enum class PiBooster : uint8_t { kOff, kFull, kCacheOnly, kValidationOnly };
   PiBooster pibooster = PiBooster::kOff;
   guest::PtCacheParams ptcache{};
+  // The guest's randomize_va_space (Linux's default 2: stack, mmap base, vDSO, PIE and brk
+  // randomised at every exec) and the seed its draws come from.
+  int randomize_va_space = 2;
+  uint64_t seed = 1;
   bool nic = false;   // attach a NIC (device 0x100) to the guest
   bool disk = false;  // attach a block device (device 0x200)
 };

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "common/error.hpp"
+#include "workload/snapshot_layout.hpp"
 
 namespace pib::workload {
 
@@ -25,33 +26,16 @@ bool is_special(const std::string& name) {
   return name == "[vvar]" || name == "[vdso]";
 }
 
-std::vector<snapshot::MapEntry> as_modelled_kernel_lays_out(
-    const std::vector<snapshot::MapEntry>& in) {
-  // Linux 6.1 maps the vvar area as one special mapping; newer kernels split the clock pages off
-  // as [vvar_vclock]. The kernel, not the program, decides this, so the model's kernel's layout
-  // is used: adjacent [vvar] and [vvar_vclock] become one [vvar].
-  std::vector<snapshot::MapEntry> out;
-  for (const auto& m : in) {
-    if (m.name == "[vvar_vclock]" && !out.empty() && out.back().name == "[vvar]" &&
-        out.back().end == m.start) {
-      out.back().end = m.end;
-      continue;
-    }
-    out.push_back(m);
-  }
-  return out;
-}
-
 }  // namespace
 
 guest::Pid build_snapshot_process(system::GuestSystem& sys, const snapshot::Snapshot& snap,
-                                  VcpuId cpu) {
+                                  VcpuId cpu, SnapshotPlacement placement) {
   guest::Kernel& k = sys.kernel();
-  const std::vector<snapshot::MapEntry> layout = as_modelled_kernel_lays_out(snap.vmas);
+  const PlacedLayout placed = place_snapshot(snap.vmas, k.aslr(), placement);
+  const std::vector<snapshot::MapEntry>& layout = placed.vmas;
   std::vector<Vma> vmas;
   uint64_t brk_start = 0, brk = 0;
   for (const auto& m : layout) {
-    if (m.start >= guest::kTaskSize) continue;  // [vsyscall] lives in the kernel half
     Vma v;
     v.start = m.start;
     v.end = m.end;
@@ -92,14 +76,15 @@ guest::Pid build_snapshot_process(system::GuestSystem& sys, const snapshot::Snap
       if (v.start < 0x100000000ULL && v.end > brk_start) brk_start = brk = v.end;
     }
   }
-  const guest::Pid pid = k.spawn_layout(vmas, brk_start, brk, cpu);
+  const guest::Pid pid =
+      k.spawn_layout(vmas, brk_start, brk, cpu, placed.stack_top, placed.mmap_base);
   // Present pages. A read-only VMA with anonymous pages is made writable once as a whole (no
   // split) while they are written, as relocation before RELRO's mprotect did.
   std::map<uint64_t, std::vector<uint64_t>> relocated;  // read-only VMA start -> its anon pages
   for (const auto& run : snap.page_runs) {
     if (!run.present) continue;
     for (uint64_t i = 0; i < run.pages; ++i) {
-      const uint64_t va = run.start + i * kPageSize;
+      const uint64_t va = placed.translate(run.start + i * kPageSize);
       const guest::Vma* v = k.mm(pid).find_vma(va);
       if (v == nullptr) {
         throw InputError(snap.origin + ": present page " + std::to_string(va) +
@@ -164,7 +149,7 @@ std::string SnapshotWorkload::operation() const {
 }
 
 void SnapshotWorkload::setup(system::GuestSystem& sys) {
-  pid_ = build_snapshot_process(sys, snap_, 0);
+  pid_ = build_snapshot_process(sys, snap_, 0, placement_);
   tiny_ = guest::builtin_image("tiny-static");
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "snapshot/snapshot.hpp"
+#include "workload/snapshot_layout.hpp"
 #include "workload/workload.hpp"
 
 namespace pib::workload {
@@ -21,8 +22,11 @@ namespace pib::workload {
 // program's clock reads use them, and pagemap does not report such special pages. An anonymous
 // page inside an executable, non-writable mapping (a code patch or breakpoint of the capturing
 // machine's tools) is taken as the file page it replaced. Returns the pid.
+// `placement` keeps the captured addresses or lets the model's kernel place what the kernel
+// places (snapshot_layout.hpp).
 guest::Pid build_snapshot_process(system::GuestSystem& sys, const snapshot::Snapshot& snap,
-                                  VcpuId cpu = 0);
+                                  VcpuId cpu = 0,
+                                  SnapshotPlacement placement = SnapshotPlacement::kAsCaptured);
 
 // What the benchmark's fork loop does besides fork and exit, per iteration. The ground truth's
 // program (fork; the child calls _exit(0); the parent waits) is described here, not measured:
@@ -50,8 +54,9 @@ SnapshotOp snapshot_op_by_name(const std::string& name);
 
 class SnapshotWorkload final : public Workload {
  public:
-  SnapshotWorkload(snapshot::Snapshot snap, SnapshotOp op, ForkLoop loop = {})
-      : snap_(std::move(snap)), op_(op), loop_(loop) {}
+  SnapshotWorkload(snapshot::Snapshot snap, SnapshotOp op,
+                   SnapshotPlacement placement = SnapshotPlacement::kAsCaptured, ForkLoop loop = {})
+      : snap_(std::move(snap)), op_(op), placement_(placement), loop_(loop) {}
   std::string operation() const override;
   void setup(system::GuestSystem& sys) override;
   void iteration(system::GuestSystem& sys) override;
@@ -66,6 +71,7 @@ class SnapshotWorkload final : public Workload {
 
   snapshot::Snapshot snap_;
   SnapshotOp op_;
+  SnapshotPlacement placement_;
   ForkLoop loop_;
   guest::Pid pid_ = 0;
   guest::Image tiny_;
