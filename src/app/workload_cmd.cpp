@@ -27,6 +27,8 @@ options:
   --iommu MODE        none (default), sync or relaxed: how the Xen domain uses the IOMMU
   --caching-mode      the IOMMU reports caching mode (invalidate on every map too)
   --pibooster MODE    off (default), full, cache (cache only) or validation (validation only)
+  --randomize-va-space N  the guest's address-space randomisation: 0, 1 or 2 (default, Linux's)
+  --seed N            seed of the layout draws and of seeded workloads (default 1)
   --param KEY=VALUE   a workload parameter (repeatable; --list shows each workload's keys)
   --trace             print the hypercalls (and trapped faults) of the last iteration under
                       the xen pv-ops, in order, before the table
@@ -142,6 +144,12 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
       } else {
         throw InputError("--pibooster: expected off, full, cache or validation, got '" + v + "'");
       }
+    } else if (flag == "--randomize-va-space") {
+      const uint64_t level = parse_u64(flag, v);
+      if (level > 2) throw InputError("--randomize-va-space must be 0, 1 or 2");
+      base.randomize_va_space = static_cast<int>(level);
+    } else if (flag == "--seed") {
+      base.seed = parse_u64(flag, v);
     } else if (flag == "--param") {
       const auto eq = v.find('=');
       if (eq == std::string::npos || eq == 0)
@@ -166,6 +174,7 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
     cfg.pvops = kind;
     system::GuestSystem sys(cfg);
     auto w = workload::make_workload(name, params);
+    w->set_seed(cfg.seed);
     if (trace && kind == system::PvOpsKind::kXen) {
       out << "hypercall trace of the last " << w->operation() << " (xen):\n";
     }

@@ -18,7 +18,7 @@ struct Figure {
   double model = 0;      // mean over the randomised layouts
   double model_min = 0;  // the range over them: the real run drew one layout
   double model_max = 0;
-  bool within = false;   // some layout's figure is within tolerance of the real one
+  bool within = false;            // some layout's figure is within tolerance of the real one
   std::string missing_mechanism;  // when known: why the model differs
 };
 

@@ -7,9 +7,9 @@
 namespace pib::guest {
 
 namespace {
-constexpr uint64_t kStackRndBits = 22;              // STACK_RND_MASK 0x3fffff pages
-constexpr uint64_t kMmapRndBits = 28;               // mmap_rnd_bits default for x86-64
-constexpr uint64_t kStackRlimit = 8ULL << 20;       // RLIMIT_STACK soft limit
+constexpr uint64_t kStackRndBits = 22;                // STACK_RND_MASK 0x3fffff pages
+constexpr uint64_t kMmapRndBits = 28;                 // mmap_rnd_bits default for x86-64
+constexpr uint64_t kStackRlimit = 8ULL << 20;         // RLIMIT_STACK soft limit
 constexpr uint64_t kStackGuardGap = 256 * kPageSize;  // stack_guard_gap
 constexpr uint64_t kMinMmapGap = 128ULL << 20;
 constexpr uint64_t kBrkRange = 32ULL << 20;

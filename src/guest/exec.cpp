@@ -130,8 +130,8 @@ void Kernel::exec(Pid pid, const Image& image) {
   }
 }
 
-Pid Kernel::spawn_layout(const std::vector<Vma>& vmas, uint64_t brk_start, uint64_t brk,
-                         VcpuId cpu, uint64_t stack_top, uint64_t mmap_base) {
+Pid Kernel::spawn_layout(const std::vector<Vma>& vmas, uint64_t brk_start, uint64_t brk, VcpuId cpu,
+                         uint64_t stack_top, uint64_t mmap_base) {
   if (cpu >= core_.nr_cpus()) throw InputError("no vCPU " + std::to_string(cpu));
   const Pid pid = next_pid_++;
   Task t;

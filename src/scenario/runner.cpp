@@ -45,6 +45,8 @@ RunOutput run_scenario(const Scenario& scenario, const cost::CostProfile& profil
     cfg.vcpus = scenario.vcpus;
     cfg.xen_generation = scenario.xen_generation;
     cfg.linux_generation = scenario.linux_generation;
+    cfg.randomize_va_space = scenario.randomize_va_space;
+    cfg.seed = scenario.seed;
     cfg.iommu = scenario.iommu;
     cfg.iommu_params = scenario.iommu_params;
     cfg.ptcache = scenario.ptcache;

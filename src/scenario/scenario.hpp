@@ -28,6 +28,8 @@ struct Scenario {
   hw::IommuParams iommu_params{};
   xen::XenGeneration xen_generation = xen::XenGeneration::kModern;
   guest::LinuxGeneration linux_generation = guest::LinuxGeneration::kLinux6;
+  // [guest] randomize_va_space: Linux's sysctl (0 off, 1, 2 = default); layouts drawn from seed.
+  int randomize_va_space = 2;
   std::vector<std::string> policies = {"baseline", "native"};
   guest::PtCacheParams ptcache{};  // [pibooster]: the cache's knobs
   // [paper]: the paper's figure this scenario reproduces (printed beside the model's).

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// The model against the real Xen 4.17 + Linux 6.1 counts. The figures listed here are within
-// tolerance today and must stay so; the others are reported (with the mechanism the model
-// lacks) by `pibooster fidelity` and tracked in the fidelity issue.
+// The model against the real Xen 4.17 + Linux 6.1 counts: every traced figure within tolerance
+// over the randomised layouts, except the four listed, which `pibooster fidelity` reports with
+// the mechanism behind them.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -16,37 +16,28 @@ TEST(Fidelity, MatchedFiguresStayMatchedAndFootprintsAgree) {
       std::string(std::getenv("PIB_SOURCE_DIR")) + "/data/groundtruth/xen-4.17-linux-6.1";
   const auto results = fidelity::run(dir, 5);
   ASSERT_EQ(results.size(), 3u);
-  const std::set<std::pair<std::string, std::string>> must_match = {
-      {"fork_exit", "EV xen_mmu_alloc_ptpage"},
-      {"fork_exit", "EV xen_mmu_release_ptpage"},
-      {"fork_exit", "EV xen_mmu_pgd_pin"},
-      {"fork_exit", "EV xen_mmu_pgd_unpin"},
-      {"fork_exit", "mmuext_op (in multicall)"},
-      {"fork_exit", "mmuext_op entries (in multicall)"},
-      {"fork_exit", "multicall (direct)"},
-      {"fork_exit", "pv_page_fault"},
-      {"fork_exit", "update_va_mapping (in multicall)"},
-      {"heap64", "mmu_update entries (direct)"},
-      {"heap64", "mmuext_op (in multicall)"},
-      {"heap64", "mmuext_op entries (in multicall)"},
-      {"heap64", "pv_page_fault"},
-      {"heap64", "update_va_mapping (in multicall)"},
-      {"mmap_touch", "mmu_update (direct)"},
-      {"mmap_touch", "mmu_update entries (direct)"},
-      {"mmap_touch", "pv_page_fault"},
-      {"mmap_touch", "pv_ptwr_emulation"},
+  // Every figure except the four that time-dependent effects of the traced emulator decide
+  // (docs/fidelity.md): continuations of preempted multicalls and switches to the tracer.
+  const std::set<std::pair<std::string, std::string>> may_differ = {
+      {"fork_exit", "multicall entries (direct)"},
+      {"heap64", "multicall (direct)"},
+      {"heap64", "multicall entries (direct)"},
+      {"mmap_touch", "mmuext_op entries (direct)"},
   };
   std::size_t seen = 0;
   for (const auto& m : results) {
     EXPECT_EQ(m.vmpte_pages_model, m.vmpte_pages_real) << m.mode;
     for (const auto& f : m.figures) {
-      if (must_match.count({m.mode, f.name}) == 0) continue;
       ++seen;
+      if (may_differ.count({m.mode, f.name}) != 0) {
+        EXPECT_FALSE(f.missing_mechanism.empty() && !f.within) << m.mode << " " << f.name;
+        continue;
+      }
       EXPECT_TRUE(f.within) << m.mode << " " << f.name << ": real " << f.real << ", model "
-                            << f.model;
+                            << f.model_min << "-" << f.model_max;
     }
   }
-  EXPECT_EQ(seen, must_match.size());
+  EXPECT_EQ(seen, 44u);
 }
 
 TEST(Fidelity, Tolerance) {
