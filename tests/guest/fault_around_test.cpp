@@ -96,7 +96,9 @@ TEST_P(FaultAround, PrivateWriteFaultsCopyOnePageOnly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(PvOps, FaultAround, ::testing::Values(PvOpsKind::kXen, PvOpsKind::kNative),
-                         [](const auto& info) { return system::pvops_name(info.param); });
+                         [](const auto& param_info) {
+                           return system::pvops_name(param_info.param);
+                         });
 
 }  // namespace
 }  // namespace pib
