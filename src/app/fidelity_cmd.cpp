@@ -18,7 +18,8 @@ const char* const kFidelityHelp =
 
 Runs the model on the ground truth's process snapshots and operations (default: the project's
 copy in data/groundtruth/xen-4.17-linux-6.1), under Xen 4.17 (modern) and Linux 6.x paths,
-1 vCPU, no IOMMU, and prints each traced per-operation figure, model vs real, with the
+1 vCPU, no IOMMU, with address-space randomisation as the traced run had it (the figures over
+8 seeded layouts), and prints each traced per-operation figure, model vs real, with the
 deviation; also the page-table pages below the pgd against the snapshot's VmPTE. Exit status 1
 when a figure is outside the tolerance (±5 %, or ±1 for figures below 20).
 --trace MODE prints the model's hypercalls (and trapped faults) of that mode's last iteration
@@ -53,8 +54,8 @@ int cmd_fidelity(const std::vector<std::string>& args, std::ostream& out, std::o
   }
   const auto results = fidelity::run(dir, iterations, trace_mode, &out);
   int outside = 0;
-  out << "fidelity: model (Xen modern = 4.15-4.17, Linux 6.x paths, 1 vCPU, no IOMMU) vs " << dir
-      << "\n";
+  out << "fidelity: model (Xen modern = 4.15-4.17, Linux 6.x paths, 1 vCPU, no IOMMU, "
+      << fidelity::kLayouts << " randomised layouts) vs " << dir << "\n";
   for (const auto& m : results) {
     out << "\n" << m.mode << " (" << m.operation << "), per operation\n";
     out << "  " << std::left << std::setw(36) << "figure" << std::right << std::setw(10) << "real"
