@@ -3,6 +3,8 @@
 // snapshot processes of several shapes started here, rebuild each in the model, compare the
 // page-table pages below the pgd with VmPTE.
 #include <gtest/gtest.h>
+
+#include <fstream>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -76,7 +78,14 @@ TEST_P(Footprint, ModelTablesEqualVmPte) {
   const Shape& s = GetParam();
   const snapshot::Snapshot snap = snapshot_of(helper(s.binary), s.args);
   ASSERT_GT(snap.vmpte_kb, 0u);
-  EXPECT_EQ(model_tables(snap), snap.vmpte_pages()) << s.name;
+  const uint64_t model = model_tables(snap);
+  EXPECT_EQ(model, snap.vmpte_pages()) << s.name;
+  if (model != snap.vmpte_pages()) {
+    // Keep the snapshot that disagreed, to rebuild and inspect it later.
+    const std::string kept = ::testing::TempDir() + "footprint-" + s.name + ".json";
+    std::ofstream(kept) << snapshot::to_json(snap);
+    ADD_FAILURE() << "snapshot kept in " << kept;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, Footprint,
