@@ -112,9 +112,19 @@ guest::Pid build_snapshot_process(system::GuestSystem& sys, const snapshot::Snap
     }
     k.mprotect(pid, v.start, v.end - v.start, v.prot);
   }
+  // The special mappings' pages. Snapshots taken with `pibooster snapshot` list the ones the
+  // process touched (pagemap reports them) and were faulted in above; the ground truth's omit
+  // them, so there the model touches what the program's clock reads use: the vDSO's code and
+  // the vvar data and Xen pvclock pages.
+  bool lists_special = false;
+  for (const auto& run : snap.page_runs) {
+    for (const auto& m : layout) {
+      const uint64_t va = placed.translate(run.start);
+      if (run.present && is_special(m.name) && va >= m.start && va < m.end) lists_special = true;
+    }
+  }
   for (const auto& m : layout) {
-    if (!is_special(m.name)) continue;
-    // The vDSO's code, and the vvar data and Xen pvclock pages its clock reads use.
+    if (lists_special || !is_special(m.name)) continue;
     const uint64_t touched = m.name == "[vdso]" ? (m.end - m.start) >> kPageShift : 2;
     for (uint64_t i = 0; i < touched; ++i) {
       const uint64_t va = m.start + i * kPageSize;
