@@ -61,6 +61,10 @@ class AffineMap {
   };
 
   uint64_t from_runs(uint64_t key) const {
+    if (runs_.size() == 1) {  // the common case: the builder's one run
+      const Run& r = runs_.front();
+      return key - r.key < r.count ? r.value + (key - r.key) : missing_;
+    }
     const auto after = std::upper_bound(runs_.begin(), runs_.end(), key,
                                         [](uint64_t k, const Run& r) { return k < r.key; });
     if (after == runs_.begin()) return missing_;

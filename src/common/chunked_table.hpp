@@ -37,14 +37,8 @@ class ChunkedTable {
   // A reference that stays valid until the next compact() or fill_range() of its chunk.
   T& mut(uint64_t i) {
     Chunk& c = chunks_[i >> kShift];
-    if (!c.dense) {
-      c.dense = std::make_unique<Entries>();
-      c.dense->fill(c.fill);
-      ++dense_chunks_;
-    }
-    if (!c.dirty) {  // a compaction candidate again
-      c.dirty = true;
-      dirty_.push_back(static_cast<uint32_t>(i >> kShift));
+    if (!c.dense || !c.dirty) [[unlikely]] {
+      first_write(c, i >> kShift);
     }
     return (*c.dense)[i & (kChunk - 1)];
   }
@@ -121,6 +115,19 @@ class ChunkedTable {
     T fill{};
     bool dirty = false;
   };
+
+  // Kept out of line so that mut()'s common path (a materialised chunk) inlines.
+  [[gnu::noinline]] void first_write(Chunk& c, uint64_t idx) {
+    if (!c.dense) {
+      c.dense = std::make_unique<Entries>();
+      c.dense->fill(c.fill);
+      ++dense_chunks_;
+    }
+    if (!c.dirty) {  // a compaction candidate again
+      c.dirty = true;
+      dirty_.push_back(static_cast<uint32_t>(idx));
+    }
+  }
 
   uint64_t size_;
   std::vector<Chunk> chunks_;

@@ -20,11 +20,6 @@ void MachineMemory::check(Maddr ma) const {
     model_bug("machine access outside memory at " + std::to_string(ma.value));
 }
 
-const MachineMemory::FrameWords* MachineMemory::frame(Mfn mfn) const {
-  const auto& group = groups_[mfn.value >> kGroupShift];
-  return group ? (*group)[mfn.value & ((uint64_t{1} << kGroupShift) - 1)].get() : nullptr;
-}
-
 std::unique_ptr<MachineMemory::FrameWords>& MachineMemory::slot(Mfn mfn) {
   auto& group = groups_[mfn.value >> kGroupShift];
   if (!group) {

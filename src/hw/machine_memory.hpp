@@ -49,7 +49,10 @@ class MachineMemory {
   static constexpr unsigned kGroupShift = 9;  // frames per directory group: 2 MiB of memory
   using Group = std::array<std::unique_ptr<FrameWords>, uint64_t{1} << kGroupShift>;
   FrameWords& backing(Mfn mfn);
-  const FrameWords* frame(Mfn mfn) const;
+  const FrameWords* frame(Mfn mfn) const {
+    const auto& group = groups_[mfn.value >> kGroupShift];
+    return group ? (*group)[mfn.value & ((uint64_t{1} << kGroupShift) - 1)].get() : nullptr;
+  }
   std::unique_ptr<FrameWords>& slot(Mfn mfn);  // creates the group
   void release(Mfn mfn);
   void check(Maddr ma) const;

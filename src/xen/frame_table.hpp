@@ -57,11 +57,13 @@ class FrameTable {
  public:
   explicit FrameTable(uint64_t frames) : pages_(frames, PageInfo{}) {}
   PageInfo& operator[](Mfn mfn) {
-    if (!valid(mfn)) throw std::out_of_range("frame table");
+    if (!valid(mfn)) [[unlikely]]
+      out_of_range();
     return pages_.mut(mfn.value);
   }
   const PageInfo& operator[](Mfn mfn) const {
-    if (!valid(mfn)) throw std::out_of_range("frame table");
+    if (!valid(mfn)) [[unlikely]]
+      out_of_range();
     return pages_.get(mfn.value);
   }
   uint64_t size() const { return pages_.size(); }
@@ -76,6 +78,7 @@ class FrameTable {
   uint64_t host_bytes() const { return pages_.host_bytes(); }
 
  private:
+  [[noreturn, gnu::noinline]] static void out_of_range() { throw std::out_of_range("frame table"); }
   ChunkedTable<PageInfo> pages_;
 };
 
