@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "system/guest_system.hpp"
+#include "workload/host_memory.hpp"
+#include "workload/workload.hpp"
 
 namespace {
 
@@ -49,9 +51,33 @@ void BM_RealForkExitWait(benchmark::State& state) {
     waitpid(p, &st, 0);
   }
 }
+// The host-memory target (docs/cost-model.md): a 64-GiB guest with 1,000 live processes.
+// Counters: resident-set growth at the workload's peak, the guest memory touched (machine
+// frames holding data x 4 KiB) and their ratio (target <= 1.2).
+void BM_HostMemory64GiB1000Procs(benchmark::State& state) {
+  pib::workload::HostMemoryFigures f;
+  for (auto _ : state) {
+    pib::workload::HostMemoryProbe probe;
+    probe.start();
+    pib::system::GuestSystemConfig cfg;
+    cfg.guest_pages = uint64_t{16} << 20;
+    pib::system::GuestSystem sys(cfg);
+    pib::workload::Params p;
+    p.set("children", "1000");
+    auto w = pib::workload::make_workload("proc.population", p);
+    probe.attach(*w);
+    pib::workload::run(sys, *w, "proc.population", 1, 0);
+    f = probe.finish();
+  }
+  state.counters["host_bytes"] = static_cast<double>(f.host_growth());
+  state.counters["touched_bytes"] = static_cast<double>(f.touched_bytes());
+  state.counters["ratio"] = f.ratio();
+}
+
 BENCHMARK(BM_RealForkExitWait);
 BENCHMARK(BM_ForkExitXen);
 BENCHMARK(BM_ForkExitNative);
 BENCHMARK(BM_ForkExit100MiBXen)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_HostMemory64GiB1000Procs)->Unit(benchmark::kMillisecond)->Iterations(1);
 
 }  // namespace

@@ -4,8 +4,8 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
+#include "common/run_list.hpp"
 #include "common/types.hpp"
 
 namespace pib::abi {
@@ -18,7 +18,7 @@ struct StartInfo {
   DomId domid = 0;
   uint32_t vcpus = 1;
   uint64_t nr_pages = 0;
-  std::vector<Mfn> p2m;       // pfn -> mfn for every page of the domain
+  RunList<Mfn> p2m;           // pfn -> mfn for every page of the domain (runs of frames)
   Pfn pt_base;                // the pinned kernel L4 installed as every vCPU's base
   uint64_t nr_pt_frames = 0;  // initial page-table frames occupy pfns [0, nr_pt_frames)
   Pfn first_free_pfn;         // first pfn not used by the builder

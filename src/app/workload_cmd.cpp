@@ -4,8 +4,11 @@
 #include <charconv>
 #include <iomanip>
 #include <ostream>
+#include <sstream>
+#include <string>
 
 #include "common/error.hpp"
+#include "workload/host_memory.hpp"
 #include "workload/workload.hpp"
 
 namespace pib::app {
@@ -32,6 +35,9 @@ options:
   --param KEY=VALUE   a workload parameter (repeatable; --list shows each workload's keys)
   --trace             print the hypercalls (and trapped faults) of the last iteration under
                       the xen pv-ops, in order, before the table
+  --host-memory       also print the simulator's own memory (resident-set growth from before
+                      the system was built to the workload's peak) against the guest memory
+                      touched (machine frames holding data), per pv-ops
 )";
 
 namespace {
@@ -67,6 +73,24 @@ std::string fixed2(uint64_t x100) {
   return s + std::to_string(frac);
 }
 
+std::string mib(uint64_t bytes) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(1) << static_cast<double>(bytes) / (1024.0 * 1024.0)
+    << " MiB";
+  return s.str();
+}
+
+void print_host_memory(std::ostream& out, system::PvOpsKind kind,
+                       const workload::HostMemoryFigures& f) {
+  std::ostringstream ratio;
+  ratio << std::fixed << std::setprecision(2) << f.ratio();
+  out << "host memory (" << system::pvops_name(kind) << "): " << mib(f.host_growth())
+      << " resident-set growth at the peak (high-water " << mib(f.hwm_growth) << ") for "
+      << mib(f.touched_bytes()) << " of guest memory touched (" << f.touched_frames
+      << " frames holding data; " << f.guest_pages_in_use << " guest pages in use): ratio "
+      << ratio.str() << "\n";
+}
+
 }  // namespace
 
 int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -90,10 +114,15 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
   system::GuestSystemConfig base;
   workload::Params params;
   bool trace = false;
+  bool host_memory = false;
   for (std::size_t i = 2; i < args.size(); ++i) {
     const std::string& flag = args[i];
     if (flag == "--trace") {
       trace = true;
+      continue;
+    }
+    if (flag == "--host-memory") {
+      host_memory = true;
       continue;
     }
     if (flag == "--caching-mode") {
@@ -169,17 +198,25 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
   base.guest_pages = memory_mib * 256;
 
   std::vector<workload::RunResult> results;
+  std::vector<workload::HostMemoryFigures> memory;
   for (const auto kind : kinds) {
     system::GuestSystemConfig cfg = base;
     cfg.pvops = kind;
+    workload::HostMemoryProbe probe;
+    if (host_memory) probe.start();
     system::GuestSystem sys(cfg);
     auto w = workload::make_workload(name, params);
     w->set_seed(cfg.seed);
+    if (host_memory) probe.attach(*w);
     if (trace && kind == system::PvOpsKind::kXen) {
       out << "hypercall trace of the last " << w->operation() << " (xen):\n";
     }
     results.push_back(workload::run(sys, *w, name, iterations, warmup,
                                     trace && kind == system::PvOpsKind::kXen ? &out : nullptr));
+    if (host_memory) {
+      if (!probe.sampled()) probe.sample(sys);  // a workload without a marked peak: at the end
+      memory.push_back(probe.finish());
+    }
     const auto problems = sys.audit();
     if (!problems.empty()) {
       err << "pibooster: hypervisor audit failed after the run: " << problems.front() << "\n";
@@ -201,6 +238,7 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
       out << std::right << std::setw(14) << fixed2(r.mean_x100(e.event));
     out << "\n";
   }
+  for (std::size_t i = 0; i < memory.size(); ++i) print_host_memory(out, kinds[i], memory[i]);
   return 0;
 }
 

@@ -7,58 +7,99 @@
 
 namespace pib::guest {
 
-PageAllocator::PageAllocator(uint64_t nr_pages, sim::Ledger& ledger)
-    : pages_(nr_pages),
-      heads_(kMaxOrder + 1, Page::kNone),
-      counts_(kMaxOrder + 1, 0),
-      ledger_(ledger) {
-  // Every page starts owned by someone (the boot code); add_free_range releases them.
-  for (Page& p : pages_) p.refcount = 1;
+namespace {
+// Every page starts owned by someone (the boot code); add_free_range releases them.
+Page boot_owned() {
+  Page p;
+  p.refcount = 1;
+  return p;
 }
+}  // namespace
+
+PageAllocator::PageAllocator(uint64_t nr_pages, sim::Ledger& ledger)
+    : pages_(nr_pages, boot_owned()),
+      heads_(kMaxOrder + 1, kNone),
+      counts_(kMaxOrder + 1, 0),
+      ledger_(ledger) {}
 
 Page& PageAllocator::page(Pfn pfn) {
   if (pfn.value >= pages_.size()) model_bug("page descriptor for pfn " + std::to_string(pfn.value));
-  return pages_[pfn.value];
+  return pages_.mut(pfn.value);
 }
 const Page& PageAllocator::page(Pfn pfn) const {
   if (pfn.value >= pages_.size()) model_bug("page descriptor for pfn " + std::to_string(pfn.value));
-  return pages_[pfn.value];
+  return pages_.get(pfn.value);
+}
+
+uint64_t PageAllocator::host_bytes() const {
+  // An unordered_map node holds the pair and a next pointer; the buckets one pointer each.
+  return pages_.host_bytes() +
+         blocks_.size() * (sizeof(std::pair<const uint64_t, FreeBlock>) + sizeof(void*)) +
+         blocks_.bucket_count() * sizeof(void*);
 }
 
 void PageAllocator::push(uint64_t pfn, unsigned order) {
-  Page& p = pages_[pfn];
-  p.free_head = true;
-  p.order = static_cast<uint8_t>(order);
-  p.prev = Page::kNone;
-  p.next = heads_[order];
-  if (heads_[order] != Page::kNone) pages_[heads_[order]].prev = pfn;
+  const uint64_t head = heads_[order];
+  if (head != kNone) blocks_.at(head).prev = pfn;
+  blocks_[pfn] = FreeBlock{static_cast<uint8_t>(order), kNone, head};
   heads_[order] = pfn;
   counts_[order]++;
 }
 
 void PageAllocator::remove(uint64_t pfn, unsigned order) {
-  Page& p = pages_[pfn];
-  if (p.prev != Page::kNone) {
-    pages_[p.prev].next = p.next;
+  const auto it = blocks_.find(pfn);
+  const FreeBlock b = it->second;
+  blocks_.erase(it);
+  if (b.prev != kNone) {
+    blocks_.at(b.prev).next = b.next;
   } else {
-    heads_[order] = p.next;
+    heads_[order] = b.next;
   }
-  if (p.next != Page::kNone) pages_[p.next].prev = p.prev;
-  p.free_head = false;
-  p.next = p.prev = Page::kNone;
+  if (b.next != kNone) blocks_.at(b.next).prev = b.prev;
   counts_[order]--;
 }
 
+void PageAllocator::merge_and_push(uint64_t pfn, unsigned order) {
+  unsigned o = order;
+  while (o < kMaxOrder) {
+    const uint64_t buddy = pfn ^ (uint64_t{1} << o);
+    if (buddy >= pages_.size()) break;
+    const auto b = blocks_.find(buddy);
+    if (b == blocks_.end() || b->second.order != o || pages_.get(buddy).refcount != 0) break;
+    remove(buddy, o);
+    pfn = pfn < buddy ? pfn : buddy;
+    ++o;
+  }
+  push(pfn, o);
+}
+
 void PageAllocator::add_free_range(Pfn first, Pfn end) {
-  for (uint64_t pfn = first.value; pfn < end.value; ++pfn) {
-    if (pages_[pfn].refcount != 1) model_bug("boot range page already free");
-    free(Pfn{pfn}, 0);
+  if (end.value > pages_.size()) model_bug("boot range beyond the last page");
+  const bool boot_owned_only = pages_.all_of(first.value, end.value, [](const Page& p) {
+    return p.refcount == 1 && !p.pinned && p.mapcount == 0 && !p.dma_pooled;
+  });
+  if (!boot_owned_only) model_bug("boot range page already free or still in use");
+  const uint64_t n = end.value > first.value ? end.value - first.value : 0;
+  pages_.fill_range(first.value, end.value, Page{});
+  free_pages_ += n;
+  ledger_.charge(sim::Event::kGuestPageFree, n);
+  // Freed page by page in ascending order, the range ends up as its maximal aligned blocks,
+  // each pushed when its last page was freed: so freeing those blocks in ascending order gives
+  // the same lists in the same order.
+  for (uint64_t pfn = first.value; pfn < end.value;) {
+    unsigned o = 0;
+    while (o < kMaxOrder && (pfn & ((uint64_t{2} << o) - 1)) == 0 &&
+           pfn + (uint64_t{2} << o) <= end.value) {
+      ++o;
+    }
+    merge_and_push(pfn, o);
+    pfn += uint64_t{1} << o;
   }
 }
 
 Pfn PageAllocator::alloc(unsigned order) {
   unsigned o = order;
-  while (o <= kMaxOrder && heads_[o] == Page::kNone) ++o;
+  while (o <= kMaxOrder && heads_[o] == kNone) ++o;
   if (o > kMaxOrder) return kInvalidPfn;
   const uint64_t pfn = heads_[o];
   remove(pfn, o);
@@ -68,7 +109,7 @@ Pfn PageAllocator::alloc(unsigned order) {
   }
   const uint64_t n = uint64_t{1} << order;
   for (uint64_t i = 0; i < n; ++i) {
-    Page& p = pages_[pfn + i];
+    Page& p = pages_.mut(pfn + i);
     p = Page{};
     p.refcount = 1;
   }
@@ -78,30 +119,21 @@ Pfn PageAllocator::alloc(unsigned order) {
 }
 
 void PageAllocator::free(Pfn first, unsigned order) {
-  uint64_t pfn = first.value;
   const uint64_t n = uint64_t{1} << order;
   for (uint64_t i = 0; i < n; ++i) {
-    Page& p = page(Pfn{pfn + i});
-    if (p.refcount == 0 || p.free_head) model_bug("double free of pfn " + std::to_string(pfn + i));
-    if (p.pinned) model_bug("freeing pinned page-table page " + std::to_string(pfn + i));
-    if (p.mapcount != 0) model_bug("freeing mapped page " + std::to_string(pfn + i));
+    const uint64_t pfn = first.value + i;
+    Page& p = page(Pfn{pfn});
+    // A free page has refcount 0, whether it heads a free block or lies inside one.
+    if (p.refcount == 0) model_bug("double free of pfn " + std::to_string(pfn));
+    if (p.pinned) model_bug("freeing pinned page-table page " + std::to_string(pfn));
+    if (p.mapcount != 0) model_bug("freeing mapped page " + std::to_string(pfn));
     if (p.dma_pooled)
-      model_bug("freeing a page still in the DMA-revoked pool " + std::to_string(pfn + i));
+      model_bug("freeing a page still in the DMA-revoked pool " + std::to_string(pfn));
     p = Page{};
   }
   free_pages_ += n;
   ledger_.charge(sim::Event::kGuestPageFree, n);
-  unsigned o = order;
-  while (o < kMaxOrder) {
-    const uint64_t buddy = pfn ^ (uint64_t{1} << o);
-    if (buddy >= pages_.size()) break;
-    const Page& b = pages_[buddy];
-    if (!b.free_head || b.order != o || b.refcount != 0) break;
-    remove(buddy, o);
-    pfn = pfn < buddy ? pfn : buddy;
-    ++o;
-  }
-  push(pfn, o);
+  merge_and_push(first.value, order);
 }
 
 void PageAllocator::put(Pfn pfn) {

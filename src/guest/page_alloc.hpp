@@ -3,11 +3,17 @@
 // what the memory-management paths read) and a buddy allocator over the frames the boot code did
 // not use. Free blocks are kept on per-order LIFO lists, as Linux's free areas are, so a page
 // freed now is the first one handed out again.
+//
+// Host memory follows the pages in use, not the guest's size: descriptors are stored sparsely
+// (common/chunked_table.hpp; free pages all share one state), and the free lists' links live in
+// a map keyed by the first page of each free block, not in the descriptors.
 #pragma once
 
 #include <cstdint>
+#include <unordered_map>
 #include <vector>
 
+#include "common/chunked_table.hpp"
 #include "common/types.hpp"
 #include "sim/ledger.hpp"
 
@@ -25,12 +31,8 @@ struct Page {
   bool page_cache = false;
   PtLevel pt_level = PtLevel::kNone;
   Pfn user_pgd = kInvalidPfn;  // for a kernel pgd page: its user pgd (page->private)
-  // allocator bookkeeping
-  bool free_head = false;
-  uint8_t order = 0;
-  uint64_t next = kNone;
-  uint64_t prev = kNone;
-  static constexpr uint64_t kNone = ~uint64_t{0};
+
+  bool operator==(const Page&) const = default;
 };
 
 class PageAllocator {
@@ -39,6 +41,7 @@ class PageAllocator {
 
   PageAllocator(uint64_t nr_pages, sim::Ledger& ledger);
   // Hands the frames [first, end) to the allocator (boot: everything the builder left free).
+  // The same free lists, in the same order, as freeing each page in turn, but per block.
   void add_free_range(Pfn first, Pfn end);
 
   // Returns the first pfn of a 2^order block with refcount 1, or kInvalidPfn when out of memory.
@@ -48,18 +51,30 @@ class PageAllocator {
   void put(Pfn pfn);
   void get(Pfn pfn) { page(pfn).refcount++; }
 
-  Page& page(Pfn pfn);
+  Page& page(Pfn pfn);  // materialises the descriptor's chunk
   const Page& page(Pfn pfn) const;
   uint64_t nr_pages() const { return pages_.size(); }
   uint64_t free_pages() const { return free_pages_; }
   uint64_t free_blocks(unsigned order) const { return counts_[order]; }
+  // Host bytes of the descriptors and free lists (memory accounting, tests).
+  uint64_t host_bytes() const;
+  uint64_t dense_chunks() const { return pages_.dense_chunks(); }
 
  private:
+  static constexpr uint64_t kNone = ~uint64_t{0};
+  struct FreeBlock {  // a free block's place on its order's list
+    uint8_t order = 0;
+    uint64_t prev = kNone;
+    uint64_t next = kNone;
+  };
   void push(uint64_t pfn, unsigned order);
   void remove(uint64_t pfn, unsigned order);
+  // Puts the free block at pfn on the lists, merged with its free buddies.
+  void merge_and_push(uint64_t pfn, unsigned order);
 
-  std::vector<Page> pages_;
-  std::vector<uint64_t> heads_;  // per order
+  ChunkedTable<Page> pages_;
+  std::unordered_map<uint64_t, FreeBlock> blocks_;  // free blocks by first pfn
+  std::vector<uint64_t> heads_;                     // per order
   std::vector<uint64_t> counts_;
   uint64_t free_pages_ = 0;
   sim::Ledger& ledger_;

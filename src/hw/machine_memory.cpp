@@ -9,7 +9,9 @@
 namespace pib::hw {
 
 MachineMemory::MachineMemory(uint64_t frame_count, sim::Ledger& ledger)
-    : frames_(frame_count), ledger_(ledger) {}
+    : frame_count_(frame_count),
+      groups_((frame_count + (uint64_t{1} << kGroupShift) - 1) >> kGroupShift),
+      ledger_(ledger) {}
 
 void MachineMemory::check(Maddr ma) const {
   if ((ma.value & 7) != 0)
@@ -18,26 +20,46 @@ void MachineMemory::check(Maddr ma) const {
     model_bug("machine access outside memory at " + std::to_string(ma.value));
 }
 
+std::unique_ptr<MachineMemory::FrameWords>& MachineMemory::slot(Mfn mfn) {
+  auto& group = groups_[mfn.value >> kGroupShift];
+  if (!group) {
+    group = std::make_unique<Group>();
+    ++groups_used_;
+  }
+  return (*group)[mfn.value & ((uint64_t{1} << kGroupShift) - 1)];
+}
+
 MachineMemory::FrameWords& MachineMemory::backing(Mfn mfn) {
-  auto& slot = frames_[mfn.value];
-  if (!slot) {
-    slot = std::make_unique<FrameWords>();
-    slot->fill(0);
+  auto& s = slot(mfn);
+  if (!s) {
+    s = std::make_unique<FrameWords>();
+    s->fill(0);
     ++backed_;
   }
-  return *slot;
+  return *s;
+}
+
+void MachineMemory::release(Mfn mfn) {
+  if (frame(mfn) == nullptr) return;
+  slot(mfn).reset();
+  --backed_;
+}
+
+uint64_t MachineMemory::host_bytes() const {
+  return groups_.capacity() * sizeof(groups_[0]) + groups_used_ * sizeof(Group) +
+         backed_ * sizeof(FrameWords);
 }
 
 uint64_t MachineMemory::read_u64(Maddr ma) const {
   check(ma);
-  const auto& slot = frames_[mfn_of(ma).value];
-  return slot ? (*slot)[page_offset(ma.value) / 8] : 0;
+  const FrameWords* f = frame(mfn_of(ma));
+  return f != nullptr ? (*f)[page_offset(ma.value) / 8] : 0;
 }
 
 void MachineMemory::write_u64(Maddr ma, uint64_t value) {
   check(ma);
   const Mfn mfn = mfn_of(ma);
-  if (value == 0 && !frames_[mfn.value]) return;  // writing zero into an unbacked frame
+  if (value == 0 && frame(mfn) == nullptr) return;  // writing zero into an unbacked frame
   backing(mfn)[page_offset(ma.value) / 8] = value;
 }
 
@@ -50,29 +72,24 @@ uint64_t MachineMemory::cmpxchg_u64(Maddr ma, uint64_t expected, uint64_t desire
 void MachineMemory::zero_frame(Mfn mfn) {
   if (!is_valid(mfn)) model_bug("zero_frame outside memory");
   ledger_.charge(sim::Event::kHwMemZeroPage);
-  if (frames_[mfn.value]) {
-    frames_[mfn.value].reset();
-    --backed_;
-  }
+  release(mfn);
 }
 
 void MachineMemory::copy_frame(Mfn dst, Mfn src) {
   if (!is_valid(dst) || !is_valid(src)) model_bug("copy_frame outside memory");
   ledger_.charge(sim::Event::kHwMemCopyPage);
   if (dst == src) return;
-  if (!frames_[src.value]) {
-    if (frames_[dst.value]) {
-      frames_[dst.value].reset();
-      --backed_;
-    }
+  const FrameWords* from = frame(src);
+  if (from == nullptr) {
+    release(dst);
     return;
   }
-  backing(dst) = *frames_[src.value];
+  backing(dst) = *from;  // frames live in their own allocations: creating dst's never moves src
 }
 
 bool MachineMemory::frame_is_zero(Mfn mfn) const {
-  const auto& slot = frames_[mfn.value];
-  return !slot || std::all_of(slot->begin(), slot->end(), [](uint64_t w) { return w == 0; });
+  const FrameWords* f = frame(mfn);
+  return f == nullptr || std::all_of(f->begin(), f->end(), [](uint64_t w) { return w == 0; });
 }
 
 }  // namespace pib::hw

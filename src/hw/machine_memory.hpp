@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Machine memory: N frames of 4 KiB holding real bytes. Storage is sparse: a frame that was never
-// written (or was zeroed) costs no host memory and reads as zeros. Knows nothing of owners,
-// types or hypervisors; callers are the hardware walker, the IOMMU and the hypervisor (which, like
-// Xen, has a direct map of all machine memory).
+// written (or was zeroed) costs no host memory and reads as zeros, and the directory of frames is
+// two-level, so untouched stretches of memory cost no per-frame pointer either. Knows nothing of
+// owners, types or hypervisors; callers are the hardware walker, the IOMMU and the hypervisor
+// (which, like Xen, has a direct map of all machine memory).
 #pragma once
 
 #include <array>
@@ -19,8 +20,8 @@ class MachineMemory {
  public:
   MachineMemory(uint64_t frame_count, sim::Ledger& ledger);
 
-  uint64_t frame_count() const { return frames_.size(); }
-  bool is_valid(Mfn mfn) const { return mfn.value < frames_.size(); }
+  uint64_t frame_count() const { return frame_count_; }
+  bool is_valid(Mfn mfn) const { return mfn.value < frame_count_; }
 
   // 8-byte accesses; the address must be 8-byte aligned and inside memory (else ModelBug).
   uint64_t read_u64(Maddr ma) const;
@@ -40,14 +41,26 @@ class MachineMemory {
 
   // Frames currently backed by host memory (for the simulator's own memory accounting).
   uint64_t backed_frames() const { return backed_; }
+  // Host bytes of frame contents and directory.
+  uint64_t host_bytes() const;
 
  private:
   using FrameWords = std::array<uint64_t, kEntriesPerTable>;
+  static constexpr unsigned kGroupShift = 9;  // frames per directory group: 2 MiB of memory
+  using Group = std::array<std::unique_ptr<FrameWords>, uint64_t{1} << kGroupShift>;
   FrameWords& backing(Mfn mfn);
+  const FrameWords* frame(Mfn mfn) const {
+    const auto& group = groups_[mfn.value >> kGroupShift];
+    return group ? (*group)[mfn.value & ((uint64_t{1} << kGroupShift) - 1)].get() : nullptr;
+  }
+  std::unique_ptr<FrameWords>& slot(Mfn mfn);  // creates the group
+  void release(Mfn mfn);
   void check(Maddr ma) const;
 
-  std::vector<std::unique_ptr<FrameWords>> frames_;
+  uint64_t frame_count_;
+  std::vector<std::unique_ptr<Group>> groups_;
   uint64_t backed_ = 0;
+  uint64_t groups_used_ = 0;
   sim::Ledger& ledger_;
 };
 

@@ -3,6 +3,7 @@
 // which images it runs and which pages it writes between system calls (a loop's stack frame, the
 // libc data it updates), since those writes are what break copy-on-write after a fork.
 #include <string>
+#include <vector>
 
 #include "common/error.hpp"
 #include "workload/io_workloads.hpp"
@@ -223,6 +224,56 @@ class CpuTouch final : public Workload {
   uint64_t area_ = 0;
 };
 
+// Many live processes: a parent forks `children` children; each writes `child_pages` pages of an
+// anonymous area of its own (and its stack) and stays alive until all have been forked; then
+// all exit. The host-memory target of docs/cost-model.md is measured on this workload, at the
+// point where every child is alive.
+class ForkPopulation final : public Workload {
+ public:
+  explicit ForkPopulation(const Params& p)
+      : image_(p.str("parent_image", "lmbench-hello")),
+        children_(p.u64("children", 100)),
+        child_pages_(p.u64("child_pages", 16)) {
+    if (children_ == 0) throw InputError("proc.population: children must be >= 1");
+  }
+  std::string operation() const override {
+    return std::to_string(children_) + " live children, then exit";
+  }
+  void setup(system::GuestSystem& sys) override {
+    Kernel& k = sys.kernel();
+    const Image img = guest::builtin_image(image_);
+    parent_ = k.spawn(img, 0);
+    k.run_startup(parent_, img);
+  }
+  void iteration(system::GuestSystem& sys) override {
+    Kernel& k = sys.kernel();
+    std::vector<Pid> children;
+    for (uint64_t i = 0; i < children_; ++i) {
+      const Pid c = k.fork(parent_);
+      touch_loop_pages(k, c, 1, 0);  // fork() returning in the child
+      if (child_pages_ != 0) {
+        const uint64_t a = k.mmap(c, guest::MapRequest::anonymous(child_pages_ * kPageSize));
+        for (uint64_t p = 0; p < child_pages_; ++p) k.store(c, a + p * kPageSize, p + 1);
+      }
+      children.push_back(c);
+      k.schedule(parent_);
+    }
+    at_peak(sys);
+    for (const Pid c : children) {
+      k.schedule(c);
+      k.exit(c);
+    }
+    k.schedule(parent_);
+    touch_loop_pages(k, parent_, 1, 1);  // the parent's wait loop
+  }
+
+ private:
+  std::string image_;
+  uint64_t children_;
+  uint64_t child_pages_;
+  Pid parent_ = 0;
+};
+
 }  // namespace
 
 std::vector<WorkloadInfo> workload_catalog() {
@@ -245,6 +296,10 @@ std::vector<WorkloadInfo> workload_catalog() {
       {"unixbench.shell8",
        "UnixBench shell scripts, 8 concurrent copies",
        {"copies", "commands", "shell_image", "command_image"}},
+      {"proc.population",
+       "a parent forks N children that each write pages of their own and stay alive; then all "
+       "exit",
+       {"parent_image", "children", "child_pages"}},
       {"cpu.touch",
        "a CPU-bound program passing over its working set (no system calls once warm)",
        {"pages", "rounds"}},
@@ -277,6 +332,7 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const Params& p
     params.check_known(name, info.keys);
     if (auto io = make_io_workload(name, params)) return io;
     if (name == "cpu.touch") return std::make_unique<CpuTouch>(params);
+    if (name == "proc.population") return std::make_unique<ForkPopulation>(params);
     if (name == "lat_proc.fork") return std::make_unique<ForkExit>(params, "lmbench-hello");
     if (name == "unixbench.spawn") return std::make_unique<ForkExit>(params, "tiny-static");
     if (name == "lat_proc.exec") return std::make_unique<ForkExec>(params, false);

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <map>
 #include <memory>
@@ -44,6 +45,19 @@ class Workload {
   virtual void iteration(system::GuestSystem& sys) = 0;
   // Workloads that draw random numbers take the scenario's seed before setup.
   virtual void set_seed(uint64_t seed) { (void)seed; }
+  // Called by workloads at the point of an iteration where the most guest state is alive (e.g.
+  // all children forked, none exited yet): host-memory measurement samples there.
+  void set_peak_probe(std::function<void(system::GuestSystem&)> probe) {
+    peak_probe_ = std::move(probe);
+  }
+
+ protected:
+  void at_peak(system::GuestSystem& sys) {
+    if (peak_probe_) peak_probe_(sys);
+  }
+
+ private:
+  std::function<void(system::GuestSystem&)> peak_probe_;
 };
 
 struct WorkloadInfo {

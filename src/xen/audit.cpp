@@ -2,8 +2,9 @@
 #include "xen/audit.hpp"
 
 #include <cstdio>
-#include <unordered_map>
+#include <optional>
 
+#include "common/chunked_table.hpp"
 #include "xen/pt_flags.hpp"
 
 namespace pib::xen {
@@ -17,6 +18,7 @@ struct Expected {
   uint64_t count = 0;
   uint64_t type_count = 0;
   int64_t linear = 0;
+  bool operator==(const Expected&) const = default;
 };
 
 std::string hex(uint64_t v) {
@@ -39,24 +41,26 @@ class Auditor {
  private:
   void fail(const std::string& what) { problems_.push_back(what); }
 
+  // References found, per frame. Sparse like the frame table: the direct map gives most frames
+  // the same count, so chunks are folded after each table (no reference is held then).
+  Expected& expected(Mfn m) { return exp_->mut(m.value); }
+
   void add_root_refs(Mfn m) {
     if (m == kInvalidMfn) return;
-    ++exp_[m.value].count;
-    ++exp_[m.value].type_count;
+    ++expected(m).count;
+    ++expected(m).type_count;
   }
 
   void audit_domain(const Domain& d) {
-    exp_.clear();
+    exp_.emplace(ft_.size(), Expected{});
     uint64_t validated_l4 = 0;
+    // The allocation reference (PGC_allocated) is added when comparing, so that only pinned
+    // frames need an entry here.
     for (Mfn m : d.pages) {
       const PageInfo& pg = ft_[m];
-      if (pg.owner != d.id) continue;  // freed and reused elsewhere
-      Expected& e = exp_[m.value];
-      if (pg.allocated) ++e.count;
-      if (pg.pinned) {
-        ++e.count;
-        ++e.type_count;
-      }
+      if (pg.owner != d.id || !pg.pinned) continue;  // (not owned: freed and reused elsewhere)
+      ++expected(m).count;
+      ++expected(m).type_count;
     }
     for (const Vcpu& v : d.vcpus) {
       add_root_refs(v.guest_table);
@@ -68,11 +72,13 @@ class Auditor {
       if (pg.owner != d.id || !is_pt_type(pg.type) || !pg.validated) continue;
       if (pg.type == PageType::kL4) ++validated_l4;
       audit_table(d, m, level_of(pg.type));
+      exp_->compact();
     }
     for (Mfn m : d.pages) {
       const PageInfo& pg = ft_[m];
       if (pg.owner != d.id) continue;
-      const Expected& e = exp_[m.value];
+      Expected e = exp_->get(m.value);
+      if (pg.allocated) ++e.count;
       const std::string at = "dom" + std::to_string(d.id) + " mfn " + hex(m.value);
       if (pg.count != e.count) {
         fail(at + ": general count " + std::to_string(pg.count) + ", references found " +
@@ -119,7 +125,7 @@ class Auditor {
         continue;
       }
       const PageInfo& target = ft_[e.mfn()];
-      Expected& x = exp_[e.mfn().value];
+      Expected& x = expected(e.mfn());
       if (level == 1) {
         if (e.flags() & l1_disallow_mask(d.config.privileged)) {
           fail(where + ": disallowed flags in a validated L1");
@@ -146,7 +152,7 @@ class Auditor {
       if (target.type == pt_type_of_level(level)) {
         if (e.has(kRw)) fail(where + ": writable linear page-table entry");
         --x.linear;
-        ++exp_[table.value].linear;
+        ++expected(table).linear;
       } else if (target.type != pt_type_of_level(level - 1)) {
         fail(where + ": child has type " + std::string(type_name(target.type)));
       }
@@ -226,7 +232,7 @@ class Auditor {
 
   const Hypervisor& xen_;
   const FrameTable& ft_;
-  std::unordered_map<uint64_t, Expected> exp_;
+  std::optional<ChunkedTable<Expected>> exp_;
   std::vector<std::string> problems_;
 };
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/run_list.hpp"
 #include "common/types.hpp"
 
 namespace pib::xen {
@@ -42,7 +43,9 @@ struct Domain {
   DomId id = 0;
   DomainConfig config;
   std::vector<Vcpu> vcpus;
-  std::vector<Mfn> pages;    // every frame allocated to the domain, in allocation order
+  // Every frame allocated to the domain, in allocation order; kept as runs of consecutive
+  // frames, since the builder hands them out in ascending order.
+  RunList<Mfn> pages;
   uint64_t nr_l4_pages = 0;  // d->arch.pv.nr_l4_pages
   uint64_t dirty_cpumask = 0;
   Mfn iommu_root = kInvalidMfn;  // root of the domain's I/O page tables (Xen-owned frames)

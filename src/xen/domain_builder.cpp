@@ -38,14 +38,17 @@ abi::StartInfo build_pv_domain(Hypervisor& xen, const PvDomainSpec& spec) {
   si.domid = id;
   si.vcpus = spec.vcpus;
   si.nr_pages = spec.pages;
-  for (uint64_t pfn = 0; pfn < spec.pages; ++pfn) {
-    const Mfn mfn = xen.alloc_domheap_page(d);
-    if (mfn == kInvalidMfn) {
+  // Runs of consecutive frames (usually one for the whole domain): p2m and M2P stay runs too.
+  for (uint64_t pfn = 0; pfn < spec.pages;) {
+    uint64_t got = 0;
+    const Mfn mfn = xen.alloc_domheap_run(d, spec.pages - pfn, &got);
+    if (got == 0) {
       throw InputError("domain: machine memory exhausted after " + std::to_string(pfn) + " of " +
                        std::to_string(spec.pages) + " pages");
     }
-    xen.set_m2p(mfn, Pfn{pfn});
-    si.p2m.push_back(mfn);
+    xen.set_m2p_run(mfn, Pfn{pfn}, got);
+    si.p2m.append_run(mfn, got);
+    pfn += got;
   }
   auto& mem = xen.machine().memory();
   const uint64_t l4_pfn = 0, l3_pfn = 1, l2_pfn0 = 2, l1_pfn0 = 2 + n2;

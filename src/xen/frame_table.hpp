@@ -5,9 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
 #include <string_view>
-#include <vector>
 
+#include "common/chunked_table.hpp"
 #include "common/types.hpp"
 
 namespace pib::xen {
@@ -44,18 +45,41 @@ struct PageInfo {
   bool ever_writable = false;
   // PiBooster: in the domain's page-table pool, i.e. revoked from DMA independently of type.
   bool pt_pool = false;
+
+  bool operator==(const PageInfo&) const = default;
 };
 
+// Stored sparsely (common/chunked_table.hpp): frames in a shared state, e.g. all the free
+// frames or all the data frames the builder's direct map references once, cost nothing per
+// frame. A mutable access materialises the frame's chunk; the hypervisor compacts at points
+// where it holds no reference into the table.
 class FrameTable {
  public:
-  explicit FrameTable(uint64_t frames) : pages_(frames) {}
-  PageInfo& operator[](Mfn mfn) { return pages_.at(mfn.value); }
-  const PageInfo& operator[](Mfn mfn) const { return pages_.at(mfn.value); }
+  explicit FrameTable(uint64_t frames) : pages_(frames, PageInfo{}) {}
+  PageInfo& operator[](Mfn mfn) {
+    if (!valid(mfn)) [[unlikely]]
+      out_of_range();
+    return pages_.mut(mfn.value);
+  }
+  const PageInfo& operator[](Mfn mfn) const {
+    if (!valid(mfn)) [[unlikely]]
+      out_of_range();
+    return pages_.get(mfn.value);
+  }
   uint64_t size() const { return pages_.size(); }
   bool valid(Mfn mfn) const { return mfn.value < pages_.size(); }
 
+  void fill(Mfn first, uint64_t count, const PageInfo& value) {
+    pages_.fill_range(first.value, first.value + count, value);
+  }
+  void compact() { pages_.compact(); }
+  uint64_t chunks_written_since_compact() const { return pages_.chunks_written_since_compact(); }
+  uint64_t dense_chunks() const { return pages_.dense_chunks(); }
+  uint64_t host_bytes() const { return pages_.host_bytes(); }
+
  private:
-  std::vector<PageInfo> pages_;
+  [[noreturn, gnu::noinline]] static void out_of_range() { throw std::out_of_range("frame table"); }
+  ChunkedTable<PageInfo> pages_;
 };
 
 }  // namespace pib::xen

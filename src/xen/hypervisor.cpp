@@ -3,6 +3,8 @@
 // kernel/user mode switches, the page-fault entry).
 #include "xen/hypervisor.hpp"
 
+#include <algorithm>
+#include <stdexcept>
 #include <string>
 
 #include "common/error.hpp"
@@ -47,7 +49,6 @@ Hypervisor::Hypervisor(hw::Machine& machine, sim::Ledger& ledger, XenParams para
       ledger_(ledger),
       params_(params),
       frames_(machine.memory().frame_count()),
-      m2p_(machine.memory().frame_count(), kInvalidPfn.value),
       tlbflush_time_(machine.cpu_count(), 0) {
   // Frame 0 is never handed out (a zero MFN in an entry is a common guest bug worth catching);
   // frame 1 is Xen's own (empty) L3 behind the reserved L4 slots. The rest is free.
@@ -57,7 +58,7 @@ Hypervisor::Hypervisor(hw::Machine& machine, sim::Ledger& ledger, XenParams para
     pg.count = 1;
   }
   xen_l3_ = Mfn{1};
-  for (uint64_t f = mem_.frame_count(); f-- > 2;) free_frames_.push_back(Mfn{f});
+  free_frames_.push_range(Mfn{2}, Mfn{mem_.frame_count()});
   for (CpuId c = 0; c < machine.cpu_count(); ++c) machine.cpu(c).set_trap_handler(this);
 }
 
@@ -100,22 +101,43 @@ std::vector<DomId> Hypervisor::domain_ids() const {
 }
 
 Mfn Hypervisor::alloc_domheap_page(Domain& d) {
+  uint64_t n = 0;
+  const Mfn mfn = alloc_domheap_run(d, 1, &n);
+  return n == 0 ? kInvalidMfn : mfn;
+}
+
+Mfn Hypervisor::alloc_domheap_run(Domain& d, uint64_t max, uint64_t* count) {
+  *count = 0;
   if (free_frames_.empty() || d.pages.size() >= d.config.max_pages) return kInvalidMfn;
-  const Mfn mfn = free_frames_.back();
-  free_frames_.pop_back();
-  PageInfo& pg = frames_[mfn];
-  pg = PageInfo{};
+  // populate_physmap tells the IOMMU of each frame, and its I/O page tables come from the same
+  // free list: then frames must be taken one at a time to interleave exactly as before.
+  const bool per_frame = d.config.iommu != IommuMode::kNone && machine_.iommu() != nullptr;
+  const uint64_t want = per_frame ? 1 : std::min(max, d.config.max_pages - d.pages.size());
+  const Mfn first = free_frames_.pop_run(want, count);
+  PageInfo pg;
   pg.owner = d.id;
   pg.allocated = true;
   pg.count = 1;
-  d.pages.push_back(mfn);
-  iommu_populate(d, mfn);  // populate_physmap: the IOMMU learns of the new frame
-  return mfn;
+  frames_.fill(first, *count, pg);
+  d.pages.append_run(first, *count);
+  for (uint64_t i = 0; i < *count && per_frame; ++i) iommu_populate(d, Mfn{first.value + i});
+  return first;
+}
+
+void Hypervisor::set_m2p_run(Mfn mfn, Pfn pfn, uint64_t count) {
+  if (count == 0) return;
+  if (mfn.value + count > mem_.frame_count()) throw std::out_of_range("m2p");
+  m2p_.set_run(mfn.value, pfn.value, count);
 }
 
 Pfn Hypervisor::machine_to_phys(Mfn mfn) const {
-  if (mfn.value >= m2p_.size()) return kInvalidPfn;
-  return Pfn{m2p_[mfn.value]};
+  if (mfn.value >= mem_.frame_count()) return kInvalidPfn;
+  return Pfn{m2p_.get(mfn.value)};
+}
+
+uint64_t Hypervisor::metadata_host_bytes() const {
+  return frames_.host_bytes() + (m2p_.run_count() + free_frames_.run_count()) * 24 +
+         m2p_.exception_count() * 32;
 }
 
 void Hypervisor::set_port_domain(DomId id) {

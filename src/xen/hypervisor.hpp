@@ -14,11 +14,13 @@
 #include <vector>
 
 #include "abi/port.hpp"
+#include "common/affine_map.hpp"
 #include "hw/machine.hpp"
 #include "hw/pte.hpp"
 #include "sim/ledger.hpp"
 #include "xen/domain.hpp"
 #include "xen/frame_table.hpp"
+#include "xen/free_frames.hpp"
 #include "xen/params.hpp"
 #include "xen/pt_flags.hpp"
 
@@ -67,7 +69,12 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   const Domain& domain(DomId id) const;
   std::vector<DomId> domain_ids() const;
   Mfn alloc_domheap_page(Domain& d);  // kInvalidMfn when memory is exhausted
-  void set_m2p(Mfn mfn, Pfn pfn) { m2p_.at(mfn.value) = pfn.value; }
+  // Up to `max` consecutive frames for the domain, exactly the frames that as many
+  // alloc_domheap_page calls would return, but set up per run rather than per frame when no
+  // IOMMU has to learn of each. Returns the first and sets *count (0: memory exhausted).
+  Mfn alloc_domheap_run(Domain& d, uint64_t max, uint64_t* count);
+  void set_m2p(Mfn mfn, Pfn pfn) { set_m2p_run(mfn, pfn, 1); }
+  void set_m2p_run(Mfn mfn, Pfn pfn, uint64_t count);
   // IOMMU: the domain's I/O page tables (created with the domain when its mode is not kNone),
   // populated as the builder gives it pages; devices assigned to it translate through them.
   void iommu_populate(Domain& d, Mfn mfn);
@@ -78,6 +85,8 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   int64_t builder_pin_and_install(Domain& d, Mfn l4);
 
   const FrameTable& frame_table() const { return frames_; }
+  // Host bytes of Xen's per-frame state (frame table, M2P, free list): memory accounting, tests.
+  uint64_t metadata_host_bytes() const;
   const XenParams& params() const { return params_; }
   hw::Machine& machine() { return machine_; }
   const hw::Machine& machine() const { return machine_; }
@@ -173,8 +182,8 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   sim::Ledger& ledger_;
   XenParams params_;
   FrameTable frames_;
-  std::vector<uint64_t> m2p_;
-  std::vector<Mfn> free_frames_;
+  AffineMap m2p_{kInvalidPfn.value};
+  FreeFrames free_frames_;
   std::vector<std::unique_ptr<Domain>> domains_;
   DomId port_domain_ = 0;
   CpuId current_pcpu_ = 0;

@@ -30,8 +30,7 @@ std::pair<Mfn, uint64_t> Hypervisor::iommu_leaf(Domain& d, Mfn dfn, bool create)
       continue;
     }
     if (!create || free_frames_.empty()) return {kInvalidMfn, 0};
-    const Mfn next = free_frames_.back();  // from Xen's own heap
-    free_frames_.pop_back();
+    const Mfn next = free_frames_.pop();  // from Xen's own heap
     frames_[next].owner = kXenOwner;
     mem_.zero_frame(next);
     ledger_.charge(Event::kHwIommuPtAlloc);
@@ -88,8 +87,7 @@ void Hypervisor::iommu_populate(Domain& d, Mfn mfn) {
   if (d.config.iommu == IommuMode::kNone || machine_.iommu() == nullptr) return;
   if (d.iommu_root == kInvalidMfn) {
     if (free_frames_.empty()) throw InputError("iommu: no memory for the domain's I/O page tables");
-    d.iommu_root = free_frames_.back();
-    free_frames_.pop_back();
+    d.iommu_root = free_frames_.pop();
     frames_[d.iommu_root].owner = kXenOwner;
     mem_.zero_frame(d.iommu_root);
     ledger_.charge(Event::kHwIommuPtAlloc);

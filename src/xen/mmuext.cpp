@@ -175,6 +175,7 @@ int64_t Hypervisor::builder_pin_and_install(Domain& d, Mfn l4) {
     const int64_t r = new_guest_cr3(l4, d, v);
     if (r != abi::err::kOk) return r;
   }
+  frames_.compact();  // the last chunks of the direct map's frames (see validate_table)
   return abi::err::kOk;
 }
 

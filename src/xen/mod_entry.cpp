@@ -119,7 +119,7 @@ int64_t Hypervisor::do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu
     }
     case abi::kMmuMachphysUpdate: {
       if (!get_page(mfn, d)) return abi::err::kEINVAL;
-      m2p_[mfn.value] = req.val;
+      m2p_.set(mfn.value, req.val);
       put_page(mfn);
       return abi::err::kOk;
     }

@@ -24,8 +24,8 @@ void Hypervisor::put_page(Mfn mfn) {
   if (pg.count == 0) {
     // Last reference gone (the allocation reference was dropped earlier): the frame is free.
     pg = PageInfo{};
-    m2p_[mfn.value] = kInvalidPfn.value;
-    free_frames_.push_back(mfn);
+    m2p_.set(mfn.value, kInvalidPfn.value);
+    free_frames_.push(mfn);
   }
 }
 

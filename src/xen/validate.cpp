@@ -12,6 +12,11 @@ using hw::Pte;
 using namespace hw::pte_bits;
 using sim::Event;
 
+namespace {
+// Chunks written before a compaction is tried: amortises the scan of chunks that stay mixed.
+constexpr uint64_t kCompactAfterChunks = 16;
+}  // namespace
+
 Pte Hypervisor::adjust_guest_entry(Pte e, unsigned level) const {
   if (!e.present()) return e;
   if (level == 1) {
@@ -144,6 +149,14 @@ int64_t Hypervisor::validate_table(Mfn mfn, PageType type, Domain& d) {
   if (level == 4) {
     init_xen_l4_slots(mfn);
     ++d.nr_l4_pages;
+  }
+  // An L1 validation references up to 512 frames, which materialises their frame-table chunks;
+  // validating the builder's direct map would so make the table dense. Frames that end up in
+  // one shared state fold back here. Safe: the only frame-table references held up the stack
+  // are get_page_type's, for tables still being validated (type count 1, not validated), and
+  // no chunk of 512 frames can consist of those alone.
+  if (level == 1 && frames_.chunks_written_since_compact() >= kCompactAfterChunks) {
+    frames_.compact();
   }
   return abi::err::kOk;
 }

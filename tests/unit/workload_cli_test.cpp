@@ -64,3 +64,18 @@ TEST(WorkloadCli, TooLittleMemoryIsAnErrorNotACrash) {
 
 }  // namespace
 }  // namespace pib::app
+
+namespace pib::app {
+namespace {
+
+TEST(WorkloadCli, HostMemoryIsReportedPerPvOps) {
+  const Cli c = test::call_cli({"workload", "proc.population", "--iterations", "1", "--warmup", "0",
+                                "--param", "children=4", "--host-memory"});
+  EXPECT_EQ(c.rc, 0) << c.err;
+  EXPECT_NE(c.out.find("host memory (xen)"), std::string::npos);
+  EXPECT_NE(c.out.find("host memory (native)"), std::string::npos);
+  EXPECT_NE(c.out.find("of guest memory touched"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pib::app
