@@ -13,11 +13,10 @@ MachineMemory::MachineMemory(uint64_t frame_count, sim::Ledger& ledger)
       groups_((frame_count + (uint64_t{1} << kGroupShift) - 1) >> kGroupShift),
       ledger_(ledger) {}
 
-void MachineMemory::check(Maddr ma) const {
+void MachineMemory::bad_access(Maddr ma) {
   if ((ma.value & 7) != 0)
     model_bug("unaligned 8-byte machine access at " + std::to_string(ma.value));
-  if (!is_valid(mfn_of(ma)))
-    model_bug("machine access outside memory at " + std::to_string(ma.value));
+  model_bug("machine access outside memory at " + std::to_string(ma.value));
 }
 
 std::unique_ptr<MachineMemory::FrameWords>& MachineMemory::slot(Mfn mfn) {
@@ -48,12 +47,6 @@ void MachineMemory::release(Mfn mfn) {
 uint64_t MachineMemory::host_bytes() const {
   return groups_.capacity() * sizeof(groups_[0]) + groups_used_ * sizeof(Group) +
          backed_ * sizeof(FrameWords);
-}
-
-uint64_t MachineMemory::read_u64(Maddr ma) const {
-  check(ma);
-  const FrameWords* f = frame(mfn_of(ma));
-  return f != nullptr ? (*f)[page_offset(ma.value) / 8] : 0;
 }
 
 void MachineMemory::write_u64(Maddr ma, uint64_t value) {

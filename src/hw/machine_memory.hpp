@@ -24,7 +24,12 @@ class MachineMemory {
   bool is_valid(Mfn mfn) const { return mfn.value < frame_count_; }
 
   // 8-byte accesses; the address must be 8-byte aligned and inside memory (else ModelBug).
-  uint64_t read_u64(Maddr ma) const;
+  // Inline: every simulated load ends here.
+  uint64_t read_u64(Maddr ma) const {
+    check(ma);
+    const FrameWords* f = frame(mfn_of(ma));
+    return f != nullptr ? (*f)[page_offset(ma.value) / 8] : 0;
+  }
   void write_u64(Maddr ma, uint64_t value);
   // Atomic compare-exchange; returns the value found (== expected on success).
   uint64_t cmpxchg_u64(Maddr ma, uint64_t expected, uint64_t desired);
@@ -55,7 +60,11 @@ class MachineMemory {
   }
   std::unique_ptr<FrameWords>& slot(Mfn mfn);  // creates the group
   void release(Mfn mfn);
-  void check(Maddr ma) const;
+  void check(Maddr ma) const {
+    if ((ma.value & 7) != 0 || !is_valid(mfn_of(ma))) [[unlikely]]
+      bad_access(ma);
+  }
+  [[noreturn, gnu::noinline]] static void bad_access(Maddr ma);
 
   uint64_t frame_count_;
   std::vector<std::unique_ptr<Group>> groups_;

@@ -12,6 +12,7 @@ Tlb::Tlb(TlbParams params, sim::Ledger& ledger) : params_(params), ledger_(ledge
                      ")");
   }
   sets_ = params_.entries / params_.ways;
+  pow2_sets_ = (sets_ & (sets_ - 1)) == 0;
   ways_.resize(params_.entries);
 }
 

@@ -48,10 +48,14 @@ class Tlb {
     bool valid = false;
     uint64_t last_use = 0;
   };
-  std::size_t set_of(uint64_t vpn) const { return vpn % sets_; }
+  // Power-of-two set counts (every real TLB) index by mask; others by division.
+  std::size_t set_of(uint64_t vpn) const {
+    return pow2_sets_ ? static_cast<std::size_t>(vpn & (sets_ - 1)) : vpn % sets_;
+  }
 
   TlbParams params_;
   std::size_t sets_;
+  bool pow2_sets_ = false;
   std::vector<Way> ways_;  // sets_ * params_.ways
   uint64_t tick_ = 0;
   sim::Ledger& ledger_;
