@@ -31,15 +31,21 @@ class FaultAround : public ::testing::TestWithParam<PvOpsKind> {
     r.fixed_address = 0x10000000 + skew * kPageSize;
     return fx_.k().mmap(p, r);
   }
+  // A file of `pages` pages, all brought into the page cache by another process reading them.
+  uint32_t cached_file(const std::string& name, uint64_t pages) {
+    auto& k = fx_.k();
+    const uint32_t file = k.page_cache().file(name, pages);
+    const Pid reader = start();
+    const uint64_t at = map(reader, file, pages);
+    for (uint64_t i = 0; i < pages; ++i) EXPECT_TRUE(k.load(reader, at + i * kPageSize));
+    return file;
+  }
   GuestFixture fx_;
 };
 
 TEST_P(FaultAround, ReadFaultMapsTheCachedPagesOfItsWindow) {
   auto& k = fx_.k();
-  const uint32_t file = k.page_cache().file("lib.so", 48);
-  const Pid warm = start();
-  const uint64_t w = map(warm, file, 48);
-  for (uint64_t i = 0; i < 48; ++i) ASSERT_TRUE(k.load(warm, w + i * kPageSize).has_value());
+  const uint32_t file = cached_file("lib.so", 48);
   const Pid p = start();
   const uint64_t a = map(p, file, 48);
   const auto d = fx_.measure([&] { ASSERT_TRUE(k.load(p, a + 20 * kPageSize).has_value()); });
@@ -56,10 +62,7 @@ TEST_P(FaultAround, ReadFaultMapsTheCachedPagesOfItsWindow) {
 
 TEST_P(FaultAround, WindowIsClippedToTheMapping) {
   auto& k = fx_.k();
-  const uint32_t file = k.page_cache().file("clip.so", 8);
-  const Pid warm = start();
-  const uint64_t w = map(warm, file, 8);
-  for (uint64_t i = 0; i < 8; ++i) ASSERT_TRUE(k.load(warm, w + i * kPageSize).has_value());
+  const uint32_t file = cached_file("clip.so", 8);
   const Pid p = start();
   const uint64_t a = map(p, file, 8, 5);  // pages 5..12 of a 16-page window
   const auto d = fx_.measure([&] { ASSERT_TRUE(k.load(p, a).has_value()); });
@@ -81,10 +84,7 @@ TEST_P(FaultAround, NothingUncachedIsReadIn) {
 
 TEST_P(FaultAround, PrivateWriteFaultsCopyOnePageOnly) {
   auto& k = fx_.k();
-  const uint32_t file = k.page_cache().file("data.so", 16);
-  const Pid warm = start();
-  const uint64_t w = map(warm, file, 16);
-  for (uint64_t i = 0; i < 16; ++i) ASSERT_TRUE(k.load(warm, w + i * kPageSize).has_value());
+  const uint32_t file = cached_file("data.so", 16);
   const Pid p = start();
   guest::MapRequest r =
       guest::MapRequest::of_file(file, 0, 16 * kPageSize, guest::prot::kRead | guest::prot::kWrite);
