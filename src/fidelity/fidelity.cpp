@@ -97,28 +97,137 @@ std::string default_data_dir() {
   return std::string(PIBOOSTER_SOURCE_DIR) + "/" + rel;
 }
 
+namespace {
+
+struct Mode {
+  const char* name;
+  const char* snapshot;
+  const char* op;
+};
+constexpr Mode kModes[] = {{"fork_exit", "snapshot-fork_exit.json", "fork_exit"},
+                           {"heap64", "snapshot-heap64.json", "fork_exit"},
+                           {"mmap_touch", "snapshot-fork_exit.json", "mmap_touch"}};
+
+system::GuestSystemConfig base_config(const snapshot::Snapshot& snap) {
+  system::GuestSystemConfig cfg;
+  cfg.guest_pages = uint64_t{128} * 256;  // 128 MiB beside the snapshot's own memory
+  for (const auto& r : snap.page_runs) cfg.guest_pages += r.pages;
+  cfg.xen_generation = xen::XenGeneration::kModern;
+  cfg.linux_generation = guest::LinuxGeneration::kLinux6;
+  return cfg;
+}
+
+using FigureValues = std::map<std::string, std::vector<double>>;
+
+// Runs `mode` once per layout (seeds 1..layouts; one unrandomised layout when `randomize` is
+// 0) and collects each figure `figures_of` computes from the per-run counters.
+template <typename FiguresOf>
+FigureValues over_layouts(const Mode& mode, const snapshot::Snapshot& snap,
+                          system::GuestSystemConfig cfg, int randomize, uint64_t iterations,
+                          FiguresOf figures_of, std::string* operation, std::ostream* trace) {
+  FigureValues by_figure;
+  const uint64_t layouts = randomize == 0 ? 1 : kLayouts;
+  for (uint64_t seed = 1; seed <= layouts; ++seed) {
+    cfg.randomize_va_space = randomize;
+    cfg.seed = seed;
+    system::GuestSystem sys(cfg);
+    workload::SnapshotWorkload w(snap, workload::snapshot_op_by_name(mode.op),
+                                 workload::SnapshotPlacement::kByModelKernel);
+    const auto r = workload::run(sys, w, mode.name, iterations, 2, seed == 1 ? trace : nullptr);
+    if (operation != nullptr) *operation = r.operation;
+    for (const auto& [name, value] : figures_of(r.total, iterations))
+      by_figure[name].push_back(value);
+  }
+  return by_figure;
+}
+
+void compare(ModeResult& m, const FigureValues& by_figure,
+             const std::map<std::string, double>& real) {
+  for (const auto& [name, values] : by_figure) {
+    auto it = real.find(name);
+    if (it == real.end()) continue;  // not traced in this mode
+    Figure f;
+    f.name = name;
+    f.real = it->second;
+    f.model_min = *std::min_element(values.begin(), values.end());
+    f.model_max = *std::max_element(values.begin(), values.end());
+    for (const double v : values) f.model += v / static_cast<double>(values.size());
+    f.within = within_tolerance(f.real, std::clamp(f.real, f.model_min, f.model_max));
+    if (!f.within) {
+      auto g = known_gaps().find(name);
+      f.missing_mechanism = g != known_gaps().end() ? g->second : "not yet explained";
+    }
+    m.figures.push_back(f);
+  }
+}
+
+// The VT-d invalidation descriptors of one run, by the ground truth's names.
+std::map<std::string, double> iommu_figures(const Counts& c, uint64_t n, const char* cm) {
+  auto f = [&](Event e) { return per_op(c, e, n); };
+  const std::string suffix = std::string(", ") + cm;
+  std::map<std::string, double> m;
+  m["IOTLB inv total" + suffix] =
+      f(Event::kHwIotlbInvPage) + f(Event::kHwIotlbInvDomain) + f(Event::kHwIotlbInvGlobal);
+  m["IOTLB PSI 4K (am=0)" + suffix] = f(Event::kHwIotlbInvPage);
+  m["IOTLB DSI" + suffix] = f(Event::kHwIotlbInvDomain);
+  m["IOTLB global" + suffix] = f(Event::kHwIotlbInvGlobal);
+  m["wait" + suffix] = f(Event::kHwIommuInvWait);
+  return m;
+}
+
+// The IOMMU ground truth: the same operations with dom0's page-table type changes reaching a
+// VT-d unit (Xen's strict dom0 IOMMU mode: sync here), caching mode off and on, with and
+// without address-space randomisation.
+void run_iommu(const std::string& dir, uint64_t iterations, std::vector<ModeResult>& out) {
+  const std::string path = dir + "/iommu-counts.json";
+  if (!std::filesystem::exists(path)) return;
+  const nlohmann::json counts = load_json(path);
+  for (const char* aslr : {"aslr_off", "aslr_on"}) {
+    if (!counts.contains(aslr)) continue;
+    for (const Mode& mode : kModes) {
+      if (!counts[aslr].contains(mode.name)) continue;
+      const snapshot::Snapshot snap = snapshot::load(dir + "/" + mode.snapshot);
+      ModeResult m;
+      m.mode = std::string(mode.name) + ", IOMMU, " +
+               (aslr == std::string("aslr_on") ? "ASLR on" : "ASLR off");
+      const int randomize = aslr == std::string("aslr_on") ? 2 : 0;
+      FigureValues all;
+      for (const char* cm : {"caching_mode_off", "caching_mode_on"}) {
+        system::GuestSystemConfig cfg = base_config(snap);
+        cfg.iommu = xen::IommuMode::kSync;
+        cfg.iommu_params.caching_mode = cm == std::string("caching_mode_on");
+        const FigureValues v = over_layouts(
+            mode, snap, cfg, randomize, iterations,
+            [cm](const Counts& c, uint64_t n) { return iommu_figures(c, n, cm); }, &m.operation,
+            nullptr);
+        all.insert(v.begin(), v.end());
+      }
+      m.layouts = randomize == 0 ? 1 : kLayouts;
+      std::map<std::string, double> real;
+      for (const auto& [figure, by_cm] : counts[aslr][mode.name].items()) {
+        for (const auto& [cm, value] : by_cm.items()) {
+          if (cm != "no_iommu") real[figure + ", " + cm] = value.get<double>();
+        }
+      }
+      compare(m, all, real);
+      out.push_back(std::move(m));
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<ModeResult> run(const std::string& dir, uint64_t iterations,
                             const std::string& trace_mode, std::ostream* trace) {
   const nlohmann::json counts = load_json(dir + "/counts.json");
-  struct Mode {
-    const char* name;
-    const char* snapshot;
-    const char* op;
-  };
-  const Mode modes[] = {{"fork_exit", "snapshot-fork_exit.json", "fork_exit"},
-                        {"heap64", "snapshot-heap64.json", "fork_exit"},
-                        {"mmap_touch", "snapshot-fork_exit.json", "mmap_touch"}};
   std::vector<ModeResult> out;
-  for (const Mode& mode : modes) {
+  for (const Mode& mode : kModes) {
     if (!counts.contains(mode.name)) continue;
     const snapshot::Snapshot snap = snapshot::load(dir + "/" + mode.snapshot);
-    system::GuestSystemConfig cfg;
-    cfg.guest_pages = uint64_t{128} * 256;  // 128 MiB beside the snapshot's own memory
-    for (const auto& r : snap.page_runs) cfg.guest_pages += r.pages;
-    cfg.xen_generation = xen::XenGeneration::kModern;
-    cfg.linux_generation = guest::LinuxGeneration::kLinux6;
+    const system::GuestSystemConfig cfg = base_config(snap);
     ModeResult m;
     m.mode = mode.name;
+    m.footprint = true;
     m.vmpte_pages_real = snap.vmpte_pages();
     {
       // The footprint: the process exactly as captured.
@@ -129,19 +238,9 @@ std::vector<ModeResult> run(const std::string& dir, uint64_t iterations,
       m.vmpte_pages_model = sys.kernel().mm(pid).pt_pages_below_pgd();
     }
     // The counts: the traced run's layout was randomised, so take them over several layouts.
-    std::map<std::string, std::vector<double>> by_figure;
-    for (uint64_t seed = 1; seed <= kLayouts; ++seed) {
-      cfg.randomize_va_space = 2;
-      cfg.seed = seed;
-      system::GuestSystem sys(cfg);
-      workload::SnapshotWorkload w(snap, workload::snapshot_op_by_name(mode.op),
-                                   workload::SnapshotPlacement::kByModelKernel);
-      std::ostream* t = trace_mode == mode.name && seed == 1 ? trace : nullptr;
-      const auto r = workload::run(sys, w, mode.name, iterations, 2, t);
-      m.operation = r.operation;
-      for (const auto& [name, value] : model_figures(r.total, iterations))
-        by_figure[name].push_back(value);
-    }
+    const FigureValues by_figure =
+        over_layouts(mode, snap, cfg, 2, iterations, model_figures, &m.operation,
+                     trace_mode == mode.name ? trace : nullptr);
     m.layouts = kLayouts;
     std::map<std::string, double> real;
     for (const auto& [k, v] : counts[mode.name]["xen"]["per_op"].items()) real[k] = v.get<double>();
@@ -151,24 +250,10 @@ std::vector<ModeResult> run(const std::string& dir, uint64_t iterations,
         real[k] = v.get<double>();
       }
     }
-    for (const auto& [name, values] : by_figure) {
-      auto it = real.find(name);
-      if (it == real.end()) continue;  // not traced in this mode
-      Figure f;
-      f.name = name;
-      f.real = it->second;
-      f.model_min = *std::min_element(values.begin(), values.end());
-      f.model_max = *std::max_element(values.begin(), values.end());
-      for (const double v : values) f.model += v / static_cast<double>(values.size());
-      f.within = within_tolerance(f.real, std::clamp(f.real, f.model_min, f.model_max));
-      if (!f.within) {
-        auto g = known_gaps().find(name);
-        f.missing_mechanism = g != known_gaps().end() ? g->second : "not yet explained";
-      }
-      m.figures.push_back(f);
-    }
+    compare(m, by_figure, real);
     out.push_back(std::move(m));
   }
+  run_iommu(dir, iterations, out);
   return out;
 }
 

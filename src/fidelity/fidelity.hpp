@@ -26,6 +26,7 @@ struct ModeResult {
   std::string mode;       // fork_exit, heap64, mmap_touch
   std::string operation;  // what one op is
   std::vector<Figure> figures;
+  bool footprint = false;          // the VmPTE comparison below applies
   uint64_t vmpte_pages_real = 0;   // from the snapshot
   uint64_t vmpte_pages_model = 0;  // the model process's tables below the pgd, as captured
   uint64_t layouts = 0;            // randomised layouts the figures were taken over
