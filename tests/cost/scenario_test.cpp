@@ -54,6 +54,8 @@ TEST(Scenario, MalformedFilesNameWhatAndWhere) {
   EXPECT_NE(error_of(kMinimal + "[xen]\ngeneration = \"3.4\"\n").find("unknown Xen generation"),
             std::string::npos);
   EXPECT_NE(error_of("[scenario]\nname = \n").find("s.toml:2"), std::string::npos);
+  EXPECT_NE(error_of(kMinimal + "[guest]\nrandomize_va_space = 3\n").find("randomize_va_space"),
+            std::string::npos);
   EXPECT_NE(error_of("[workload]\nname = \"lat_proc.fork\"\n").find("missing [scenario]"),
             std::string::npos);
 }

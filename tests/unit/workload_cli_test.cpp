@@ -47,6 +47,8 @@ TEST(WorkloadCli, BadInputIsNamed) {
       {{"workload", "lat_proc.fork", "--vcpus"}, "--vcpus needs a value"},
       {{"workload", "lat_proc.fork", "--frobnicate", "1"}, "unknown option '--frobnicate'"},
       {{"workload", "lat_proc.fork", "--memory-mib", "1"}, "--memory-mib must be"},
+      {{"workload", "lat_proc.fork", "--randomize-va-space", "3"}, "must be 0, 1 or 2"},
+      {{"workload", "lat_proc.fork", "--seed", "-1"}, "--seed expects"},
   };
   for (const auto& [args, message] : cases) {
     const Cli c = call(args);
