@@ -19,6 +19,7 @@ struct StrongU64 {
   uint64_t value = 0;
   constexpr StrongU64() = default;
   constexpr explicit StrongU64(uint64_t v) : value(v) {}
+  // NOLINTNEXTLINE(modernize-use-nullptr): a false positive on the defaulted comparison
   constexpr auto operator<=>(const StrongU64&) const = default;
 };
 
