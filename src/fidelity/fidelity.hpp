@@ -20,6 +20,9 @@ struct Figure {
   double model_max = 0;
   bool within = false;            // some layout's figure is within tolerance of the real one
   std::string missing_mechanism;  // when known: why the model differs
+  // The difference comes from the traced machine's timing (an emulator's, not given), not from
+  // anything the model could count.
+  bool traced_timing = false;
 };
 
 struct ModeResult {

@@ -26,11 +26,13 @@ TEST(Fidelity, MatchedFiguresStayMatchedAndFootprintsAgree) {
   };
   std::size_t seen = 0;
   for (const auto& m : results) {
-    if (m.footprint) EXPECT_EQ(m.vmpte_pages_model, m.vmpte_pages_real) << m.mode;
+    if (m.footprint) {
+      EXPECT_EQ(m.vmpte_pages_model, m.vmpte_pages_real) << m.mode;
+    }
     for (const auto& f : m.figures) {
       ++seen;
       if (may_differ.count({m.mode, f.name}) != 0) {
-        EXPECT_FALSE(f.missing_mechanism.empty() && !f.within) << m.mode << " " << f.name;
+        EXPECT_TRUE(f.within || f.traced_timing) << m.mode << " " << f.name;
         continue;
       }
       EXPECT_TRUE(f.within) << m.mode << " " << f.name << ": real " << f.real << ", model "
