@@ -7,6 +7,7 @@
 #include <iomanip>
 #include <ostream>
 
+#include "app/args.hpp"
 #include "common/error.hpp"
 #include "fidelity/fidelity.hpp"
 #include "snapshot/snapshot.hpp"
@@ -42,7 +43,8 @@ int cmd_fidelity(const std::vector<std::string>& args, std::ostream& out, std::o
     if (args[i] == "--data") {
       dir = args[++i];
     } else if (args[i] == "--iterations") {
-      iterations = std::stoull(args[++i]);
+      iterations = parse_u64(args[i], args[i + 1]);
+      ++i;
       if (iterations == 0) throw InputError("--iterations must be at least 1");
     } else if (args[i] == "--trace") {
       trace_mode = args[++i];

@@ -10,6 +10,7 @@
 #include <iomanip>
 #include <ostream>
 
+#include "app/args.hpp"
 #include "common/error.hpp"
 #include "report/report.hpp"
 #include "scenario/policy.hpp"
@@ -41,21 +42,6 @@ Lists the built-in scenarios (the files of scenarios/), or prints one.
 )";
 
 namespace {
-
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == ',') {
-      out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  out.push_back(cur);
-  return out;
-}
 
 // A one-line progress indicator on a terminal, shown once a run has taken a second.
 class ProgressBar {
@@ -113,7 +99,7 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     if (i + 1 >= args.size()) throw InputError(flag + " needs a value (see pibooster run --help)");
     const std::string& v = args[++i];
     if (flag == "--policy" || flag == "--compare") {
-      sc.policies = split_commas(v);
+      sc.policies = split(v, ',');
       for (const auto& p : sc.policies) {
         system::GuestSystemConfig probe;
         scenario::apply_policy(p, probe);
@@ -126,11 +112,8 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostrea
         throw InputError("--set expects EVENT=NS, got '" + v + "'");
       sets.emplace_back(v.substr(0, eq), v.substr(eq + 1));
     } else if (flag == "--iterations") {
-      uint64_t n = 0;
-      const auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-      if (ec != std::errc() || ptr != v.data() + v.size() || n == 0) {
-        throw InputError("--iterations expects a positive integer, got '" + v + "'");
-      }
+      const uint64_t n = parse_u64(flag, v);
+      if (n == 0) throw InputError("--iterations must be at least 1");
       sc.iterations = n;
     } else if (flag == "--format") {
       if (v != "table" && v != "json" && v != "csv") {

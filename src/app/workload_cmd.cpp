@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include "app/args.hpp"
 #include "common/error.hpp"
 #include "workload/host_memory.hpp"
 #include "workload/workload.hpp"
@@ -41,30 +42,6 @@ options:
 )";
 
 namespace {
-
-uint64_t parse_u64(const std::string& flag, const std::string& v) {
-  uint64_t out = 0;
-  const auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (ec != std::errc() || ptr != v.data() + v.size()) {
-    throw InputError(flag + " expects a non-negative integer, got '" + v + "'");
-  }
-  return out;
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == sep) {
-      out.push_back(cur);
-      cur.clear();
-    } else {
-      cur += c;
-    }
-  }
-  out.push_back(cur);
-  return out;
-}
 
 std::string fixed2(uint64_t x100) {
   std::string s = std::to_string(x100 / 100) + ".";

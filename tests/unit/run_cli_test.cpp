@@ -77,7 +77,10 @@ TEST(RunCli, BadInputIsNamed) {
       {{"run", "lmbench-fork", "--format", "xml"}, "--format must be table, json or csv"},
       {{"run", "lmbench-fork", "--set", "xen.pin=3"}, "'xen.pin' is not a work event"},
       {{"run", "lmbench-fork", "--policy", "kvm"}, "unknown policy 'kvm'"},
-      {{"run", "lmbench-fork", "--iterations", "0"}, "--iterations expects a positive integer"},
+      {{"run", "lmbench-fork", "--iterations", "0"}, "--iterations must be at least 1"},
+      {{"run", "lmbench-fork", "--iterations", "x"}, "--iterations expects a non-negative integer"},
+      {{"fidelity", "--iterations", "x"}, "--iterations expects a non-negative integer"},
+      {{"fidelity", "--trace", "fork_exec"}, "--trace: unknown mode 'fork_exec'"},
       {{"run", "/nonexistent/s.toml"}, "cannot open scenario '/nonexistent/s.toml'"},
       {{"run", "lmbench-fork", "--out", "/proc/forbidden", "--iterations", "1"}, "cannot create"},
   };

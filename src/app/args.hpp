@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+// Small helpers the subcommands share for their options: numbers and comma lists, with errors
+// that name the option.
+#pragma once
+
+#include <charconv>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace pib::app {
+
+// A non-negative integer option value; InputError naming `flag` otherwise.
+inline uint64_t parse_u64(const std::string& flag, const std::string& v) {
+  uint64_t out = 0;
+  const auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  if (ec != std::errc() || ptr != v.data() + v.size()) {
+    throw InputError(flag + " expects a non-negative integer, got '" + v + "'");
+  }
+  return out;
+}
+
+// "a,b,,c" -> {"a", "b", "", "c"}.
+inline std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == sep) {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  out.push_back(cur);
+  return out;
+}
+
+}  // namespace pib::app
