@@ -118,9 +118,10 @@ guest::Pid build_snapshot_process(system::GuestSystem& sys, const snapshot::Snap
   // the vvar data and Xen pvclock pages.
   bool lists_special = false;
   for (const auto& run : snap.page_runs) {
+    const uint64_t first = placed.translate(run.start);
+    const uint64_t end = first + run.pages * kPageSize;
     for (const auto& m : layout) {
-      const uint64_t va = placed.translate(run.start);
-      if (run.present && is_special(m.name) && va >= m.start && va < m.end) lists_special = true;
+      if (run.present && is_special(m.name) && first < m.end && m.start < end) lists_special = true;
     }
   }
   for (const auto& m : layout) {
