@@ -31,8 +31,9 @@ guest::Pid build_snapshot_process(system::GuestSystem& sys, const snapshot::Snap
 // What the benchmark's fork loop does besides fork and exit, per iteration. The ground truth's
 // program (fork; the child calls _exit(0); the parent waits) is described here, not measured:
 // which pages it writes and which code the child runs after fork. The defaults are inferred from
-// three of the real trace's own Linux counters (docs/fidelity.md): 4 copy-on-write copies
-// (xen_mmu_flush_tlb_one_user), 8 faults and 6 trapped PTE writes per fork+exit.
+// three traced counters (docs/fidelity.md): 4 copy-on-write copies (Linux's
+// xen_mmu_flush_tlb_one_user), 8 faults and 6 trapped PTE writes per fork+exit; the last two
+// are compared figures too, so they match by construction.
 struct ForkLoop {
   // Pages the parent writes between fork's return and its sleep in waitpid: its stack top and
   // then the first writable private pages (fork's parent-side lock release). The child still
