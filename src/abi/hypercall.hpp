@@ -21,6 +21,7 @@ enum class HypercallNr : uint32_t {
   kMulticall = 13,
   kUpdateVaMapping = 14,
   kIret = 23,  // HYPERVISOR_iret: return to guest user mode (only meaningful in a multicall here)
+  kVcpuOp = 24,
   kMmuextOp = 26,
 };
 
@@ -37,6 +38,9 @@ inline constexpr int64_t kEEXIST = -17;
 inline constexpr int64_t kEINVAL = -22;
 inline constexpr int64_t kENOSYS = -38;
 inline constexpr int64_t kEOPNOTSUPP = -95;
+// Xen-internal: the hypercall was preempted and continues through a continuation. Never returned
+// to the guest, which re-executes the hypercall with the arguments Xen rewrote.
+inline constexpr int64_t kERESTART = -85;
 }  // namespace err
 std::string_view error_name(int64_t rc);  // "-EINVAL", "0", ...
 
@@ -109,6 +113,13 @@ struct UpdateVaMapping {
   uint64_t flags = 0;
   uint64_t vcpumask = 0;  // with kUvmfMulti
 };
+
+// --- vcpu_op: the per-vCPU one-shot timer ---------------------------------------------------
+// VCPUOP_set_singleshot_timer / VCPUOP_stop_singleshot_timer. Deadlines are in Xen system time
+// (ns); when the timer expires Xen sends the vCPU VIRQ_TIMER.
+inline constexpr uint32_t kVcpuOpSetSingleshotTimer = 8;
+inline constexpr uint32_t kVcpuOpStopSingleshotTimer = 9;
+inline constexpr uint32_t kVirqTimer = 0;
 
 // --- multicall --------------------------------------------------------------------------------
 struct MulticallEntry {

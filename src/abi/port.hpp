@@ -23,6 +23,14 @@ class HypervisorPort {
                             DomId foreigndom = kDomidSelf) = 0;
   virtual int64_t update_va_mapping(VcpuId vcpu, const UpdateVaMapping& args) = 0;
   virtual int64_t multicall(VcpuId vcpu, std::span<MulticallEntry> entries) = 0;
+  // vcpu_op on the calling vCPU's one-shot timer (kVcpuOpSetSingleshotTimer with a deadline in
+  // system time, or kVcpuOpStopSingleshotTimer).
+  virtual int64_t vcpu_op(VcpuId vcpu, uint32_t cmd, uint64_t deadline_ns) = 0;
+
+  // Shared-info reads, not hypercalls: the vCPU's system time (vcpu_time_info), and its pending
+  // VIRQs as a bit set (1 << kVirqTimer ...), taken and cleared as the event upcall does.
+  virtual uint64_t system_time_ns(VcpuId vcpu) const = 0;
+  virtual uint32_t take_pending_virqs(VcpuId vcpu) = 0;
 
   // Guest execution: a memory operation performed by the vCPU in its current guest mode (the
   // guest kernel of a 64-bit PV domain runs in ring 3, so every guest access is a user-mode

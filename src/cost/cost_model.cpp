@@ -15,6 +15,12 @@ double modeled_ns(const Counts& counts, const CostProfile& profile) {
   return total;
 }
 
+std::array<double, sim::kEventCount> unit_costs(const CostProfile& profile) {
+  std::array<double, sim::kEventCount> out{};
+  for (const auto& e : sim::kEventTable) out[static_cast<std::size_t>(e.event)] = profile.ns(e.event);
+  return out;
+}
+
 std::vector<BreakdownRow> breakdown(const Counts& counts, const CostProfile& profile) {
   std::vector<BreakdownRow> rows;
   for (const auto& e : sim::kEventTable) {

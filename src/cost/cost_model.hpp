@@ -16,6 +16,8 @@ namespace pib::cost {
 using Counts = std::array<uint64_t, sim::kEventCount>;
 
 double modeled_ns(const Counts& counts, const CostProfile& profile);
+// The profile's unit cost of every event (0 for tallies): what runs the CPUs' clocks.
+std::array<double, sim::kEventCount> unit_costs(const CostProfile& profile);
 
 struct BreakdownRow {
   sim::Event event;

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "cost/cost_model.hpp"
+#include "cost/cost_profile.hpp"
 #include "snapshot/snapshot.hpp"
 #include "workload/snapshot_process.hpp"
 
@@ -38,8 +40,12 @@ std::map<std::string, double> model_figures(const Counts& c, uint64_t n) {
   m["mmuext_op (in multicall)"] = f(Event::kXenMcSubMmuextOp);
   m["mmuext_op entries (direct)"] = f(Event::kXenMmuextOps) - f(Event::kXenMcMmuextOps);
   m["mmuext_op entries (in multicall)"] = f(Event::kXenMcMmuextOps);
+  m["mmu_update entries (direct)"] += f(Event::kXenMmuUpdateRequeued);
+  m["mmuext_op entries (direct)"] += f(Event::kXenMmuextRequeued);
   m["multicall (direct)"] = f(Event::kXenHcMulticall);
-  m["multicall entries (direct)"] = f(Event::kXenMulticallEntries);
+  // The count each multicall entry (first or continuation) announced.
+  m["multicall entries (direct)"] = f(Event::kXenMulticallEntries) + f(Event::kXenMulticallRequeued);
+  m["vcpu_op (direct)"] = f(Event::kXenHcVcpuOp);
   m["update_va_mapping (in multicall)"] = f(Event::kXenMcSubUpdateVaMapping);
   m["update_va_mapping (direct)"] =
       f(Event::kXenHcUpdateVaMapping) - f(Event::kXenMcSubUpdateVaMapping);
@@ -52,28 +58,6 @@ std::map<std::string, double> model_figures(const Counts& c, uint64_t n) {
   m["EV xen_mmu_pgd_pin"] = f(Event::kGuestPgdPin);
   m["EV xen_mmu_pgd_unpin"] = f(Event::kGuestPgdUnpin);
   return m;
-}
-
-// Why a figure of a mode differs, where the reason is known: printed when it is off. Each of
-// these is decided by the traced emulator's timing (docs/fidelity.md).
-const std::map<std::pair<std::string, std::string>, std::string>& known_gaps() {
-  static const std::string preempted =
-      "preempted multicalls: Xen re-enters a multicall it preempted (a timer or event pending) "
-      "through a continuation, which the trace counts as one more multicall carrying the "
-      "entries left (about half a batch per extra multicall here); how often depends on the "
-      "traced emulator's speed, which the ground truth does not give, and the model's Xen does "
-      "not preempt on time";
-  static const std::string other_process =
-      "switches to other dom0 processes (the tracer) during the long operation, each a "
-      "NEW_BASEPTR + NEW_USER_BASEPTR pair; they depend on the emulator's run time";
-  static const std::map<std::pair<std::string, std::string>, std::string> gaps = {
-      {{"fork_exit", "multicall entries (direct)"}, preempted},
-      {{"heap64", "multicall (direct)"}, preempted},
-      {{"heap64", "multicall entries (direct)"}, preempted},
-      {{"mmap_touch", "mmuext_op (direct)"}, other_process},
-      {{"mmap_touch", "mmuext_op entries (direct)"}, other_process},
-  };
-  return gaps;
 }
 
 nlohmann::json load_json(const std::string& path) {
@@ -143,6 +127,49 @@ FigureValues over_layouts(const Mode& mode, const snapshot::Snapshot& snap,
   return by_figure;
 }
 
+struct TracedClock {
+  double scale = 0;   // traced time per unit of the clock profile's modeled time
+  double op_ms = 0;   // one operation on the traced machine
+  double ticks = 0;   // its ticks per operation
+};
+
+// One run of `mode` (first layout) with `cfg`: the per-operation counts.
+Counts one_run(const Mode& mode, const snapshot::Snapshot& snap, system::GuestSystemConfig cfg,
+               uint64_t iterations) {
+  cfg.randomize_va_space = 2;
+  cfg.seed = 1;
+  system::GuestSystem sys(cfg);
+  workload::SnapshotWorkload w(snap, workload::snapshot_op_by_name(mode.op),
+                               workload::SnapshotPlacement::kByModelKernel);
+  return workload::run(sys, w, mode.name, iterations, 2, nullptr).total;
+}
+
+// The traced machine's clock for `mode`: how much slower than the clock profile it ran the
+// operation, found so that the model programs the guest's timer (vcpu_op) as often per
+// operation as the trace shows. First guess: every vcpu_op a tick; then one correction for the
+// timer's other users (the tracer's timeout), to which the count is proportional.
+TracedClock traced_clock(const Mode& mode, const snapshot::Snapshot& snap,
+                         const system::GuestSystemConfig& cfg, uint64_t iterations,
+                         double real_vcpu_ops) {
+  const cost::CostProfile profile = cost::find_profile(kClockProfile);
+  const auto n = static_cast<double>(iterations);
+  const double model_op_ns = cost::modeled_ns(one_run(mode, snap, cfg, iterations), profile) / n;
+  if (!(model_op_ns > 0)) throw InputError(std::string(mode.name) + ": the operation takes no time");
+  TracedClock c;
+  c.scale = real_vcpu_ops * 1e9 / kTracedHz / model_op_ns;
+  system::GuestSystemConfig timed = cfg;
+  timed.clock = cost::unit_costs(profile);
+  timed.clock_scale = c.scale;
+  timed.hz = kTracedHz;
+  timed.poller_period_ns = kTracerPollNs;
+  const double vcpu_ops =
+      per_op(one_run(mode, snap, timed, iterations), Event::kXenHcVcpuOp, iterations);
+  if (vcpu_ops > 0) c.scale *= real_vcpu_ops / vcpu_ops;
+  c.op_ms = model_op_ns * c.scale / 1e6;
+  c.ticks = c.op_ms * kTracedHz / 1e3;
+  return c;
+}
+
 void compare(ModeResult& m, const FigureValues& by_figure,
              const std::map<std::string, double>& real) {
   for (const auto& [name, values] : by_figure) {
@@ -155,11 +182,8 @@ void compare(ModeResult& m, const FigureValues& by_figure,
     f.model_max = *std::max_element(values.begin(), values.end());
     for (const double v : values) f.model += v / static_cast<double>(values.size());
     f.within = within_tolerance(f.real, std::clamp(f.real, f.model_min, f.model_max));
-    if (!f.within) {
-      auto g = known_gaps().find({m.mode, name});
-      f.missing_mechanism = g != known_gaps().end() ? g->second : "not yet explained";
-      f.traced_timing = g != known_gaps().end();
-    }
+    f.input = name == "pv_page_fault" || name == "pv_ptwr_emulation" || name == "vcpu_op (direct)";
+    if (!f.within) f.missing_mechanism = "not yet explained (docs/fidelity.md lists what is modelled)";
     m.figures.push_back(f);
   }
 }
@@ -240,9 +264,23 @@ std::vector<ModeResult> run(const std::string& dir, uint64_t iterations,
       const guest::Pid pid = workload::build_snapshot_process(sys, snap);
       m.vmpte_pages_model = sys.kernel().mm(pid).pt_pages_below_pgd();
     }
+    // The traced machine's clock, from its tick count per operation.
+    system::GuestSystemConfig timed = cfg;
+    const auto& xen_real = counts[mode.name]["xen"]["per_op"];
+    if (xen_real.contains("vcpu_op (direct)")) {
+      const TracedClock c =
+          traced_clock(mode, snap, cfg, iterations, xen_real["vcpu_op (direct)"].get<double>());
+      m.ticks_per_op = c.ticks;
+      m.traced_op_ms = c.op_ms;
+      m.clock_scale = c.scale;
+      timed.clock = cost::unit_costs(cost::find_profile(kClockProfile));
+      timed.clock_scale = c.scale;
+      timed.hz = kTracedHz;
+      timed.poller_period_ns = kTracerPollNs;
+    }
     // The counts: the traced run's layout was randomised, so take them over several layouts.
     const FigureValues by_figure =
-        over_layouts(mode, snap, cfg, 2, iterations, model_figures, &m.operation,
+        over_layouts(mode, snap, timed, 2, iterations, model_figures, &m.operation,
                      trace_mode == mode.name ? trace : nullptr);
     m.layouts = kLayouts;
     std::map<std::string, double> real;

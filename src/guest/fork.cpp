@@ -109,6 +109,7 @@ void Kernel::copy_pte_range(Mm& child, const Vma& vma, EntryRef child_pmd, Entry
       Page& pg = core_.pages().page(page);
       pg.refcount++;
       pg.mapcount++;
+      core_.ledger().charge(sim::Event::kGuestForkPtes);
     }
     ops.set_pte(EntryRef{child_l1, pt_index(va, 1)}, pte);
     child.rss++;

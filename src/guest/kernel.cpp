@@ -63,6 +63,9 @@ void Kernel::leave_mm(VcpuId v) {
 }
 
 void Kernel::enter(Task& t) {
+  // The return to user mode before this call, or the call into the scheduler, is where a task
+  // woken meanwhile takes the vCPU.
+  preempt_point(t.cpu);
   core_.set_cpu(t.cpu);
   if (in_user_.at(t.cpu)) {  // a system call
     core_.ledger().charge(sim::Event::kGuestKernelEntry);
@@ -150,6 +153,10 @@ std::optional<uint64_t> Kernel::user_access(Pid pid, const hw::MemRequest& reque
   // A faulting access is retried after the handler fixed the mapping; three rounds cover a
   // fault that first needs a page and then a write upgrade.
   for (int attempt = 0; attempt < 3; ++attempt) {
+    // Exit to user mode: a task woken meanwhile runs first, then this one is switched back in.
+    preempt_point(t.cpu);
+    if (current_.at(t.cpu) != pid) enter(t);
+    core_.set_cpu(t.cpu);
     core_.ops().return_to_user(t.cpu);
     in_user_[t.cpu] = true;
     hw::MemRequest r = request;

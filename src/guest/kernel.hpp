@@ -99,6 +99,17 @@ class Kernel {
   // Kernel code not on behalf of a process (an interrupt handler, a driver) on vCPU `cpu`.
   void enter_interrupt(VcpuId cpu);
 
+  // ---- time: the scheduler tick and timed sleeps (timer.cpp) --------------------------------------
+  // Starts the periodic tick (CONFIG_HZ) on every vCPU: the clock event device is programmed for
+  // the next tick at each timer interrupt, as the tick's hrtimer does on a busy CPU. Needs the
+  // platform's clock to run (GuestSystemConfig::clock).
+  void start_tick(uint32_t hz);
+  // `pid` sleeps in poll(2) with a timeout of `period_ns`, and again each time it has run: a
+  // daemon polling on a timer, as xentrace does to drain its buffers. An expired timeout wakes it
+  // and asks its vCPU to reschedule; it runs (a switch to it and back) at the next point where
+  // the vCPU can reschedule: a return to user mode or a call into the scheduler.
+  void poll_periodically(Pid pid, uint64_t period_ns);
+
   // ---- memory system calls ----------------------------------------------------------------------
   // Returns the mapped address; throws InputError for an impossible request.
   uint64_t mmap(Pid pid, const MapRequest& request);
@@ -135,6 +146,11 @@ class Kernel {
   void leave_mm(VcpuId v);
   void mmdrop_if_unused(const std::shared_ptr<Mm>& mm);
   std::optional<uint64_t> user_access(Pid pid, const hw::MemRequest& request);
+
+  // time (timer.cpp)
+  void timer_interrupt(VcpuId v);     // the VIRQ_TIMER upcall / local timer interrupt handler
+  void program_next_event(VcpuId v);  // clockevents: the earliest of the tick and the timeouts
+  void preempt_point(VcpuId v);       // runs woken pollers if the vCPU must reschedule
 
   // address spaces (mm.cpp)
   std::shared_ptr<Mm> mm_alloc();
@@ -181,6 +197,18 @@ class Kernel {
   uint64_t next_mm_id_ = 1;
   Pfn zero_page_ = kInvalidPfn;
   AddressSpaceRandomizer aslr_{0, 1};
+
+  struct Poller {
+    Pid pid = 0;
+    uint64_t period_ns = 0;
+    uint64_t wake_at = 0;
+    bool woken = false;
+  };
+  uint64_t tick_ns_ = 0;                // 0: no tick
+  std::vector<uint64_t> next_tick_;     // per vCPU
+  std::vector<uint64_t> programmed_;    // per vCPU: the deadline the timer device holds
+  std::vector<bool> need_resched_;      // per vCPU
+  std::vector<Poller> pollers_;
 };
 
 }  // namespace pib::guest

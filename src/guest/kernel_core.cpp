@@ -13,12 +13,29 @@ KernelCore::KernelCore(PvOps& ops, sim::Ledger& ledger)
       ledger_(ledger),
       layout_(ops.boot_layout()),
       alloc_(layout_.nr_pages, ledger),
-      loaded_mm_(layout_.vcpus, nullptr) {
+      loaded_mm_(layout_.vcpus, nullptr),
+      irq_off_(layout_.vcpus, 0) {
   init_mm_.pgd = layout_.swapper_pgd;
   for (uint32_t v = 0; v < layout_.vcpus; ++v) loaded_mm_[v] = &init_mm_;
   ledger_.set_cpu(layout_.vcpus - 1);  // sizes the per-vCPU clocks
   ledger_.set_cpu(0);
   alloc_.add_free_range(layout_.first_free, Pfn{layout_.nr_pages});
+}
+
+void KernelCore::irq_restore(VcpuId v) {
+  if (irq_off_.at(v) == 0) model_bug("local_irq_restore without a matching save");
+  if (--irq_off_[v] == 0) interrupt_window(v);
+}
+
+void KernelCore::interrupt_window(VcpuId v) {
+  if (!irq_handler_ || irq_off_.at(v) != 0 || !ops_.timer_interrupt_pending(v)) return;
+  // The handler runs on vCPU v with interrupts off, and the interrupted code resumes after it.
+  const VcpuId interrupted = cpu_;
+  ++irq_off_[v];
+  set_cpu(v);
+  irq_handler_(v);
+  set_cpu(interrupted);
+  --irq_off_[v];
 }
 
 uint64_t KernelCore::kaccess(const hw::MemRequest& request) {

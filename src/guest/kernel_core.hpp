@@ -46,6 +46,17 @@ class KernelCore {
     ledger_.set_cpu(v);  // work from here on runs on (and is timed on) vCPU v
   }
   uint32_t nr_cpus() const { return layout_.vcpus; }
+
+  // Interrupts. The vCPU takes a pending timer interrupt only where its interrupts are enabled
+  // and the code could be interrupted: the interrupt windows the pv-ops report (after each
+  // hypercall or trapped access, and when interrupts are re-enabled). local_irq_save/restore
+  // nest; the handler runs with interrupts off.
+  void set_interrupt_handler(std::function<void(VcpuId)> handler) {
+    irq_handler_ = std::move(handler);
+  }
+  void irq_save(VcpuId v) { ++irq_off_.at(v); }
+  void irq_restore(VcpuId v);
+  void interrupt_window(VcpuId v);
   const Mm* loaded_mm(VcpuId v) const { return loaded_mm_.at(v); }
   void set_loaded_mm(VcpuId v, const Mm* mm) { loaded_mm_.at(v) = mm; }
 
@@ -84,6 +95,8 @@ class KernelCore {
   Mm init_mm_;
   VcpuId cpu_ = 0;
   std::vector<const Mm*> loaded_mm_;
+  std::function<void(VcpuId)> irq_handler_;
+  std::vector<uint32_t> irq_off_;  // local_irq_save depth per vCPU
 };
 
 // The guest ran out of memory: the scenario asked for more than the domain it configured has.

@@ -121,6 +121,7 @@ void PageTables::zap_pte_range(Gather& tlb, Mm& mm, Pfn l1, uint64_t addr, uint6
     Page& pg = k_.pages().page(page);
     if (pg.mapcount == 0) continue;  // the shared zero page: no references
     pg.mapcount--;
+    k_.ledger().charge(sim::Event::kGuestZapPtes);
     tlb.pages.push_back(page);
   }
   k_.ops().leave_lazy_mmu();

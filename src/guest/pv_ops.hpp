@@ -52,6 +52,17 @@ class PvOps {
   // A user-mode fault was delivered: the vCPU is now in kernel mode (no explicit entry).
   virtual void fault_delivered(VcpuId vcpu) = 0;
 
+  // ---- time -----------------------------------------------------------------------------------
+  // The vCPU's clock in ns (Xen: system time from vcpu_time_info; bare metal: the TSC).
+  virtual uint64_t clock_ns(VcpuId vcpu) const = 0;
+  // The per-vCPU clock event device (Xen: VCPUOP_set_singleshot_timer, a hypercall; bare metal:
+  // the local APIC timer in TSC-deadline mode).
+  virtual void set_timer(VcpuId vcpu, uint64_t deadline_ns) = 0;
+  // Whether a timer interrupt is pending (Xen: VIRQ_TIMER raised), and taking it (the upcall or
+  // interrupt handler's acknowledgement).
+  virtual bool timer_interrupt_pending(VcpuId vcpu) = 0;
+  virtual void take_timer_interrupt(VcpuId vcpu) = 0;
+
   // ---- entry encoding (pfn <-> what the hardware sees) ----------------------------------
   virtual uint64_t make_entry(Pfn pfn, uint64_t flags) const = 0;
   // The bus address a device must be given for a guest page (Xen PV: its machine address, as

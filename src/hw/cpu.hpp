@@ -66,6 +66,16 @@ class Cpu {
     return access({va, MemOp::kStore, mode, value});
   }
 
+  // The CPU's clock (the ledger's running clock for this CPU, in ns) and its local timer, an APIC
+  // timer in TSC-deadline mode: once the clock reaches the deadline the timer interrupt is
+  // pending until software re-arms or disarms the timer. Interrupts are not injected into the
+  // running code: software checks for them where it could take one.
+  double now_ns() const { return ledger_.clock_ns(id_); }
+  void set_timer_deadline(double ns) { timer_deadline_ = ns; }
+  void disarm_timer() { timer_deadline_ = kTimerDisarmed; }
+  bool timer_interrupt_pending() const { return now_ns() >= timer_deadline_; }
+  static constexpr double kTimerDisarmed = 1e300;
+
   // Performs `request` at an already translated machine address (also used by emulators).
   static uint64_t perform(MachineMemory& memory, Maddr ma, const MemRequest& request);
 
@@ -78,6 +88,7 @@ class Cpu {
   sim::Ledger& ledger_;
   Mmu mmu_;
   TrapHandler* trap_handler_ = nullptr;
+  double timer_deadline_ = kTimerDisarmed;
 };
 
 }  // namespace pib::hw

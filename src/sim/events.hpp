@@ -128,6 +128,18 @@ enum class Event : std::size_t {
   kGuestPtCacheRelease,
   kGuestPtCacheDirty,
   kGuestPtCacheOp,
+  // --- time: timers, interrupts, hypercall preemption ---
+  kXenHcVcpuOp,
+  kXenTimerInterrupts,
+  kXenPreempted,
+  kXenMmuUpdateRequeued,
+  kXenMmuextRequeued,
+  kXenMulticallRequeued,
+  kGuestTimerInterrupts,
+  kGuestWakeups,
+  // --- guest per-page work of copying and tearing down mappings ---
+  kGuestForkPtes,
+  kGuestZapPtes,
   kCount
 };
 
@@ -258,6 +270,16 @@ inline constexpr std::array<EventInfo, kEventCount> kEventTable{{
   {Event::kGuestPtCacheRelease, "guest.ptcache.release_pages", "pages", "pages the PiBooster cache gave back to the page allocator", Cost::kTally},
   {Event::kGuestPtCacheDirty, "guest.ptcache.dirty", "pages", "freed tables the cache found not clean and cleared before reuse", Cost::kTally},
   {Event::kGuestPtCacheOp, "guest.ptcache.ops", "ops", "PiBooster cache pops and pushes (per-level LIFO)", Cost::kWork},
+  {Event::kXenHcVcpuOp, "xen.hypercall.vcpu_op", "calls", "vcpu_op hypercalls (the guest programming its one-shot timer)", Cost::kTally},
+  {Event::kXenTimerInterrupts, "xen.timer.interrupts", "interrupts", "timer interrupts taken by Xen (each raises TIMER_SOFTIRQ)", Cost::kTally},
+  {Event::kXenPreempted, "xen.hypercall.preempted", "calls", "hypercalls Xen preempted because a softirq was pending (each continues through a continuation)", Cost::kTally},
+  {Event::kXenMmuUpdateRequeued, "xen.mmu_update.requeued", "requests", "mmu_update requests announced again by a continuation (the count it re-enters with)", Cost::kTally},
+  {Event::kXenMmuextRequeued, "xen.mmuext.requeued", "ops", "mmuext_op operations announced again by a continuation", Cost::kTally},
+  {Event::kXenMulticallRequeued, "xen.multicall.requeued", "entries", "multicall entries announced again when a preempted multicall re-enters", Cost::kTally},
+  {Event::kGuestTimerInterrupts, "guest.timer.interrupts", "interrupts", "timer interrupts (VIRQ_TIMER upcalls) handled by the guest kernel", Cost::kTally},
+  {Event::kGuestWakeups, "guest.timer.wakeups", "wakeups", "sleeping processes woken by an expired timer", Cost::kTally},
+  {Event::kGuestForkPtes, "guest.fork.ptes", "ptes", "present PTEs of normal pages copied into a child at fork (page reference and rmap duplicated)", Cost::kWork},
+  {Event::kGuestZapPtes, "guest.zap.ptes", "ptes", "present PTEs of normal pages unmapped (rmap and reference dropped: exit, munmap, exec)", Cost::kWork},
 }};
 // clang-format on
 

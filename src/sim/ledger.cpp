@@ -10,6 +10,11 @@ std::array<uint64_t, kEventCount> Ledger::since(
   return out;
 }
 
+void Ledger::set_clock(const std::array<double, kEventCount>& unit_ns, double scale) {
+  for (std::size_t i = 0; i < kEventCount; ++i) unit_ns_[i] = unit_ns[i] * scale;
+  clock_on_ = true;
+}
+
 void Ledger::end_span() {
   if (open_spans_.empty()) return;  // unbalanced: nothing to close
   const OpenSpan open = open_spans_.back();

@@ -21,6 +21,7 @@ class Ledger {
   void charge(Event e, uint64_t n = 1) {
     counts_[static_cast<std::size_t>(e)] += n;
     per_cpu_[cpu_][static_cast<std::size_t>(e)] += n;
+    if (clock_on_) clock_[cpu_] += unit_ns_[static_cast<std::size_t>(e)] * static_cast<double>(n);
   }
   uint64_t count(Event e) const { return counts_[static_cast<std::size_t>(e)]; }
   const Counts& counts() const { return counts_; }
@@ -32,9 +33,19 @@ class Ledger {
     for (auto& o : open_spans_) o.at_begin.fill(0);
   }
   void set_cpu(uint32_t cpu) {
-    if (cpu >= per_cpu_.size()) per_cpu_.resize(cpu + 1, Counts{});
+    if (cpu >= per_cpu_.size()) {
+      per_cpu_.resize(cpu + 1, Counts{});
+      clock_.resize(cpu + 1, 0.0);
+    }
     cpu_ = cpu;
   }
+  // The running clock: each CPU's modeled time so far, in ns, advanced by every charge once
+  // unit costs are given (the same counts x costs as the cost model, times `scale`). Timers and
+  // their interrupts run on it; it stays at 0 without unit costs. Reports do not read it: they
+  // compute time from counts.
+  void set_clock(const std::array<double, kEventCount>& unit_ns, double scale = 1.0);
+  bool clock_on() const { return clock_on_; }
+  double clock_ns(uint32_t cpu) const { return cpu < clock_.size() ? clock_[cpu] : 0.0; }
   uint32_t cpu() const { return cpu_; }
   // Spans: counts charged while a span of that kind was open, and how many were closed.
   // `counts_instance` false: more work of an instance counted already (e.g. the deferred free
@@ -62,6 +73,9 @@ class Ledger {
   Counts counts_{};
   std::vector<Counts> per_cpu_ = std::vector<Counts>(1);
   uint32_t cpu_ = 0;
+  bool clock_on_ = false;
+  std::array<double, kEventCount> unit_ns_{};
+  std::vector<double> clock_ = std::vector<double>(1, 0.0);
   std::vector<OpenSpan> open_spans_;
   std::array<Counts, kSpanCount> span_counts_{};
   std::array<uint64_t, kSpanCount> span_instances_{};

@@ -25,6 +25,12 @@ std::string pvops_name(PvOpsKind kind) {
 
 GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
   if (config.vcpus == 0 || config.vcpus > 64) throw InputError("vcpus must be 1..64");
+  if (!(config.clock_scale > 0)) throw InputError("clock_scale must be above 0");
+  if (config.hz != 0 && !config.clock) throw InputError("a tick (hz) needs a clock");
+  if (config.poller_period_ns != 0 && config.hz == 0) {
+    throw InputError("a polling daemon needs the tick (hz)");
+  }
+  if (config.clock) ledger_.set_clock(*config.clock, config.clock_scale);
   hw::MachineParams mp;
   mp.cpus = config.vcpus;
   mp.tlb = config.tlb;
@@ -69,6 +75,13 @@ GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
   if (config.nic) nic_ = std::make_unique<hw::Nic>(path(kNicDevice), ledger_, kNicClock);
   if (config.disk)
     disk_ = std::make_unique<hw::BlockDevice>(path(kDiskDevice), ledger_, kDiskClock);
+  if (config.hz != 0) {
+    kernel_->start_tick(config.hz);
+    if (config.poller_period_ns != 0) {
+      poller_ = kernel_->spawn(guest::builtin_image("tiny-static"));
+      kernel_->poll_periodically(poller_, config.poller_period_ns);
+    }
+  }
   ledger_.reset();  // boot is not part of any measurement
 }
 

@@ -4,7 +4,9 @@
 // native pv-ops. The one place that knows both the hypervisor and the guest.
 #pragma once
 
+#include <array>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,14 @@ struct GuestSystemConfig {
   // randomised at every exec) and the seed its draws come from.
   int randomize_va_space = 2;
   uint64_t seed = 1;
+  // Time. `clock`: unit costs (ns per event, a cost profile's: cost::unit_costs) that run the
+  // CPUs' clocks, stretched by `clock_scale` (a slower machine); empty: no clock, no timers.
+  // `hz`: the guest kernel's tick (CONFIG_HZ), 0 for none. `poller_period_ns`: a daemon process
+  // that polls on a timer with this period, as the tracer xentrace does; 0 for none.
+  std::optional<std::array<double, sim::kEventCount>> clock;
+  double clock_scale = 1.0;
+  uint32_t hz = 0;
+  uint64_t poller_period_ns = 0;
   bool nic = false;   // attach a NIC (device 0x100) to the guest
   bool disk = false;  // attach a block device (device 0x200)
 };
@@ -64,6 +74,8 @@ class GuestSystem {
   hw::Machine& machine() { return *machine_; }
   guest::Kernel& kernel() { return *kernel_; }
   xen::Hypervisor* hypervisor() { return xen_.get(); }  // nullptr on bare metal
+  // The polling daemon's pid (poller_period_ns), 0 when there is none.
+  guest::Pid poller() const { return poller_; }
   hw::Nic* nic() { return nic_.get(); }
   guest::PageTableCache* ptcache() { return ptcache_.get(); }
   hw::BlockDevice* disk() { return disk_.get(); }
@@ -85,6 +97,7 @@ class GuestSystem {
   std::unique_ptr<guest::PageTableCache> ptcache_;
   std::unique_ptr<hw::Nic> nic_;
   std::unique_ptr<hw::BlockDevice> disk_;
+  guest::Pid poller_ = 0;
 };
 
 }  // namespace pib::system

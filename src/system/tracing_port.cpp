@@ -83,13 +83,19 @@ std::ostream& TracingPort::line(VcpuId vcpu) {
 int64_t TracingPort::mmu_update(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs, uint32_t* done,
                                 DomId foreigndom) {
   if (out_ != nullptr) line(vcpu) << describe_updates(reqs) << "\n";
-  return inner_.mmu_update(vcpu, reqs, done, foreigndom);
+  const uint64_t before = ledger_.count(sim::Event::kXenContinuation);
+  const int64_t rc = inner_.mmu_update(vcpu, reqs, done, foreigndom);
+  note_continuations(vcpu, before);
+  return rc;
 }
 
 int64_t TracingPort::mmuext_op(VcpuId vcpu, std::span<const abi::MmuextOp> ops, uint32_t* done,
                                DomId foreigndom) {
   if (out_ != nullptr) line(vcpu) << "mmuext_op: " << describe_ops(ops) << "\n";
-  return inner_.mmuext_op(vcpu, ops, done, foreigndom);
+  const uint64_t before = ledger_.count(sim::Event::kXenContinuation);
+  const int64_t rc = inner_.mmuext_op(vcpu, ops, done, foreigndom);
+  note_continuations(vcpu, before);
+  return rc;
 }
 
 int64_t TracingPort::update_va_mapping(VcpuId vcpu, const abi::UpdateVaMapping& args) {
@@ -119,7 +125,10 @@ int64_t TracingPort::multicall(VcpuId vcpu, std::span<abi::MulticallEntry> entri
       *out_ << "\n";
     }
   }
-  return inner_.multicall(vcpu, entries);
+  const uint64_t before = ledger_.count(sim::Event::kXenContinuation);
+  const int64_t rc = inner_.multicall(vcpu, entries);
+  note_continuations(vcpu, before);
+  return rc;
 }
 
 hw::MemResult TracingPort::guest_access(VcpuId vcpu, const hw::MemRequest& request) {
@@ -139,6 +148,24 @@ hw::MemResult TracingPort::guest_access(VcpuId vcpu, const hw::MemRequest& reque
 
 int64_t TracingPort::switch_guest_mode(VcpuId vcpu, bool to_kernel) {
   return inner_.switch_guest_mode(vcpu, to_kernel);
+}
+
+int64_t TracingPort::vcpu_op(VcpuId vcpu, uint32_t cmd, uint64_t deadline_ns) {
+  if (out_ != nullptr) {
+    line(vcpu) << (cmd == abi::kVcpuOpSetSingleshotTimer
+                       ? "vcpu_op: set_singleshot_timer at " + std::to_string(deadline_ns) + " ns"
+                       : "vcpu_op: cmd " + std::to_string(cmd))
+               << "\n";
+  }
+  return inner_.vcpu_op(vcpu, cmd, deadline_ns);
+}
+
+void TracingPort::note_continuations(VcpuId vcpu, uint64_t before) {
+  const uint64_t n = ledger_.count(sim::Event::kXenContinuation) - before;
+  if (out_ != nullptr && n > 0) {
+    line(vcpu) << "  (Xen preempted it: " << n << " re-entr" << (n == 1 ? "y" : "ies")
+               << " through a continuation)\n";
+  }
 }
 
 }  // namespace pib::system

@@ -28,10 +28,14 @@ class TracingPort final : public abi::HypervisorPort {
   int64_t multicall(VcpuId vcpu, std::span<abi::MulticallEntry> entries) override;
   hw::MemResult guest_access(VcpuId vcpu, const hw::MemRequest& request) override;
   int64_t switch_guest_mode(VcpuId vcpu, bool to_kernel) override;
+  int64_t vcpu_op(VcpuId vcpu, uint32_t cmd, uint64_t deadline_ns) override;
+  uint64_t system_time_ns(VcpuId vcpu) const override { return inner_.system_time_ns(vcpu); }
+  uint32_t take_pending_virqs(VcpuId vcpu) override { return inner_.take_pending_virqs(vcpu); }
   Pfn machine_to_phys(Mfn mfn) const override { return inner_.machine_to_phys(mfn); }
 
  private:
   std::ostream& line(VcpuId vcpu);
+  void note_continuations(VcpuId vcpu, uint64_t before);
 
   abi::HypervisorPort& inner_;
   sim::Ledger& ledger_;

@@ -23,6 +23,11 @@ struct Vcpu {
   // A page-table reference whose drop was deferred (current->arch.old_guest_table); released at
   // the start of the next mmu_update/mmuext_op entry, i.e. in a continuation.
   std::optional<Mfn> old_guest_table;
+  // VCPUOP_set_singleshot_timer's deadline (system time, ns; kNoDeadline when stopped) and the
+  // VIRQs raised for the vCPU that its event upcall has not taken yet.
+  uint64_t singleshot_deadline = kNoDeadline;
+  uint32_t pending_virqs = 0;
+  static constexpr uint64_t kNoDeadline = ~uint64_t{0};
 };
 
 // How the IOMMU follows the domain's pages (xen-pv-mmu.md A3).

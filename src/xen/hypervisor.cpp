@@ -165,12 +165,16 @@ hw::MemResult Hypervisor::guest_access(VcpuId vcpu, const hw::MemRequest& reques
   Vcpu& v = port_vcpu(vcpu);
   hw::MemRequest r = request;
   r.mode = hw::Mode::kUser;  // 64-bit PV: guest kernel and user both run in ring 3
-  return machine_.cpu(v.pcpu).access(r);
+  const hw::MemResult res = machine_.cpu(v.pcpu).access(r);
+  do_softirq();  // the interrupt window of the access (and of Xen's return after a trap)
+  return res;
 }
 
 int64_t Hypervisor::switch_guest_mode(VcpuId vcpu, bool to_kernel) {
-  ledger_.charge(Event::kXenEntry);
-  return switch_mode_body(vcpu, to_kernel);
+  hypercall_entry(vcpu);
+  const int64_t rc = switch_mode_body(vcpu, to_kernel);
+  do_softirq();
+  return rc;
 }
 
 int64_t Hypervisor::switch_mode_body(VcpuId vcpu, bool to_kernel) {
@@ -184,9 +188,10 @@ int64_t Hypervisor::switch_mode_body(VcpuId vcpu, bool to_kernel) {
 
 std::optional<hw::MemResult> Hypervisor::on_page_fault(hw::Cpu& cpu, const hw::PageFault& fault,
                                                        const hw::MemRequest& request) {
+  current_pcpu_ = cpu.id();
+  do_softirq();  // an interrupt that arrived before the fault was taken in guest time
   ledger_.charge(Event::kXenEntry);
   Domain& d = port_dom();
-  current_pcpu_ = cpu.id();
   Vcpu* faulting = nullptr;
   for (Vcpu& v : d.vcpus) {
     if (v.pcpu == cpu.id()) faulting = &v;

@@ -51,6 +51,9 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
                     DomId foreigndom) override;
   int64_t update_va_mapping(VcpuId vcpu, const abi::UpdateVaMapping& args) override;
   int64_t multicall(VcpuId vcpu, std::span<abi::MulticallEntry> entries) override;
+  int64_t vcpu_op(VcpuId vcpu, uint32_t cmd, uint64_t deadline_ns) override;
+  uint64_t system_time_ns(VcpuId vcpu) const override;
+  uint32_t take_pending_virqs(VcpuId vcpu) override;
   hw::MemResult guest_access(VcpuId vcpu, const hw::MemRequest& request) override;
   int64_t switch_guest_mode(VcpuId vcpu, bool to_kernel) override;
   Pfn machine_to_phys(Mfn mfn) const override;
@@ -165,12 +168,31 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   void write_ptbase(Vcpu& v, Domain& d);
   uint64_t vcpumask_to_pcpus(const Domain& d, uint64_t vcpumask) const;
 
+  // ---- time (timer.cpp) ---------------------------------------------------------------------
+  // A guest-to-Xen transition on behalf of `vcpu` (charges it; takes interrupts that arrived in
+  // guest time first).
+  void hypercall_entry(VcpuId vcpu);
+  // hypercall_preempt_check: a softirq is pending on this CPU, i.e. its timer interrupt arrived.
+  bool hypercall_preempt_check() const;
+  // The softirq work Xen does before it returns to a guest: TIMER_SOFTIRQ runs the expired
+  // one-shot timers (raising VIRQ_TIMER) and reprograms the CPU's timer.
+  void do_softirq();
+  void program_timer(CpuId pcpu);
+  // A hypercall preempted with `left` items still to do re-enters through a continuation.
+  void reenter_preempted(sim::Event hypercall, sim::Event requeued, uint64_t left);
+
   // Hypercall bodies without the guest->Xen entry charge (multicall sub-calls reuse them).
+  // They return abi::err::kERESTART when preempted, with `done` items completed.
   int64_t mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs, uint32_t* done,
                           DomId foreigndom);
   int64_t mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> ops, uint32_t* done,
                          DomId foreigndom);
   int64_t update_va_mapping_body(VcpuId vcpu, const abi::UpdateVaMapping& args);
+  // Runs entries until done or preempted; returns how many completed (a preempted sub-call has
+  // been rewritten in place to what it has left, and is not counted). An iret's result goes to
+  // *rc.
+  std::size_t multicall_body(VcpuId vcpu, std::span<abi::MulticallEntry> entries, int64_t* rc);
+  int64_t multicall_entry(VcpuId vcpu, abi::MulticallEntry& e);
   void charge_continuation(sim::Event hypercall);
   int64_t switch_mode_body(VcpuId vcpu, bool to_kernel);
 

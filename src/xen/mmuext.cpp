@@ -137,9 +137,20 @@ int64_t Hypervisor::do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v) {
 
 int64_t Hypervisor::mmuext_op(VcpuId vcpu, std::span<const abi::MmuextOp> ops, uint32_t* done,
                               DomId foreigndom) {
-  ledger_.charge(Event::kXenEntry);
+  hypercall_entry(vcpu);
   ledger_.charge(Event::kXenHcMmuextOp);
-  return mmuext_op_body(vcpu, ops, done, foreigndom);
+  uint32_t total = 0;
+  uint32_t part = 0;
+  int64_t rc = mmuext_op_body(vcpu, ops, &part, foreigndom);
+  total += part;
+  while (rc == abi::err::kERESTART) {
+    reenter_preempted(Event::kXenHcMmuextOp, Event::kXenMmuextRequeued, ops.size() - total);
+    rc = mmuext_op_body(vcpu, ops.subspan(total), &part, foreigndom);
+    total += part;
+  }
+  if (done != nullptr) *done = total;
+  do_softirq();
+  return rc;
 }
 
 int64_t Hypervisor::mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> ops, uint32_t* done,
@@ -152,12 +163,17 @@ int64_t Hypervisor::mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> o
   int64_t rc = abi::err::kOk;
   uint32_t i = 0;
   for (; i < ops.size(); ++i) {
+    if (i > 0 && hypercall_preempt_check()) {
+      ledger_.charge(Event::kXenPreempted);
+      rc = abi::err::kERESTART;
+      break;
+    }
     ledger_.charge(Event::kXenMmuextOps);
     rc = do_one_mmuext(ops[i], d, v);
     if (rc != abi::err::kOk) break;
   }
   if (done != nullptr) *done = i;
-  if (rc != abi::err::kOk) ledger_.charge(Event::kXenHcFailed);
+  if (rc != abi::err::kOk && rc != abi::err::kERESTART) ledger_.charge(Event::kXenHcFailed);
   flush_pool_batch(d);  // pool operations of this batch share one IOTLB invalidation
   return rc;
 }

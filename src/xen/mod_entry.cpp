@@ -130,9 +130,20 @@ int64_t Hypervisor::do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu
 
 int64_t Hypervisor::mmu_update(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs, uint32_t* done,
                                DomId foreigndom) {
-  ledger_.charge(Event::kXenEntry);
+  hypercall_entry(vcpu);
   ledger_.charge(Event::kXenHcMmuUpdate);
-  return mmu_update_body(vcpu, reqs, done, foreigndom);
+  uint32_t total = 0;
+  uint32_t part = 0;
+  int64_t rc = mmu_update_body(vcpu, reqs, &part, foreigndom);
+  total += part;
+  while (rc == abi::err::kERESTART) {
+    reenter_preempted(Event::kXenHcMmuUpdate, Event::kXenMmuUpdateRequeued, reqs.size() - total);
+    rc = mmu_update_body(vcpu, reqs.subspan(total), &part, foreigndom);
+    total += part;
+  }
+  if (done != nullptr) *done = total;
+  do_softirq();
+  return rc;
 }
 
 int64_t Hypervisor::mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs,
@@ -146,6 +157,11 @@ int64_t Hypervisor::mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate>
   int64_t rc = abi::err::kOk;
   uint32_t i = 0;
   for (; i < reqs.size(); ++i) {
+    if (i > 0 && hypercall_preempt_check()) {
+      ledger_.charge(Event::kXenPreempted);
+      rc = abi::err::kERESTART;
+      break;
+    }
     if (v.old_guest_table) {
       // A deferred put stops the loop: Xen creates a continuation whose entry releases it.
       charge_continuation(Event::kXenHcMmuUpdate);
@@ -166,7 +182,7 @@ int64_t Hypervisor::mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate>
     flush_mask(d.dirty_cpumask | (uint64_t{1} << current_pcpu_));
   }
   if (done != nullptr) *done = i;
-  if (rc != abi::err::kOk) ledger_.charge(Event::kXenHcFailed);
+  if (rc != abi::err::kOk && rc != abi::err::kERESTART) ledger_.charge(Event::kXenHcFailed);
   return rc;
 }
 

@@ -29,9 +29,11 @@ Mfn Hypervisor::map_guest_l1e(Vaddr va, Vcpu& v, Domain& d) {
 }
 
 int64_t Hypervisor::update_va_mapping(VcpuId vcpu, const abi::UpdateVaMapping& args) {
-  ledger_.charge(Event::kXenEntry);
+  hypercall_entry(vcpu);
   ledger_.charge(Event::kXenHcUpdateVaMapping);
-  return update_va_mapping_body(vcpu, args);
+  const int64_t rc = update_va_mapping_body(vcpu, args);
+  do_softirq();
+  return rc;
 }
 
 int64_t Hypervisor::update_va_mapping_body(VcpuId vcpu, const abi::UpdateVaMapping& args) {
@@ -68,41 +70,81 @@ int64_t Hypervisor::update_va_mapping_body(VcpuId vcpu, const abi::UpdateVaMappi
 }
 
 int64_t Hypervisor::multicall(VcpuId vcpu, std::span<abi::MulticallEntry> entries) {
-  ledger_.charge(Event::kXenEntry);
+  hypercall_entry(vcpu);
   ledger_.charge(Event::kXenHcMulticall);
-  for (abi::MulticallEntry& e : entries) {
-    ledger_.charge(Event::kXenMulticallEntries);
-    uint32_t done = 0;
-    switch (e.op) {
-      case abi::HypercallNr::kMmuUpdate:
-        ledger_.charge(Event::kXenHcMmuUpdate);
-        ledger_.charge(Event::kXenMcSubMmuUpdate);
-        ledger_.charge(Event::kXenMcMmuUpdateRequests, e.mmu_updates.size());
-        e.result = mmu_update_body(vcpu, e.mmu_updates, &done, e.foreigndom);
-        break;
-      case abi::HypercallNr::kMmuextOp:
-        ledger_.charge(Event::kXenHcMmuextOp);
-        ledger_.charge(Event::kXenMcSubMmuextOp);
-        ledger_.charge(Event::kXenMcMmuextOps, e.mmuext_ops.size());
-        e.result = mmuext_op_body(vcpu, e.mmuext_ops, &done, e.foreigndom);
-        break;
-      case abi::HypercallNr::kUpdateVaMapping:
-        ledger_.charge(Event::kXenHcUpdateVaMapping);
-        ledger_.charge(Event::kXenMcSubUpdateVaMapping);
-        e.result = update_va_mapping_body(vcpu, e.uvm);
-        break;
-      case abi::HypercallNr::kMulticall:
-        e.result = abi::err::kEINVAL;  // multicalls do not nest
-        break;
-      case abi::HypercallNr::kIret:
-        // XSA-213: once an iret has taken the vCPU to user mode the batch ends there; later
-        // entries must not run with user-mode state.
-        e.result = switch_mode_body(vcpu, false);
-        return e.result;
-    }
-    if (!port_vcpu(vcpu).in_kernel) return abi::err::kOk;
+  ledger_.charge(Event::kXenMulticallEntries, entries.size());
+  int64_t rc = abi::err::kOk;
+  std::size_t next = multicall_body(vcpu, entries, &rc);
+  while (next < entries.size()) {
+    reenter_preempted(Event::kXenHcMulticall, Event::kXenMulticallRequeued,
+                      entries.size() - next);
+    next += multicall_body(vcpu, entries.subspan(next), &rc);
   }
-  return abi::err::kOk;
+  do_softirq();
+  return rc;
+}
+
+std::size_t Hypervisor::multicall_body(VcpuId vcpu, std::span<abi::MulticallEntry> entries,
+                                       int64_t* rc) {
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (i > 0 && hypercall_preempt_check()) {
+      ledger_.charge(Event::kXenPreempted);
+      return i;
+    }
+    abi::MulticallEntry& e = entries[i];
+    const int64_t result = multicall_entry(vcpu, e);
+    if (result == abi::err::kERESTART) return i;  // the entry now holds what its sub-call has left
+    // XSA-213: an iret ends the batch (and its result is the multicall's); once the vCPU is in
+    // user mode, later entries must not run with user-mode state.
+    if (e.op == abi::HypercallNr::kIret) {
+      *rc = result;
+      return entries.size();
+    }
+    if (!port_vcpu(vcpu).in_kernel) return entries.size();
+  }
+  return entries.size();
+}
+
+int64_t Hypervisor::multicall_entry(VcpuId vcpu, abi::MulticallEntry& e) {
+  uint32_t done = 0;
+  switch (e.op) {
+    case abi::HypercallNr::kMmuUpdate:
+      ledger_.charge(Event::kXenHcMmuUpdate);
+      ledger_.charge(Event::kXenMcSubMmuUpdate);
+      ledger_.charge(Event::kXenMcMmuUpdateRequests, e.mmu_updates.size());
+      e.result = mmu_update_body(vcpu, e.mmu_updates, &done, e.foreigndom);
+      if (e.result == abi::err::kERESTART) {
+        // Xen copies the sub-call's continuation into the guest's entry: the requests left.
+        e.mmu_updates.erase(e.mmu_updates.begin(), e.mmu_updates.begin() + done);
+        ledger_.charge(Event::kXenMmuUpdateRequeued, e.mmu_updates.size());
+      }
+      break;
+    case abi::HypercallNr::kMmuextOp:
+      ledger_.charge(Event::kXenHcMmuextOp);
+      ledger_.charge(Event::kXenMcSubMmuextOp);
+      ledger_.charge(Event::kXenMcMmuextOps, e.mmuext_ops.size());
+      e.result = mmuext_op_body(vcpu, e.mmuext_ops, &done, e.foreigndom);
+      if (e.result == abi::err::kERESTART) {
+        e.mmuext_ops.erase(e.mmuext_ops.begin(), e.mmuext_ops.begin() + done);
+        ledger_.charge(Event::kXenMmuextRequeued, e.mmuext_ops.size());
+      }
+      break;
+    case abi::HypercallNr::kUpdateVaMapping:
+      ledger_.charge(Event::kXenHcUpdateVaMapping);
+      ledger_.charge(Event::kXenMcSubUpdateVaMapping);
+      e.result = update_va_mapping_body(vcpu, e.uvm);
+      break;
+    case abi::HypercallNr::kMulticall:
+      e.result = abi::err::kEINVAL;  // multicalls do not nest
+      break;
+    case abi::HypercallNr::kVcpuOp:
+      e.result = abi::err::kENOSYS;  // timers are programmed directly, never batched here
+      break;
+    case abi::HypercallNr::kIret:
+      e.result = switch_mode_body(vcpu, false);
+      break;
+  }
+  return e.result;
 }
 
 }  // namespace pib::xen

@@ -32,6 +32,9 @@ struct RecordingPort final : abi::HypervisorPort {
   }
   hw::MemResult guest_access(VcpuId, const hw::MemRequest&) override { return {}; }
   int64_t switch_guest_mode(VcpuId, bool) override { return 0; }
+  int64_t vcpu_op(VcpuId, uint32_t, uint64_t) override { return 0; }
+  uint64_t system_time_ns(VcpuId) const override { return 0; }
+  uint32_t take_pending_virqs(VcpuId) override { return 0; }
   Pfn machine_to_phys(Mfn m) const override { return Pfn{m.value}; }
 };
 

@@ -58,7 +58,35 @@ void NativePvOps::attach(KernelCore& core) {
 }
 
 hw::MemResult NativePvOps::access(VcpuId vcpu, const hw::MemRequest& request) {
-  return machine_.cpu(vcpu).access(request);
+  const hw::MemResult r = machine_.cpu(vcpu).access(request);
+  if (core_ != nullptr) core_->interrupt_window(vcpu);
+  return r;
+}
+
+void NativePvOps::enter_kernel(VcpuId vcpu) {
+  if (core_ != nullptr) core_->interrupt_window(vcpu);
+}
+
+void NativePvOps::return_to_user(VcpuId vcpu) {
+  if (core_ != nullptr) core_->interrupt_window(vcpu);
+}
+
+// ---- time: the TSC and the local APIC timer in TSC-deadline mode ----------------------------
+
+uint64_t NativePvOps::clock_ns(VcpuId vcpu) const {
+  return static_cast<uint64_t>(machine_.cpu(vcpu).now_ns());
+}
+
+void NativePvOps::set_timer(VcpuId vcpu, uint64_t deadline_ns) {
+  machine_.cpu(vcpu).set_timer_deadline(static_cast<double>(deadline_ns));
+}
+
+bool NativePvOps::timer_interrupt_pending(VcpuId vcpu) {
+  return machine_.cpu(vcpu).timer_interrupt_pending();
+}
+
+void NativePvOps::take_timer_interrupt(VcpuId vcpu) {
+  machine_.cpu(vcpu).disarm_timer();  // a deadline timer fires once
 }
 
 uint64_t NativePvOps::make_entry(Pfn pfn, uint64_t flags) const {

@@ -20,9 +20,14 @@ class NativePvOps final : public PvOps {
   void attach(KernelCore& core) override;
 
   hw::MemResult access(VcpuId vcpu, const hw::MemRequest& request) override;
-  void enter_kernel(VcpuId) override {}
-  void return_to_user(VcpuId) override {}
+  void enter_kernel(VcpuId vcpu) override;
+  void return_to_user(VcpuId vcpu) override;
   void fault_delivered(VcpuId) override {}
+
+  uint64_t clock_ns(VcpuId vcpu) const override;
+  void set_timer(VcpuId vcpu, uint64_t deadline_ns) override;
+  bool timer_interrupt_pending(VcpuId vcpu) override;
+  void take_timer_interrupt(VcpuId vcpu) override;
 
   uint64_t make_entry(Pfn pfn, uint64_t flags) const override;
   uint64_t dma_address(Pfn pfn) const override { return pfn.value << kPageShift; }

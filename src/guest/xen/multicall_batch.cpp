@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "guest/xen/multicall_batch.hpp"
 
+#include "guest/kernel_core.hpp"
+
 #include <string>
 
 #include "common/error.hpp"
@@ -55,6 +57,7 @@ void MulticallBatch::flush() {
   std::vector<std::function<void()>> callbacks;
   callbacks.swap(callbacks_);
   arg_used_ = 0;
+  if (core_ != nullptr) core_->irq_save(vcpu_);
   if (!batch.empty()) {
     ledger_.charge(sim::Event::kGuestMcFlush);
     int64_t rc = 0;
@@ -89,6 +92,7 @@ void MulticallBatch::flush() {
     }
   }
   for (auto& fn : callbacks) fn();
+  if (core_ != nullptr) core_->irq_restore(vcpu_);  // a timer interrupt held back is taken here
 }
 
 void MulticallBatch::issue(LazyMode mode) {

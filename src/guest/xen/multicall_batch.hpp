@@ -16,6 +16,8 @@
 
 namespace pib::guest {
 
+class KernelCore;
+
 enum class LazyMode : uint8_t { kNone = 0, kMmu = 1, kCpu = 2 };
 
 class MulticallBatch {
@@ -44,6 +46,9 @@ class MulticallBatch {
   void flush();
   void issue(LazyMode mode);
 
+  // The kernel whose interrupts a flush disables (xen_mc_flush runs under local_irq_save).
+  void set_kernel(KernelCore* core) { core_ = core; }
+
   LazyMode lazy() const { return lazy_; }
   void set_lazy(LazyMode m) { lazy_ = m; }
   std::size_t pending() const { return entries_.size(); }
@@ -56,6 +61,7 @@ class MulticallBatch {
   std::vector<std::function<void()>> callbacks_;
   std::size_t arg_used_ = 0;
   LazyMode lazy_ = LazyMode::kNone;
+  KernelCore* core_ = nullptr;
 };
 
 }  // namespace pib::guest

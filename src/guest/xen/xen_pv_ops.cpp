@@ -49,7 +49,11 @@ VcpuId XenPvOps::cpu() const {
 void XenPvOps::attach(KernelCore& core) {
   core_ = &core;
   batches_.clear();
-  for (VcpuId v = 0; v < si_.vcpus; ++v) batches_.emplace_back(port_, core.ledger(), v);
+  for (VcpuId v = 0; v < si_.vcpus; ++v) {
+    batches_.emplace_back(port_, core.ledger(), v);
+    batches_.back().set_kernel(&core);
+  }
+  pending_virqs_.assign(si_.vcpus, 0);
   // xen_mark_init_mm_pinned: the builder's tables are validated and pinned as a tree.
   PageAllocator& pages = core.pages();
   auto mark = [&](Pfn pfn, PtLevel level) {
@@ -90,19 +94,43 @@ hw::MemResult XenPvOps::access(VcpuId vcpu, const hw::MemRequest& request) {
     model_bug(std::string("guest ") + (user ? "user" : "kernel") + " access on vCPU " +
               std::to_string(vcpu) + " while it runs in the other mode");
   }
-  return port_.guest_access(vcpu, request);
+  const hw::MemResult r = port_.guest_access(vcpu, request);
+  if (core_ != nullptr) core_->interrupt_window(vcpu);
+  return r;
 }
 
 void XenPvOps::enter_kernel(VcpuId vcpu) {
   if (!in_user_.at(vcpu)) return;
   check(port_.switch_guest_mode(vcpu, true), "syscall entry");
   in_user_[vcpu] = false;
+  if (core_ != nullptr) core_->interrupt_window(vcpu);
 }
 
 void XenPvOps::return_to_user(VcpuId vcpu) {
   if (in_user_.at(vcpu)) return;
+  if (core_ != nullptr) core_->interrupt_window(vcpu);  // exit to user mode takes pending events
   check(port_.switch_guest_mode(vcpu, false), "iret to user mode");
   in_user_[vcpu] = true;
+}
+
+// ---- time -----------------------------------------------------------------------------------
+
+uint64_t XenPvOps::clock_ns(VcpuId vcpu) const {
+  return port_.system_time_ns(vcpu);
+}
+
+void XenPvOps::set_timer(VcpuId vcpu, uint64_t deadline_ns) {
+  check(port_.vcpu_op(vcpu, abi::kVcpuOpSetSingleshotTimer, deadline_ns), "set_singleshot_timer");
+}
+
+bool XenPvOps::timer_interrupt_pending(VcpuId vcpu) {
+  // evtchn_upcall_pending in the vCPU's shared info, and the event bits behind it.
+  pending_virqs_.at(vcpu) |= port_.take_pending_virqs(vcpu);
+  return (pending_virqs_[vcpu] & (1U << abi::kVirqTimer)) != 0;
+}
+
+void XenPvOps::take_timer_interrupt(VcpuId vcpu) {
+  pending_virqs_.at(vcpu) &= ~(1U << abi::kVirqTimer);
 }
 
 void XenPvOps::fault_delivered(VcpuId vcpu) {
@@ -138,6 +166,7 @@ void XenPvOps::set_pte(EntryRef e, uint64_t val) {
   uint32_t done = 0;
   check(port_.mmu_update(cpu(), std::span<const abi::MmuUpdate>(&u, 1), &done, abi::kDomidSelf),
         "set_pte mmu_update");
+  core_->interrupt_window(cpu());
 }
 
 void XenPvOps::set_upper_hyper(EntryRef e, uint64_t val) {
@@ -278,6 +307,7 @@ void XenPvOps::pool_op(uint32_t cmd, const std::vector<Pfn>& pages) {
   for (const Pfn p : pages) ops.push_back(abi::MmuextOp{cmd, pfn_to_mfn(p).value, 0});
   uint32_t done = 0;
   check(port_.mmuext_op(cpu(), ops, &done, abi::kDomidSelf), "page-table pool operation");
+  core_->interrupt_window(cpu());
 }
 
 void XenPvOps::pt_pool_add(const std::vector<Pfn>& pages) {
@@ -353,12 +383,14 @@ void XenPvOps::leave_lazy_mmu() {
 
 void XenPvOps::start_context_switch() {
   if (batch().lazy() == LazyMode::kMmu) leave_lazy_mmu();
+  core_->irq_save(cpu());  // the scheduler switches with interrupts off
   batch().set_lazy(LazyMode::kCpu);
 }
 
 void XenPvOps::end_context_switch() {
   batch().flush();
   batch().set_lazy(LazyMode::kNone);
+  core_->irq_restore(cpu());
 }
 
 }  // namespace pib::guest

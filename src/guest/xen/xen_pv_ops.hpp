@@ -36,6 +36,11 @@ class XenPvOps final : public PvOps {
   void return_to_user(VcpuId vcpu) override;
   void fault_delivered(VcpuId vcpu) override;
 
+  uint64_t clock_ns(VcpuId vcpu) const override;
+  void set_timer(VcpuId vcpu, uint64_t deadline_ns) override;
+  bool timer_interrupt_pending(VcpuId vcpu) override;
+  void take_timer_interrupt(VcpuId vcpu) override;
+
   uint64_t make_entry(Pfn pfn, uint64_t flags) const override;
   uint64_t dma_address(Pfn pfn) const override { return pfn_to_mfn(pfn).value << kPageShift; }
   Pfn entry_pfn(uint64_t entry) const override;
@@ -101,6 +106,7 @@ class XenPvOps final : public PvOps {
   std::vector<Pfn> xen_cr3_;          // per vCPU: the pgd last written (this_cpu xen_cr3)
   std::vector<Pfn> xen_current_cr3_;  // per vCPU: the pgd Xen has (after the batch went out)
   std::vector<bool> in_user_;
+  std::vector<uint32_t> pending_virqs_;  // VIRQs taken from Xen, not yet handled
   Pfn vsyscall_l3_ = kInvalidPfn;
   bool pool_per_tree_ = false;
   void pool_op(uint32_t cmd, const std::vector<Pfn>& pages);
