@@ -69,9 +69,10 @@ int cmd_fidelity(const std::vector<std::string>& args, std::ostream& out, std::o
     out << "\n" << m.mode << " (" << m.operation << "), per operation\n";
     if (m.clock_scale > 0) {
       char clock[160];
-      std::snprintf(clock, sizeof clock,
-                    "  traced machine: %.2f ticks = %.1f ms per operation, %.1fx the profile's time\n",
-                    m.ticks_per_op, m.traced_op_ms, m.clock_scale);
+      std::snprintf(
+          clock, sizeof clock,
+          "  traced machine: %.2f ticks = %.1f ms per operation, %.1fx the profile's time\n",
+          m.ticks_per_op, m.traced_op_ms, m.clock_scale);
       out << clock;
     }
     out << "  " << std::left << std::setw(40) << "figure" << std::right << std::setw(10) << "real"
@@ -109,8 +110,9 @@ int cmd_fidelity(const std::vector<std::string>& args, std::ostream& out, std::o
     if (!fp) ++outside;
   }
   out << "\n"
-      << (outside == 0 ? "all figures within tolerance"
-                       : std::to_string(outside) + " figure(s) outside tolerance (docs/fidelity.md)")
+      << (outside == 0
+              ? "all figures within tolerance"
+              : std::to_string(outside) + " figure(s) outside tolerance (docs/fidelity.md)")
       << "\n";
   (void)err;
   return outside == 0 ? 0 : 1;

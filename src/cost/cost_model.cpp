@@ -17,7 +17,8 @@ double modeled_ns(const Counts& counts, const CostProfile& profile) {
 
 std::array<double, sim::kEventCount> unit_costs(const CostProfile& profile) {
   std::array<double, sim::kEventCount> out{};
-  for (const auto& e : sim::kEventTable) out[static_cast<std::size_t>(e.event)] = profile.ns(e.event);
+  for (const auto& e : sim::kEventTable)
+    out[static_cast<std::size_t>(e.event)] = profile.ns(e.event);
   return out;
 }
 

@@ -44,7 +44,8 @@ std::map<std::string, double> model_figures(const Counts& c, uint64_t n) {
   m["mmuext_op entries (direct)"] += f(Event::kXenMmuextRequeued);
   m["multicall (direct)"] = f(Event::kXenHcMulticall);
   // The count each multicall entry (first or continuation) announced.
-  m["multicall entries (direct)"] = f(Event::kXenMulticallEntries) + f(Event::kXenMulticallRequeued);
+  m["multicall entries (direct)"] =
+      f(Event::kXenMulticallEntries) + f(Event::kXenMulticallRequeued);
   m["vcpu_op (direct)"] = f(Event::kXenHcVcpuOp);
   m["update_va_mapping (in multicall)"] = f(Event::kXenMcSubUpdateVaMapping);
   m["update_va_mapping (direct)"] =
@@ -128,9 +129,9 @@ FigureValues over_layouts(const Mode& mode, const snapshot::Snapshot& snap,
 }
 
 struct TracedClock {
-  double scale = 0;   // traced time per unit of the clock profile's modeled time
-  double op_ms = 0;   // one operation on the traced machine
-  double ticks = 0;   // its ticks per operation
+  double scale = 0;  // traced time per unit of the clock profile's modeled time
+  double op_ms = 0;  // one operation on the traced machine
+  double ticks = 0;  // its ticks per operation
 };
 
 // One run of `mode` (first layout) with `cfg`: the per-operation counts.
@@ -154,7 +155,8 @@ TracedClock traced_clock(const Mode& mode, const snapshot::Snapshot& snap,
   const cost::CostProfile profile = cost::find_profile(kClockProfile);
   const auto n = static_cast<double>(iterations);
   const double model_op_ns = cost::modeled_ns(one_run(mode, snap, cfg, iterations), profile) / n;
-  if (!(model_op_ns > 0)) throw InputError(std::string(mode.name) + ": the operation takes no time");
+  if (!(model_op_ns > 0))
+    throw InputError(std::string(mode.name) + ": the operation takes no time");
   TracedClock c;
   c.scale = real_vcpu_ops * 1e9 / kTracedHz / model_op_ns;
   system::GuestSystemConfig timed = cfg;
@@ -183,7 +185,8 @@ void compare(ModeResult& m, const FigureValues& by_figure,
     for (const double v : values) f.model += v / static_cast<double>(values.size());
     f.within = within_tolerance(f.real, std::clamp(f.real, f.model_min, f.model_max));
     f.input = name == "pv_page_fault" || name == "pv_ptwr_emulation" || name == "vcpu_op (direct)";
-    if (!f.within) f.missing_mechanism = "not yet explained (docs/fidelity.md lists what is modelled)";
+    if (!f.within)
+      f.missing_mechanism = "not yet explained (docs/fidelity.md lists what is modelled)";
     m.figures.push_back(f);
   }
 }

@@ -76,8 +76,7 @@ int64_t Hypervisor::multicall(VcpuId vcpu, std::span<abi::MulticallEntry> entrie
   int64_t rc = abi::err::kOk;
   std::size_t next = multicall_body(vcpu, entries, &rc);
   while (next < entries.size()) {
-    reenter_preempted(Event::kXenHcMulticall, Event::kXenMulticallRequeued,
-                      entries.size() - next);
+    reenter_preempted(Event::kXenHcMulticall, Event::kXenMulticallRequeued, entries.size() - next);
     next += multicall_body(vcpu, entries.subspan(next), &rc);
   }
   do_softirq();

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "guest/xen/multicall_batch.hpp"
 
-#include "guest/kernel_core.hpp"
-
 #include <string>
 
 #include "common/error.hpp"
+#include "guest/kernel_core.hpp"
 
 namespace pib::guest {
 
