@@ -23,6 +23,20 @@ inline uint64_t parse_u64(const std::string& flag, const std::string& v) {
 }
 
 // "a,b,,c" -> {"a", "b", "", "c"}.
+inline double parse_positive_double(const std::string& flag, const std::string& v) {
+  std::size_t used = 0;
+  double d = 0;
+  try {
+    d = std::stod(v, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != v.size() || !(d > 0) || d > 1e12) {
+    throw InputError(flag + ": expected a positive number, got '" + v + "'");
+  }
+  return d;
+}
+
 inline std::vector<std::string> split(const std::string& s, char sep) {
   std::vector<std::string> out;
   std::string cur;

@@ -9,6 +9,8 @@
 
 #include "app/args.hpp"
 #include "common/error.hpp"
+#include "cost/cost_model.hpp"
+#include "cost/cost_profile.hpp"
 #include "workload/host_memory.hpp"
 #include "workload/workload.hpp"
 
@@ -34,6 +36,11 @@ options:
   --randomize-va-space N  the guest's address-space randomisation: 0, 1 or 2 (default, Linux's)
   --seed N            seed of the layout draws and of seeded workloads (default 1)
   --param KEY=VALUE   a workload parameter (repeatable; --list shows each workload's keys)
+  --hz N              the guest kernel's tick (CONFIG_HZ, 1..10000; default none): the CPUs then
+                      run a clock on a cost profile, and long hypercalls a tick lands in are
+                      preempted and continue (xen.hypercall.preempted)
+  --clock-profile P   the profile that runs the clock (default paper-era-server)
+  --clock-scale X     stretch the clock X times (a slower machine, as an emulator; default 1)
   --trace             print the hypercalls (and trapped faults) of the last iteration under
                       the xen pv-ops, in order, before the table
   --host-memory       also print the simulator's own memory (resident-set growth from before
@@ -42,6 +49,8 @@ options:
 )";
 
 namespace {
+
+constexpr const char* kDefaultClockProfile = "paper-era-server";
 
 std::string fixed2(uint64_t x100) {
   std::string s = std::to_string(x100 / 100) + ".";
@@ -87,7 +96,8 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
   }
   const std::string& name = args[1];
   std::vector<system::PvOpsKind> kinds = {system::PvOpsKind::kXen, system::PvOpsKind::kNative};
-  uint64_t iterations = 20, warmup = 2, vcpus = 1, memory_mib = 128;
+  uint64_t iterations = 20, warmup = 2, vcpus = 1, memory_mib = 128, hz = 0;
+  std::string clock_profile = kDefaultClockProfile;
   system::GuestSystemConfig base;
   workload::Params params;
   bool trace = false;
@@ -156,6 +166,13 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
       base.randomize_va_space = static_cast<int>(level);
     } else if (flag == "--seed") {
       base.seed = parse_u64(flag, v);
+    } else if (flag == "--hz") {
+      hz = parse_u64(flag, v);
+      if (hz == 0 || hz > 10000) throw InputError("--hz must be 1..10000");
+    } else if (flag == "--clock-profile") {
+      clock_profile = v;
+    } else if (flag == "--clock-scale") {
+      base.clock_scale = parse_positive_double(flag, v);
     } else if (flag == "--param") {
       const auto eq = v.find('=');
       if (eq == std::string::npos || eq == 0)
@@ -169,6 +186,12 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
   if (vcpus == 0 || vcpus > 64) throw InputError("--vcpus must be 1..64");
   if (memory_mib < 16 || memory_mib > 65536) throw InputError("--memory-mib must be 16..65536");
   base.vcpus = static_cast<uint32_t>(vcpus);
+  if (hz != 0) {
+    base.clock = cost::unit_costs(cost::find_profile(clock_profile));
+    base.hz = static_cast<uint32_t>(hz);
+  } else if (clock_profile != kDefaultClockProfile || base.clock_scale != 1.0) {
+    throw InputError("--clock-profile and --clock-scale need --hz");
+  }
   const workload::WorkloadInfo info = workload::workload_info(name);
   base.nic = info.nic;
   base.disk = info.disk;

@@ -47,6 +47,10 @@ RunOutput run_scenario(const Scenario& scenario, const cost::CostProfile& profil
     cfg.linux_generation = scenario.linux_generation;
     cfg.randomize_va_space = scenario.randomize_va_space;
     cfg.seed = scenario.seed;
+    if (scenario.hz != 0) {
+      cfg.clock = cost::unit_costs(profile);
+      cfg.hz = scenario.hz;
+    }
     cfg.iommu = scenario.iommu;
     cfg.iommu_params = scenario.iommu_params;
     cfg.ptcache = scenario.ptcache;

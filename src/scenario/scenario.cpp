@@ -127,12 +127,13 @@ Scenario Scenario::parse(const std::string& text, const std::string& origin) {
     s.xen_generation = *gen;
   }
   if (const toml::table* g = section(origin, doc, "guest")) {
-    only_keys(origin, *g, "guest", {"linux", "randomize_va_space"});
+    only_keys(origin, *g, "guest", {"linux", "randomize_va_space", "hz"});
     const uint64_t l = get_uint(origin, *g, "linux", 6, 4, 6);
     if (l != 4 && l != 6)
       throw InputError(at(origin, *g->get("linux")) + ": guest.linux must be 4 or 6");
     s.linux_generation = l == 4 ? guest::LinuxGeneration::kLinux4 : guest::LinuxGeneration::kLinux6;
     s.randomize_va_space = static_cast<int>(get_uint(origin, *g, "randomize_va_space", 2, 0, 2));
+    s.hz = static_cast<uint32_t>(get_uint(origin, *g, "hz", 0, 0, 10000));
   }
   if (const toml::node* p = doc.get("policies")) {
     const toml::array* arr = p->as_array();
@@ -228,7 +229,7 @@ std::string Scenario::to_toml() const {
     << "\niotlb_ways = " << iommu_params.iotlb_ways << "\n\n[xen]\ngeneration = "
     << quoted(xen_generation == xen::XenGeneration::kModern ? "modern" : "paper-era")
     << "\n\n[guest]\nlinux = " << (linux_generation == guest::LinuxGeneration::kLinux4 ? 4 : 6)
-    << "\nrandomize_va_space = " << randomize_va_space
+    << "\nrandomize_va_space = " << randomize_va_space << "\nhz = " << hz
     << "\n\n[workload]\nname = " << quoted(workload) << "\n";
   o << "\n[pibooster]\ncapacity = " << ptcache.capacity
     << "\nlow_watermark = " << ptcache.low_watermark

@@ -30,6 +30,9 @@ struct Scenario {
   guest::LinuxGeneration linux_generation = guest::LinuxGeneration::kLinux6;
   // [guest] randomize_va_space: Linux's sysctl (0 off, 1, 2 = default); layouts drawn from seed.
   int randomize_va_space = 2;
+  // [guest] hz: the guest kernel's tick (CONFIG_HZ), on the CPUs' clock run by the scenario's
+  // cost profile; long hypercalls it lands in are preempted and continue. 0 (default): no tick.
+  uint32_t hz = 0;
   std::vector<std::string> policies = {"baseline", "native"};
   guest::PtCacheParams ptcache{};  // [pibooster]: the cache's knobs
   // [paper]: the paper's figure this scenario reproduces (printed beside the model's).

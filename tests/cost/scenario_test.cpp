@@ -56,6 +56,9 @@ TEST(Scenario, MalformedFilesNameWhatAndWhere) {
   EXPECT_NE(error_of("[scenario]\nname = \n").find("s.toml:2"), std::string::npos);
   EXPECT_NE(error_of(kMinimal + "[guest]\nrandomize_va_space = 3\n").find("randomize_va_space"),
             std::string::npos);
+  EXPECT_NE(error_of(kMinimal + "[guest]\nhz = 20000\n").find("hz must be an integer in 0..10000"),
+            std::string::npos)
+      << error_of(kMinimal + "[guest]\nhz = 20000\n");
   EXPECT_NE(error_of("[workload]\nname = \"lat_proc.fork\"\n").find("missing [scenario]"),
             std::string::npos);
 }
@@ -72,6 +75,22 @@ RunOutput small_run(const std::string& name) {
   s.iterations = 4;
   s.warmup = 1;
   return run_scenario(s, cost::find_profile("paper-era-server"));
+}
+
+TEST(ScenarioRun, ATickRunsOnTheScenariosProfileAndKeepsRunsDeterministic) {
+  Scenario s = Scenario::parse(kMinimal + "[guest]\nhz = 1000\n", "s.toml");
+  EXPECT_EQ(Scenario::parse(s.to_toml(), "resolved").hz, 1000u);
+  s.iterations = 30;
+  s.warmup = 1;
+  s.policies = {"baseline"};
+  const auto profile = cost::find_profile("paper-era-server");
+  const RunOutput first = run_scenario(s, profile);
+  std::ostringstream a, b;
+  report::write_json(a, first, report::Options{});
+  report::write_json(b, run_scenario(s, profile), report::Options{});
+  EXPECT_EQ(a.str(), b.str());
+  // 30 fork+exits of ~0.2 ms each span at least one 1 ms tick.
+  EXPECT_GT(first.results.at(0).total[static_cast<std::size_t>(sim::Event::kXenHcVcpuOp)], 0u);
 }
 
 TEST(ScenarioRun, IsDeterministic) {

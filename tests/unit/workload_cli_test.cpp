@@ -30,6 +30,18 @@ TEST(WorkloadCli, TraceShowsThePinMulticall) {
   EXPECT_NE(c.out.find("UNPIN_TABLE"), std::string::npos);
 }
 
+TEST(WorkloadCli, ATickPreemptsLongHypercallsAndTheTraceSaysSo) {
+  const Cli c = call({"workload", "lat_proc.fork", "--pvops", "xen", "--iterations", "20", "--hz",
+                      "1000", "--clock-scale", "30", "--trace"});
+  EXPECT_EQ(c.rc, 0) << c.err;
+  EXPECT_NE(c.out.find("xen.hypercall.vcpu_op"), std::string::npos);
+  EXPECT_NE(c.out.find("vcpu_op: set_singleshot_timer"), std::string::npos);
+  const auto row = c.out.find("xen.hypercall.preempted");
+  ASSERT_NE(row, std::string::npos);
+  const std::string line = c.out.substr(row, c.out.find('\n', row) - row);
+  EXPECT_GT(std::stod(line.substr(line.find_last_of(' ') + 1)), 0.0) << line;
+}
+
 TEST(WorkloadCli, ListsWorkloadsWithTheirParameters) {
   const Cli c = call({"workload", "--list"});
   EXPECT_EQ(c.rc, 0);
@@ -49,6 +61,10 @@ TEST(WorkloadCli, BadInputIsNamed) {
       {{"workload", "lat_proc.fork", "--memory-mib", "1"}, "--memory-mib must be"},
       {{"workload", "lat_proc.fork", "--randomize-va-space", "3"}, "must be 0, 1 or 2"},
       {{"workload", "lat_proc.fork", "--seed", "-1"}, "--seed expects"},
+      {{"workload", "lat_proc.fork", "--hz", "0"}, "--hz must be 1..10000"},
+      {{"workload", "lat_proc.fork", "--hz", "250", "--clock-scale", "-2"}, "positive number"},
+      {{"workload", "lat_proc.fork", "--clock-scale", "3"}, "need --hz"},
+      {{"workload", "lat_proc.fork", "--hz", "250", "--clock-profile", "nope"}, "nope"},
   };
   for (const auto& [args, message] : cases) {
     const Cli c = call(args);
