@@ -180,6 +180,31 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   void program_timer(CpuId pcpu);
   // A hypercall preempted with `left` items still to do re-enters through a continuation.
   void reenter_preempted(sim::Event hypercall, sim::Event requeued, uint64_t left);
+  // The guest-visible hypercall over `items`: `body` re-entered through continuations until it
+  // finishes or fails; *done gets the items completed in all.
+  template <typename Item, typename Body>
+  int64_t with_continuations(std::span<const Item> items, uint32_t* done, sim::Event hypercall,
+                             sim::Event requeued, Body body) {
+    uint32_t total = 0;
+    uint32_t part = 0;
+    int64_t rc = body(items, &part);
+    total += part;
+    while (rc == abi::err::kERESTART) {
+      reenter_preempted(hypercall, requeued, items.size() - total);
+      rc = body(items.subspan(total), &part);
+      total += part;
+    }
+    if (done != nullptr) *done = total;
+    do_softirq();
+    return rc;
+  }
+  // A sub-call preempted after `done` items: Xen writes its continuation into the guest's
+  // entry, which then holds the items left (announced again when the multicall re-enters).
+  template <typename Item>
+  void keep_items_left(std::vector<Item>& items, uint32_t done, sim::Event requeued) {
+    items.erase(items.begin(), items.begin() + done);
+    ledger_.charge(requeued, items.size());
+  }
 
   // Hypercall bodies without the guest->Xen entry charge (multicall sub-calls reuse them).
   // They return abi::err::kERESTART when preempted, with `done` items completed.

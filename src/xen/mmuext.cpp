@@ -139,18 +139,10 @@ int64_t Hypervisor::mmuext_op(VcpuId vcpu, std::span<const abi::MmuextOp> ops, u
                               DomId foreigndom) {
   hypercall_entry(vcpu);
   ledger_.charge(Event::kXenHcMmuextOp);
-  uint32_t total = 0;
-  uint32_t part = 0;
-  int64_t rc = mmuext_op_body(vcpu, ops, &part, foreigndom);
-  total += part;
-  while (rc == abi::err::kERESTART) {
-    reenter_preempted(Event::kXenHcMmuextOp, Event::kXenMmuextRequeued, ops.size() - total);
-    rc = mmuext_op_body(vcpu, ops.subspan(total), &part, foreigndom);
-    total += part;
-  }
-  if (done != nullptr) *done = total;
-  do_softirq();
-  return rc;
+  return with_continuations(ops, done, Event::kXenHcMmuextOp, Event::kXenMmuextRequeued,
+                            [&](std::span<const abi::MmuextOp> left, uint32_t* part) {
+                              return mmuext_op_body(vcpu, left, part, foreigndom);
+                            });
 }
 
 int64_t Hypervisor::mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> ops, uint32_t* done,

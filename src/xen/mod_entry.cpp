@@ -132,18 +132,10 @@ int64_t Hypervisor::mmu_update(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs
                                DomId foreigndom) {
   hypercall_entry(vcpu);
   ledger_.charge(Event::kXenHcMmuUpdate);
-  uint32_t total = 0;
-  uint32_t part = 0;
-  int64_t rc = mmu_update_body(vcpu, reqs, &part, foreigndom);
-  total += part;
-  while (rc == abi::err::kERESTART) {
-    reenter_preempted(Event::kXenHcMmuUpdate, Event::kXenMmuUpdateRequeued, reqs.size() - total);
-    rc = mmu_update_body(vcpu, reqs.subspan(total), &part, foreigndom);
-    total += part;
-  }
-  if (done != nullptr) *done = total;
-  do_softirq();
-  return rc;
+  return with_continuations(reqs, done, Event::kXenHcMmuUpdate, Event::kXenMmuUpdateRequeued,
+                            [&](std::span<const abi::MmuUpdate> left, uint32_t* part) {
+                              return mmu_update_body(vcpu, left, part, foreigndom);
+                            });
 }
 
 int64_t Hypervisor::mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs,

@@ -113,9 +113,7 @@ int64_t Hypervisor::multicall_entry(VcpuId vcpu, abi::MulticallEntry& e) {
       ledger_.charge(Event::kXenMcMmuUpdateRequests, e.mmu_updates.size());
       e.result = mmu_update_body(vcpu, e.mmu_updates, &done, e.foreigndom);
       if (e.result == abi::err::kERESTART) {
-        // Xen copies the sub-call's continuation into the guest's entry: the requests left.
-        e.mmu_updates.erase(e.mmu_updates.begin(), e.mmu_updates.begin() + done);
-        ledger_.charge(Event::kXenMmuUpdateRequeued, e.mmu_updates.size());
+        keep_items_left(e.mmu_updates, done, Event::kXenMmuUpdateRequeued);
       }
       break;
     case abi::HypercallNr::kMmuextOp:
@@ -124,8 +122,7 @@ int64_t Hypervisor::multicall_entry(VcpuId vcpu, abi::MulticallEntry& e) {
       ledger_.charge(Event::kXenMcMmuextOps, e.mmuext_ops.size());
       e.result = mmuext_op_body(vcpu, e.mmuext_ops, &done, e.foreigndom);
       if (e.result == abi::err::kERESTART) {
-        e.mmuext_ops.erase(e.mmuext_ops.begin(), e.mmuext_ops.begin() + done);
-        ledger_.charge(Event::kXenMmuextRequeued, e.mmuext_ops.size());
+        keep_items_left(e.mmuext_ops, done, Event::kXenMmuextRequeued);
       }
       break;
     case abi::HypercallNr::kUpdateVaMapping:
