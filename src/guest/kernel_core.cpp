@@ -27,8 +27,8 @@ void KernelCore::irq_restore(VcpuId v) {
   if (--irq_off_[v] == 0) interrupt_window(v);
 }
 
-void KernelCore::interrupt_window(VcpuId v) {
-  if (!irq_handler_ || irq_off_.at(v) != 0 || !ops_.timer_interrupt_pending(v)) return;
+void KernelCore::take_pending_interrupt(VcpuId v) {
+  if (irq_off_.at(v) != 0 || !ops_.timer_interrupt_pending(v)) return;
   // The handler runs on vCPU v with interrupts off, and the interrupted code resumes after it.
   const VcpuId interrupted = cpu_;
   ++irq_off_[v];

@@ -56,7 +56,9 @@ class KernelCore {
   }
   void irq_save(VcpuId v) { ++irq_off_.at(v); }
   void irq_restore(VcpuId v);
-  void interrupt_window(VcpuId v);
+  void interrupt_window(VcpuId v) {
+    if (irq_handler_) take_pending_interrupt(v);  // inline: called at every guest access
+  }
   const Mm* loaded_mm(VcpuId v) const { return loaded_mm_.at(v); }
   void set_loaded_mm(VcpuId v, const Mm* mm) { loaded_mm_.at(v) = mm; }
 
@@ -95,6 +97,7 @@ class KernelCore {
   Mm init_mm_;
   VcpuId cpu_ = 0;
   std::vector<const Mm*> loaded_mm_;
+  void take_pending_interrupt(VcpuId v);
   std::function<void(VcpuId)> irq_handler_;
   std::vector<uint32_t> irq_off_;  // local_irq_save depth per vCPU
 };

@@ -111,6 +111,7 @@ TEST(PreemptionRules, MulticallPreemptedBetweenEntriesReentersWithTheEntriesLeft
   for (int i = 0; i < 6; ++i) pages.push_back(fx.alloc());
   clock_on(fx, {{Event::kXenHcUpdateVaMapping, 100}});
   std::vector<abi::MulticallEntry> batch;
+  batch.reserve(pages.size());
   for (const Pfn p : pages) {
     abi::MulticallEntry e;
     e.op = abi::HypercallNr::kUpdateVaMapping;
