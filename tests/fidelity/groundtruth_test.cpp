@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "fidelity/fidelity.hpp"
+#include "support/cli_call.hpp"
 
 namespace pib {
 namespace {
@@ -53,6 +54,17 @@ TEST(Fidelity, TracedClockComesFromTheTracesTickCount) {
     EXPECT_TRUE(saw_input) << m.mode;
   }
   EXPECT_EQ(timed, 3u);
+}
+
+TEST(Fidelity, TheCommandPassesOnTheProjectsGroundTruth) {
+  // What a user runs from a fresh clone: the project's copy of the ground truth, default
+  // iterations; exit status 0 only when every figure is within tolerance.
+  const test::CliResult c = test::call_cli({"fidelity"});
+  EXPECT_EQ(c.rc, 0) << c.out << c.err;
+  EXPECT_NE(c.out.find("all figures within tolerance"), std::string::npos);
+  EXPECT_NE(c.out.find("traced machine: "), std::string::npos);
+  EXPECT_NE(c.out.find("(input)"), std::string::npos);
+  EXPECT_EQ(c.out.find("OUT"), std::string::npos);
 }
 
 TEST(Fidelity, Tolerance) {
