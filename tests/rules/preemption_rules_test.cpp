@@ -33,6 +33,14 @@ std::vector<abi::MmuUpdate> fill(PvFixture& fx, Pfn t, Pfn data, uint64_t n) {
   return reqs;
 }
 
+// A pinned, empty L1 table and a data page to map in it.
+struct PinnedL1 {
+  PvFixture fx;
+  Pfn data = fx.alloc();
+  Pfn t = fx.make_table();
+  PinnedL1() { EXPECT_EQ(fx.pin(1, t), kOk); }
+};
+
 TEST(PreemptionRules, OneShotTimerRaisesVirqTimerOnceOnTheWayBackToTheGuest) {
   PvFixture fx;
   clock_on(fx, {{Event::kXenEntry, 100}});
@@ -67,10 +75,8 @@ TEST(PreemptionRules, StoppedTimerNeverFiresAndUnknownCommandsAreRefused) {
 }
 
 TEST(PreemptionRules, MmuUpdatePreemptedMidwayContinuesWithTheRest) {
-  PvFixture fx;
-  const Pfn data = fx.alloc();
-  const Pfn t = fx.make_table();
-  ASSERT_EQ(fx.pin(1, t), kOk);
+  PinnedL1 l1;
+  auto& [fx, data, t] = l1;
   clock_on(fx, {{Event::kXenMmuUpdateRequests, 100}});
   const auto reqs = fill(fx, t, data, 8);
   // The interrupt arrives while the fourth request is handled: Xen stops before the fifth.
@@ -89,10 +95,8 @@ TEST(PreemptionRules, MmuUpdatePreemptedMidwayContinuesWithTheRest) {
 }
 
 TEST(PreemptionRules, InterruptArrivedInGuestTimeDoesNotPreemptTheNextHypercall) {
-  PvFixture fx;
-  const Pfn data = fx.alloc();
-  const Pfn t = fx.make_table();
-  ASSERT_EQ(fx.pin(1, t), kOk);
+  PinnedL1 l1;
+  auto& [fx, data, t] = l1;
   clock_on(fx, {{Event::kXenMmuUpdateRequests, 100},
                 {Event::kHwTlbHit, 100},
                 {Event::kHwTlbMiss, 100},
@@ -130,10 +134,8 @@ TEST(PreemptionRules, MulticallPreemptedBetweenEntriesReentersWithTheEntriesLeft
 }
 
 TEST(PreemptionRules, PreemptedSubCallIsRewrittenToWhatItHasLeft) {
-  PvFixture fx;
-  const Pfn data = fx.alloc();
-  const Pfn t = fx.make_table();
-  ASSERT_EQ(fx.pin(1, t), kOk);
+  PinnedL1 l1;
+  auto& [fx, data, t] = l1;
   clock_on(fx, {{Event::kXenMmuUpdateRequests, 100}});
   std::vector<abi::MulticallEntry> batch(2);
   batch[0].op = abi::HypercallNr::kMmuUpdate;
@@ -155,10 +157,8 @@ TEST(PreemptionRules, PreemptedSubCallIsRewrittenToWhatItHasLeft) {
 TEST(PreemptionRules, AGuestRearmingItsTimerStillMakesProgress) {
   // A malicious guest arms the timer to fire inside every hypercall: each entry still completes
   // at least one item, so a batch always finishes.
-  PvFixture fx;
-  const Pfn data = fx.alloc();
-  const Pfn t = fx.make_table();
-  ASSERT_EQ(fx.pin(1, t), kOk);
+  PinnedL1 l1;
+  auto& [fx, data, t] = l1;
   clock_on(fx, {{Event::kXenMmuUpdateRequests, 100}});
   for (int round = 0; round < 3; ++round) {
     ASSERT_EQ(fx.xen.vcpu_op(0, abi::kVcpuOpSetSingleshotTimer, now(fx) + 1), kOk);
