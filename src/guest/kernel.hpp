@@ -99,10 +99,10 @@ class Kernel {
   // Kernel code not on behalf of a process (an interrupt handler, a driver) on vCPU `cpu`.
   void enter_interrupt(VcpuId cpu);
 
-  // ---- time: the scheduler tick and timed sleeps (timer.cpp)
-  // -------------------------------------- Starts the periodic tick (CONFIG_HZ) on every vCPU: the
-  // clock event device is programmed for the next tick at each timer interrupt, as the tick's
-  // hrtimer does on a busy CPU. Needs the platform's clock to run (GuestSystemConfig::clock).
+  // ---- time: the scheduler tick and timed sleeps (timer.cpp) ------------------------------------
+  // Starts the periodic tick (CONFIG_HZ) on every vCPU: the clock event device is programmed for
+  // the next tick at each timer interrupt, as the tick's hrtimer does on a busy CPU. Needs the
+  // platform's clock to run (GuestSystemConfig::clock).
   void start_tick(uint32_t hz);
   // `pid` sleeps in poll(2) with a timeout of `period_ns`, and again each time it has run: a
   // daemon polling on a timer, as xentrace does to drain its buffers. An expired timeout wakes it

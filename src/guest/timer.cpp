@@ -87,9 +87,7 @@ void Kernel::preempt_point(VcpuId v) {
     enter(t);
     core_.ops().return_to_user(v);
     in_user_[v] = true;
-    core_.ops().enter_kernel(v);
-    core_.ledger().charge(sim::Event::kGuestKernelEntry);
-    in_user_[v] = false;
+    enter(t);  // its next poll(): a system call
     p.woken = false;
     p.wake_at = core_.ops().clock_ns(v) + p.period_ns;
     current_[v].reset();  // asleep again: whoever runs next switches from it
