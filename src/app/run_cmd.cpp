@@ -12,8 +12,8 @@
 
 #include "app/args.hpp"
 #include "common/error.hpp"
+#include "policies/policy_table.hpp"
 #include "report/report.hpp"
-#include "scenario/policy.hpp"
 
 namespace pib::app {
 
@@ -100,10 +100,7 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     const std::string& v = args[++i];
     if (flag == "--policy" || flag == "--compare") {
       sc.policies = split(v, ',');
-      for (const auto& p : sc.policies) {
-        system::GuestSystemConfig probe;
-        scenario::apply_policy(p, probe);
-      }
+      for (const auto& p : sc.policies) policies::find_policy(p);  // validates the names
     } else if (flag == "--profile") {
       profile_name = v;
     } else if (flag == "--set") {

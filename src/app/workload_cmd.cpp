@@ -11,6 +11,7 @@
 #include "common/error.hpp"
 #include "cost/cost_model.hpp"
 #include "cost/cost_profile.hpp"
+#include "policies/policy_table.hpp"
 #include "workload/host_memory.hpp"
 #include "workload/workload.hpp"
 
@@ -148,15 +149,14 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
         throw InputError("--iommu: expected none, sync or relaxed, got '" + v + "'");
       }
     } else if (flag == "--pibooster") {
-      using PB = system::GuestSystemConfig::PiBooster;
       if (v == "off") {
-        base.pibooster = PB::kOff;
+        base.delta = {};
       } else if (v == "full") {
-        base.pibooster = PB::kFull;
+        policies::apply_policy("pibooster", base);
       } else if (v == "cache") {
-        base.pibooster = PB::kCacheOnly;
+        policies::apply_policy("pibooster-cache-only", base);
       } else if (v == "validation") {
-        base.pibooster = PB::kValidationOnly;
+        policies::apply_policy("pibooster-validation-only", base);
       } else {
         throw InputError("--pibooster: expected off, full, cache or validation, got '" + v + "'");
       }
@@ -202,6 +202,10 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
   for (const auto kind : kinds) {
     system::GuestSystemConfig cfg = base;
     cfg.pvops = kind;
+    if (kind == system::PvOpsKind::kNative) {  // bare metal: no Xen side, no pin paths
+      cfg.delta.xen_validation = nullptr;
+      cfg.delta.dma_pool = nullptr;
+    }
     workload::HostMemoryProbe probe;
     if (host_memory) probe.start();
     system::GuestSystem sys(cfg);

@@ -4,7 +4,6 @@
 #include <string>
 
 #include "common/error.hpp"
-#include "guest/pt_cache.hpp"
 
 namespace pib::guest {
 
@@ -13,6 +12,7 @@ KernelCore::KernelCore(PvOps& ops, sim::Ledger& ledger)
       ledger_(ledger),
       layout_(ops.boot_layout()),
       alloc_(layout_.nr_pages, ledger),
+      pt_pages_(std::make_unique<PageAllocatorSource>(*this)),
       loaded_mm_(layout_.vcpus, nullptr),
       irq_off_(layout_.vcpus, 0) {
   init_mm_.pgd = layout_.swapper_pgd;
@@ -73,8 +73,8 @@ void KernelCore::copy_page(Pfn dst, Pfn src) {
 
 Pfn KernelCore::alloc_page(bool zeroed) {
   Pfn pfn = alloc_.alloc(0);
-  if (pfn == kInvalidPfn && ptcache != nullptr && ptcache->shrink(64) > 0) {
-    pfn = alloc_.alloc(0);  // memory pressure: the page-table cache gave pages back
+  if (pfn == kInvalidPfn && pt_pages_->reclaim(64) > 0) {
+    pfn = alloc_.alloc(0);  // memory pressure: the page-table page source gave pages back
   }
   if (pfn == kInvalidPfn) {
     throw OutOfMemory("guest out of memory (" + std::to_string(layout_.nr_pages) + " pages)");

@@ -6,10 +6,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "common/error.hpp"
 #include "guest/page_alloc.hpp"
+#include "guest/pt_pages.hpp"
 #include "guest/pv_ops.hpp"
 #include "sim/ledger.hpp"
 
@@ -84,9 +86,11 @@ class KernelCore {
 
   // leave_mm on vCPU `v`: switch it to init_mm (set by the kernel; used by pv-ops' exit path).
   std::function<void(VcpuId)> leave_mm;
-  // The PiBooster page-table cache, when the kernel runs with one (page-table pages come from
-  // and go back to it), and the vsyscall entry every user pgd carries (set by the Xen pv-ops).
-  class PageTableCache* ptcache = nullptr;
+  // Where page-table pages come from and go back to (default: the page allocator).
+  PtPageSource& pt_pages() { return *pt_pages_; }
+  const PtPageSource& pt_pages() const { return *pt_pages_; }
+  void set_pt_page_source(std::unique_ptr<PtPageSource> source) { pt_pages_ = std::move(source); }
+  // The vsyscall entry every user pgd carries (set by the Xen pv-ops).
   uint64_t vsyscall_entry = 0;
 
  private:
@@ -95,6 +99,7 @@ class KernelCore {
   BootLayout layout_;
   PageAllocator alloc_;
   Mm init_mm_;
+  std::unique_ptr<PtPageSource> pt_pages_;
   VcpuId cpu_ = 0;
   std::vector<const Mm*> loaded_mm_;
   void take_pending_interrupt(VcpuId v);

@@ -6,7 +6,6 @@
 #include "common/error.hpp"
 #include "guest/kernel.hpp"
 #include "guest/pgtable.hpp"
-#include "guest/pt_cache.hpp"
 
 namespace pib::guest {
 
@@ -15,18 +14,13 @@ std::shared_ptr<Mm> Kernel::mm_alloc() {
   mm->id = next_mm_id_++;
   sim::SpanScope span(core_.ledger(), sim::Span::kPgdAlloc);
   // pgd_alloc: a zeroed pgd page, the platform's part (Xen: the user pgd), then pgd_ctor copies
-  // the kernel half from swapper_pg_dir (a memcpy of 256 entries; the page is zero, so copying
-  // the non-zero ones is the same).
-  const bool cached = core_.ptcache != nullptr;
-  mm->pgd = cached ? core_.ptcache->alloc(CacheLevel::kPgd) : core_.alloc_page(true);
+  // the kernel half from swapper_pg_dir — unless the source hands out constructed pgds.
+  PtPageSource& source = core_.pt_pages();
+  mm->pgd = source.alloc(TableKind::kPgd);
   core_.pages().page(mm->pgd).pt_level = PtLevel::kPgd;
   core_.ledger().charge(sim::Event::kGuestPgdAlloc);
   core_.ops().pgd_alloc(*mm);
-  // A cached pgd already carries the kernel half.
-  for (uint64_t slot = kUserPgdSlots; slot < kEntriesPerTable && !cached; ++slot) {
-    const uint64_t e = core_.read_entry(EntryRef{core_.layout().swapper_pgd, slot});
-    if (e != 0) core_.write_entry_native(EntryRef{mm->pgd, slot}, e);
-  }
+  if (!source.constructed(TableKind::kPgd)) construct_table(core_, mm->pgd, TableKind::kPgd);
   mm->stack_top = kTaskSize;
   mm->mmap_base = kTaskSize - (uint64_t{128} << 20);  // below the stack gap (no randomisation)
   return mm;
@@ -36,12 +30,7 @@ void Kernel::pgd_free(Mm& mm) {
   if (core_.pages().page(mm.pgd).pinned) model_bug("pgd_free of a pinned pgd");
   sim::SpanScope span(core_.ledger(), sim::Span::kPgdFree);
   core_.ops().pgd_free(mm);
-  if (core_.ptcache != nullptr) {
-    core_.ptcache->free(mm.pgd, CacheLevel::kPgd);
-  } else {
-    core_.pages().page(mm.pgd).pt_level = PtLevel::kNone;
-    core_.pages().free(mm.pgd);
-  }
+  core_.pt_pages().free(mm.pgd, TableKind::kPgd);
   core_.ledger().charge(sim::Event::kGuestPgdFree);
   mm.pgd = kInvalidPfn;
 }

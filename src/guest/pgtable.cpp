@@ -2,7 +2,6 @@
 #include "guest/pgtable.hpp"
 
 #include "common/error.hpp"
-#include "guest/pt_cache.hpp"
 #include "guest/tlb_policy.hpp"
 
 namespace pib::guest {
@@ -17,11 +16,6 @@ constexpr Event alloc_event(PtLevel l) {
   return l == PtLevel::kPte   ? Event::kGuestPtAllocL1
          : l == PtLevel::kPmd ? Event::kGuestPtAllocL2
                               : Event::kGuestPtAllocL3;
-}
-constexpr CacheLevel cache_level(PtLevel l) {
-  return l == PtLevel::kPte   ? CacheLevel::kL1
-         : l == PtLevel::kPmd ? CacheLevel::kL2
-                              : CacheLevel::kL3;
 }
 constexpr sim::Span alloc_span(PtLevel l) {
   return l == PtLevel::kPte   ? sim::Span::kPtAllocL1
@@ -61,9 +55,8 @@ std::optional<EntryRef> PageTables::lookup(const Mm& mm, uint64_t va) {
 }
 
 Pfn PageTables::new_table(Mm& mm, PtLevel level) {
-  // GFP_PGTABLE_USER: zeroed through the direct map — or a ready page from the PiBooster cache.
-  const Pfn pfn =
-      k_.ptcache != nullptr ? k_.ptcache->alloc(cache_level(level)) : k_.alloc_page(true);
+  // GFP_PGTABLE_USER: a zeroed page (through the direct map), or a ready one, from the source.
+  const Pfn pfn = k_.pt_pages().alloc(table_kind(level));
   k_.pages().page(pfn).pt_level = level;
   k_.ledger().charge(alloc_event(level));
   mm.pt_pages[static_cast<unsigned>(level)]++;
@@ -278,12 +271,7 @@ void PageTables::finish(Gather& tlb) {
     Page& pg = k_.pages().page(pfn);
     if (pg.pinned) model_bug("freeing a table page that is still pinned");
     k_.ledger().charge(free_event(level));
-    if (k_.ptcache != nullptr) {
-      k_.ptcache->free(pfn, cache_level(level));
-      continue;
-    }
-    pg.pt_level = PtLevel::kNone;
-    k_.pages().free(pfn);
+    k_.pt_pages().free(pfn, table_kind(level));
   }
   tlb.pages.clear();
   tlb.tables.clear();

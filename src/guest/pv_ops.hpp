@@ -92,11 +92,6 @@ class PvOps {
   // Start of exit_mmap, before any teardown.
   virtual void exit_mmap(Mm& mm) = 0;
 
-  // ---- PiBooster: DMA revocation of page-table pool frames (no-ops where there is no
-  // hypervisor) --------------------------------------------------------------------------------
-  virtual void pt_pool_add(const std::vector<Pfn>& pages) { (void)pages; }
-  virtual void pt_pool_remove(const std::vector<Pfn>& pages) { (void)pages; }
-
   // ---- address-space switch and TLB --------------------------------------------------------
   virtual void write_cr3(const Mm* mm) = 0;  // nullptr: init_mm
   virtual void flush_tlb_local() = 0;

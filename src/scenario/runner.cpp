@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "scenario/policy.hpp"
+#include "policies/policy_table.hpp"
 
 namespace pib::scenario {
 
@@ -57,7 +57,7 @@ RunOutput run_scenario(const Scenario& scenario, const cost::CostProfile& profil
     const workload::WorkloadInfo info = workload::workload_info(scenario.workload);
     cfg.nic = info.nic;
     cfg.disk = info.disk;
-    apply_policy(scenario.policies[pi], cfg);
+    policies::apply_policy(scenario.policies[pi], cfg);
     system::GuestSystem sys(cfg);
     auto w = workload::make_workload(scenario.workload, scenario.params);
     w->set_seed(scenario.seed);
@@ -102,12 +102,7 @@ RunOutput run_scenario(const Scenario& scenario, const cost::CostProfile& profil
     r.latency = cost::latency_stats(r.latency_ns);
     r.mean_cpu_ns = cost::latency_stats(r.cpu_ns).mean;
     r.audit = sys.audit();
-    if (const guest::PageTableCache* cache = sys.ptcache()) {
-      for (std::size_t l = 0; l < guest::kCacheLevels; ++l) {
-        const auto level = static_cast<guest::CacheLevel>(l);
-        r.ptcache_held.emplace_back(guest::cache_level_name(level), cache->held(level));
-      }
-    }
+    r.ptcache_held = sys.pt_pages().held();
     out.results.push_back(std::move(r));
   }
   return out;

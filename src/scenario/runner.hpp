@@ -27,7 +27,7 @@ struct PolicyResult {
   // Per span kind over the measured operations: instances and the counts charged inside.
   std::array<uint64_t, sim::kSpanCount> span_instances{};
   std::array<cost::Counts, sim::kSpanCount> span_counts{};
-  // PiBooster cache: pages held per level at the end of the run (empty without a cache).
+  // Page-table page source: pages held per kind at the end of the run (empty without a cache).
   std::vector<std::pair<std::string, uint64_t>> ptcache_held;
 
   double mean_count(sim::Event e) const;

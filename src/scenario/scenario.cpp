@@ -9,7 +9,7 @@
 
 #include "common/error.hpp"
 #include "cost/toml_text.hpp"
-#include "scenario/policy.hpp"
+#include "policies/policy_table.hpp"
 
 namespace pib::scenario {
 
@@ -143,8 +143,7 @@ Scenario Scenario::parse(const std::string& text, const std::string& origin) {
     s.policies.clear();
     for (const auto& el : *arr) {
       if (!el.is_string()) throw InputError(at(origin, el) + ": policy names are strings");
-      system::GuestSystemConfig probe;
-      apply_policy(el.as_string()->get(), probe);  // validates the name
+      policies::find_policy(el.as_string()->get());  // validates the name
       s.policies.push_back(el.as_string()->get());
     }
   }

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "guest/pt_cache.hpp"
 #include "guest/xen/xen_pv_ops.hpp"
 #include "hw/iommu.hpp"
+#include "pibooster/guest/pt_cache.hpp"
 #include "workload/workload.hpp"
 #include "xen/domain.hpp"
 #include "xen/params.hpp"
@@ -34,7 +34,7 @@ struct Scenario {
   // cost profile; long hypercalls it lands in are preempted and continue. 0 (default): no tick.
   uint32_t hz = 0;
   std::vector<std::string> policies = {"baseline", "native"};
-  guest::PtCacheParams ptcache{};  // [pibooster]: the cache's knobs
+  pibooster::PtCacheParams ptcache{};  // [pibooster]: the cache's knobs
   // [paper]: the paper's figure this scenario reproduces (printed beside the model's).
   std::string paper_claim;
   std::optional<double> paper_latency_pct;  // change of the mean latency, pibooster vs baseline

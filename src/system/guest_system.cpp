@@ -40,27 +40,27 @@ GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
     machine_ = std::make_unique<hw::Machine>(mp, ledger_);
     xen_ = std::make_unique<xen::Hypervisor>(*machine_, ledger_,
                                              xen::XenParams{config.xen_generation});
+    if (config.delta.xen_validation) {
+      xen_->set_validation_policy(config.delta.xen_validation(config));
+    }
     abi::StartInfo si = xen::build_pv_domain(
         *xen_, xen::PvDomainSpec{config.guest_pages, config.vcpus, false, config.iommu});
     tracer_ = std::make_unique<TracingPort>(*xen_, ledger_);
-    ops_ = std::make_unique<guest::XenPvOps>(*tracer_, std::move(si), config.linux_generation);
+    auto xen_ops =
+        std::make_unique<guest::XenPvOps>(*tracer_, std::move(si), config.linux_generation);
+    xen_ops_ = xen_ops.get();
+    ops_ = std::move(xen_ops);
   } else {
+    if (config.delta.xen_validation || config.delta.dma_pool) {
+      throw InputError("this policy changes Xen's side: it needs the xen pv-ops, not native");
+    }
     mp.frames = config.guest_pages;
     machine_ = std::make_unique<hw::Machine>(mp, ledger_);
     ops_ = std::make_unique<guest::NativePvOps>(*machine_);
   }
   kernel_ = std::make_unique<guest::Kernel>(*ops_, ledger_);
   kernel_->set_randomize_va_space(config.randomize_va_space, config.seed);
-  using PB = GuestSystemConfig::PiBooster;
-  if (config.pibooster == PB::kFull || config.pibooster == PB::kCacheOnly) {
-    guest::PtCacheParams p = config.ptcache;
-    p.pool_interface = config.pibooster == PB::kFull;
-    ptcache_ = std::make_unique<guest::PageTableCache>(kernel_->core(), p);
-    kernel_->core().ptcache = ptcache_.get();
-  }
-  if (config.pibooster == PB::kValidationOnly && config.pvops == PvOpsKind::kXen) {
-    static_cast<guest::XenPvOps&>(*ops_).set_pool_per_tree(true);
-  }
+  install_delta();
   // Devices: under Xen with an IOMMU mode they are assigned to the domain and DMA through its
   // I/O page tables; otherwise (no IOMMU, or bare metal, whose kernel does not program one
   // here) they DMA to bus addresses untranslated.
@@ -86,6 +86,17 @@ GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
 }
 
 GuestSystem::~GuestSystem() = default;
+
+void GuestSystem::install_delta() {
+  guest::PtPoolPort& pool = xen_ops_ != nullptr ? static_cast<guest::PtPoolPort&>(*xen_ops_)
+                                                : static_cast<guest::PtPoolPort&>(no_pool_);
+  const DeltaContext ctx{kernel_->core(), pool, no_pool_, config_};
+  if (config_.delta.pt_pages) kernel_->core().set_pt_page_source(config_.delta.pt_pages(ctx));
+  if (config_.delta.dma_pool) {  // Xen only (checked when the platform was chosen)
+    dma_pool_ = config_.delta.dma_pool(ctx);
+    xen_ops_->set_dma_pool_strategy(*dma_pool_);
+  }
+}
 
 std::vector<std::string> GuestSystem::audit() const {
   if (!xen_) return {};

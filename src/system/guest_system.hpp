@@ -11,11 +11,12 @@
 #include <vector>
 
 #include "guest/kernel.hpp"
-#include "guest/pt_cache.hpp"
 #include "guest/xen/xen_pv_ops.hpp"
 #include "hw/dma_devices.hpp"
 #include "hw/machine.hpp"
+#include "pibooster/guest/pt_cache.hpp"
 #include "sim/ledger.hpp"
+#include "system/delta.hpp"
 #include "system/tracing_port.hpp"
 #include "xen/hypervisor.hpp"
 #include "xen/params.hpp"
@@ -36,10 +37,9 @@ struct GuestSystemConfig {
   // The IOMMU (machine) and how the domain uses it (Xen): kNone = no IOMMU on the machine.
   xen::IommuMode iommu = xen::IommuMode::kNone;
   hw::IommuParams iommu_params{};
-  // PiBooster: the guest's page-table cache and/or the hypervisor's page-table pool interface.
-  enum class PiBooster : uint8_t { kOff, kFull, kCacheOnly, kValidationOnly };
-  PiBooster pibooster = PiBooster::kOff;
-  guest::PtCacheParams ptcache{};
+  // The research delta (set by a policy) and the knobs of PiBooster's cache ([pibooster]).
+  Delta delta{};
+  pibooster::PtCacheParams ptcache{};
   // The guest's randomize_va_space (Linux's default 2: stack, mmap base, vDSO, PIE and brk
   // randomised at every exec) and the seed its draws come from.
   int randomize_va_space = 2;
@@ -77,7 +77,8 @@ class GuestSystem {
   // The polling daemon's pid (poller_period_ns), 0 when there is none.
   guest::Pid poller() const { return poller_; }
   hw::Nic* nic() { return nic_.get(); }
-  guest::PageTableCache* ptcache() { return ptcache_.get(); }
+  // Where the guest's page-table pages come from (the policy's source, or the page allocator).
+  guest::PtPageSource& pt_pages() { return kernel_->core().pt_pages(); }
   hw::BlockDevice* disk() { return disk_.get(); }
   // Prints every guest-to-Xen transition to `out` until called with nullptr (Xen only).
   void trace_hypercalls(std::ostream* out) {
@@ -92,12 +93,16 @@ class GuestSystem {
   std::unique_ptr<hw::Machine> machine_;
   std::unique_ptr<xen::Hypervisor> xen_;
   std::unique_ptr<TracingPort> tracer_;
+  // Declared before the pv-ops and the kernel that refer to them, so they outlive both.
+  guest::NoPtPool no_pool_;
+  std::unique_ptr<guest::DmaPoolStrategy> dma_pool_;
   std::unique_ptr<guest::PvOps> ops_;
+  guest::XenPvOps* xen_ops_ = nullptr;  // ops_ when the guest runs on Xen
   std::unique_ptr<guest::Kernel> kernel_;
-  std::unique_ptr<guest::PageTableCache> ptcache_;
   std::unique_ptr<hw::Nic> nic_;
   std::unique_ptr<hw::BlockDevice> disk_;
   guest::Pid poller_ = 0;
+  void install_delta();  // the policy's seams, once the kernel exists
 };
 
 }  // namespace pib::system

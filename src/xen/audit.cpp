@@ -180,11 +180,12 @@ class Auditor {
              std::to_string(pg.type_count) + ") but DMA-writable in domain " +
              std::to_string(d.id) + "'s IOMMU");
       }
-      if (pg.pt_pool && e != 0) {
-        fail("frame " + hex(mfn.value) + " is in the page-table pool but DMA-reachable");
+      if (pg.dma_revoked && e != 0) {
+        fail("frame " + hex(mfn.value) +
+             " is revoked from DMA (page-table pool) but DMA-reachable");
       }
       if (modern &&
-          (pg.type == PageType::kWritable && !pg.pt_pool) != ((e & hw::iopte::kRead) != 0)) {
+          (pg.type == PageType::kWritable && !pg.dma_revoked) != ((e & hw::iopte::kRead) != 0)) {
         fail("frame " + hex(mfn.value) + ": in the IOMMU " + (e ? "yes" : "no") + " but type " +
              (pg.type == PageType::kWritable ? "writable" : "not writable"));
       }

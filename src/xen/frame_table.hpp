@@ -43,8 +43,9 @@ struct PageInfo {
   int32_t linear_pt_count = 0;
   // Model bookkeeping for the auditor (not Xen state): the frame has held the writable type.
   bool ever_writable = false;
-  // PiBooster: in the domain's page-table pool, i.e. revoked from DMA independently of type.
-  bool pt_pool = false;
+  // Revoked from DMA independently of its type by the validation policy (a spare type_info
+  // bit in a real Xen; PiBooster's page-table pool sets it). Xen's own policy never does.
+  bool dma_revoked = false;
 
   bool operator==(const PageInfo&) const = default;
 };

@@ -49,7 +49,8 @@ Hypervisor::Hypervisor(hw::Machine& machine, sim::Ledger& ledger, XenParams para
       ledger_(ledger),
       params_(params),
       frames_(machine.memory().frame_count()),
-      tlbflush_time_(machine.cpu_count(), 0) {
+      tlbflush_time_(machine.cpu_count(), 0),
+      validation_(std::make_unique<CombinedValidation>()) {
   // Frame 0 is never handed out (a zero MFN in an entry is a common guest bug worth catching);
   // frame 1 is Xen's own (empty) L3 behind the reserved L4 slots. The rest is free.
   for (uint64_t f = 0; f < 2; ++f) {
@@ -214,6 +215,15 @@ std::optional<hw::MemResult> Hypervisor::on_page_fault(hw::Cpu& cpu, const hw::P
     write_ptbase(*faulting, d);
   }
   return std::nullopt;
+}
+
+}  // namespace pib::xen
+
+namespace pib::xen {
+
+void Hypervisor::set_validation_policy(std::unique_ptr<ValidationPolicy> policy) {
+  if (!domains_.empty()) model_bug("a validation policy is installed before any domain exists");
+  validation_ = std::move(policy);
 }
 
 }  // namespace pib::xen

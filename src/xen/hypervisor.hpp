@@ -23,6 +23,7 @@
 #include "xen/free_frames.hpp"
 #include "xen/params.hpp"
 #include "xen/pt_flags.hpp"
+#include "xen/validation_policy.hpp"
 
 namespace pib::xen {
 
@@ -98,6 +99,23 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   uint64_t tlbflush_clock() const { return tlbflush_clock_; }
   uint64_t tlbflush_time(CpuId cpu) const { return tlbflush_time_.at(cpu); }
 
+  // ---- validation policies (xen/validation_policy.hpp) ------------------------------------
+  // The policy type changes consult (default: Xen's own, CombinedValidation). Installed before
+  // the domain is built.
+  void set_validation_policy(std::unique_ptr<ValidationPolicy> policy);
+  const ValidationPolicy& validation_policy() const { return *validation_; }
+  // Services a policy may use. A frame's state, to change (the caller checked valid()).
+  PageInfo& policy_frame(Mfn mfn) { return frames_[mfn]; }
+  // Clears the frame's I/O PTE without any invalidation; true if it was present.
+  bool iommu_clear(Domain& d, Mfn mfn);
+  // Maps the frame DMA-writable again without any invalidation; *needs_flush says whether the
+  // IOMMU needs one before the mapping is safe to rely on (caching mode). False when an I/O
+  // table could not be allocated. A no-op (true) where the domain has no I/O page tables.
+  bool iommu_restore_unflushed(Domain& d, Mfn mfn, bool* needs_flush);
+  // Synchronous IOTLB invalidations: one page, or the whole domain.
+  void iommu_flush_page(Domain& d, Mfn dfn);
+  void iommu_flush_domain(Domain& d);
+
  private:
   // ---- references and types (page_refs.cpp, page_types.cpp) -------------------------
   bool get_page(Mfn mfn, const Domain& d);
@@ -113,16 +131,9 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   // ---- IOMMU synchronisation (iommu_sync.cpp) -----------------------------------------------
   int64_t iommu_map(Domain& d, Mfn mfn, bool writable);
   int64_t iommu_unmap(Domain& d, Mfn mfn);
-  void iommu_flush_page(Domain& d, Mfn dfn);
   // The leaf I/O PTE of `dfn`, allocating intermediate tables when `create` (kInvalidMfn
   // table when that fails or the path is absent).
   std::pair<Mfn, uint64_t> iommu_leaf(Domain& d, Mfn dfn, bool create);
-  // PiBooster pool (pt_pool.cpp): unmaps/maps without a flush; the batch flushes once.
-  int64_t pt_pool_add(Mfn mfn, Domain& d);
-  int64_t pt_pool_remove(Mfn mfn, Domain& d);
-  void flush_pool_batch(Domain& d);
-  // Clears the frame's I/O PTE without any invalidation; true if it was present.
-  bool iommu_clear(Domain& d, Mfn mfn);
 
   // ---- validation (validate.cpp) ---------------------------------------------------------
   int64_t validate_table(Mfn mfn, PageType type, Domain& d);
@@ -237,8 +248,7 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   Mfn xen_l3_ = kInvalidMfn;
   uint64_t tlbflush_clock_ = 1;
   std::vector<uint64_t> tlbflush_time_;
-  std::vector<Mfn> pool_unmapped_;   // frames unmapped by this batch, awaiting its invalidation
-  bool pool_flush_for_map_ = false;  // a map in this batch needs an invalidation (caching mode)
+  std::unique_ptr<ValidationPolicy> validation_;
 };
 
 }  // namespace pib::xen

@@ -48,6 +48,28 @@ void Hypervisor::iommu_flush_page(Domain& d, Mfn dfn) {
   iommu->wait();  // synchronous: the hypercall waits for the IOMMU
 }
 
+void Hypervisor::iommu_flush_domain(Domain& d) {
+  hw::Iommu* iommu = machine_.iommu();
+  if (iommu == nullptr) return;
+  iommu->submit(hw::InvalidationDescriptor{hw::InvalidationScope::kDomain, d.id, 0, 0});
+  iommu->wait();
+}
+
+bool Hypervisor::iommu_restore_unflushed(Domain& d, Mfn mfn, bool* needs_flush) {
+  *needs_flush = false;
+  if (machine_.iommu() == nullptr || d.iommu_root == kInvalidMfn) return true;
+  const auto [table, idx] = iommu_leaf(d, mfn, true);
+  if (table == kInvalidMfn) return false;
+  mem_.write_entry(table, idx, (mfn.value << kPageShift) | hw::iopte::kRead | hw::iopte::kWrite);
+  ledger_.charge(Event::kHwIommuMap);
+  if (machine_.iommu()->caching_mode()) {
+    *needs_flush = true;
+  } else {
+    ledger_.charge(Event::kXenIommuMapSkipped);
+  }
+  return true;
+}
+
 int64_t Hypervisor::iommu_map(Domain& d, Mfn mfn, bool writable) {
   if (machine_.iommu() == nullptr || d.iommu_root == kInvalidMfn) return abi::err::kOk;
   const auto [table, idx] = iommu_leaf(d, mfn, true);

@@ -120,18 +120,15 @@ int64_t Hypervisor::do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v) {
       put_page_and_type(mfn, d);
       return rc;
     }
-    case abi::kMmuextPtPoolAdd:
-      return pt_pool_add(mfn, d);
-    case abi::kMmuextPtPoolRemove:
-      return pt_pool_remove(mfn, d);
     case abi::kMmuextMarkSuper:
     case abi::kMmuextUnmarkSuper:
       // PV superpages: disabled by default in the paper era, removed in 4.10.
       return params_.generation == XenGeneration::kModern ? abi::err::kEOPNOTSUPP
                                                           : abi::err::kENOSYS;
     default:
-      // SET_LDT and unknown commands: segment descriptors are outside this model.
-      return abi::err::kENOSYS;
+      // Commands of the validation policy's own interface (PiBooster's pool); SET_LDT and
+      // unknown commands otherwise (segment descriptors are outside this model).
+      return validation_->extension_op(*this, op.cmd, mfn, d).value_or(abi::err::kENOSYS);
   }
 }
 
@@ -166,7 +163,7 @@ int64_t Hypervisor::mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> o
   }
   if (done != nullptr) *done = i;
   if (rc != abi::err::kOk && rc != abi::err::kERESTART) ledger_.charge(Event::kXenHcFailed);
-  flush_pool_batch(d);  // pool operations of this batch share one IOTLB invalidation
+  validation_->end_of_batch(*this, d);  // e.g. pool operations share one IOTLB invalidation
   return rc;
 }
 

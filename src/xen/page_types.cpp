@@ -48,9 +48,8 @@ int64_t Hypervisor::change_type(Mfn mfn, PageType from, PageType to, Domain& d) 
   // IOMMU synchronisation (A3), in the same path as validation and never batched: modern Xen
   // (4.14+) acts when writability flips, paper-era Xen (4.4-4.11) on any change from or to
   // the writable type.
-  // PiBooster: a pooled frame is revoked from DMA whatever its type, so its type changes do
-  // no IOMMU work at all.
-  if (d.need_iommu_sync() && from != to && !pg.pt_pool) {
+  // A validation policy that validates DMA separately (PiBooster) may exempt the frame.
+  if (d.need_iommu_sync() && from != to && validation_->type_change_syncs_iommu(pg)) {
     const bool from_w = from == PageType::kWritable;
     const bool to_w = to == PageType::kWritable;
     int64_t rc = abi::err::kOk;

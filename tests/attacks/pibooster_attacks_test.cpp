@@ -4,7 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "common/error.hpp"
-#include "guest/pt_cache.hpp"
+#include "pibooster/guest/pt_cache.hpp"
+#include "policies/policy_table.hpp"
 #include "support/guest_fixture.hpp"
 #include "xen/domain_builder.hpp"
 
@@ -17,7 +18,7 @@ system::GuestSystemConfig pb_config() {
   system::GuestSystemConfig c;
   c.guest_pages = 8192;
   c.iommu = xen::IommuMode::kSync;
-  c.pibooster = system::GuestSystemConfig::PiBooster::kFull;
+  policies::apply_policy("pibooster", c);
   c.nic = true;
   return c;
 }
@@ -40,11 +41,14 @@ class PiBoosterAttacks : public ::testing::Test {
     const auto& ft = xen_->frame_table();
     for (uint64_t m = 0; m < ft.size(); ++m) {
       const auto& pg = ft[Mfn{m}];
-      if (pg.owner == 0 && pg.type == xen::PageType::kL1 && pg.type_count > 0 && pg.pt_pool) {
+      if (pg.owner == 0 && pg.type == xen::PageType::kL1 && pg.type_count > 0 && pg.dma_revoked) {
         return Mfn{m};
       }
     }
     return kInvalidMfn;
+  }
+  pibooster::PageTableCache& cache() {
+    return dynamic_cast<pibooster::PageTableCache&>(fx_.sys().pt_pages());
   }
   void expect_clean() { EXPECT_EQ(fx_.sys().audit(), std::vector<std::string>{}); }
   test::GuestFixture fx_;
@@ -56,7 +60,7 @@ TEST_F(PiBoosterAttacks, RestoringDmaToALivePageTableIsRefused) {
   const Mfn l1 = live_l1();
   ASSERT_NE(l1, kInvalidMfn);
   EXPECT_EQ(pool(abi::kMmuextPtPoolRemove, l1), abi::err::kEBUSY);
-  EXPECT_TRUE(xen_->frame_table()[l1].pt_pool);
+  EXPECT_TRUE(xen_->frame_table()[l1].dma_revoked);
   EXPECT_EQ(xen_->iommu_entry(xen_->domain(0), l1), 0u);
   expect_clean();
 }
@@ -70,7 +74,7 @@ TEST_F(PiBoosterAttacks, PoolingOrRecyclingFramesTheGuestDoesNotOwnIsRefused) {
   EXPECT_EQ(pool(abi::kMmuextPtPoolRemove, theirs), abi::err::kEPERM);
   EXPECT_EQ(pool(abi::kMmuextPtPoolAdd, xen_->xen_l3()), abi::err::kEPERM);
   EXPECT_EQ(pool(abi::kMmuextPtPoolAdd, Mfn{~uint64_t{0} >> 12}), abi::err::kEINVAL);
-  EXPECT_FALSE(xen_->frame_table()[theirs].pt_pool);
+  EXPECT_FALSE(xen_->frame_table()[theirs].dma_revoked);
   expect_clean();
 }
 
@@ -90,38 +94,38 @@ TEST_F(PiBoosterAttacks, DevicesCannotReachPooledFrames) {
   // Cached page-table pages (free ones included) are out of the IOMMU while pooled.
   auto& k = fx_.k();
   k.enter_interrupt(0);  // kernel context for the cache's own accesses
-  ASSERT_GT(fx_.sys().ptcache()->held(guest::CacheLevel::kL1), 0u);
-  const Pfn cached = k.core().ptcache->alloc(guest::CacheLevel::kL1);
+  ASSERT_GT(cache().held(guest::TableKind::kL1), 0u);
+  const Pfn cached = cache().alloc(guest::TableKind::kL1);
   const Mfn mfn = static_cast<const guest::XenPvOps&>(k.core().ops()).pfn_to_mfn(cached);
   auto* iommu = fx_.sys().machine().iommu();
   EXPECT_FALSE(iommu->dma_u64(system::kNicDevice, mfn.value << 12, true, 0x1234).ok);
   EXPECT_EQ(fx_.sys().machine().memory().read_u64(Maddr{mfn.value << 12}), 0u);
-  k.core().ptcache->free(cached, guest::CacheLevel::kL1);
+  cache().free(cached, guest::TableKind::kL1);
   expect_clean();
 }
 
 TEST_F(PiBoosterAttacks, ACachedTableWithStaleEntriesIsClearedBeforeReuse) {
   auto& k = fx_.k();
-  guest::PageTableCache& cache = *k.core().ptcache;
+  pibooster::PageTableCache& cache = this->cache();
   k.enter_interrupt(0);
-  const Pfn t = cache.alloc(guest::CacheLevel::kL1);
+  const Pfn t = cache.alloc(guest::TableKind::kL1);
   // Somebody frees a table that still maps a page (a bug, or an attack on the next owner).
   k.core().write_entry_native(guest::EntryRef{t, 7}, k.core().ops().make_entry(Pfn{100}, 0x67));
-  const auto d = fx_.measure([&] { cache.free(t, guest::CacheLevel::kL1); });
+  const auto d = fx_.measure([&] { cache.free(t, guest::TableKind::kL1); });
   EXPECT_EQ(d[sim::Event::kGuestPtCacheDirty], 1u);
-  const Pfn again = cache.alloc(guest::CacheLevel::kL1);
+  const Pfn again = cache.alloc(guest::TableKind::kL1);
   EXPECT_EQ(again, t);
   EXPECT_TRUE(k.core().page_words_zero(again, 512));
-  cache.free(again, guest::CacheLevel::kL1);
+  cache.free(again, guest::TableKind::kL1);
   expect_clean();
 }
 
 TEST_F(PiBoosterAttacks, APooledFrameCannotBeFreedToTheAllocator) {
   auto& k = fx_.k();
   k.enter_interrupt(0);
-  const Pfn t = k.core().ptcache->alloc(guest::CacheLevel::kL2);
+  const Pfn t = cache().alloc(guest::TableKind::kL2);
   EXPECT_THROW(k.core().pages().free(t), ModelBug);  // it must leave the pool first
-  k.core().ptcache->free(t, guest::CacheLevel::kL2);
+  cache().free(t, guest::TableKind::kL2);
   expect_clean();
 }
 

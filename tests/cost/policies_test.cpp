@@ -3,8 +3,8 @@
 // page-table cache gives pages back under memory pressure instead of failing.
 #include <gtest/gtest.h>
 
-#include "guest/pt_cache.hpp"
-#include "scenario/policy.hpp"
+#include "pibooster/guest/pt_cache.hpp"
+#include "policies/policy_table.hpp"
 #include "scenario/runner.hpp"
 #include "system/guest_system.hpp"
 
@@ -18,9 +18,9 @@ TEST_P(EveryScenario, RunsUnderEveryPolicy) {
   s.iterations = 1;
   s.warmup = 1;
   s.policies.clear();
-  for (const auto& p : policy_catalog()) s.policies.push_back(p.name);
+  for (const auto& p : policies::policy_table()) s.policies.emplace_back(p.name);
   const RunOutput run = run_scenario(s, cost::find_profile("paper-era-server"));
-  ASSERT_EQ(run.results.size(), policy_catalog().size());
+  ASSERT_EQ(run.results.size(), policies::policy_table().size());
   for (const auto& r : run.results) {
     EXPECT_EQ(r.audit, std::vector<std::string>{}) << r.policy;
     EXPECT_GT(r.latency.mean, 0.0) << r.policy;
@@ -45,7 +45,7 @@ INSTANTIATE_TEST_SUITE_P(Builtin, EveryScenario, ::testing::ValuesIn(names()),
 TEST(PtCache, GivesPagesBackUnderMemoryPressure) {
   system::GuestSystemConfig cfg;
   cfg.guest_pages = 4096;
-  cfg.pibooster = system::GuestSystemConfig::PiBooster::kFull;
+  policies::apply_policy("pibooster", cfg);
   cfg.iommu = xen::IommuMode::kSync;
   cfg.ptcache.refill_batch = 256;  // the cache grabs a lot at once
   cfg.ptcache.high_watermark = 1000;
@@ -54,7 +54,8 @@ TEST(PtCache, GivesPagesBackUnderMemoryPressure) {
   const auto img = guest::builtin_image("tiny-static");
   const auto p = k.spawn(img);
   k.run_startup(p, img);
-  ASSERT_GT(sys.ptcache()->held(guest::CacheLevel::kL1), 200u);
+  ASSERT_GT(dynamic_cast<pibooster::PageTableCache&>(sys.pt_pages()).held(guest::TableKind::kL1),
+            200u);
   // Now the process wants more memory than is left outside the cache.
   const uint64_t want = k.free_pages() + 100;
   const uint64_t a = k.mmap(p, guest::MapRequest::anonymous(want * kPageSize));

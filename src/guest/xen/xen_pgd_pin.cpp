@@ -50,13 +50,12 @@ void XenPvOps::unpin_page(Pfn page, PtLevel level) {
 
 void XenPvOps::pgd_pin(Mm& mm) {
   core_->ledger().charge(sim::Event::kGuestPgdPin);
-  if (pool_per_tree_) {
-    // Revoke the whole new tree from DMA in one batch before any of it becomes a table.
+  dma_pool_->before_tree_pin([&] {
     std::vector<Pfn> tree;
     pgd_walk(mm, [&](Pfn p, PtLevel) { tree.push_back(p); });
     if (mm.user_pgd != kInvalidPfn) tree.push_back(mm.user_pgd);
-    pt_pool_add(tree);
-  }
+    return tree;
+  });
   pgd_walk(mm, [this](Pfn p, PtLevel l) { pin_page(p, l); });
   do_pin(abi::kMmuextPinL4Table, mm.pgd);
   if (mm.user_pgd != kInvalidPfn) {
@@ -79,10 +78,8 @@ void XenPvOps::pgd_unpin(Mm& mm) {
     tree.push_back(p);
   });
   batch().issue(LazyMode::kNone);
-  if (pool_per_tree_) {
-    if (mm.user_pgd != kInvalidPfn) tree.push_back(mm.user_pgd);
-    pt_pool_remove(tree);  // writable again: DMA restored in one batch
-  }
+  if (mm.user_pgd != kInvalidPfn) tree.push_back(mm.user_pgd);
+  dma_pool_->after_tree_unpin(tree);
 }
 
 void XenPvOps::enter_mmap(Mm& mm) {

@@ -7,7 +7,6 @@
 
 #include "common/error.hpp"
 #include "guest/kernel_core.hpp"
-#include "guest/pt_cache.hpp"
 
 namespace pib::guest {
 
@@ -249,7 +248,7 @@ void XenPvOps::do_pin(uint32_t cmd, Pfn pfn) {
 void XenPvOps::alloc_pt(const Mm& mm, Pfn page, PtLevel level) {
   // xen_alloc_ptpage: nothing while the mm is under construction (unpinned).
   if (!page_pinned(mm.pgd)) return;
-  if (pool_per_tree_) pt_pool_add({page});
+  dma_pool_->before_table_pin(page);
   Page& pg = core_->pages().page(page);
   const bool was_pinned = pg.pinned;
   pg.pinned = true;
@@ -267,36 +266,29 @@ void XenPvOps::release_pt(Pfn page, PtLevel level) {
   set_pfn_prot(page, true, 0);
   batch().issue(LazyMode::kMmu);
   pg.pinned = false;
-  if (pool_per_tree_) pt_pool_remove({page});
+  dma_pool_->after_table_release(page);
 }
 
 void XenPvOps::pgd_alloc(Mm& mm) {
-  const bool cached = core_->ptcache != nullptr;
-  const Pfn user = cached ? core_->ptcache->alloc(CacheLevel::kUserPgd) : core_->alloc_page(true);
+  PtPageSource& source = core_->pt_pages();
+  const Pfn user = source.alloc(TableKind::kUserPgd);
   core_->pages().page(mm.pgd).user_pgd = user;
   core_->pages().page(user).pt_level = PtLevel::kPgd;
   mm.user_pgd = user;
-  // The vsyscall page's L3 in the user pgd (slot 511: VSYSCALL_ADDR); a cached user pgd has it.
-  if (!cached)
-    core_->write_entry_native(EntryRef{user, kEntriesPerTable - 1}, core_->vsyscall_entry);
+  // The vsyscall page's L3 in the user pgd; a constructed one has it.
+  if (!source.constructed(TableKind::kUserPgd)) construct_table(*core_, user, TableKind::kUserPgd);
 }
 
 void XenPvOps::pgd_free(Mm& mm) {
   if (mm.user_pgd == kInvalidPfn) return;
   Page& pg = core_->pages().page(mm.user_pgd);
   if (pg.pinned) model_bug("freeing a pinned user pgd");
-  if (core_->ptcache != nullptr) {
-    core_->ptcache->free(mm.user_pgd, CacheLevel::kUserPgd);
-  } else {
-    pg.pt_level = PtLevel::kNone;
-    core_->pages().free(mm.user_pgd);
-  }
+  core_->pt_pages().free(mm.user_pgd, TableKind::kUserPgd);
   core_->pages().page(mm.pgd).user_pgd = kInvalidPfn;
   mm.user_pgd = kInvalidPfn;
 }
 
-// ---- PiBooster pool
-// ------------------------------------------------------------------------------
+// ---- the page-table pool (PtPoolPort) -------------------------------------------------------
 
 void XenPvOps::pool_op(uint32_t cmd, const std::vector<Pfn>& pages) {
   if (pages.empty()) return;
@@ -310,7 +302,7 @@ void XenPvOps::pool_op(uint32_t cmd, const std::vector<Pfn>& pages) {
   core_->interrupt_window(cpu());
 }
 
-void XenPvOps::pt_pool_add(const std::vector<Pfn>& pages) {
+void XenPvOps::pool_add(const std::vector<Pfn>& pages) {
   std::vector<Pfn> todo;
   for (const Pfn p : pages) {
     Page& pg = core_->pages().page(p);
@@ -321,7 +313,7 @@ void XenPvOps::pt_pool_add(const std::vector<Pfn>& pages) {
   pool_op(abi::kMmuextPtPoolAdd, todo);
 }
 
-void XenPvOps::pt_pool_remove(const std::vector<Pfn>& pages) {
+void XenPvOps::pool_remove(const std::vector<Pfn>& pages) {
   std::vector<Pfn> todo;
   for (const Pfn p : pages) {
     Page& pg = core_->pages().page(p);

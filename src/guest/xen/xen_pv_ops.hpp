@@ -11,6 +11,8 @@
 
 #include "abi/port.hpp"
 #include "abi/start_info.hpp"
+#include "guest/dma_pool.hpp"
+#include "guest/pt_pool_port.hpp"
 #include "guest/pv_ops.hpp"
 #include "guest/xen/multicall_batch.hpp"
 
@@ -22,7 +24,7 @@ enum class LinuxGeneration : uint8_t {
   kLinux6,  // ≈6.x: the hook skips the pin for a page that is already pinned
 };
 
-class XenPvOps final : public PvOps {
+class XenPvOps final : public PvOps, public PtPoolPort {
  public:
   XenPvOps(abi::HypervisorPort& port, abi::StartInfo start_info,
            LinuxGeneration generation = LinuxGeneration::kLinux6);
@@ -60,11 +62,11 @@ class XenPvOps final : public PvOps {
   void enter_mmap(Mm& mm) override;
   void exit_mmap(Mm& mm) override;
 
-  void pt_pool_add(const std::vector<Pfn>& pages) override;
-  void pt_pool_remove(const std::vector<Pfn>& pages) override;
-  // Validation-only PiBooster ablation: without a cache, batch the DMA revocation of a whole
-  // tree around its pin and unpin, and of single tables around the alloc/release hooks.
-  void set_pool_per_tree(bool on) { pool_per_tree_ = on; }
+  // PtPoolPort: MMUEXT_PT_POOL_ADD/REMOVE, after any queued work.
+  void pool_add(const std::vector<Pfn>& pages) override;
+  void pool_remove(const std::vector<Pfn>& pages) override;
+  // When the pin paths use the pool (default: never). The strategy outlives these pv-ops.
+  void set_dma_pool_strategy(DmaPoolStrategy& strategy) { dma_pool_ = &strategy; }
 
   void write_cr3(const Mm* mm) override;
   void flush_tlb_local() override;
@@ -108,7 +110,8 @@ class XenPvOps final : public PvOps {
   std::vector<bool> in_user_;
   std::vector<uint32_t> pending_virqs_;  // VIRQs taken from Xen, not yet handled
   Pfn vsyscall_l3_ = kInvalidPfn;
-  bool pool_per_tree_ = false;
+  NoDmaPool no_dma_pool_;
+  DmaPoolStrategy* dma_pool_ = &no_dma_pool_;
   void pool_op(uint32_t cmd, const std::vector<Pfn>& pages);
 };
 

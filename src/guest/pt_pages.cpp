@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MIT
+#include "guest/pt_pages.hpp"
+
+#include "guest/kernel_core.hpp"
+
+namespace pib::guest {
+
+const char* table_kind_name(TableKind kind) {
+  switch (kind) {
+    case TableKind::kL1:
+      return "l1";
+    case TableKind::kL2:
+      return "l2";
+    case TableKind::kL3:
+      return "l3";
+    case TableKind::kPgd:
+      return "pgd";
+    case TableKind::kUserPgd:
+      return "user_pgd";
+  }
+  return "?";
+}
+
+void construct_table(KernelCore& core, Pfn pfn, TableKind kind) {
+  if (kind == TableKind::kPgd) {
+    // A memcpy of the 256 kernel entries; the page is zero, so copying the non-zero ones is
+    // the same.
+    for (uint64_t slot = kUserPgdSlots; slot < kEntriesPerTable; ++slot) {
+      const uint64_t e = core.read_entry(EntryRef{core.layout().swapper_pgd, slot});
+      if (e != 0) core.write_entry_native(EntryRef{pfn, slot}, e);
+    }
+  } else if (kind == TableKind::kUserPgd && core.vsyscall_entry != 0) {
+    // The vsyscall page's L3 (slot 511: VSYSCALL_ADDR).
+    core.write_entry_native(EntryRef{pfn, kEntriesPerTable - 1}, core.vsyscall_entry);
+  }
+}
+
+Pfn PageAllocatorSource::alloc(TableKind kind) {
+  (void)kind;
+  return core_.alloc_page(true);
+}
+
+void PageAllocatorSource::free(Pfn pfn, TableKind kind) {
+  (void)kind;
+  core_.pages().page(pfn).pt_level = PtLevel::kNone;
+  core_.pages().free(pfn);
+}
+
+}  // namespace pib::guest

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+// The policy table. Adding a policy: its implementation in one file under src/pibooster/ (a
+// class behind one of the seams and a factory function), the factory's declaration below, and
+// one row in the table (docs/adding-a-policy.md).
+#include "policies/policy_table.hpp"
+
+#include <array>
+
+#include "common/error.hpp"
+#include "pibooster/guest/per_tree_dma_pool.hpp"
+#include "pibooster/guest/pt_cache.hpp"
+#include "pibooster/xen/pt_pool_validation.hpp"
+
+namespace pib::pibooster {
+// Designs implemented in a single .cpp declare their factory here.
+std::unique_ptr<guest::PtPageSource> make_linux_quicklist(guest::KernelCore& core);
+}  // namespace pib::pibooster
+
+namespace pib::policies {
+
+namespace {
+
+using system::DeltaContext;
+using system::GuestSystemConfig;
+using system::PvOpsKind;
+
+// PiBooster's pieces, shared by the full design and its ablations.
+std::unique_ptr<guest::PtPageSource> pibooster_cache(const DeltaContext& ctx) {
+  return std::make_unique<pibooster::PageTableCache>(ctx.core, ctx.config.ptcache, ctx.pool);
+}
+std::unique_ptr<guest::PtPageSource> pibooster_cache_without_pool(const DeltaContext& ctx) {
+  return std::make_unique<pibooster::PageTableCache>(ctx.core, ctx.config.ptcache, ctx.no_pool);
+}
+std::unique_ptr<xen::ValidationPolicy> pibooster_validation(const GuestSystemConfig&) {
+  return std::make_unique<pibooster::PtPoolValidation>();
+}
+
+constexpr std::array kTable = {
+    Policy{"baseline", "Xen PV guest with Linux's Xen paths (the system PiBooster improves on)",
+           [](GuestSystemConfig& c) { c.pvops = PvOpsKind::kXen; }},
+    Policy{"native", "the same kernel on bare metal (no hypervisor): the reference",
+           [](GuestSystemConfig& c) { c.pvops = PvOpsKind::kNative; }},
+    Policy{"no-iommu",
+           "Xen PV as baseline, but the domain does not use the IOMMU (no DMA protection)",
+           [](GuestSystemConfig& c) {
+             c.pvops = PvOpsKind::kXen;
+             c.iommu = xen::IommuMode::kNone;
+           }},
+    Policy{"pibooster", "Xen PV with PiBooster: the page-table cache and fine-grained validation",
+           [](GuestSystemConfig& c) {
+             c.pvops = PvOpsKind::kXen;
+             c.delta.pt_pages = pibooster_cache;
+             c.delta.xen_validation = pibooster_validation;
+           }},
+    Policy{"pibooster-cache-only", "ablation: the guest's page-table cache, Xen unchanged",
+           [](GuestSystemConfig& c) {
+             c.pvops = PvOpsKind::kXen;
+             c.delta.pt_pages = pibooster_cache_without_pool;
+           }},
+    Policy{"pibooster-validation-only",
+           "ablation: Xen's page-table pool interface, used per tree without a cache",
+           [](GuestSystemConfig& c) {
+             c.pvops = PvOpsKind::kXen;
+             c.delta.dma_pool =
+                 [](const DeltaContext& ctx) -> std::unique_ptr<guest::DmaPoolStrategy> {
+               return std::make_unique<pibooster::PerTreeDmaPool>(ctx.pool);
+             };
+             c.delta.xen_validation = pibooster_validation;
+           }},
+    Policy{"linux-quicklist",
+           "Linux's pre-5.4 quicklists on Xen PV: freed tables kept zeroed per level, trimmed, Xen "
+           "unchanged",
+           [](GuestSystemConfig& c) {
+             c.pvops = PvOpsKind::kXen;
+             c.delta.pt_pages = [](const DeltaContext& ctx) {
+               return pibooster::make_linux_quicklist(ctx.core);
+             };
+           }},
+};
+
+}  // namespace
+
+std::span<const Policy> policy_table() {
+  return kTable;
+}
+
+const Policy& find_policy(std::string_view name) {
+  for (const Policy& p : kTable) {
+    if (p.name == name) return p;
+  }
+  std::string valid;
+  for (const Policy& p : kTable) valid += (valid.empty() ? "" : ", ") + std::string(p.name);
+  throw InputError("unknown policy '" + std::string(name) + "' (valid: " + valid + ")");
+}
+
+void apply_policy(std::string_view name, system::GuestSystemConfig& config) {
+  find_policy(name).configure(config);
+}
+
+}  // namespace pib::policies
