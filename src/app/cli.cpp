@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "app/cli.hpp"
 
+#include <algorithm>
 #include <fstream>
 #include <iomanip>
 #include <ostream>
@@ -11,6 +12,7 @@
 #include "app/run_cmd.hpp"
 #include "app/workload_cmd.hpp"
 #include "common/error.hpp"
+#include "policies/policy_table.hpp"
 #include "sim/events.hpp"
 
 namespace pib::app {
@@ -23,6 +25,7 @@ commands:
   run SCENARIO        run a scenario under its policies on a cost profile; prints modeled
                       latencies, the time breakdown and counters, writes results/SCENARIO/
   scenarios           list the built-in scenarios (--show NAME prints one)
+  policies            list the policies (the designs a scenario compares)
   profiles            list the built-in cost profiles (--show NAME prints one resolved)
   fidelity            model vs a real Xen 4.17 + Linux 6.1 system's traced hypercall counts
   snapshot PID        capture a live process's address space (maps, pagemap, VmPTE) as JSON
@@ -53,6 +56,13 @@ Prints the table of every counter the model keeps: its dotted name, its unit and
 (--markdown: as the rows of docs/counters.md, which scripts/gen-counters-doc.sh regenerates).
 )";
 
+constexpr const char* kPoliciesHelp = R"(usage: pibooster policies
+
+Lists every policy: the named ways to build the system that scenarios (policies = [...]),
+'run --compare' and 'workload --compare' choose between. Each is one row of the policy table
+(src/policies/policy_table.cpp); docs/adding-a-policy.md shows how to add one.
+)";
+
 bool wants_help(const std::vector<std::string>& args) {
   for (const auto& a : args) {
     if (a == "--help" || a == "-h") return true;
@@ -80,6 +90,23 @@ int cmd_stats(const std::vector<std::string>& args, std::ostream& out, std::ostr
       << "meaning\n";
   for (const auto& e : sim::kEventTable) {
     out << std::left << std::setw(32) << e.name << std::setw(10) << e.unit << e.description << "\n";
+  }
+  return 0;
+}
+
+int cmd_policies(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (wants_help(args)) {
+    out << kPoliciesHelp;
+    return 0;
+  }
+  if (args.size() != 1) {
+    err << kPoliciesHelp;
+    return 2;
+  }
+  std::size_t width = 0;
+  for (const auto& p : policies::policy_table()) width = std::max(width, p.name.size());
+  for (const auto& p : policies::policy_table()) {
+    out << std::left << std::setw(static_cast<int>(width + 2)) << p.name << p.description << "\n";
   }
   return 0;
 }
@@ -123,6 +150,8 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         out << kHvScriptHelp;
       } else if (args.size() > 1 && args[1] == "stats") {
         out << kStatsHelp;
+      } else if (args.size() > 1 && args[1] == "policies") {
+        out << kPoliciesHelp;
       } else if (args.size() > 1 && args[1] == "run") {
         out << kRunHelp;
       } else if (args.size() > 1 && args[1] == "scenarios") {
@@ -136,6 +165,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     }
     if (cmd == "hv-script") return cmd_hv_script(args, out, err);
     if (cmd == "stats") return cmd_stats(args, out, err);
+    if (cmd == "policies") return cmd_policies(args, out, err);
     if (cmd == "run") {
       if (wants_help(args)) {
         out << kRunHelp;
@@ -184,7 +214,8 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     return 2;
   }
   err << "pibooster: unknown command '" << cmd
-      << "' (valid: run, scenarios, profiles, calibrate, fidelity, snapshot, workload, hv-script, "
+      << "' (valid: run, scenarios, policies, profiles, calibrate, fidelity, snapshot, workload, "
+         "hv-script, "
          "stats, help)\n";
   return 2;
 }

@@ -50,6 +50,22 @@ TEST(HypercallRules, UnknownMmuUpdateCommandIsENOSYS) {
   EXPECT_EQ(fx.xen.mmu_update(0, std::span(&req, 1), &done, abi::kDomidSelf), abi::err::kENOSYS);
 }
 
+TEST(HypercallRules, PoolCommandsAreUnknownToXenItself) {
+  // MMUEXT_PT_POOL_ADD/REMOVE belong to PiBooster's validation policy; Xen's own answers
+  // -ENOSYS and changes nothing.
+  PvFixture fx;
+  const Pfn t = fx.alloc();
+  for (const uint32_t cmd : {abi::kMmuextPtPoolAdd, abi::kMmuextPtPoolRemove}) {
+    const abi::MmuextOp op{cmd, fx.mfn(t).value, 0};
+    uint32_t done = 0;
+    EXPECT_EQ(fx.xen.mmuext_op(0, std::span(&op, 1), &done, abi::kDomidSelf), abi::err::kENOSYS);
+    EXPECT_EQ(done, 0u);
+  }
+  EXPECT_FALSE(fx.xen.frame_table()[fx.mfn(t)].dma_revoked);
+  EXPECT_EQ(fx.xen.validation_policy().name(), "combined");
+  EXPECT_AUDIT_CLEAN(fx);
+}
+
 TEST(HypercallRules, MmuUpdateToUnpinnedFrameIsAPlainStore) {
   PvFixture fx;
   const Pfn t = fx.alloc();
