@@ -7,6 +7,8 @@
 
 namespace pib::hw {
 
-int probe_downward_include() { return 0; }
+int probe_downward_include() {
+  return 0;
+}
 
 }  // namespace pib::hw

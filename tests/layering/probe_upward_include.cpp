@@ -6,6 +6,8 @@
 
 namespace pib::hw {
 
-std::size_t probe_upward_include() { return scenario::builtin_scenarios().size(); }
+std::size_t probe_upward_include() {
+  return scenario::builtin_scenarios().size();
+}
 
 }  // namespace pib::hw

@@ -132,7 +132,7 @@ bool is_source(const fs::path& p) {
 }
 
 struct Include {
-  std::string file;    // including file, relative to src/
+  std::string file;  // including file, relative to src/
   int line = 0;
   std::string text;    // the line as written
   std::string target;  // the included file, relative to src/ (may not exist)
@@ -213,8 +213,8 @@ class Layering : public ::testing::Test {
 };
 
 // Folders above the system layer: nothing below it may see them.
-const Strings kAboveSystem = {"system", "workload", "scenario", "report", "fidelity", "app",
-                              "policies"};
+const Strings kAboveSystem = {"system",   "workload", "scenario", "report",
+                              "fidelity", "app",      "policies"};
 
 Strings with_above_system(Strings folders) {
   folders.insert(folders.end(), kAboveSystem.begin(), kAboveSystem.end());
@@ -313,8 +313,7 @@ TEST_F(Layering, AbiKnowsNeitherSide) {
 TEST_F(Layering, GuestReachesXenOnlyThroughAbi) {
   EXPECT_EQ(seen_of("pib_guest", with_above_system({"xen", "pibooster/xen"})), Strings{});
   ASSERT_NE(graph().find("pib_pibooster_guest"), nullptr);
-  EXPECT_EQ(seen_of("pib_pibooster_guest", with_above_system({"xen", "pibooster/xen"})),
-            Strings{});
+  EXPECT_EQ(seen_of("pib_pibooster_guest", with_above_system({"xen", "pibooster/xen"})), Strings{});
 }
 
 TEST_F(Layering, HypervisorKnowsNothingOfTheGuest) {
