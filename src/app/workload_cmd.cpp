@@ -70,7 +70,7 @@ void print_host_memory(std::ostream& out, system::PvOpsKind kind,
                        const workload::HostMemoryFigures& f) {
   std::ostringstream ratio;
   ratio << std::fixed << std::setprecision(2) << f.ratio();
-  out << "host memory (" << system::pvops_name(kind) << "): " << mib(f.host_growth())
+  out << "host memory (" << system::name_of(kind) << "): " << mib(f.host_growth())
       << " resident-set growth at the peak (high-water " << mib(f.hwm_growth) << ") for "
       << mib(f.touched_bytes()) << " of guest memory touched (" << f.touched_frames
       << " frames holding data; " << f.guest_pages_in_use << " guest pages in use): ratio "
@@ -130,23 +130,11 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
     } else if (flag == "--memory-mib") {
       memory_mib = parse_u64(flag, v);
     } else if (flag == "--xen") {
-      const auto g = xen::generation_by_name(v);
-      if (!g) throw InputError("--xen: unknown generation '" + v + "' (valid: modern, paper-era)");
-      base.xen_generation = *g;
+      base.xen_generation = xen::xen_generation_by_name(v);
     } else if (flag == "--linux") {
-      if (v != "4" && v != "6") throw InputError("--linux: expected 4 or 6, got '" + v + "'");
-      base.linux_generation =
-          v == "4" ? guest::LinuxGeneration::kLinux4 : guest::LinuxGeneration::kLinux6;
+      base.linux_generation = guest::linux_generation_by_name(v);
     } else if (flag == "--iommu") {
-      if (v == "none") {
-        base.iommu = xen::IommuMode::kNone;
-      } else if (v == "sync") {
-        base.iommu = xen::IommuMode::kSync;
-      } else if (v == "relaxed") {
-        base.iommu = xen::IommuMode::kRelaxed;
-      } else {
-        throw InputError("--iommu: expected none, sync or relaxed, got '" + v + "'");
-      }
+      base.iommu = xen::iommu_mode_by_name(v);
     } else if (flag == "--pibooster") {
       using PB = system::GuestSystemConfig::PiBooster;
       if (v == "off") {
@@ -227,7 +215,7 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
       << " (after " << warmup << " warm-up), " << vcpus << " vCPU(s), " << memory_mib
       << " MiB\nmean per operation:\n";
   out << std::left << std::setw(36) << "counter";
-  for (const auto kind : kinds) out << std::right << std::setw(14) << system::pvops_name(kind);
+  for (const auto kind : kinds) out << std::right << std::setw(14) << system::name_of(kind);
   out << "\n";
   for (const auto& e : sim::kEventTable) {
     bool any = false;

@@ -33,8 +33,8 @@ void write_table(std::ostream& out, const scenario::RunOutput& run, const Option
   out << "scenario  " << s.name << " — " << s.description << "\n"
       << "          " << s.iterations << " x " << results.front().operation << " after " << s.warmup
       << " warm-up, seed " << s.seed << ", " << s.vcpus << " vCPU(s), " << s.memory_mib
-      << " MiB, Xen " << (s.xen_generation == xen::XenGeneration::kModern ? "modern" : "paper-era")
-      << ", Linux " << (s.linux_generation == guest::LinuxGeneration::kLinux4 ? "4.x" : "6.x")
+      << " MiB, Xen " << name_of(s.xen_generation) << ", Linux " << name_of(s.linux_generation)
+      << ".x"
       << " paths\n"
       << "profile   " << run.profile.name() << " (" << run.profile.origin() << ")\n\n";
   // Each column as wide as its heading needs, so long policy names never run together.

@@ -93,15 +93,10 @@ Scenario Scenario::parse(const std::string& text, const std::string& origin) {
     s.memory_mib = get_uint(origin, *m, "memory_mib", s.memory_mib, 16, 65536);
     s.vcpus = static_cast<uint32_t>(get_uint(origin, *m, "vcpus", s.vcpus, 1, 64));
     const std::string mode = get_string(origin, *m, "iommu", "none");
-    if (mode == "none") {
-      s.iommu = xen::IommuMode::kNone;
-    } else if (mode == "sync") {
-      s.iommu = xen::IommuMode::kSync;
-    } else if (mode == "relaxed") {
-      s.iommu = xen::IommuMode::kRelaxed;
-    } else {
-      throw InputError(at(origin, *m->get("iommu")) +
-                       ": machine.iommu must be none, sync or relaxed, got '" + mode + "'");
+    try {
+      s.iommu = xen::iommu_mode_by_name(mode);
+    } catch (const InputError& e) {
+      throw InputError(at(origin, *m->get("iommu")) + ": machine.iommu: " + e.what());
     }
     if (const toml::node* cm = m->get("caching_mode")) {
       if (!cm->is_boolean())
@@ -119,19 +114,23 @@ Scenario Scenario::parse(const std::string& text, const std::string& origin) {
   if (const toml::table* x = section(origin, doc, "xen")) {
     only_keys(origin, *x, "xen", {"generation"});
     const std::string g = get_string(origin, *x, "generation", "modern");
-    const auto gen = xen::generation_by_name(g);
-    if (!gen) {
-      throw InputError(at(origin, *x->get("generation")) + ": unknown Xen generation '" + g +
-                       "' (valid: modern, paper-era)");
+    try {
+      s.xen_generation = xen::xen_generation_by_name(g);
+    } catch (const InputError& e) {
+      throw InputError(at(origin, *x->get("generation")) + ": xen.generation: " + e.what());
     }
-    s.xen_generation = *gen;
   }
   if (const toml::table* g = section(origin, doc, "guest")) {
     only_keys(origin, *g, "guest", {"linux", "randomize_va_space", "hz"});
-    const uint64_t l = get_uint(origin, *g, "linux", 6, 4, 6);
-    if (l != 4 && l != 6)
-      throw InputError(at(origin, *g->get("linux")) + ": guest.linux must be 4 or 6");
-    s.linux_generation = l == 4 ? guest::LinuxGeneration::kLinux4 : guest::LinuxGeneration::kLinux6;
+    if (const toml::node* l = g->get("linux")) {
+      const auto v = l->value<int64_t>();
+      try {
+        s.linux_generation = guest::linux_generation_by_name(
+            l->is_integer() ? std::to_string(*v) : l->value_or(std::string("?")));
+      } catch (const InputError& e) {
+        throw InputError(at(origin, *l) + ": guest.linux: " + e.what());
+      }
+    }
     s.randomize_va_space = static_cast<int>(get_uint(origin, *g, "randomize_va_space", 2, 0, 2));
     s.hz = static_cast<uint32_t>(get_uint(origin, *g, "hz", 0, 0, 10000));
   }
@@ -220,15 +219,13 @@ std::string Scenario::to_toml() const {
   o << "# Resolved scenario (from " << origin << ")\npolicies = [" << pol
     << "]\n\n[scenario]\nname = " << quoted(name) << "\ndescription = " << quoted(description)
     << "\niterations = " << iterations << "\nwarmup = " << warmup << "\nseed = " << seed
-    << "\n\n[machine]\nmemory_mib = " << memory_mib << "\nvcpus = " << vcpus << "\niommu = "
-    << quoted(iommu == xen::IommuMode::kNone   ? "none"
-              : iommu == xen::IommuMode::kSync ? "sync"
-                                               : "relaxed")
+    << "\n\n[machine]\nmemory_mib = " << memory_mib << "\nvcpus = " << vcpus
+    << "\niommu = " << quoted(std::string(name_of(iommu)))
     << "\ncaching_mode = " << (iommu_params.caching_mode ? "true" : "false")
     << "\niotlb_entries = " << iommu_params.iotlb_entries
-    << "\niotlb_ways = " << iommu_params.iotlb_ways << "\n\n[xen]\ngeneration = "
-    << quoted(xen_generation == xen::XenGeneration::kModern ? "modern" : "paper-era")
-    << "\n\n[guest]\nlinux = " << (linux_generation == guest::LinuxGeneration::kLinux4 ? 4 : 6)
+    << "\niotlb_ways = " << iommu_params.iotlb_ways
+    << "\n\n[xen]\ngeneration = " << quoted(std::string(name_of(xen_generation)))
+    << "\n\n[guest]\nlinux = " << name_of(linux_generation)
     << "\nrandomize_va_space = " << randomize_va_space << "\nhz = " << hz
     << "\n\n[workload]\nname = " << quoted(workload) << "\n";
   o << "\n[pibooster]\ncapacity = " << ptcache.capacity

@@ -13,16 +13,6 @@ namespace {
 constexpr uint64_t kXenReservedFrames = 256;
 }  // namespace
 
-PvOpsKind pvops_by_name(const std::string& name) {
-  if (name == "xen") return PvOpsKind::kXen;
-  if (name == "native") return PvOpsKind::kNative;
-  throw InputError("unknown pv-ops '" + name + "' (valid: xen, native)");
-}
-
-std::string pvops_name(PvOpsKind kind) {
-  return kind == PvOpsKind::kXen ? "xen" : "native";
-}
-
 GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
   if (config.vcpus == 0 || config.vcpus > 64) throw InputError("vcpus must be 1..64");
   if (!(config.clock_scale > 0)) throw InputError("clock_scale must be above 0");

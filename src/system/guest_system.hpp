@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/names.hpp"
 #include "guest/kernel.hpp"
 #include "guest/pt_cache.hpp"
 #include "guest/xen/xen_pv_ops.hpp"
@@ -23,8 +24,15 @@
 namespace pib::system {
 
 enum class PvOpsKind { kXen, kNative };
-PvOpsKind pvops_by_name(const std::string& name);  // "xen" | "native"; InputError otherwise
-std::string pvops_name(PvOpsKind kind);
+inline constexpr auto kPvOpsNames =
+    make_names<PvOpsKind>("pv-ops", {{PvOpsKind::kXen, "xen"}, {PvOpsKind::kNative, "native"}});
+inline std::string_view name_of(PvOpsKind kind) {
+  return kPvOpsNames.name_of(kind);
+}
+// InputError naming the valid ones when `name` is neither.
+inline PvOpsKind pvops_by_name(std::string_view name) {
+  return kPvOpsNames.by_name(name);
+}
 
 struct GuestSystemConfig {
   PvOpsKind pvops = PvOpsKind::kXen;

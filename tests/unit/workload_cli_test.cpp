@@ -55,7 +55,7 @@ TEST(WorkloadCli, BadInputIsNamed) {
       {{"workload", "lat_proc.fork", "--iterations", "x"}, "--iterations expects"},
       {{"workload", "lat_proc.fork", "--pvops", "kvm"}, "unknown pv-ops 'kvm'"},
       {{"workload", "lat_proc.fork", "--param", "colour=red"}, "no parameter 'colour'"},
-      {{"workload", "lat_proc.fork", "--xen", "3.0"}, "unknown generation '3.0'"},
+      {{"workload", "lat_proc.fork", "--xen", "3.0"}, "unknown Xen generation '3.0'"},
       {{"workload", "lat_proc.fork", "--vcpus"}, "--vcpus needs a value"},
       {{"workload", "lat_proc.fork", "--frobnicate", "1"}, "unknown option '--frobnicate'"},
       {{"workload", "lat_proc.fork", "--memory-mib", "1"}, "--memory-mib must be"},
