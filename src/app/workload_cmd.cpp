@@ -171,7 +171,9 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
     }
   }
   if (iterations == 0) throw InputError("--iterations must be at least 1");
-  if (vcpus == 0 || vcpus > 64) throw InputError("--vcpus must be 1..64");
+  if (vcpus == 0 || vcpus > kMaxCpus) {
+    throw InputError("--vcpus must be 1.." + std::to_string(kMaxCpus));
+  }
   if (memory_mib < 16 || memory_mib > 65536) throw InputError("--memory-mib must be 16..65536");
   base.vcpus = static_cast<uint32_t>(vcpus);
   if (hz != 0) {
@@ -183,7 +185,7 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
   const workload::WorkloadInfo info = workload::workload_info(name);
   base.nic = info.nic;
   base.disk = info.disk;
-  base.guest_pages = memory_mib * 256;
+  base.guest_pages = memory_mib * kPagesPerMiB;
 
   std::vector<workload::RunResult> results;
   std::vector<workload::HostMemoryFigures> memory;

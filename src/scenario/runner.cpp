@@ -41,7 +41,7 @@ RunOutput run_scenario(const Scenario& scenario, const cost::CostProfile& profil
   RunOutput out{scenario, profile, {}};
   for (std::size_t pi = 0; pi < scenario.policies.size(); ++pi) {
     system::GuestSystemConfig cfg;
-    cfg.guest_pages = scenario.memory_mib * 256;
+    cfg.guest_pages = scenario.memory_mib * kPagesPerMiB;
     cfg.vcpus = scenario.vcpus;
     cfg.xen_generation = scenario.xen_generation;
     cfg.linux_generation = scenario.linux_generation;

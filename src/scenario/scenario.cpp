@@ -91,7 +91,7 @@ Scenario Scenario::parse(const std::string& text, const std::string& origin) {
     only_keys(origin, *m, "machine",
               {"memory_mib", "vcpus", "iommu", "caching_mode", "iotlb_entries", "iotlb_ways"});
     s.memory_mib = get_uint(origin, *m, "memory_mib", s.memory_mib, 16, 65536);
-    s.vcpus = static_cast<uint32_t>(get_uint(origin, *m, "vcpus", s.vcpus, 1, 64));
+    s.vcpus = static_cast<uint32_t>(get_uint(origin, *m, "vcpus", s.vcpus, 1, kMaxCpus));
     const std::string mode = get_string(origin, *m, "iommu", "none");
     try {
       s.iommu = xen::iommu_mode_by_name(mode);

@@ -36,7 +36,7 @@ inline PvOpsKind pvops_by_name(std::string_view name) {
 
 struct GuestSystemConfig {
   PvOpsKind pvops = PvOpsKind::kXen;
-  uint64_t guest_pages = 32768;  // 128 MiB
+  uint64_t guest_pages = 128 * kPagesPerMiB;
   uint32_t vcpus = 1;
   xen::XenGeneration xen_generation = xen::XenGeneration::kModern;
   guest::LinuxGeneration linux_generation = guest::LinuxGeneration::kLinux6;
@@ -67,8 +67,8 @@ struct GuestSystemConfig {
 inline constexpr uint16_t kNicDevice = 0x100;
 inline constexpr uint16_t kDiskDevice = 0x200;
 // Devices keep their own clocks in the ledger, after the vCPUs'.
-inline constexpr uint32_t kNicClock = 64;
-inline constexpr uint32_t kDiskClock = 65;
+inline constexpr uint32_t kNicClock = kMaxCpus;
+inline constexpr uint32_t kDiskClock = kMaxCpus + 1;
 
 class GuestSystem {
  public:
