@@ -100,10 +100,7 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostrea
     const std::string& v = args[++i];
     if (flag == "--policy" || flag == "--compare") {
       sc.policies = split(v, ',');
-      for (const auto& p : sc.policies) {
-        system::GuestSystemConfig probe;
-        scenario::apply_policy(p, probe);
-      }
+      scenario::check_policies(sc.policies);
     } else if (flag == "--profile") {
       profile_name = v;
     } else if (flag == "--set") {

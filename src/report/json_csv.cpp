@@ -17,14 +17,14 @@ void write_json(std::ostream& out, const scenario::RunOutput& run, const Options
                    {"origin", s.origin},
                    {"iterations", s.iterations},
                    {"warmup", s.warmup},
-                   {"seed", s.seed},
-                   {"memory_mib", s.memory_mib},
-                   {"vcpus", s.vcpus},
-                   {"xen_generation", name_of(s.xen_generation)},
+                   {"seed", s.system.seed},
+                   {"memory_mib", s.memory_mib()},
+                   {"vcpus", s.system.vcpus},
+                   {"xen_generation", name_of(s.system.xen_generation)},
                    // A number in the JSON (its name is the major version).
-                   {"linux_generation", std::stoi(std::string(name_of(s.linux_generation)))},
-                   {"workload", s.workload},
-                   {"params", s.params.values()}};
+                   {"linux_generation", std::stoi(std::string(name_of(s.system.linux_generation)))},
+                   {"workload", s.workload.name},
+                   {"params", s.workload.params.values()}};
   j["profile"] = {{"name", run.profile.name()}, {"origin", run.profile.origin()}};
   ordered_json results = ordered_json::array();
   for (const auto& r : run.results) {

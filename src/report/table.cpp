@@ -32,9 +32,9 @@ void write_table(std::ostream& out, const scenario::RunOutput& run, const Option
   const auto& results = run.results;
   out << "scenario  " << s.name << " — " << s.description << "\n"
       << "          " << s.iterations << " x " << results.front().operation << " after " << s.warmup
-      << " warm-up, seed " << s.seed << ", " << s.vcpus << " vCPU(s), " << s.memory_mib
-      << " MiB, Xen " << name_of(s.xen_generation) << ", Linux " << name_of(s.linux_generation)
-      << ".x"
+      << " warm-up, seed " << s.system.seed << ", " << s.system.vcpus << " vCPU(s), "
+      << s.memory_mib() << " MiB, Xen " << name_of(s.system.xen_generation) << ", Linux "
+      << name_of(s.system.linux_generation) << ".x"
       << " paths\n"
       << "profile   " << run.profile.name() << " (" << run.profile.origin() << ")\n\n";
   // Each column as wide as its heading needs, so long policy names never run together.
@@ -55,7 +55,8 @@ void write_table(std::ostream& out, const scenario::RunOutput& run, const Option
     }
     out << "\n";
   };
-  header(s.vcpus > 1 ? "modeled latency (us per op, busiest vCPU)" : "modeled latency (us per op)");
+  header(s.system.vcpus > 1 ? "modeled latency (us per op, busiest vCPU)"
+                            : "modeled latency (us per op)");
   auto row = [&](const std::string& name, auto get) {
     out << std::left << std::setw(w0) << ("  " + name);
     for (std::size_t i = 0; i < results.size(); ++i) {
@@ -69,7 +70,7 @@ void write_table(std::ostream& out, const scenario::RunOutput& run, const Option
   row("mean", [](const scenario::PolicyResult& r) { return r.latency.mean; });
   row("median", [](const scenario::PolicyResult& r) { return r.latency.median; });
   row("p99", [](const scenario::PolicyResult& r) { return r.latency.p99; });
-  if (s.vcpus > 1) {
+  if (s.system.vcpus > 1) {
     row("cpu time, all vCPUs", [](const scenario::PolicyResult& r) { return r.mean_cpu_ns; });
   }
   auto io_bytes = [](const scenario::PolicyResult& r) {
@@ -95,29 +96,29 @@ void write_table(std::ostream& out, const scenario::RunOutput& run, const Option
     row("host time to simulate", [](const scenario::PolicyResult& r) { return r.host_ns_per_op; });
   }
   // The paper's figure beside the model's (PiBooster vs baseline on this profile).
-  if (!s.paper_claim.empty()) {
+  if (!s.paper.claim.empty()) {
     const scenario::PolicyResult* base = nullptr;
     const scenario::PolicyResult* pb = nullptr;
     for (const auto& r : results) {
       if (r.policy == "baseline") base = &r;
       if (r.policy == "pibooster") pb = &r;
     }
-    out << "\npaper: " << s.paper_claim << "\n";
+    out << "\npaper: " << s.paper.claim << "\n";
     if (base != nullptr && pb != nullptr) {
       auto pct = [](double a, double b) { return b == 0 ? 0.0 : (a / b - 1) * 100; };
       char line[200];
-      if (s.paper_latency_pct) {
+      if (s.paper.latency_pct) {
         std::snprintf(line, sizeof line,
                       "  mean latency, pibooster vs baseline: model %+.1f%%, paper %+.1f%%\n",
-                      pct(pb->latency.mean, base->latency.mean), *s.paper_latency_pct);
+                      pct(pb->latency.mean, base->latency.mean), *s.paper.latency_pct);
         out << line;
       }
-      if (s.paper_pt_work_pct) {
+      if (s.paper.pt_work_pct) {
         std::snprintf(line, sizeof line,
                       "  page-table (de)allocation work, pibooster vs baseline: model %+.1f%%, "
                       "paper %+.1f%%\n",
                       pct(pb->pt_work_ns(run.profile), base->pt_work_ns(run.profile)),
-                      *s.paper_pt_work_pct);
+                      *s.paper.pt_work_pct);
         out << line;
       }
       const auto inv = [](const scenario::PolicyResult& r) {

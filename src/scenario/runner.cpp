@@ -40,27 +40,15 @@ RunOutput run_scenario(const Scenario& scenario, const cost::CostProfile& profil
                        const Progress& progress) {
   RunOutput out{scenario, profile, {}};
   for (std::size_t pi = 0; pi < scenario.policies.size(); ++pi) {
-    system::GuestSystemConfig cfg;
-    cfg.guest_pages = scenario.memory_mib * kPagesPerMiB;
-    cfg.vcpus = scenario.vcpus;
-    cfg.xen_generation = scenario.xen_generation;
-    cfg.linux_generation = scenario.linux_generation;
-    cfg.randomize_va_space = scenario.randomize_va_space;
-    cfg.seed = scenario.seed;
-    if (scenario.hz != 0) {
-      cfg.clock = cost::unit_costs(profile);
-      cfg.hz = scenario.hz;
-    }
-    cfg.iommu = scenario.iommu;
-    cfg.iommu_params = scenario.iommu_params;
-    cfg.ptcache = scenario.ptcache;
-    const workload::WorkloadInfo info = workload::workload_info(scenario.workload);
+    system::GuestSystemConfig cfg = scenario.system;
+    if (cfg.hz != 0) cfg.clock = cost::unit_costs(profile);  // a tick runs on the run's profile
+    const workload::WorkloadInfo info = workload::workload_info(scenario.workload.name);
     cfg.nic = info.nic;
     cfg.disk = info.disk;
     apply_policy(scenario.policies[pi], cfg);
     system::GuestSystem sys(cfg);
-    auto w = workload::make_workload(scenario.workload, scenario.params);
-    w->set_seed(scenario.seed);
+    auto w = workload::make_workload(scenario.workload.name, scenario.workload.params);
+    w->set_seed(cfg.seed);
     w->setup(sys);
     for (uint64_t i = 0; i < scenario.warmup; ++i) w->iteration(sys);
     PolicyResult r;
