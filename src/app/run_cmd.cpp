@@ -31,7 +31,7 @@ options:
 }  // namespace
 
 std::string run_help() {
-  return std::string(kRunUsage) + kRunOptionsHelp;
+  return std::string(kRunUsage) + run_options_help();
 }
 
 const char* const kScenariosHelp = R"(usage: pibooster scenarios [--show NAME]

@@ -7,13 +7,15 @@
 
 #include "app/args.hpp"
 #include "common/error.hpp"
+#include "scenario/policy.hpp"
 
 namespace pib::app {
 
+namespace {
+
 const char* const kRunOptionsHelp =
     R"(  --policy NAME          run only this policy
-  --compare A,B,...      run these policies side by side (the first is the reference;
-                         'pibooster help run' lists them)
+  --compare A,B,...      run these policies side by side (the first is the reference)
   --profile NAME|FILE    cost profile (default paper-era-server; 'pibooster profiles' lists them)
   --set EVENT=NS         override one unit cost (repeatable); recorded in the resolved profile
   --iterations N         measured iterations
@@ -27,8 +29,6 @@ const char* const kRunOptionsHelp =
   --host-time            also report host time per simulated operation (not deterministic)
 )";
 
-namespace {
-
 struct KeyFlag {
   const char* flag;
   const char* key;
@@ -40,6 +40,17 @@ constexpr KeyFlag kKeyFlags[] = {
 };
 
 }  // namespace
+
+std::string run_options_help() {
+  std::string text = kRunOptionsHelp;
+  text += "\npolicies:\n";
+  for (const auto& p : scenario::policy_catalog()) {
+    std::string name = "  " + p.name;
+    name.resize(std::max<std::size_t>(name.size() + 1, 27), ' ');
+    text += name + p.description + "\n";
+  }
+  return text;
+}
 
 bool RunOptions::take(const std::vector<std::string>& args, std::size_t& i) {
   const std::string& flag = args[i];

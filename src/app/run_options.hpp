@@ -16,8 +16,8 @@
 
 namespace pib::app {
 
-// Their lines in both commands' help.
-extern const char* const kRunOptionsHelp;
+// Their lines in both commands' help, with the policies there are.
+std::string run_options_help();
 
 struct RunOptions {
   std::optional<std::vector<std::string>> policies;  // --policy / --compare

@@ -204,7 +204,7 @@ int list_workloads(std::ostream& out) {
 }  // namespace
 
 std::string workload_help() {
-  return std::string(kWorkloadUsage) + kRunOptionsHelp;
+  return std::string(kWorkloadUsage) + run_options_help();
 }
 
 int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {

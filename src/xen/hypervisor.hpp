@@ -99,7 +99,7 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   uint64_t tlbflush_time(CpuId cpu) const { return tlbflush_time_.at(cpu); }
 
  private:
-  // ---- references and types (page_refs.cpp, page_types.cpp) -------------------------
+  // ---- references and types (page_types.cpp) ------------------------------------------
   bool get_page(Mfn mfn, const Domain& d);
   void put_page(Mfn mfn);
   int64_t get_page_type(Mfn mfn, PageType type, Domain& d);
