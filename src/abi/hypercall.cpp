@@ -32,4 +32,11 @@ std::string_view error_name(int64_t rc) {
   }
 }
 
+std::string mmuext_name(uint32_t cmd) {
+  for (const auto& r : kMmuextCmdNames.rows) {
+    if (r.value == cmd) return std::string(r.name);
+  }
+  return "cmd" + std::to_string(cmd);
+}
+
 }  // namespace pib::abi

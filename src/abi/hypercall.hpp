@@ -9,9 +9,11 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/names.hpp"
 #include "common/types.hpp"
 
 namespace pib::abi {
@@ -92,6 +94,32 @@ enum MmuextCmd : uint32_t {
   kMmuextPtPoolAdd = 40,
   kMmuextPtPoolRemove = 41,
 };
+// Xen's names without the MMUEXT_ prefix, as traces print them.
+inline constexpr auto kMmuextCmdNames =
+    make_names<MmuextCmd>("mmuext command", {{kMmuextPinL1Table, "PIN_L1_TABLE"},
+                                             {kMmuextPinL2Table, "PIN_L2_TABLE"},
+                                             {kMmuextPinL3Table, "PIN_L3_TABLE"},
+                                             {kMmuextPinL4Table, "PIN_L4_TABLE"},
+                                             {kMmuextUnpinTable, "UNPIN_TABLE"},
+                                             {kMmuextNewBaseptr, "NEW_BASEPTR"},
+                                             {kMmuextTlbFlushLocal, "TLB_FLUSH_LOCAL"},
+                                             {kMmuextInvlpgLocal, "INVLPG_LOCAL"},
+                                             {kMmuextTlbFlushMulti, "TLB_FLUSH_MULTI"},
+                                             {kMmuextInvlpgMulti, "INVLPG_MULTI"},
+                                             {kMmuextTlbFlushAll, "TLB_FLUSH_ALL"},
+                                             {kMmuextInvlpgAll, "INVLPG_ALL"},
+                                             {kMmuextFlushCache, "FLUSH_CACHE"},
+                                             {kMmuextSetLdt, "SET_LDT"},
+                                             {kMmuextNewUserBaseptr, "NEW_USER_BASEPTR"},
+                                             {kMmuextClearPage, "CLEAR_PAGE"},
+                                             {kMmuextCopyPage, "COPY_PAGE"},
+                                             {kMmuextFlushCacheGlobal, "FLUSH_CACHE_GLOBAL"},
+                                             {kMmuextMarkSuper, "MARK_SUPER"},
+                                             {kMmuextUnmarkSuper, "UNMARK_SUPER"},
+                                             {kMmuextPtPoolAdd, "PT_POOL_ADD"},
+                                             {kMmuextPtPoolRemove, "PT_POOL_REMOVE"}});
+// The command's name; "cmdN" for a number the ABI does not define (a guest may send any).
+std::string mmuext_name(uint32_t cmd);
 struct MmuextOp {
   uint32_t cmd = 0;
   uint64_t arg1 = 0;  // mfn (pin/unpin/baseptr/clear/copy) or linear address (invlpg)

@@ -33,8 +33,8 @@ commands:
                       profile (other rows from the literature, marked so)
   hv-script FILE...   run hypercall scripts against a small PV domain (docs/hv-script.md);
                       exits 1 if any line's expected result ("-> ...") was not met
-  workload NAME       run a process workload (fork/exec/exit...) on the guest kernel under
-                      the xen and native pv-ops; --list shows the workloads
+  workload NAME       run one workload (fork/exec/exit, I/O...) as a scenario built from
+                      flags, under baseline and native by default; --list shows them
   stats --list        print every counter: dotted name, unit and meaning
   help [COMMAND]      this text, or the help of one command
 
@@ -153,11 +153,11 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       } else if (args.size() > 1 && args[1] == "policies") {
         out << kPoliciesHelp;
       } else if (args.size() > 1 && args[1] == "run") {
-        out << kRunHelp;
+        out << run_help();
       } else if (args.size() > 1 && args[1] == "scenarios") {
         out << kScenariosHelp;
       } else if (args.size() > 1 && args[1] == "workload") {
-        out << kWorkloadHelp;
+        out << workload_help();
       } else {
         out << kUsage;
       }
@@ -168,7 +168,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     if (cmd == "policies") return cmd_policies(args, out, err);
     if (cmd == "run") {
       if (wants_help(args)) {
-        out << kRunHelp;
+        out << run_help();
         return 0;
       }
       return cmd_run(args, out, err);
@@ -204,7 +204,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     }
     if (cmd == "workload") {
       if (wants_help(args)) {
-        out << kWorkloadHelp;
+        out << workload_help();
         return 0;
       }
       return cmd_workload(args, out, err);

@@ -85,8 +85,10 @@ class Script {
       } else if (k == "cpus") {
         mp.cpus = static_cast<uint32_t>(number(v));
       } else if (k == "generation") {
-        const auto g = xen::generation_by_name(v);
-        if (!g) fail("unknown generation '" + v + "' (valid: paper-era, modern)");
+        const auto g = xen::kXenGenerationNames.find(v);
+        if (!g)
+          fail("unknown generation '" + v + "' (valid: " + xen::kXenGenerationNames.valid_names() +
+               ")");
         xp.generation = *g;
       } else if (k == "privileged") {
         spec.privileged = v == "yes" || v == "true";
@@ -102,7 +104,7 @@ class Script {
     next_free_ = si_.first_free_pfn.value;
     ledger_.reset();  // the script's counters start after boot
     out_ << "# domain: " << spec.pages << " pages, " << spec.vcpus << " vcpu(s), Xen "
-         << xen::generation_name(xp.generation) << "\n";
+         << xen::name_of(xp.generation) << "\n";
   }
 
   void ensure_booted() {
@@ -423,7 +425,8 @@ class Script {
         return xen_->update_va_mapping(0, e.uvm);
       case abi::HypercallNr::kIret:
         return xen_->switch_guest_mode(0, false);
-      case abi::HypercallNr::kMulticall:
+      case abi::HypercallNr::kMulticall:  // no nesting, and scripts write no vcpu_op
+      case abi::HypercallNr::kVcpuOp:
         break;
     }
     return abi::err::kENOSYS;

@@ -8,7 +8,7 @@
 
 namespace pib::app {
 
-extern const char* const kRunHelp;
+std::string run_help();
 extern const char* const kScenariosHelp;
 int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int cmd_scenarios(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);

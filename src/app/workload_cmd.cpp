@@ -1,248 +1,234 @@
 // SPDX-License-Identifier: MIT
 #include "app/workload_cmd.hpp"
 
-#include <charconv>
 #include <iomanip>
 #include <ostream>
-#include <sstream>
 #include <string>
 
 #include "app/args.hpp"
+#include "app/run_options.hpp"
+#include "app/workload_extras.hpp"
 #include "common/error.hpp"
-#include "cost/cost_model.hpp"
-#include "cost/cost_profile.hpp"
-#include "policies/policy_table.hpp"
-#include "workload/host_memory.hpp"
+#include "scenario/scenario.hpp"
 #include "workload/workload.hpp"
 
 namespace pib::app {
 
-const char* const kWorkloadHelp = R"(usage: pibooster workload NAME [options]
-       pibooster workload --list
-
-Runs a process workload on the guest kernel and prints, for every counter that moved, its mean
-per operation (one operation = one iteration, e.g. one fork+exit), one column per pv-ops.
-
-options:
-  --pvops LIST        xen, native or xen,native (default: xen,native)
-  --iterations N      measured iterations (default 20)
-  --warmup N          unmeasured iterations first (default 2)
-  --vcpus N           vCPUs of the guest (default 1)
-  --memory-mib N      guest memory (default 128)
-  --xen GEN           Xen generation: modern (4.15-4.17, default) or paper-era (4.8-4.11)
-  --linux GEN         Linux generation of the Xen paths: 6 (default) or 4
-  --iommu MODE        none (default), sync or relaxed: how the Xen domain uses the IOMMU
-  --caching-mode      the IOMMU reports caching mode (invalidate on every map too)
-  --pibooster MODE    off (default), full, cache (cache only) or validation (validation only)
-  --randomize-va-space N  the guest's address-space randomisation: 0, 1 or 2 (default, Linux's)
-  --seed N            seed of the layout draws and of seeded workloads (default 1)
-  --param KEY=VALUE   a workload parameter (repeatable; --list shows each workload's keys)
-  --hz N              the guest kernel's tick (CONFIG_HZ, 1..10000; default none): the CPUs then
-                      run a clock on a cost profile, and long hypercalls a tick lands in are
-                      preempted and continue (xen.hypercall.preempted)
-  --clock-profile P   the profile that runs the clock (default paper-era-server)
-  --clock-scale X     stretch the clock X times (a slower machine, as an emulator; default 1)
-  --trace             print the hypercalls (and trapped faults) of the last iteration under
-                      the xen pv-ops, in order, before the table
-  --host-memory       also print the simulator's own memory (resident-set growth from before
-                      the system was built to the workload's peak) against the guest memory
-                      touched (machine frames holding data), per pv-ops
-)";
-
 namespace {
 
-constexpr const char* kDefaultClockProfile = "paper-era-server";
+const char* const kWorkloadUsage = R"(usage: pibooster workload NAME [options]
+       pibooster workload --list
 
-std::string fixed2(uint64_t x100) {
-  std::string s = std::to_string(x100 / 100) + ".";
-  const uint64_t frac = x100 % 100;
-  if (frac < 10) s += "0";
-  return s + std::to_string(frac);
+Runs one workload as a scenario built from these options (the keys a scenario file would set,
+with the same checks) under each policy, and prints what 'pibooster run' prints: modeled
+latencies, where the time goes, and the mean per operation of every counter that moved, one
+column per policy (one operation = one iteration, e.g. one fork+exit).
+
+the system (scenario keys):
+  --vcpus N           [machine] vcpus (default 1)
+  --memory-mib N      [machine] memory_mib: guest memory (default 128)
+  --iommu MODE        [machine] iommu: none (default), sync or relaxed
+  --caching-mode      [machine] caching_mode = true: invalidate the IOTLB on every map too
+  --xen GEN           [xen] generation: modern (4.15-4.17, default) or paper-era (4.8-4.11)
+  --linux GEN         [guest] linux: Linux generation of the Xen paths, 6 (default) or 4
+  --randomize-va-space N  [guest] randomize_va_space: 0, 1 or 2 (default, Linux's)
+  --hz N              [guest] hz: the guest kernel's tick (1..10000; default none): the CPUs
+                      then run a clock on the cost profile, and long hypercalls a tick lands in
+                      are preempted and continue (xen.hypercall.preempted)
+  --clock-scale X     [machine] clock_scale: stretch the clock X times (a slower machine, as
+                      an emulator; default 1); needs --hz
+  --clock-profile P   the same as --profile (the profile runs the clock); needs --hz
+  --param KEY=VALUE   [workload.params]: a workload parameter (repeatable; --list shows them)
+
+policies (default baseline,native):
+  --pvops LIST        alias: xen means policy baseline, native means native (xen,native =
+                      --compare baseline,native)
+  --pibooster MODE    alias: the xen column runs off = baseline (default), full = pibooster,
+                      cache = pibooster-cache-only, validation = pibooster-validation-only
+
+what else to show:
+  --trace             print the hypercalls (and trapped faults) of the last iteration of every
+                      policy that runs on Xen, in order, before the results
+  --host-memory       also print the simulator's own memory (resident-set growth from before
+                      the system was built to the workload's peak) against the guest memory
+                      touched (machine frames holding data), per policy
+
+as in 'pibooster run' (defaults here: 20 iterations after 2 warm-up, no output directory):
+)";
+
+constexpr uint64_t kDefaultIterations = 20;
+constexpr uint64_t kDefaultWarmup = 2;
+
+// Flags that set one scenario key each.
+struct KeyFlag {
+  const char* flag;
+  const char* key;
+};
+constexpr KeyFlag kKeyFlags[] = {
+    {"--vcpus", "machine.vcpus"},
+    {"--memory-mib", "machine.memory_mib"},
+    {"--iommu", "machine.iommu"},
+    {"--xen", "xen.generation"},
+    {"--linux", "guest.linux"},
+    {"--randomize-va-space", "guest.randomize_va_space"},
+    {"--clock-scale", "machine.clock_scale"},
+};
+
+// The old spellings of policies: --pvops kinds, and --pibooster modes for the xen column.
+struct Alias {
+  const char* name;
+  const char* policy;
+};
+constexpr Alias kPibooster[] = {{"off", "baseline"},
+                                {"full", "pibooster"},
+                                {"cache", "pibooster-cache-only"},
+                                {"validation", "pibooster-validation-only"}};
+
+std::string pibooster_policy(const std::string& mode) {
+  std::string valid;
+  for (const auto& a : kPibooster) {
+    if (mode == a.name) return a.policy;
+    valid += (valid.empty() ? "" : ", ") + std::string(a.name);
+  }
+  throw InputError("--pibooster: unknown mode '" + mode + "' (valid: " + valid + ")");
 }
 
-std::string mib(uint64_t bytes) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(1) << static_cast<double>(bytes) / (1024.0 * 1024.0)
-    << " MiB";
-  return s.str();
+struct WorkloadArgs {
+  scenario::Scenario sc;
+  RunOptions run;
+  std::vector<std::string> pvops = {"xen", "native"};
+  std::string pibooster = "off";
+  bool alias_given = false;
+  bool trace = false;
+  bool host_memory = false;
+  bool hz = false;
+  bool clock_flags = false;  // --clock-profile or --clock-scale
+};
+
+scenario::Scenario workload_scenario(const std::string& name) {
+  scenario::Scenario sc;
+  sc.name = name;
+  sc.description = workload::workload_info(name).description;
+  sc.origin = "pibooster workload";
+  sc.iterations = kDefaultIterations;
+  sc.warmup = kDefaultWarmup;
+  sc.workload.name = name;
+  return sc;
 }
 
-void print_host_memory(std::ostream& out, system::PvOpsKind kind,
-                       const workload::HostMemoryFigures& f) {
-  std::ostringstream ratio;
-  ratio << std::fixed << std::setprecision(2) << f.ratio();
-  out << "host memory (" << system::pvops_name(kind) << "): " << mib(f.host_growth())
-      << " resident-set growth at the peak (high-water " << mib(f.hwm_growth) << ") for "
-      << mib(f.touched_bytes()) << " of guest memory touched (" << f.touched_frames
-      << " frames holding data; " << f.guest_pages_in_use << " guest pages in use): ratio "
-      << ratio.str() << "\n";
+// Options of this command alone; false when `args[i]` is none of them.
+bool take_workload_option(const std::vector<std::string>& args, std::size_t& i, WorkloadArgs& a) {
+  const std::string& flag = args[i];
+  if (flag == "--trace") return a.trace = true;
+  if (flag == "--host-memory") return a.host_memory = true;
+  if (flag == "--caching-mode") {
+    a.sc.set("machine.caching_mode", "true", flag);
+    return true;
+  }
+  const bool known = flag == "--pvops" || flag == "--pibooster" || flag == "--hz" ||
+                     flag == "--clock-profile" || flag == "--param" ||
+                     std::any_of(std::begin(kKeyFlags), std::end(kKeyFlags),
+                                 [&](const KeyFlag& k) { return flag == k.flag; });
+  if (!known) return false;
+  if (i + 1 >= args.size()) throw InputError(flag + " needs a value (see --help)");
+  const std::string& v = args[++i];
+  if (flag == "--pvops") {
+    a.pvops = split(v, ',');
+    for (const auto& kind : a.pvops) system::pvops_by_name(kind);
+    a.alias_given = true;
+  } else if (flag == "--pibooster") {
+    pibooster_policy(v);
+    a.pibooster = v;
+    a.alias_given = true;
+  } else if (flag == "--hz") {
+    const uint64_t hz = parse_u64(flag, v);
+    if (hz == 0 || hz > 10000) throw InputError("--hz must be 1..10000");
+    a.sc.set("guest.hz", v, flag);
+    a.hz = true;
+  } else if (flag == "--clock-profile") {
+    a.run.profile = v;
+    a.clock_flags = true;
+  } else if (flag == "--param") {
+    const auto eq = v.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw InputError("--param expects KEY=VALUE, got '" + v + "'");
+    a.sc.workload.params.set(v.substr(0, eq), v.substr(eq + 1));
+  } else {
+    for (const auto& k : kKeyFlags) {
+      if (flag == k.flag) a.sc.set(k.key, v, flag);
+    }
+    a.clock_flags = a.clock_flags || flag == "--clock-scale";
+  }
+  return true;
+}
+
+// --pvops and --pibooster spelled as policies.
+std::vector<std::string> aliased_policies(const WorkloadArgs& a) {
+  std::vector<std::string> policies;
+  for (const auto& kind : a.pvops) {
+    policies.push_back(system::pvops_by_name(kind) == system::PvOpsKind::kXen
+                           ? pibooster_policy(a.pibooster)
+                           : "native");
+  }
+  return policies;
+}
+
+WorkloadArgs parse_args(const std::vector<std::string>& args) {
+  WorkloadArgs a;
+  a.sc = workload_scenario(args[1]);
+  for (std::size_t i = 2; i < args.size(); ++i) {
+    if (take_workload_option(args, i, a) || a.run.take(args, i)) continue;
+    throw InputError("unknown option '" + args[i] + "' (see pibooster workload --help)");
+  }
+  if (a.clock_flags && !a.hz) throw InputError("--clock-profile and --clock-scale need --hz");
+  if (a.alias_given && a.run.policies) {
+    throw InputError("--pvops and --pibooster are the old spellings of --compare: give one");
+  }
+  a.sc.policies = aliased_policies(a);
+  a.run.apply(a.sc);
+  workload::make_workload(a.sc.workload.name, a.sc.workload.params);  // names bad parameters
+  return a;
+}
+
+int list_workloads(std::ostream& out) {
+  for (const auto& w : workload::workload_catalog()) {
+    out << std::left << std::setw(20) << w.name << w.description << "\n";
+    std::string keys;
+    for (const auto& k : w.keys) keys += (keys.empty() ? "" : ", ") + k;
+    out << std::setw(20) << ""
+        << "parameters: " << (keys.empty() ? "none" : keys) << "\n";
+  }
+  return 0;
 }
 
 }  // namespace
 
+std::string workload_help() {
+  return std::string(kWorkloadUsage) + run_options_help();
+}
+
 int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  if (args.size() >= 2 && args[1] == "--list") {
-    for (const auto& w : workload::workload_catalog()) {
-      out << std::left << std::setw(20) << w.name << w.description << "\n";
-      std::string keys;
-      for (const auto& k : w.keys) keys += (keys.empty() ? "" : ", ") + k;
-      out << std::setw(20) << ""
-          << "parameters: " << (keys.empty() ? "none" : keys) << "\n";
-    }
-    return 0;
-  }
+  if (args.size() >= 2 && args[1] == "--list") return list_workloads(out);
   if (args.size() < 2 || args[1].rfind("--", 0) == 0) {
-    err << kWorkloadHelp;
+    err << workload_help();
     return 2;
   }
-  const std::string& name = args[1];
-  std::vector<system::PvOpsKind> kinds = {system::PvOpsKind::kXen, system::PvOpsKind::kNative};
-  uint64_t iterations = 20, warmup = 2, vcpus = 1, memory_mib = 128, hz = 0;
-  std::string clock_profile = kDefaultClockProfile;
-  system::GuestSystemConfig base;
-  workload::Params params;
-  bool trace = false;
-  bool host_memory = false;
-  for (std::size_t i = 2; i < args.size(); ++i) {
-    const std::string& flag = args[i];
-    if (flag == "--trace") {
-      trace = true;
-      continue;
-    }
-    if (flag == "--host-memory") {
-      host_memory = true;
-      continue;
-    }
-    if (flag == "--caching-mode") {
-      base.iommu_params.caching_mode = true;
-      continue;
-    }
-    if (i + 1 >= args.size()) throw InputError(flag + " needs a value (see --help)");
-    const std::string& v = args[++i];
-    if (flag == "--pvops") {
-      kinds.clear();
-      for (const auto& n : split(v, ',')) kinds.push_back(system::pvops_by_name(n));
-    } else if (flag == "--iterations") {
-      iterations = parse_u64(flag, v);
-    } else if (flag == "--warmup") {
-      warmup = parse_u64(flag, v);
-    } else if (flag == "--vcpus") {
-      vcpus = parse_u64(flag, v);
-    } else if (flag == "--memory-mib") {
-      memory_mib = parse_u64(flag, v);
-    } else if (flag == "--xen") {
-      const auto g = xen::generation_by_name(v);
-      if (!g) throw InputError("--xen: unknown generation '" + v + "' (valid: modern, paper-era)");
-      base.xen_generation = *g;
-    } else if (flag == "--linux") {
-      if (v != "4" && v != "6") throw InputError("--linux: expected 4 or 6, got '" + v + "'");
-      base.linux_generation =
-          v == "4" ? guest::LinuxGeneration::kLinux4 : guest::LinuxGeneration::kLinux6;
-    } else if (flag == "--iommu") {
-      if (v == "none") {
-        base.iommu = xen::IommuMode::kNone;
-      } else if (v == "sync") {
-        base.iommu = xen::IommuMode::kSync;
-      } else if (v == "relaxed") {
-        base.iommu = xen::IommuMode::kRelaxed;
-      } else {
-        throw InputError("--iommu: expected none, sync or relaxed, got '" + v + "'");
-      }
-    } else if (flag == "--pibooster") {
-      if (v == "off") {
-        base.delta = {};
-      } else if (v == "full") {
-        policies::apply_policy("pibooster", base);
-      } else if (v == "cache") {
-        policies::apply_policy("pibooster-cache-only", base);
-      } else if (v == "validation") {
-        policies::apply_policy("pibooster-validation-only", base);
-      } else {
-        throw InputError("--pibooster: expected off, full, cache or validation, got '" + v + "'");
-      }
-    } else if (flag == "--randomize-va-space") {
-      const uint64_t level = parse_u64(flag, v);
-      if (level > 2) throw InputError("--randomize-va-space must be 0, 1 or 2");
-      base.randomize_va_space = static_cast<int>(level);
-    } else if (flag == "--seed") {
-      base.seed = parse_u64(flag, v);
-    } else if (flag == "--hz") {
-      hz = parse_u64(flag, v);
-      if (hz == 0 || hz > 10000) throw InputError("--hz must be 1..10000");
-    } else if (flag == "--clock-profile") {
-      clock_profile = v;
-    } else if (flag == "--clock-scale") {
-      base.clock_scale = parse_positive_double(flag, v);
-    } else if (flag == "--param") {
-      const auto eq = v.find('=');
-      if (eq == std::string::npos || eq == 0)
-        throw InputError("--param expects KEY=VALUE, got '" + v + "'");
-      params.set(v.substr(0, eq), v.substr(eq + 1));
-    } else {
-      throw InputError("unknown option '" + flag + "' (see pibooster workload --help)");
-    }
+  const WorkloadArgs a = parse_args(args);
+  WorkloadExtras extras(out, a.trace, a.host_memory, a.sc.policies);
+  const scenario::RunOutput run = scenario::run_scenario(a.sc, a.run.load_profile(), {}, &extras);
+  if (!a.run.out_dir.empty()) {
+    const std::string plots = write_outputs(a.run.out_dir, run, a.run);
+    err << "wrote " << a.run.out_dir << "; " << plots << "\n";
   }
-  if (iterations == 0) throw InputError("--iterations must be at least 1");
-  if (vcpus == 0 || vcpus > 64) throw InputError("--vcpus must be 1..64");
-  if (memory_mib < 16 || memory_mib > 65536) throw InputError("--memory-mib must be 16..65536");
-  base.vcpus = static_cast<uint32_t>(vcpus);
-  if (hz != 0) {
-    base.clock = cost::unit_costs(cost::find_profile(clock_profile));
-    base.hz = static_cast<uint32_t>(hz);
-  } else if (clock_profile != kDefaultClockProfile || base.clock_scale != 1.0) {
-    throw InputError("--clock-profile and --clock-scale need --hz");
-  }
-  const workload::WorkloadInfo info = workload::workload_info(name);
-  base.nic = info.nic;
-  base.disk = info.disk;
-  base.guest_pages = memory_mib * 256;
-
-  std::vector<workload::RunResult> results;
-  std::vector<workload::HostMemoryFigures> memory;
-  for (const auto kind : kinds) {
-    system::GuestSystemConfig cfg = base;
-    cfg.pvops = kind;
-    if (kind == system::PvOpsKind::kNative) {  // bare metal: no Xen side, no pin paths
-      cfg.delta.xen_validation = nullptr;
-      cfg.delta.dma_pool = nullptr;
-    }
-    workload::HostMemoryProbe probe;
-    if (host_memory) probe.start();
-    system::GuestSystem sys(cfg);
-    auto w = workload::make_workload(name, params);
-    w->set_seed(cfg.seed);
-    if (host_memory) probe.attach(*w);
-    if (trace && kind == system::PvOpsKind::kXen) {
-      out << "hypercall trace of the last " << w->operation() << " (xen):\n";
-    }
-    results.push_back(workload::run(sys, *w, name, iterations, warmup,
-                                    trace && kind == system::PvOpsKind::kXen ? &out : nullptr));
-    if (host_memory) {
-      if (!probe.sampled()) probe.sample(sys);  // a workload without a marked peak: at the end
-      memory.push_back(probe.finish());
-    }
-    const auto problems = sys.audit();
-    if (!problems.empty()) {
-      err << "pibooster: hypervisor audit failed after the run: " << problems.front() << "\n";
+  print_results(out, run, a.run);
+  extras.print_host_memory(out);
+  for (const auto& r : run.results) {
+    if (!r.audit.empty()) {
+      err << "pibooster: hypervisor audit of " << r.policy
+          << " failed after the run: " << r.audit.front() << "\n";
       return 1;
     }
   }
-  out << "workload " << name << ": " << iterations << " x " << results.front().operation
-      << " (after " << warmup << " warm-up), " << vcpus << " vCPU(s), " << memory_mib
-      << " MiB\nmean per operation:\n";
-  out << std::left << std::setw(36) << "counter";
-  for (const auto kind : kinds) out << std::right << std::setw(14) << system::pvops_name(kind);
-  out << "\n";
-  for (const auto& e : sim::kEventTable) {
-    bool any = false;
-    for (const auto& r : results) any = any || r.total[static_cast<std::size_t>(e.event)] != 0;
-    if (!any) continue;
-    out << std::left << std::setw(36) << e.name;
-    for (const auto& r : results)
-      out << std::right << std::setw(14) << fixed2(r.mean_x100(e.event));
-    out << "\n";
-  }
-  for (std::size_t i = 0; i < memory.size(); ++i) print_host_memory(out, kinds[i], memory[i]);
   return 0;
 }
 

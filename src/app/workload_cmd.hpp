@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// `pibooster workload`: runs a process workload on the guest kernel under one or more pv-ops
-// and prints the mean count of every non-zero counter per operation, side by side.
+// `pibooster workload`: a front end over the scenario runner for one workload. Its flags build
+// a scenario in memory (the keys a scenario file would set), which runs and prints as
+// `pibooster run` does; it can also trace hypercalls and measure the simulator's own memory.
 #pragma once
 
 #include <iosfwd>
@@ -9,7 +10,7 @@
 
 namespace pib::app {
 
-extern const char* const kWorkloadHelp;
+std::string workload_help();
 int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace pib::app

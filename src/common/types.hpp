@@ -13,6 +13,9 @@ namespace pib {
 inline constexpr uint64_t kPageShift = 12;
 inline constexpr uint64_t kPageSize = uint64_t{1} << kPageShift;
 inline constexpr uint64_t kEntriesPerTable = 512;
+inline constexpr uint64_t kPagesPerMiB = (uint64_t{1} << 20) / kPageSize;
+// CPU sets are 64-bit masks (a domain's dirty_cpumask, the ABI's vcpumask arguments).
+inline constexpr uint32_t kMaxCpus = 64;
 
 template <typename Tag>
 struct StrongU64 {

@@ -97,7 +97,7 @@ constexpr Mode kModes[] = {{"fork_exit", "snapshot-fork_exit.json", "fork_exit"}
 
 system::GuestSystemConfig base_config(const snapshot::Snapshot& snap) {
   system::GuestSystemConfig cfg;
-  cfg.guest_pages = uint64_t{128} * 256;  // 128 MiB beside the snapshot's own memory
+  cfg.guest_pages = 128 * kPagesPerMiB;  // 128 MiB beside the snapshot's own memory
   for (const auto& r : snap.page_runs) cfg.guest_pages += r.pages;
   cfg.xen_generation = xen::XenGeneration::kModern;
   cfg.linux_generation = guest::LinuxGeneration::kLinux6;

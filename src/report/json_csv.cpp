@@ -1,35 +1,30 @@
 // SPDX-License-Identifier: MIT
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <string>
 
 #include "report/report.hpp"
 
 namespace pib::report {
-
-namespace {
-const char* generation(xen::XenGeneration g) {
-  return g == xen::XenGeneration::kModern ? "modern" : "paper-era";
-}
-}  // namespace
 
 void write_json(std::ostream& out, const scenario::RunOutput& run, const Options& options) {
   using nlohmann::ordered_json;
   const auto& s = run.scenario;
   ordered_json j;
   j["format"] = "pibooster-results/1";
-  j["scenario"] = {
-      {"name", s.name},
-      {"description", s.description},
-      {"origin", s.origin},
-      {"iterations", s.iterations},
-      {"warmup", s.warmup},
-      {"seed", s.seed},
-      {"memory_mib", s.memory_mib},
-      {"vcpus", s.vcpus},
-      {"xen_generation", generation(s.xen_generation)},
-      {"linux_generation", s.linux_generation == guest::LinuxGeneration::kLinux4 ? 4 : 6},
-      {"workload", s.workload},
-      {"params", s.params.values()}};
+  j["scenario"] = {{"name", s.name},
+                   {"description", s.description},
+                   {"origin", s.origin},
+                   {"iterations", s.iterations},
+                   {"warmup", s.warmup},
+                   {"seed", s.system.seed},
+                   {"memory_mib", s.memory_mib()},
+                   {"vcpus", s.system.vcpus},
+                   {"xen_generation", name_of(s.system.xen_generation)},
+                   // A number in the JSON (its name is the major version).
+                   {"linux_generation", std::stoi(std::string(name_of(s.system.linux_generation)))},
+                   {"workload", s.workload.name},
+                   {"params", s.workload.params.values()}};
   j["profile"] = {{"name", run.profile.name()}, {"origin", run.profile.origin()}};
   ordered_json results = ordered_json::array();
   for (const auto& r : run.results) {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Reports of a scenario run: a readable table, JSON (stable names, documented in
-// docs/results.md), CSV, and plots drawn by gnuplot.
+// docs/scenarios.md), CSV, and plots drawn by gnuplot.
 #pragma once
 
 #include <iosfwd>

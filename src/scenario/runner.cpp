@@ -36,74 +36,107 @@ double PolicyResult::pt_work_ns(const cost::CostProfile& p) const {
   return sum;
 }
 
+namespace {
+
+// A policy's system: the scenario's configuration, the devices its workload needs, the clock
+// on the run's profile when the guest has a tick, then what the policy changes.
+system::GuestSystemConfig system_config(const Scenario& scenario, const std::string& policy,
+                                        const cost::CostProfile& profile) {
+  system::GuestSystemConfig cfg = scenario.system;
+  if (cfg.hz != 0) cfg.clock = cost::unit_costs(profile);
+  const workload::WorkloadInfo info = workload::workload_info(scenario.workload.name);
+  cfg.nic = info.nic;
+  cfg.disk = info.disk;
+  policies::apply_policy(policy, cfg);
+  return cfg;
+}
+
+struct SpanMarks {
+  std::array<uint64_t, sim::kSpanCount> instances{};
+  std::array<cost::Counts, sim::kSpanCount> counts{};
+};
+
+SpanMarks span_marks(const sim::Ledger& ledger) {
+  SpanMarks m;
+  for (std::size_t s = 0; s < sim::kSpanCount; ++s) {
+    m.instances[s] = ledger.span_instances(static_cast<sim::Span>(s));
+    m.counts[s] = ledger.span_counts(static_cast<sim::Span>(s));
+  }
+  return m;
+}
+
+// One measured operation: its counts, and its latency as its busiest vCPU's clock (vCPUs run
+// concurrently).
+void measure_iteration(system::GuestSystem& sys, workload::Workload& w,
+                       const cost::CostProfile& profile, PolicyResult& r) {
+  const cost::Counts before = sys.ledger().counts();
+  const auto before_cpu = sys.ledger().per_cpu();
+  w.iteration(sys);
+  const cost::Counts d = sys.ledger().since(before);
+  for (std::size_t e = 0; e < d.size(); ++e) r.total[e] += d[e];
+  r.samples.push_back(d);
+  double busiest = 0;
+  for (const auto& c : sys.ledger().since_per_cpu(before_cpu)) {
+    busiest = std::max(busiest, cost::modeled_ns(c, profile));
+  }
+  r.latency_ns.push_back(busiest);
+  r.cpu_ns.push_back(cost::modeled_ns(d, profile));
+}
+
+void finish_result(system::GuestSystem& sys, const SpanMarks& start, PolicyResult& r) {
+  const SpanMarks end = span_marks(sys.ledger());
+  for (std::size_t s = 0; s < sim::kSpanCount; ++s) {
+    r.span_instances[s] = end.instances[s] - start.instances[s];
+    for (std::size_t e = 0; e < sim::kEventCount; ++e)
+      r.span_counts[s][e] = end.counts[s][e] - start.counts[s][e];
+  }
+  r.latency = cost::latency_stats(r.latency_ns);
+  r.mean_cpu_ns = cost::latency_stats(r.cpu_ns).mean;
+  r.audit = sys.audit();
+  r.ptcache_held = sys.pt_pages().held();
+}
+
+PolicyResult run_policy(const Scenario& scenario, std::size_t pi, const cost::CostProfile& profile,
+                        const Progress& progress, RunObserver& observer) {
+  const std::string& policy = scenario.policies[pi];
+  const system::GuestSystemConfig cfg = system_config(scenario, policy, profile);
+  observer.before_system(pi);
+  system::GuestSystem sys(cfg);
+  auto w = workload::make_workload(scenario.workload.name, scenario.workload.params);
+  w->set_seed(cfg.seed);
+  observer.system_ready(pi, sys, *w);
+  w->setup(sys);
+  for (uint64_t i = 0; i < scenario.warmup; ++i) w->iteration(sys);
+  PolicyResult r;
+  r.policy = policy;
+  r.operation = w->operation();
+  const SpanMarks start = span_marks(sys.ledger());
+  const auto host_start = std::chrono::steady_clock::now();
+  const uint64_t n = scenario.iterations;
+  for (uint64_t i = 0; i < n; ++i) {
+    observer.before_iteration(pi, i, n, sys);
+    measure_iteration(sys, *w, profile, r);
+    observer.after_iteration(pi, i, n, sys);
+    if (progress) progress(pi, i + 1, n);
+  }
+  const auto host = std::chrono::steady_clock::now() - host_start;
+  r.host_ns_per_op =
+      static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(host).count()) /
+      static_cast<double>(n);
+  observer.policy_done(pi, sys);
+  finish_result(sys, start, r);
+  return r;
+}
+
+}  // namespace
+
 RunOutput run_scenario(const Scenario& scenario, const cost::CostProfile& profile,
-                       const Progress& progress) {
+                       const Progress& progress, RunObserver* observer) {
+  RunObserver none;
   RunOutput out{scenario, profile, {}};
   for (std::size_t pi = 0; pi < scenario.policies.size(); ++pi) {
-    system::GuestSystemConfig cfg;
-    cfg.guest_pages = scenario.memory_mib * 256;
-    cfg.vcpus = scenario.vcpus;
-    cfg.xen_generation = scenario.xen_generation;
-    cfg.linux_generation = scenario.linux_generation;
-    cfg.randomize_va_space = scenario.randomize_va_space;
-    cfg.seed = scenario.seed;
-    if (scenario.hz != 0) {
-      cfg.clock = cost::unit_costs(profile);
-      cfg.hz = scenario.hz;
-    }
-    cfg.iommu = scenario.iommu;
-    cfg.iommu_params = scenario.iommu_params;
-    cfg.ptcache = scenario.ptcache;
-    const workload::WorkloadInfo info = workload::workload_info(scenario.workload);
-    cfg.nic = info.nic;
-    cfg.disk = info.disk;
-    policies::apply_policy(scenario.policies[pi], cfg);
-    system::GuestSystem sys(cfg);
-    auto w = workload::make_workload(scenario.workload, scenario.params);
-    w->set_seed(scenario.seed);
-    w->setup(sys);
-    for (uint64_t i = 0; i < scenario.warmup; ++i) w->iteration(sys);
-    PolicyResult r;
-    r.policy = scenario.policies[pi];
-    r.operation = w->operation();
-    std::array<uint64_t, sim::kSpanCount> inst0{};
-    std::array<cost::Counts, sim::kSpanCount> counts0{};
-    for (std::size_t s = 0; s < sim::kSpanCount; ++s) {
-      inst0[s] = sys.ledger().span_instances(static_cast<sim::Span>(s));
-      counts0[s] = sys.ledger().span_counts(static_cast<sim::Span>(s));
-    }
-    const auto start = std::chrono::steady_clock::now();
-    for (uint64_t i = 0; i < scenario.iterations; ++i) {
-      const cost::Counts before = sys.ledger().counts();
-      const auto before_cpu = sys.ledger().per_cpu();
-      w->iteration(sys);
-      const cost::Counts d = sys.ledger().since(before);
-      for (std::size_t e = 0; e < d.size(); ++e) r.total[e] += d[e];
-      r.samples.push_back(d);
-      // vCPUs run concurrently: the operation takes as long as its busiest vCPU's clock.
-      double busiest = 0;
-      for (const auto& c : sys.ledger().since_per_cpu(before_cpu)) {
-        busiest = std::max(busiest, cost::modeled_ns(c, profile));
-      }
-      r.latency_ns.push_back(busiest);
-      r.cpu_ns.push_back(cost::modeled_ns(d, profile));
-      if (progress) progress(pi, i + 1, scenario.iterations);
-    }
-    const auto host = std::chrono::steady_clock::now() - start;
-    r.host_ns_per_op =
-        static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(host).count()) /
-        static_cast<double>(scenario.iterations);
-    for (std::size_t s = 0; s < sim::kSpanCount; ++s) {
-      r.span_instances[s] = sys.ledger().span_instances(static_cast<sim::Span>(s)) - inst0[s];
-      const auto& now = sys.ledger().span_counts(static_cast<sim::Span>(s));
-      for (std::size_t e = 0; e < sim::kEventCount; ++e)
-        r.span_counts[s][e] = now[e] - counts0[s][e];
-    }
-    r.latency = cost::latency_stats(r.latency_ns);
-    r.mean_cpu_ns = cost::latency_stats(r.cpu_ns).mean;
-    r.audit = sys.audit();
-    r.ptcache_held = sys.pt_pages().held();
-    out.results.push_back(std::move(r));
+    out.results.push_back(
+        run_policy(scenario, pi, profile, progress, observer != nullptr ? *observer : none));
   }
   return out;
 }

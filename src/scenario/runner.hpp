@@ -47,7 +47,34 @@ struct RunOutput {
 
 // progress(policy index, iteration done, iterations total).
 using Progress = std::function<void(std::size_t, uint64_t, uint64_t)>;
+
+// Hooks into a run for front ends that show more than its results (a trace of hypercalls, the
+// simulator's own memory). They watch; the counts are the same with or without them.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  // Before policy `policy`'s system is built.
+  virtual void before_system(std::size_t policy) { (void)policy; }
+  // The system is built and the workload made, before its setup and warm-up.
+  virtual void system_ready(std::size_t policy, system::GuestSystem& sys, workload::Workload& w) {
+    (void)policy, (void)sys, (void)w;
+  }
+  // Around measured iteration `i` (0-based) of `n`.
+  virtual void before_iteration(std::size_t policy, uint64_t i, uint64_t n,
+                                system::GuestSystem& sys) {
+    (void)policy, (void)i, (void)n, (void)sys;
+  }
+  virtual void after_iteration(std::size_t policy, uint64_t i, uint64_t n,
+                               system::GuestSystem& sys) {
+    (void)policy, (void)i, (void)n, (void)sys;
+  }
+  // After the last measured iteration, before the system is torn down.
+  virtual void policy_done(std::size_t policy, system::GuestSystem& sys) {
+    (void)policy, (void)sys;
+  }
+};
+
 RunOutput run_scenario(const Scenario& scenario, const cost::CostProfile& profile,
-                       const Progress& progress = {});
+                       const Progress& progress = {}, RunObserver* observer = nullptr);
 
 }  // namespace pib::scenario

@@ -13,18 +13,10 @@ namespace {
 constexpr uint64_t kXenReservedFrames = 256;
 }  // namespace
 
-PvOpsKind pvops_by_name(const std::string& name) {
-  if (name == "xen") return PvOpsKind::kXen;
-  if (name == "native") return PvOpsKind::kNative;
-  throw InputError("unknown pv-ops '" + name + "' (valid: xen, native)");
-}
-
-std::string pvops_name(PvOpsKind kind) {
-  return kind == PvOpsKind::kXen ? "xen" : "native";
-}
-
 GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
-  if (config.vcpus == 0 || config.vcpus > 64) throw InputError("vcpus must be 1..64");
+  if (config.vcpus == 0 || config.vcpus > kMaxCpus) {
+    throw InputError("vcpus must be 1.." + std::to_string(kMaxCpus));
+  }
   if (!(config.clock_scale > 0)) throw InputError("clock_scale must be above 0");
   if (config.hz != 0 && !config.clock) throw InputError("a tick (hz) needs a clock");
   if (config.poller_period_ns != 0 && config.hz == 0) {
@@ -36,7 +28,7 @@ GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
   mp.tlb = config.tlb;
   if (config.iommu != xen::IommuMode::kNone) mp.iommu = config.iommu_params;
   if (config.pvops == PvOpsKind::kXen) {
-    mp.frames = config.guest_pages + kXenReservedFrames + config.guest_pages / 256;
+    mp.frames = config.guest_pages + kXenReservedFrames + config.guest_pages / kPagesPerMiB;
     machine_ = std::make_unique<hw::Machine>(mp, ledger_);
     xen_ = std::make_unique<xen::Hypervisor>(*machine_, ledger_,
                                              xen::XenParams{config.xen_generation});

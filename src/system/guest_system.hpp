@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/names.hpp"
 #include "guest/kernel.hpp"
 #include "guest/xen/xen_pv_ops.hpp"
 #include "hw/dma_devices.hpp"
@@ -24,12 +25,19 @@
 namespace pib::system {
 
 enum class PvOpsKind { kXen, kNative };
-PvOpsKind pvops_by_name(const std::string& name);  // "xen" | "native"; InputError otherwise
-std::string pvops_name(PvOpsKind kind);
+inline constexpr auto kPvOpsNames =
+    make_names<PvOpsKind>("pv-ops", {{PvOpsKind::kXen, "xen"}, {PvOpsKind::kNative, "native"}});
+inline std::string_view name_of(PvOpsKind kind) {
+  return kPvOpsNames.name_of(kind);
+}
+// InputError naming the valid ones when `name` is neither.
+inline PvOpsKind pvops_by_name(std::string_view name) {
+  return kPvOpsNames.by_name(name);
+}
 
 struct GuestSystemConfig {
   PvOpsKind pvops = PvOpsKind::kXen;
-  uint64_t guest_pages = 32768;  // 128 MiB
+  uint64_t guest_pages = 128 * kPagesPerMiB;
   uint32_t vcpus = 1;
   xen::XenGeneration xen_generation = xen::XenGeneration::kModern;
   guest::LinuxGeneration linux_generation = guest::LinuxGeneration::kLinux6;
@@ -59,8 +67,8 @@ struct GuestSystemConfig {
 inline constexpr uint16_t kNicDevice = 0x100;
 inline constexpr uint16_t kDiskDevice = 0x200;
 // Devices keep their own clocks in the ledger, after the vCPUs'.
-inline constexpr uint32_t kNicClock = 64;
-inline constexpr uint32_t kDiskClock = 65;
+inline constexpr uint32_t kNicClock = kMaxCpus;
+inline constexpr uint32_t kDiskClock = kMaxCpus + 1;
 
 class GuestSystem {
  public:

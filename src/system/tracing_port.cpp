@@ -14,43 +14,13 @@ std::string hex(uint64_t v) {
   return buf;
 }
 
-std::string mmuext_name(uint32_t cmd) {
-  switch (cmd) {
-    case abi::kMmuextPinL1Table:
-      return "PIN_L1_TABLE";
-    case abi::kMmuextPinL2Table:
-      return "PIN_L2_TABLE";
-    case abi::kMmuextPinL3Table:
-      return "PIN_L3_TABLE";
-    case abi::kMmuextPinL4Table:
-      return "PIN_L4_TABLE";
-    case abi::kMmuextUnpinTable:
-      return "UNPIN_TABLE";
-    case abi::kMmuextNewBaseptr:
-      return "NEW_BASEPTR";
-    case abi::kMmuextNewUserBaseptr:
-      return "NEW_USER_BASEPTR";
-    case abi::kMmuextTlbFlushLocal:
-      return "TLB_FLUSH_LOCAL";
-    case abi::kMmuextInvlpgLocal:
-      return "INVLPG_LOCAL";
-    case abi::kMmuextTlbFlushMulti:
-      return "TLB_FLUSH_MULTI";
-    case abi::kMmuextInvlpgMulti:
-      return "INVLPG_MULTI";
-    case abi::kMmuextTlbFlushAll:
-      return "TLB_FLUSH_ALL";
-    default:
-      return "cmd" + std::to_string(cmd);
-  }
-}
-
 std::string describe_ops(std::span<const abi::MmuextOp> ops) {
   std::string s;
   for (const auto& op : ops) {
     if (!s.empty()) s += ", ";
-    s += mmuext_name(op.cmd);
-    if (op.cmd <= abi::kMmuextNewBaseptr || op.cmd == abi::kMmuextNewUserBaseptr) {
+    s += abi::mmuext_name(op.cmd);
+    if (op.cmd <= abi::kMmuextNewBaseptr || op.cmd == abi::kMmuextNewUserBaseptr ||
+        op.cmd == abi::kMmuextPtPoolAdd || op.cmd == abi::kMmuextPtPoolRemove) {
       s += "(mfn " + hex(op.arg1) + ")";
     }
   }

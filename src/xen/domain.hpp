@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/names.hpp"
 #include "common/run_list.hpp"
 #include "common/types.hpp"
 
@@ -36,6 +37,16 @@ enum class IommuMode : uint8_t {
   kSync,     // created with the IOMMU (passthrough) or dom0-strict: need_iommu_pt_sync
   kRelaxed,  // dom0 default: all RAM mapped at boot, never synchronised afterwards
 };
+inline constexpr auto kIommuModeNames = make_names<IommuMode>(
+    "IOMMU mode",
+    {{IommuMode::kNone, "none"}, {IommuMode::kSync, "sync"}, {IommuMode::kRelaxed, "relaxed"}});
+inline std::string_view name_of(IommuMode m) {
+  return kIommuModeNames.name_of(m);
+}
+// InputError naming the valid modes when `name` is none of them.
+inline IommuMode iommu_mode_by_name(std::string_view name) {
+  return kIommuModeNames.by_name(name);
+}
 
 struct DomainConfig {
   uint64_t max_pages = 0;

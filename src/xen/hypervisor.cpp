@@ -33,16 +33,6 @@ std::string_view type_name(PageType t) {
   return "?";
 }
 
-std::string_view generation_name(XenGeneration g) {
-  return g == XenGeneration::kPaperEra ? "paper-era" : "modern";
-}
-
-std::optional<XenGeneration> generation_by_name(std::string_view name) {
-  if (name == "paper-era" || name == "4.8" || name == "4.11") return XenGeneration::kPaperEra;
-  if (name == "modern" || name == "4.15" || name == "4.17") return XenGeneration::kModern;
-  return std::nullopt;
-}
-
 Hypervisor::Hypervisor(hw::Machine& machine, sim::Ledger& ledger, XenParams params)
     : machine_(machine),
       mem_(machine.memory()),

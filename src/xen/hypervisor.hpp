@@ -117,7 +117,7 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   void iommu_flush_domain(Domain& d);
 
  private:
-  // ---- references and types (page_refs.cpp, page_types.cpp) -------------------------
+  // ---- references and types (page_types.cpp) ------------------------------------------
   bool get_page(Mfn mfn, const Domain& d);
   void put_page(Mfn mfn);
   int64_t get_page_type(Mfn mfn, PageType type, Domain& d);

@@ -2,8 +2,9 @@
 // Hypervisor configuration: which Xen generation's rules and paths to follow.
 #pragma once
 
-#include <optional>
 #include <string_view>
+
+#include "common/names.hpp"
 
 namespace pib::xen {
 
@@ -12,8 +13,21 @@ enum class XenGeneration {
   kPaperEra,  // Xen 4.6-4.11: permissive L1 fast path, L2 puts synchronous, no mmu_update flush
   kModern,    // Xen 4.15-4.17: flag whitelist fast path, deferred L2-L4 puts, XSA-286 flush
 };
-std::string_view generation_name(XenGeneration g);
-std::optional<XenGeneration> generation_by_name(std::string_view name);
+// The release numbers are aliases of the generation they belong to.
+inline constexpr auto kXenGenerationNames =
+    make_names<XenGeneration>("Xen generation", {{XenGeneration::kPaperEra, "paper-era"},
+                                                 {XenGeneration::kModern, "modern"},
+                                                 {XenGeneration::kPaperEra, "4.8"},
+                                                 {XenGeneration::kPaperEra, "4.11"},
+                                                 {XenGeneration::kModern, "4.15"},
+                                                 {XenGeneration::kModern, "4.17"}});
+inline std::string_view name_of(XenGeneration g) {
+  return kXenGenerationNames.name_of(g);
+}
+// InputError naming the valid generations when `name` is none of them.
+inline XenGeneration xen_generation_by_name(std::string_view name) {
+  return kXenGenerationNames.by_name(name);
+}
 
 struct XenParams {
   XenGeneration generation = XenGeneration::kPaperEra;

@@ -14,12 +14,52 @@ Cli call(const std::vector<std::string>& args) {
   return test::call_cli(args);
 }
 
-TEST(WorkloadCli, RunsBothPvOpsSideBySide) {
+TEST(WorkloadCli, RunsBaselineAndNativeSideBySide) {
   const Cli c = call({"workload", "lat_proc.fork", "--iterations", "2"});
   EXPECT_EQ(c.rc, 0) << c.err;
-  EXPECT_NE(c.out.find("xen"), std::string::npos);
-  EXPECT_NE(c.out.find("native"), std::string::npos);
+  EXPECT_NE(c.out.find("counters (mean per op)                baseline      native"),
+            std::string::npos)
+      << c.out;
   EXPECT_NE(c.out.find("guest.pgd.pin"), std::string::npos);
+}
+
+TEST(WorkloadCli, TheOldSpellingsArePolicyNames) {
+  const Cli c = call(
+      {"workload", "lat_proc.fork", "--iterations", "1", "--pvops", "xen", "--pibooster", "cache"});
+  EXPECT_EQ(c.rc, 0) << c.err;
+  EXPECT_NE(c.out.find("counters (mean per op)              pibooster-cache-only"),
+            std::string::npos)
+      << c.out;
+  const Cli both = call({"workload", "lat_proc.fork", "--pvops", "xen", "--compare", "baseline"});
+  EXPECT_EQ(both.rc, 2);
+  EXPECT_NE(both.err.find("give one"), std::string::npos) << both.err;
+}
+
+TEST(WorkloadCli, TraceNamesThePoolCommands) {
+  // Without a cache, every tree enters and leaves the pool within the operation.
+  const Cli c = call({"workload", "lat_proc.fork", "--compare", "pibooster-validation-only",
+                      "--iommu", "sync", "--iterations", "1", "--trace"});
+  EXPECT_EQ(c.rc, 0) << c.err;
+  EXPECT_NE(c.out.find("hypercall trace of the last fork+exit (pibooster-validation-only)"),
+            std::string::npos);
+  EXPECT_NE(c.out.find("PT_POOL_REMOVE(mfn "), std::string::npos);
+  EXPECT_NE(c.out.find("PT_POOL_ADD(mfn "), std::string::npos) << c.out;
+  EXPECT_EQ(c.out.find("cmd40"), std::string::npos);
+}
+
+// The scenario a workload run writes reproduces it under `pibooster run`.
+TEST(WorkloadCli, WritesTheScenarioItRan) {
+  const std::string dir = ::testing::TempDir() + "pibooster-workload-out";
+  const Cli w = call({"workload", "lat_proc.exec", "--iterations", "2", "--vcpus", "2", "--xen",
+                      "paper-era", "--format", "json", "--out", dir, "--no-plot"});
+  ASSERT_EQ(w.rc, 0) << w.err;
+  const Cli r = call(
+      {"run", dir + "/scenario.toml", "--format", "json", "--out", dir + "/again", "--no-plot"});
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto results = [](const std::string& json) {
+    return json.substr(json.find("\"results\""));
+  };
+  EXPECT_EQ(results(w.out), results(r.out));
 }
 
 TEST(WorkloadCli, TraceShowsThePinMulticall) {
@@ -52,17 +92,24 @@ TEST(WorkloadCli, ListsWorkloadsWithTheirParameters) {
 TEST(WorkloadCli, BadInputIsNamed) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"workload", "no.such"}, "unknown workload 'no.such'"},
-      {{"workload", "lat_proc.fork", "--iterations", "x"}, "--iterations expects"},
+      {{"workload", "lat_proc.fork", "--iterations", "x"},
+       "--iterations: scenario.iterations must be an integer in 1..1000000"},
       {{"workload", "lat_proc.fork", "--pvops", "kvm"}, "unknown pv-ops 'kvm'"},
       {{"workload", "lat_proc.fork", "--param", "colour=red"}, "no parameter 'colour'"},
-      {{"workload", "lat_proc.fork", "--xen", "3.0"}, "unknown generation '3.0'"},
+      {{"workload", "lat_proc.fork", "--xen", "3.0"}, "unknown Xen generation '3.0'"},
       {{"workload", "lat_proc.fork", "--vcpus"}, "--vcpus needs a value"},
       {{"workload", "lat_proc.fork", "--frobnicate", "1"}, "unknown option '--frobnicate'"},
-      {{"workload", "lat_proc.fork", "--memory-mib", "1"}, "--memory-mib must be"},
-      {{"workload", "lat_proc.fork", "--randomize-va-space", "3"}, "must be 0, 1 or 2"},
-      {{"workload", "lat_proc.fork", "--seed", "-1"}, "--seed expects"},
+      {{"workload", "lat_proc.fork", "--memory-mib", "1"},
+       "--memory-mib: machine.memory_mib must be an integer in 16..65536"},
+      {{"workload", "lat_proc.fork", "--randomize-va-space", "3"},
+       "--randomize-va-space: guest.randomize_va_space must be an integer in 0..2"},
+      {{"workload", "lat_proc.fork", "--seed", "-1"}, "--seed: scenario.seed must be an integer"},
       {{"workload", "lat_proc.fork", "--hz", "0"}, "--hz must be 1..10000"},
-      {{"workload", "lat_proc.fork", "--hz", "250", "--clock-scale", "-2"}, "positive number"},
+      {{"workload", "lat_proc.fork", "--hz", "250", "--clock-scale", "-2"},
+       "--clock-scale: machine.clock_scale must be a number in"},
+      {{"workload", "lat_proc.fork", "--pibooster", "on"}, "--pibooster: unknown mode 'on'"},
+      {{"workload", "lat_proc.fork", "--iommu", "strict"}, "unknown IOMMU mode 'strict'"},
+      {{"workload", "lat_proc.fork", "--compare", "kvm"}, "unknown policy 'kvm'"},
       {{"workload", "lat_proc.fork", "--clock-scale", "3"}, "need --hz"},
       {{"workload", "lat_proc.fork", "--hz", "250", "--clock-profile", "nope"}, "nope"},
   };
@@ -86,11 +133,11 @@ TEST(WorkloadCli, TooLittleMemoryIsAnErrorNotACrash) {
 namespace pib::app {
 namespace {
 
-TEST(WorkloadCli, HostMemoryIsReportedPerPvOps) {
+TEST(WorkloadCli, HostMemoryIsReportedPerPolicy) {
   const Cli c = test::call_cli({"workload", "proc.population", "--iterations", "1", "--warmup", "0",
                                 "--param", "children=4", "--host-memory"});
   EXPECT_EQ(c.rc, 0) << c.err;
-  EXPECT_NE(c.out.find("host memory (xen)"), std::string::npos);
+  EXPECT_NE(c.out.find("host memory (baseline)"), std::string::npos);
   EXPECT_NE(c.out.find("host memory (native)"), std::string::npos);
   EXPECT_NE(c.out.find("of guest memory touched"), std::string::npos);
 }

@@ -97,7 +97,7 @@ TEST_P(FaultAround, PrivateWriteFaultsCopyOnePageOnly) {
 
 INSTANTIATE_TEST_SUITE_P(PvOps, FaultAround, ::testing::Values(PvOpsKind::kXen, PvOpsKind::kNative),
                          [](const auto& param_info) {
-                           return system::pvops_name(param_info.param);
+                           return std::string(system::name_of(param_info.param));
                          });
 
 }  // namespace

@@ -161,7 +161,7 @@ TEST_P(Semantics, ExitReturnsEveryFrame) {
 
 INSTANTIATE_TEST_SUITE_P(PvOps, Semantics, ::testing::Values(PvOpsKind::kXen, PvOpsKind::kNative),
                          [](const auto& param_info) {
-                           return system::pvops_name(param_info.param);
+                           return std::string(system::name_of(param_info.param));
                          });
 
 }  // namespace

@@ -22,13 +22,18 @@ using abi::HypercallNr;
 class GuestOnFakePort : public ::testing::Test {
  protected:
   GuestOnFakePort()
-      : machine_(hw::MachineParams{.frames = 8192}, ledger_),
+      : machine_(machine_params(), ledger_),
         xen_(machine_, ledger_, xen::XenParams{xen::XenGeneration::kModern}),
         si_(xen::build_pv_domain(xen_, xen::PvDomainSpec{.pages = 4096})),
         port_(xen_),
         ops_(port_, si_),
         kernel_(ops_, ledger_) {}
 
+  static hw::MachineParams machine_params() {
+    hw::MachineParams p;
+    p.frames = 8192;
+    return p;
+  }
   // The mmuext commands of a multicall, in order.
   static std::vector<uint32_t> mmuext_cmds(const FakeHypercallPort::Call& c) {
     std::vector<uint32_t> out;

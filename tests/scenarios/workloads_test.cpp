@@ -53,8 +53,9 @@ INSTANTIATE_TEST_SUITE_P(All, Workloads,
                                             ::testing::Values(system::PvOpsKind::kXen,
                                                               system::PvOpsKind::kNative)),
                          [](const auto& param_info) {
-                           std::string n = std::get<0>(param_info.param) + "_" +
-                                           system::pvops_name(std::get<1>(param_info.param));
+                           std::string n =
+                               std::get<0>(param_info.param) + "_" +
+                               std::string(system::name_of(std::get<1>(param_info.param)));
                            for (char& c : n) {
                              if (c == '.') c = '_';
                            }

@@ -33,9 +33,9 @@ TEST(Scenario, BuiltinsParse) {
 
 TEST(Scenario, MinimalFileTakesDefaults) {
   const Scenario s = Scenario::parse(kMinimal, "s.toml");
-  EXPECT_EQ(s.workload, "lat_proc.fork");
+  EXPECT_EQ(s.workload.name, "lat_proc.fork");
   EXPECT_EQ(s.policies, (std::vector<std::string>{"baseline", "native"}));
-  EXPECT_EQ(s.vcpus, 1u);
+  EXPECT_EQ(s.system.vcpus, 1u);
 }
 
 TEST(Scenario, MalformedFilesNameWhatAndWhere) {
@@ -67,7 +67,7 @@ TEST(Scenario, ResolvedDumpLoadsAgain) {
   Scenario s = find_scenario("fork-heap64");
   const Scenario t = Scenario::parse(s.to_toml(), "resolved");
   EXPECT_EQ(t.to_toml().substr(t.to_toml().find('\n')), s.to_toml().substr(s.to_toml().find('\n')));
-  EXPECT_EQ(t.params.values(), s.params.values());
+  EXPECT_EQ(t.workload.params.values(), s.workload.params.values());
 }
 
 RunOutput small_run(const std::string& name) {
@@ -79,7 +79,7 @@ RunOutput small_run(const std::string& name) {
 
 TEST(ScenarioRun, ATickRunsOnTheScenariosProfileAndKeepsRunsDeterministic) {
   Scenario s = Scenario::parse(kMinimal + "[guest]\nhz = 1000\n", "s.toml");
-  EXPECT_EQ(Scenario::parse(s.to_toml(), "resolved").hz, 1000u);
+  EXPECT_EQ(Scenario::parse(s.to_toml(), "resolved").system.hz, 1000u);
   s.iterations = 30;
   s.warmup = 1;
   s.policies = {"baseline"};

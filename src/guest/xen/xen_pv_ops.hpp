@@ -11,6 +11,7 @@
 
 #include "abi/port.hpp"
 #include "abi/start_info.hpp"
+#include "common/names.hpp"
 #include "guest/dma_pool.hpp"
 #include "guest/pt_pool_port.hpp"
 #include "guest/pv_ops.hpp"
@@ -23,6 +24,16 @@ enum class LinuxGeneration : uint8_t {
   kLinux4,  // ≈4.12-era: PagePinned set and the L1 pin queued unconditionally in alloc hooks
   kLinux6,  // ≈6.x: the hook skips the pin for a page that is already pinned
 };
+// Named by major version: scenario files write them as integers (`linux = 4`).
+inline constexpr auto kLinuxGenerationNames = make_names<LinuxGeneration>(
+    "Linux generation", {{LinuxGeneration::kLinux4, "4"}, {LinuxGeneration::kLinux6, "6"}});
+inline std::string_view name_of(LinuxGeneration g) {
+  return kLinuxGenerationNames.name_of(g);
+}
+// InputError naming the valid generations when `name` is none of them.
+inline LinuxGeneration linux_generation_by_name(std::string_view name) {
+  return kLinuxGenerationNames.by_name(name);
+}
 
 class XenPvOps final : public PvOps, public PtPoolPort {
  public:
