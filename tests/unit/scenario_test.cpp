@@ -9,17 +9,13 @@
 #include "cost/cost_model.hpp"
 #include "report/report.hpp"
 #include "scenario/runner.hpp"
+#include "support/scenario_error.hpp"
 
 namespace pib::scenario {
 namespace {
 
 std::string error_of(const std::string& text) {
-  try {
-    Scenario::parse(text, "s.toml");
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
+  return test::scenario_error(text);
 }
 
 const std::string kMinimal = "[scenario]\nname = \"t\"\n[workload]\nname = \"lat_proc.fork\"\n";

@@ -6,6 +6,7 @@
 #include "common/error.hpp"
 #include "scenario/scenario.hpp"
 #include "scenario/sections.hpp"
+#include "support/scenario_error.hpp"
 
 namespace pib::scenario {
 namespace {
@@ -133,12 +134,7 @@ TEST(ScenarioToml, AScenarioWithEveryKeySetRoundTrips) {
 }
 
 std::string error_of(const std::string& text) {
-  try {
-    Scenario::parse(text, "s.toml");
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
+  return test::scenario_error(text);
 }
 
 TEST(ScenarioToml, ErrorsNameTheLineTheKeyAndWhatIsValid) {
