@@ -5,12 +5,26 @@
 
 #include <charconv>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "common/error.hpp"
 
 namespace pib::app {
+
+// An option that sets one scenario key ("--vcpus" sets "machine.vcpus").
+struct KeyFlag {
+  const char* flag;
+  const char* key;
+};
+// The key `flag` sets, or nullptr when it is none of `flags`.
+inline const char* key_of_flag(std::span<const KeyFlag> flags, const std::string& flag) {
+  for (const KeyFlag& k : flags) {
+    if (flag == k.flag) return k.key;
+  }
+  return nullptr;
+}
 
 // A non-negative integer option value; InputError naming `flag` otherwise.
 inline uint64_t parse_u64(const std::string& flag, const std::string& v) {
@@ -22,7 +36,7 @@ inline uint64_t parse_u64(const std::string& flag, const std::string& v) {
   return out;
 }
 
-// "a,b,,c" -> {"a", "b", "", "c"}.
+// A positive finite option value (at most 1e12); InputError naming `flag` otherwise.
 inline double parse_positive_double(const std::string& flag, const std::string& v) {
   std::size_t used = 0;
   double d = 0;

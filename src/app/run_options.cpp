@@ -29,10 +29,6 @@ const char* const kRunOptionsHelp =
   --host-time            also report host time per simulated operation (not deterministic)
 )";
 
-struct KeyFlag {
-  const char* flag;
-  const char* key;
-};
 constexpr KeyFlag kKeyFlags[] = {
     {"--iterations", "scenario.iterations"},
     {"--warmup", "scenario.warmup"},
@@ -64,8 +60,7 @@ bool RunOptions::take(const std::vector<std::string>& args, std::size_t& i) {
   }
   const bool known = flag == "--policy" || flag == "--compare" || flag == "--profile" ||
                      flag == "--set" || flag == "--format" || flag == "--out" ||
-                     std::any_of(std::begin(kKeyFlags), std::end(kKeyFlags),
-                                 [&](const KeyFlag& k) { return flag == k.flag; });
+                     key_of_flag(kKeyFlags, flag) != nullptr;
   if (!known) return false;
   if (i + 1 >= args.size()) throw InputError(flag + " needs a value (see --help)");
   const std::string& v = args[++i];
@@ -88,12 +83,8 @@ bool RunOptions::take(const std::vector<std::string>& args, std::size_t& i) {
   } else if (flag == "--out") {
     out_dir = v;
   } else {
-    for (const auto& k : kKeyFlags) {
-      if (flag == k.flag) {
-        keys.emplace_back(k.key, v);
-        key_flags.push_back(flag);
-      }
-    }
+    keys.emplace_back(key_of_flag(kKeyFlags, flag), v);
+    key_flags.push_back(flag);
   }
   return true;
 }

@@ -60,10 +60,6 @@ constexpr uint64_t kDefaultIterations = 20;
 constexpr uint64_t kDefaultWarmup = 2;
 
 // Flags that set one scenario key each.
-struct KeyFlag {
-  const char* flag;
-  const char* key;
-};
 constexpr KeyFlag kKeyFlags[] = {
     {"--vcpus", "machine.vcpus"},
     {"--memory-mib", "machine.memory_mib"},
@@ -127,8 +123,7 @@ bool take_workload_option(const std::vector<std::string>& args, std::size_t& i, 
   }
   const bool known = flag == "--pvops" || flag == "--pibooster" || flag == "--hz" ||
                      flag == "--clock-profile" || flag == "--param" ||
-                     std::any_of(std::begin(kKeyFlags), std::end(kKeyFlags),
-                                 [&](const KeyFlag& k) { return flag == k.flag; });
+                     key_of_flag(kKeyFlags, flag) != nullptr;
   if (!known) return false;
   if (i + 1 >= args.size()) throw InputError(flag + " needs a value (see --help)");
   const std::string& v = args[++i];
@@ -154,9 +149,7 @@ bool take_workload_option(const std::vector<std::string>& args, std::size_t& i, 
       throw InputError("--param expects KEY=VALUE, got '" + v + "'");
     a.sc.workload.params.set(v.substr(0, eq), v.substr(eq + 1));
   } else {
-    for (const auto& k : kKeyFlags) {
-      if (flag == k.flag) a.sc.set(k.key, v, flag);
-    }
+    a.sc.set(key_of_flag(kKeyFlags, flag), v, flag);
     a.clock_flags = a.clock_flags || flag == "--clock-scale";
   }
   return true;

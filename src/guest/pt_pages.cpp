@@ -5,22 +5,6 @@
 
 namespace pib::guest {
 
-const char* table_kind_name(TableKind kind) {
-  switch (kind) {
-    case TableKind::kL1:
-      return "l1";
-    case TableKind::kL2:
-      return "l2";
-    case TableKind::kL3:
-      return "l3";
-    case TableKind::kPgd:
-      return "pgd";
-    case TableKind::kUserPgd:
-      return "user_pgd";
-  }
-  return "?";
-}
-
 void construct_table(KernelCore& core, Pfn pfn, TableKind kind) {
   if (kind == TableKind::kPgd) {
     // A memcpy of the 256 kernel entries; the page is zero, so copying the non-zero ones is

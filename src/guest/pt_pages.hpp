@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/names.hpp"
 #include "common/types.hpp"
 #include "guest/mm_types.hpp"
 
@@ -26,7 +27,15 @@ class KernelCore;
 // The kinds of page-table page a source hands out.
 enum class TableKind : uint8_t { kL1, kL2, kL3, kPgd, kUserPgd };
 inline constexpr std::size_t kTableKinds = 5;
-const char* table_kind_name(TableKind kind);
+inline constexpr auto kTableKindNames =
+    make_names<TableKind>("table kind", {{TableKind::kL1, "l1"},
+                                         {TableKind::kL2, "l2"},
+                                         {TableKind::kL3, "l3"},
+                                         {TableKind::kPgd, "pgd"},
+                                         {TableKind::kUserPgd, "user_pgd"}});
+inline std::string_view table_kind_name(TableKind kind) {
+  return kTableKindNames.name_of(kind);
+}
 constexpr TableKind table_kind(PtLevel level) {
   return level == PtLevel::kPte   ? TableKind::kL1
          : level == PtLevel::kPmd ? TableKind::kL2

@@ -15,9 +15,7 @@
 
 #include <cstdint>
 #include <optional>
-#include <string>
 #include <string_view>
-#include <vector>
 
 #include "common/types.hpp"
 #include "xen/frame_table.hpp"

@@ -111,7 +111,8 @@ uint64_t PageTableCache::reclaim(uint64_t pages) {
 std::vector<std::pair<std::string, uint64_t>> PageTableCache::held() const {
   std::vector<std::pair<std::string, uint64_t>> out;
   for (std::size_t k = 0; k < guest::kTableKinds; ++k) {
-    out.emplace_back(guest::table_kind_name(static_cast<TableKind>(k)), pools_[k].size());
+    out.emplace_back(std::string(guest::table_kind_name(static_cast<TableKind>(k))),
+                     pools_[k].size());
   }
   return out;
 }
