@@ -15,6 +15,8 @@ std::string_view error_name(int64_t rc) {
       return "-ESRCH";
     case err::kENOMEM:
       return "-ENOMEM";
+    case err::kEACCES:
+      return "-EACCES";
     case err::kEFAULT:
       return "-EFAULT";
     case err::kEBUSY:
@@ -27,6 +29,8 @@ std::string_view error_name(int64_t rc) {
       return "-ENOSYS";
     case err::kEOPNOTSUPP:
       return "-EOPNOTSUPP";
+    case err::kBouncedToGuestKernel:
+      return "bounced";
     default:
       return rc >= 0 ? "positive" : "-E?";
   }

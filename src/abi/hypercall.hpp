@@ -34,6 +34,7 @@ inline constexpr int64_t kEPERM = -1;
 inline constexpr int64_t kENOENT = -2;
 inline constexpr int64_t kESRCH = -3;
 inline constexpr int64_t kENOMEM = -12;
+inline constexpr int64_t kEACCES = -13;
 inline constexpr int64_t kEFAULT = -14;
 inline constexpr int64_t kEBUSY = -16;
 inline constexpr int64_t kEEXIST = -17;
@@ -43,6 +44,10 @@ inline constexpr int64_t kEOPNOTSUPP = -95;
 // Xen-internal: the hypercall was preempted and continues through a continuation. Never returned
 // to the guest, which re-executes the hypercall with the arguments Xen rewrote.
 inline constexpr int64_t kERESTART = -85;
+// Model signal, not an errno: the hypercall instruction was executed in guest user mode. A 64-bit
+// PV guest's user mode cannot make hypercalls; Xen delivers the instruction to the guest kernel as
+// a syscall (switching the vCPU to kernel mode) and serves nothing.
+inline constexpr int64_t kBouncedToGuestKernel = -4096;
 }  // namespace err
 std::string_view error_name(int64_t rc);  // "-EINVAL", "0", ...
 
@@ -52,14 +57,16 @@ inline constexpr DomId kDomidXen = 0x7ff2;
 inline constexpr DomId kDomidInvalid = 0x7ff4;
 
 // --- mmu_update -------------------------------------------------------------------------------
+// The command is the low 3 bits of `ptr` (an entry is 8-byte aligned); 4-7 are undefined.
 enum MmuUpdateCmd : uint64_t {
-  kMmuNormalPtUpdate = 0,      // ptr = machine address of an 8-byte entry
-  kMmuMachphysUpdate = 1,      // ptr = machine address of the frame, val = its new pfn
-  kMmuPtUpdatePreserveAd = 2,  // as normal, keeping the entry's current A/D bits
-  kMmuPtUpdateNoTranslate = 3,
+  kMmuNormalPtUpdate = 0,       // ptr = machine address of an 8-byte entry
+  kMmuMachphysUpdate = 1,       // ptr = machine address of the frame, val = its new pfn
+  kMmuPtUpdatePreserveAd = 2,   // as normal, keeping the entry's current A/D bits
+  kMmuPtUpdateNoTranslate = 3,  // as normal without p2m translation (the same for PV)
 };
+inline constexpr uint64_t kMmuUpdateCmdMask = 7;
 struct MmuUpdate {
-  uint64_t ptr = 0;  // machine address | command in the low 2 bits
+  uint64_t ptr = 0;  // machine address | command in the low 3 bits
   uint64_t val = 0;
 };
 inline MmuUpdate make_mmu_update(Maddr entry, uint64_t val, MmuUpdateCmd cmd = kMmuNormalPtUpdate) {

@@ -28,7 +28,9 @@ class HypervisorPort {
   virtual int64_t vcpu_op(VcpuId vcpu, uint32_t cmd, uint64_t deadline_ns) = 0;
 
   // Shared-info reads, not hypercalls: the vCPU's system time (vcpu_time_info), and its pending
-  // VIRQs as a bit set (1 << kVirqTimer ...), taken and cleared as the event upcall does.
+  // VIRQs as a bit set (1 << kVirqTimer ...), taken and cleared as the event upcall does. Taking
+  // any in guest user mode is the upcall's delivery: the vCPU is then in kernel mode, and returns
+  // to user mode with HYPERVISOR_iret (switch_guest_mode).
   virtual uint64_t system_time_ns(VcpuId vcpu) const = 0;
   virtual uint32_t take_pending_virqs(VcpuId vcpu) = 0;
 

@@ -54,6 +54,7 @@ enum class Event : std::size_t {
   kXenWritableMmuUpdate,
   kXenPtwrEmulated,
   kXenFaultBounced,
+  kXenHypercallFromUser,
   kXenL4XenSlotsWritten,
   // --- hypervisor TLB maintenance ---
   kXenTlbFlushTypeChange,
@@ -199,6 +200,7 @@ inline constexpr std::array<EventInfo, kEventCount> kEventTable{{
   {Event::kXenWritableMmuUpdate, "xen.mmu_update.writable", "requests", "mmu_update requests that were plain stores into writable frames", Cost::kTally},
   {Event::kXenPtwrEmulated, "xen.ptwr.emulated", "writes", "trapped guest writes to L1 tables emulated by Xen", Cost::kWork},
   {Event::kXenFaultBounced, "xen.fault.bounced", "faults", "page faults reflected to the guest", Cost::kWork},
+  {Event::kXenHypercallFromUser, "xen.hypercall.from_user", "calls", "hypercall instructions executed in guest user mode, delivered to the guest kernel as syscalls and not served", Cost::kTally},
   {Event::kXenL4XenSlotsWritten, "xen.l4.xen_slots_written", "tables", "L4 tables that received Xen's reserved slots", Cost::kWork},
   {Event::kXenTlbFlushTypeChange, "xen.tlbflush.type_change", "flushes", "type-change TLB shoot-downs (TLB clock said a flush was needed)", Cost::kTally},
   {Event::kXenTlbFlushMmuUpdate, "xen.tlbflush.mmu_update", "flushes", "post-XSA-286 flushes after mmu_update touched L2-L4 entries", Cost::kTally},

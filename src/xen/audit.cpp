@@ -127,7 +127,7 @@ class Auditor {
       const PageInfo& target = ft_[e.mfn()];
       Expected& x = expected(e.mfn());
       if (level == 1) {
-        if (e.flags() & l1_disallow_mask(d.config.privileged)) {
+        if (e.flags() & l1_disallow_mask(d.may_use_cache_attrs())) {
           fail(where + ": disallowed flags in a validated L1");
         }
         if (target.owner != d.id) fail(where + ": maps a frame the domain does not own");

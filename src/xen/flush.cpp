@@ -47,6 +47,15 @@ void Hypervisor::write_ptbase(Vcpu& v, Domain& d) {
   v.online = true;
 }
 
+void Hypervisor::toggle_guest_pt(Vcpu& v) {
+  // _toggle_guest_pt (pv/domain.c): the kernel<->user switch is a plain CR3 write. Global
+  // (user) entries survive, non-global ones go (no PCIDs), and the TLB clock neither ticks nor
+  // stamps the CPU: this is no flush as far as type changes are concerned.
+  v.in_kernel = !v.in_kernel;
+  const Mfn root = v.in_kernel ? v.guest_table : v.guest_table_user;
+  machine_.cpu(v.pcpu).mmu().load_cr3(root, false);
+}
+
 uint64_t Hypervisor::vcpumask_to_pcpus(const Domain& d, uint64_t vcpumask) const {
   uint64_t out = 0;
   for (const Vcpu& v : d.vcpus) {

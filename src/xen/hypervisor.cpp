@@ -163,6 +163,9 @@ hw::MemResult Hypervisor::guest_access(VcpuId vcpu, const hw::MemRequest& reques
 
 int64_t Hypervisor::switch_guest_mode(VcpuId vcpu, bool to_kernel) {
   hypercall_entry(vcpu);
+  // HYPERVISOR_iret is a hypercall: from user mode it is bounced like any other. The syscall
+  // entry (to_kernel) is what user mode legitimately does.
+  if (!to_kernel && bounce_user_mode_hypercall(vcpu)) return abi::err::kBouncedToGuestKernel;
   const int64_t rc = switch_mode_body(vcpu, to_kernel);
   do_softirq();
   return rc;
@@ -172,9 +175,21 @@ int64_t Hypervisor::switch_mode_body(VcpuId vcpu, bool to_kernel) {
   Vcpu& v = port_vcpu(vcpu);
   if (!to_kernel && v.guest_table_user == kInvalidMfn) return abi::err::kEINVAL;
   if (v.in_kernel == to_kernel) return abi::err::kOk;
-  v.in_kernel = to_kernel;
-  write_ptbase(v, port_dom());
+  toggle_guest_pt(v);
   return abi::err::kOk;
+}
+
+bool Hypervisor::bounce_user_mode_hypercall(VcpuId vcpu) {
+  // lstar_enter (x86_64/entry.S) serves a SYSCALL as a hypercall only when the vCPU is in
+  // kernel mode; from user mode it goes to switch_to_kernel, which delivers it to the guest
+  // kernel's syscall callback. (INT $0x82 is the 32-bit guests' gate, DPL 1: from ring 3 it is
+  // a #GP, also delivered to the guest kernel.)
+  Vcpu& v = port_vcpu(vcpu);
+  if (v.in_kernel) return false;
+  ledger_.charge(Event::kXenHypercallFromUser);
+  toggle_guest_pt(v);
+  do_softirq();
+  return true;
 }
 
 std::optional<hw::MemResult> Hypervisor::on_page_fault(hw::Cpu& cpu, const hw::PageFault& fault,
@@ -200,10 +215,7 @@ std::optional<hw::MemResult> Hypervisor::on_page_fault(hw::Cpu& cpu, const hw::P
   ledger_.charge(Event::kXenFaultBounced);
   // The bounce frame is delivered to the guest kernel: a fault taken in guest user mode switches
   // the vCPU to its kernel root table first (toggle_guest_mode), as for any exception.
-  if (faulting != nullptr && !faulting->in_kernel) {
-    faulting->in_kernel = true;
-    write_ptbase(*faulting, d);
-  }
+  if (faulting != nullptr && !faulting->in_kernel) toggle_guest_pt(*faulting);
   return std::nullopt;
 }
 

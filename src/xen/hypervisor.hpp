@@ -85,6 +85,10 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   void assign_device(DomId id, uint16_t device);
   // The I/O PTE the domain's IOMMU tables hold for a frame (0 when absent): auditor, tests.
   uint64_t iommu_entry(const Domain& d, Mfn mfn) const;
+  // Drops the allocation reference (PGC_allocated) of one of the domain's frames, as
+  // guest_remove_page and domain teardown do; the frame is freed when its last reference goes.
+  // False when the domain does not own the frame. Not a guest interface (tests, toolstack).
+  bool relinquish_page(Domain& d, Mfn mfn);
   // Builder-time pin of a root table and its installation as a vCPU's kernel base pointer.
   int64_t builder_pin_and_install(Domain& d, Mfn l4);
 
@@ -120,6 +124,8 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   // ---- references and types (page_types.cpp) ------------------------------------------
   bool get_page(Mfn mfn, const Domain& d);
   void put_page(Mfn mfn);
+  // The final put_page's IOMMU clean-up of a frame about to be freed.
+  void cleanup_page_mappings(Mfn mfn);
   int64_t get_page_type(Mfn mfn, PageType type, Domain& d);
   void put_page_type(Mfn mfn, Domain& d);
   int64_t get_page_and_type(Mfn mfn, Domain& d, PageType type);
@@ -156,6 +162,11 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   bool upper_put_is_deferred(unsigned level) const;
   void run_deferred_put(Vcpu& v, Domain& d);
   int64_t do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu& v, bool* touched_upper);
+  // The XSA-286 flush of an mmu_update invocation that changed upper entries (modern Xen);
+  // clears *touched_upper.
+  void flush_linear_pt(Domain& d, bool* touched_upper);
+  // The foreigndom argument of mmu_update / mmuext_op (get_pg_owner and its XSM check).
+  int64_t check_pg_owner(DomId foreigndom, const Domain& d, bool any_request) const;
 
   // ---- mmuext (mmuext.cpp) ---------------------------------------------------------------
   int64_t do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v);
@@ -177,6 +188,12 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   void invlpg_mask(uint64_t cpumask, Vaddr va);
   uint64_t filter_by_timestamp(uint64_t cpumask, uint64_t page_stamp) const;
   void write_ptbase(Vcpu& v, Domain& d);
+  // The guest kernel<->user switch (toggle_guest_mode): flips v.in_kernel and loads the other
+  // root table.
+  void toggle_guest_pt(Vcpu& v);
+  // A hypercall instruction executed in guest user mode: Xen bounces it to the guest kernel as
+  // a syscall (switching the vCPU to kernel mode) and serves nothing. True when that happened.
+  bool bounce_user_mode_hypercall(VcpuId vcpu);
   uint64_t vcpumask_to_pcpus(const Domain& d, uint64_t vcpumask) const;
 
   // ---- time (timer.cpp) ---------------------------------------------------------------------

@@ -138,6 +138,7 @@ void Hypervisor::assign_device(DomId id, uint16_t device) {
         " has no IOMMU context: create it with an IOMMU mode on a machine with an IOMMU");
   }
   iommu->set_context(device, d.id, d.iommu_root);
+  ++d.assigned_devices;
 }
 
 uint64_t Hypervisor::iommu_entry(const Domain& d, Mfn mfn) const {

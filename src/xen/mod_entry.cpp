@@ -22,7 +22,7 @@ int64_t Hypervisor::mod_l1_entry(Mfn table, uint64_t index, Pte value, Domain& d
   Pte new_e = value;
   if (preserve_ad) new_e = new_e.with(old_e.raw() & kAdBits);
   if (new_e.present()) {
-    if (new_e.flags() & l1_disallow_mask(d.config.privileged)) return abi::err::kEINVAL;
+    if (new_e.flags() & l1_disallow_mask(d.may_use_cache_attrs())) return abi::err::kEINVAL;
     new_e = adjust_guest_entry(new_e, 1);
     if (fast_path_ok(old_e, new_e, 1)) {
       ledger_.charge(Event::kXenModEntryFast);
@@ -83,13 +83,16 @@ void Hypervisor::run_deferred_put(Vcpu& v, Domain& d) {
 
 int64_t Hypervisor::do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu& v,
                                       bool* touched_upper) {
-  const uint64_t cmd = req.ptr & 3;
-  const Mfn mfn{req.ptr >> kPageShift};
+  // do_mmu_update decodes the command from the low 3 bits (an entry is 8 bytes); the rest of
+  // `ptr` is the entry's machine address.
+  const uint64_t cmd = req.ptr & abi::kMmuUpdateCmdMask;
+  const uint64_t ptr = req.ptr - cmd;
+  const Mfn mfn{ptr >> kPageShift};
   switch (cmd) {
     case abi::kMmuNormalPtUpdate:
-    case abi::kMmuPtUpdatePreserveAd: {
-      const uint64_t index = page_offset(req.ptr & ~uint64_t{7}) / 8;
-      if ((req.ptr & 4) != 0) return abi::err::kEINVAL;  // entries are 8-byte aligned
+    case abi::kMmuPtUpdatePreserveAd:
+    case abi::kMmuPtUpdateNoTranslate: {  // a PV domain has no p2m to skip: same as normal
+      const uint64_t index = page_offset(ptr) / 8;
       if (!get_page(mfn, d)) return abi::err::kEINVAL;
       PageInfo& pg = frames_[mfn];
       const bool preserve = cmd == abi::kMmuPtUpdatePreserveAd;
@@ -131,6 +134,7 @@ int64_t Hypervisor::do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu
 int64_t Hypervisor::mmu_update(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs, uint32_t* done,
                                DomId foreigndom) {
   hypercall_entry(vcpu);
+  if (bounce_user_mode_hypercall(vcpu)) return abi::err::kBouncedToGuestKernel;
   ledger_.charge(Event::kXenHcMmuUpdate);
   return with_continuations(reqs, done, Event::kXenHcMmuUpdate, Event::kXenMmuUpdateRequeued,
                             [&](std::span<const abi::MmuUpdate> left, uint32_t* part) {
@@ -138,15 +142,23 @@ int64_t Hypervisor::mmu_update(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs
                             });
 }
 
+// do_mmu_update (4.17). A deferred put (old_guest_table) stops the request loop: Xen creates a
+// continuation and, still in this invocation, performs the XSA-286 flush for the upper entries
+// changed so far; the continuation's entry then runs put_old_guest_table. So the put (and the
+// TLB-clock stamp a devalidation leaves) comes after that flush, and each deferred put ends
+// one invocation with its own flush.
 int64_t Hypervisor::mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs,
                                     uint32_t* done, DomId foreigndom) {
   Vcpu& v = port_vcpu(vcpu);
   Domain& d = port_dom();
   if (done != nullptr) *done = 0;
-  if (foreigndom != abi::kDomidSelf && foreigndom != d.id) return abi::err::kEPERM;
   run_deferred_put(v, d);
+  int64_t rc = check_pg_owner(foreigndom, d, !reqs.empty());
+  if (rc != abi::err::kOk) {
+    ledger_.charge(Event::kXenHcFailed);
+    return rc;
+  }
   bool touched_upper = false;
-  int64_t rc = abi::err::kOk;
   uint32_t i = 0;
   for (; i < reqs.size(); ++i) {
     if (i > 0 && hypercall_preempt_check()) {
@@ -155,7 +167,8 @@ int64_t Hypervisor::mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate>
       break;
     }
     if (v.old_guest_table) {
-      // A deferred put stops the loop: Xen creates a continuation whose entry releases it.
+      // The invocation ends here; its continuation re-enters with the requests left.
+      flush_linear_pt(d, &touched_upper);
       charge_continuation(Event::kXenHcMmuUpdate);
       run_deferred_put(v, d);
     }
@@ -163,19 +176,36 @@ int64_t Hypervisor::mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate>
     rc = do_one_mmu_update(reqs[i], d, v, &touched_upper);
     if (rc != abi::err::kOk) break;
   }
+  flush_linear_pt(d, &touched_upper);
   if (v.old_guest_table) {
     // Still pending at the end: Xen re-enters through a continuation to finish the put.
     charge_continuation(Event::kXenHcMmuUpdate);
     run_deferred_put(v, d);
   }
-  if (touched_upper && params_.generation == XenGeneration::kModern) {
-    // XSA-286: no CPU may keep using translations derived from the replaced upper entries.
-    ledger_.charge(Event::kXenTlbFlushMmuUpdate);
-    flush_mask(d.dirty_cpumask | (uint64_t{1} << current_pcpu_));
-  }
   if (done != nullptr) *done = i;
   if (rc != abi::err::kOk && rc != abi::err::kERESTART) ledger_.charge(Event::kXenHcFailed);
   return rc;
+}
+
+void Hypervisor::flush_linear_pt(Domain& d, bool* touched_upper) {
+  if (!*touched_upper || params_.generation != XenGeneration::kModern) return;
+  // XSA-286: no CPU may keep using translations derived from the replaced upper entries.
+  ledger_.charge(Event::kXenTlbFlushMmuUpdate);
+  flush_mask(d.dirty_cpumask | (uint64_t{1} << current_pcpu_));
+  *touched_upper = false;
+}
+
+// get_pg_owner (common/page_alloc.c) and the XSM check that follows it. DOMID_SELF is the
+// caller; its own numeric id and an id no domain has are -ESRCH; any other domain, DOMID_IO
+// and DOMID_XEN exist but an unprivileged caller may not act on them (-EPERM, which
+// do_mmu_update only reports once it looks at a request).
+int64_t Hypervisor::check_pg_owner(DomId foreigndom, const Domain& d, bool any_request) const {
+  if (foreigndom == abi::kDomidSelf) return abi::err::kOk;
+  if (foreigndom == d.id) return abi::err::kESRCH;
+  const bool exists =
+      foreigndom < domains_.size() || foreigndom == abi::kDomidIo || foreigndom == abi::kDomidXen;
+  if (!exists) return abi::err::kESRCH;
+  return any_request ? abi::err::kEPERM : abi::err::kOk;
 }
 
 void Hypervisor::charge_continuation(Event hypercall) {

@@ -23,10 +23,31 @@ void Hypervisor::put_page(Mfn mfn) {
   --pg.count;
   if (pg.count == 0) {
     // Last reference gone (the allocation reference was dropped earlier): the frame is free.
-    pg = PageInfo{};
+    cleanup_page_mappings(mfn);
+    frames_[mfn] = PageInfo{};
     m2p_.set(mfn.value, kInvalidPfn.value);
     free_frames_.push(mfn);
   }
+}
+
+void Hypervisor::cleanup_page_mappings(Mfn mfn) {
+  // cleanup_page_mappings (mm.c, XSA-288 and later): a frame still typed writable may still be
+  // in its PV owner's IOMMU; it leaves it before it goes back to the heap. Paper-era Xen
+  // removed frames from the IOMMU at decrease_reservation instead, whatever their type.
+  const PageInfo& pg = frames_[mfn];
+  if (params_.generation != XenGeneration::kModern || pg.type != PageType::kWritable) return;
+  if (pg.owner >= domains_.size()) return;
+  Domain& d = *domains_[pg.owner];
+  if (d.need_iommu_sync()) iommu_unmap(d, mfn);
+}
+
+bool Hypervisor::relinquish_page(Domain& d, Mfn mfn) {
+  if (!frames_.valid(mfn)) return false;
+  PageInfo& pg = frames_[mfn];
+  if (pg.owner != d.id || !pg.allocated) return false;
+  pg.allocated = false;
+  put_page(mfn);
+  return true;
 }
 
 int64_t Hypervisor::change_type(Mfn mfn, PageType from, PageType to, Domain& d) {

@@ -20,11 +20,23 @@ inline constexpr uint64_t kFastPathWhitelist =
 // Grant-table mappings carry this bit; ordinary page-table updates may never set it.
 inline constexpr uint64_t kPageGnttab = uint64_t{1} << 62;
 
-// L1 entries may also carry G; cache attributes (PWT, PCD, PAT) need I/O privilege.
-constexpr uint64_t l1_disallow_mask(bool privileged) {
+// L1 entries may also carry G; cache attributes (PWT, PCD, PAT) only for a domain that may
+// use them (Domain::may_use_cache_attrs: I/O privilege or an assigned device).
+constexpr uint64_t l1_disallow_mask(bool cache_attrs_allowed) {
   uint64_t mask = (kBaseDisallow & ~hw::pte_bits::kGlobal) | kPageGnttab;
-  if (privileged) mask &= ~(hw::pte_bits::kPwt | hw::pte_bits::kPcd | hw::pte_bits::kPat);
+  if (cache_attrs_allowed) mask &= ~(hw::pte_bits::kPwt | hw::pte_bits::kPcd | hw::pte_bits::kPat);
   return mask;
 }
+
+// Xen reads an entry's frame from bits 12-51 (its PADDR_MASK), not only from the bits the
+// machine implements: bits 46-51 set name a frame far beyond RAM, which Xen refuses, rather
+// than the frame the walker would reach with them masked off.
+inline constexpr uint64_t kXenPaddrMask = ((uint64_t{1} << 52) - 1) & ~uint64_t{0xfff};
+constexpr uint64_t xen_frame_number(hw::Pte e) {
+  return (e.raw() & kXenPaddrMask) >> 12;
+}
+// All of bits 12-51 set: how Xen writes INVALID_MFN into an entry (refused as -EINVAL, not as
+// an MMIO access without permission).
+inline constexpr uint64_t kXenInvalidFrameNumber = kXenPaddrMask >> 12;
 
 }  // namespace pib::xen

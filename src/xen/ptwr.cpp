@@ -11,7 +11,8 @@ using sim::Event;
 
 namespace {
 
-// Software walk of a guest tree (Xen's guest_walk_tables): the 4 KiB leaf mapping `va`.
+// Software walk of a guest tree: the entry of the last level mapping `va` (Xen reads it through
+// its linear page table).
 std::optional<Pte> guest_leaf(const hw::MachineMemory& mem, Mfn root, Vaddr va) {
   if (root == kInvalidMfn) return std::nullopt;
   Mfn table = root;
@@ -31,7 +32,10 @@ std::optional<hw::MemResult> Hypervisor::ptwr_emulate(Vcpu& v, Domain& d,
                                                       const hw::PageFault& fault,
                                                       const hw::MemRequest& request) {
   const auto leaf = guest_leaf(mem_, machine_.cpu(v.pcpu).mmu().cr3(), fault.va);
-  if (!leaf) return std::nullopt;
+  // pv_ro_page_fault (pv/ro-page-fault.c) emulates only a write whose effective L1 entry (the
+  // last step of the walk, read through Xen's linear map) is present and read-only. A write
+  // refused higher up, e.g. by a read-only self-map whose leaf is RW, is the guest's fault.
+  if (!leaf || !leaf->present() || leaf->has(hw::pte_bits::kRw)) return std::nullopt;
   const Mfn table = leaf->mfn();
   if (!frames_.valid(table)) return std::nullopt;
   const PageInfo& pg = frames_[table];
@@ -60,7 +64,7 @@ std::optional<hw::MemResult> Hypervisor::ptwr_emulate(Vcpu& v, Domain& d,
       return std::nullopt;
   }
   if (new_e.present()) {
-    if (new_e.flags() & l1_disallow_mask(d.config.privileged)) return std::nullopt;
+    if (new_e.flags() & l1_disallow_mask(d.may_use_cache_attrs())) return std::nullopt;
     new_e = adjust_guest_entry(new_e, 1);
     if (get_page_from_l1e(new_e, d) != abi::err::kOk) return std::nullopt;
   }

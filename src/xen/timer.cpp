@@ -20,11 +20,15 @@ uint32_t Hypervisor::take_pending_virqs(VcpuId vcpu) {
   Vcpu& v = port_vcpu(vcpu);
   const uint32_t virqs = v.pending_virqs;
   v.pending_virqs = 0;
+  // The event upcall is delivered to the guest kernel: a vCPU interrupted in user mode is
+  // switched to kernel mode by the bounce frame (toggle_guest_mode), at no extra entry.
+  if (virqs != 0 && !v.in_kernel) toggle_guest_pt(v);
   return virqs;
 }
 
 int64_t Hypervisor::vcpu_op(VcpuId vcpu, uint32_t cmd, uint64_t deadline_ns) {
   hypercall_entry(vcpu);
+  if (bounce_user_mode_hypercall(vcpu)) return abi::err::kBouncedToGuestKernel;
   ledger_.charge(Event::kXenHcVcpuOp);
   Vcpu& v = port_vcpu(vcpu);
   int64_t rc = abi::err::kOk;

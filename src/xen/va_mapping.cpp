@@ -30,6 +30,7 @@ Mfn Hypervisor::map_guest_l1e(Vaddr va, Vcpu& v, Domain& d) {
 
 int64_t Hypervisor::update_va_mapping(VcpuId vcpu, const abi::UpdateVaMapping& args) {
   hypercall_entry(vcpu);
+  if (bounce_user_mode_hypercall(vcpu)) return abi::err::kBouncedToGuestKernel;
   ledger_.charge(Event::kXenHcUpdateVaMapping);
   const int64_t rc = update_va_mapping_body(vcpu, args);
   do_softirq();
@@ -71,6 +72,7 @@ int64_t Hypervisor::update_va_mapping_body(VcpuId vcpu, const abi::UpdateVaMappi
 
 int64_t Hypervisor::multicall(VcpuId vcpu, std::span<abi::MulticallEntry> entries) {
   hypercall_entry(vcpu);
+  if (bounce_user_mode_hypercall(vcpu)) return abi::err::kBouncedToGuestKernel;
   ledger_.charge(Event::kXenHcMulticall);
   ledger_.charge(Event::kXenMulticallEntries, entries.size());
   int64_t rc = abi::err::kOk;
@@ -138,6 +140,10 @@ int64_t Hypervisor::multicall_entry(VcpuId vcpu, abi::MulticallEntry& e) {
       break;
     case abi::HypercallNr::kIret:
       e.result = switch_mode_body(vcpu, false);
+      break;
+    default:
+      // The hypercall table has no such entry: the dispatcher's -ENOSYS lands in the result.
+      e.result = abi::err::kENOSYS;
       break;
   }
   return e.result;

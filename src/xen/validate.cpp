@@ -30,26 +30,34 @@ Pte Hypervisor::adjust_guest_entry(Pte e, unsigned level) const {
 }
 
 bool Hypervisor::fast_path_ok(Pte old_e, Pte new_e, unsigned level) const {
-  if (!old_e.present() || old_e.mfn() != new_e.mfn()) return false;
+  // Xen's l1e_has_changed: the frame bits are compared over its whole address field (bits
+  // 12-51), so setting a bit the machine lacks is a change of frame.
+  if (!old_e.present() || ((old_e.raw() ^ new_e.raw()) & kXenPaddrMask) != 0) return false;
   uint64_t whitelist = kFastPathWhitelist;
   if (level > 1 && !params_.pv_linear_pt) whitelist |= kRw;
   return ((old_e.raw() ^ new_e.raw()) & kAllFlags & ~whitelist) == 0;
 }
 
+// Follows get_page_from_l1e (xen/arch/x86/mm.c, 4.17): disallowed flags are -EINVAL; a frame
+// that is not RAM is MMIO and needs I/O-memory permission (-EPERM without it); a RAM frame the
+// domain cannot reference, or cannot take a writable type reference on, is -EBUSY.
 int64_t Hypervisor::get_page_from_l1e(Pte e, Domain& d) {
   if (!e.present()) return abi::err::kOk;
-  if (e.flags() & l1_disallow_mask(d.config.privileged)) return abi::err::kEINVAL;
-  const Mfn target = e.mfn();
-  // Frames outside RAM would be MMIO: a domain without I/O-memory permission may not map them.
-  if (!frames_.valid(target)) return abi::err::kEINVAL;
-  if (!get_page(target, d)) return abi::err::kEINVAL;  // not ours (or free, or Xen's)
+  if (e.flags() & l1_disallow_mask(d.may_use_cache_attrs())) return abi::err::kEINVAL;
+  const uint64_t frame = xen_frame_number(e);
+  if (!frames_.valid(Mfn{frame})) {
+    // No domain of the model holds I/O-memory ranges (MMIO is not modelled), so every such
+    // mapping lacks the permission; Xen's INVALID_MFN pattern is a plain invalid entry.
+    return frame == kXenInvalidFrameNumber ? abi::err::kEINVAL : abi::err::kEPERM;
+  }
+  const Mfn target{frame};
+  if (!get_page(target, d)) return abi::err::kEBUSY;  // not ours (or free, or Xen's)
   if (e.has(kRw)) {
     // The point where a live page table cannot be mapped writable: its type count is > 0 with
     // a page-table type, so the writable type reference is refused.
-    const int64_t rc = get_page_type(target, PageType::kWritable, d);
-    if (rc != abi::err::kOk) {
+    if (get_page_type(target, PageType::kWritable, d) != abi::err::kOk) {
       put_page(target);
-      return rc;
+      return abi::err::kEBUSY;
     }
   }
   return abi::err::kOk;
@@ -87,8 +95,9 @@ int64_t Hypervisor::get_linear_pagetable(Pte e, Mfn table, unsigned level, Domai
 int64_t Hypervisor::get_page_from_upper(Pte e, Mfn table, unsigned level, Domain& d) {
   if (!e.present()) return abi::err::kOk;
   if (e.flags() & kBaseDisallow) return abi::err::kEINVAL;  // PSE, PWT, PCD, G at L2-L4
+  // get_page_from_mfn fails for a frame outside RAM, including one named by bits 46-51.
+  if (!frames_.valid(Mfn{xen_frame_number(e)})) return abi::err::kEINVAL;
   const Mfn target = e.mfn();
-  if (!frames_.valid(target)) return abi::err::kEINVAL;
   int64_t rc = get_page_and_type(target, d, pt_type_of_level(level - 1));
   if (rc == abi::err::kEINVAL && frames_[target].type == pt_type_of_level(level)) {
     rc = get_linear_pagetable(e, table, level, d);

@@ -32,6 +32,9 @@ class PiBoosterAttacks : public ::testing::Test {
     fx_.k().run_startup(p_, img);
   }
   int64_t pool(uint32_t cmd, Mfn mfn) {
+    // The process ran last: the vCPU is in user mode, where hypercalls are not served. The
+    // calls below are the guest kernel's, made after a syscall entry.
+    fx_.k().core().ops().enter_kernel(0);
     const abi::MmuextOp op{cmd, mfn.value, 0};
     uint32_t done = 0;
     return xen_->mmuext_op(0, std::span<const abi::MmuextOp>(&op, 1), &done, abi::kDomidSelf);

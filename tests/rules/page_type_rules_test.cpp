@@ -14,9 +14,9 @@ TEST(PageTypeRules, WritableMappingOfPageTableIsRejected) {
   ASSERT_EQ(fx.pin(1, l1), kOk);
   const Pfn host = fx.make_table();
   ASSERT_EQ(fx.pin(1, host), kOk);
-  EXPECT_EQ(fx.update(host, 0, fx.pte(l1, kDataRw)), kEINVAL);  // RW: refused
-  EXPECT_EQ(fx.update(host, 0, fx.pte(l1, kDataRo)), kOk);      // RO: fine
-  EXPECT_EQ(fx.remap(l1, true), kEINVAL);  // nor may its own direct-map alias turn RW
+  EXPECT_EQ(fx.update(host, 0, fx.pte(l1, kDataRw)), kEBUSY);  // RW: refused
+  EXPECT_EQ(fx.update(host, 0, fx.pte(l1, kDataRo)), kOk);     // RO: fine
+  EXPECT_EQ(fx.remap(l1, true), kEBUSY);  // nor may its own direct-map alias turn RW
   EXPECT_AUDIT_CLEAN(fx);
 }
 
@@ -186,8 +186,8 @@ TEST(PageTypeRules, ForeignFramesCannotBeMapped) {
   const Pfn t = fx.make_table();
   ASSERT_EQ(fx.pin(1, t), kOk);
   const Mfn foreign = other.p2m.back();
-  EXPECT_EQ(fx.update(t, 0, hw::Pte::make(foreign, kDataRo).raw()), kEINVAL);
-  EXPECT_EQ(fx.mmuext(abi::kMmuextPinL1Table, foreign.value), kEINVAL);
+  EXPECT_EQ(fx.update(t, 0, hw::Pte::make(foreign, kDataRo).raw()), kEBUSY);
+  EXPECT_EQ(fx.mmuext(abi::kMmuextPinL1Table, foreign.value), kEINVAL);  // get_page_from_gfn
   EXPECT_EQ(fx.update(t, 0, fx.pte(fx.alloc(), kDataRo)), kOk);
   EXPECT_AUDIT_CLEAN(fx);
 }
@@ -196,9 +196,10 @@ TEST(PageTypeRules, FramesOutsideMemoryAreRefused) {
   PvFixture fx;
   const Pfn t = fx.make_table();
   ASSERT_EQ(fx.pin(1, t), kOk);
-  EXPECT_EQ(fx.update(t, 0, hw::Pte::make(Mfn{1u << 30}, kDataRo).raw()), kEINVAL);
+  EXPECT_EQ(fx.update(t, 0, hw::Pte::make(Mfn{1u << 30}, kDataRo).raw()), kEPERM)
+      << "MMIO without I/O-memory permission";
   EXPECT_EQ(fx.mmuext(abi::kMmuextPinL1Table, 1u << 30), kEINVAL);
-  EXPECT_EQ(fx.update(t, 0, hw::Pte::make(fx.xen.xen_l3(), kDataRo).raw()), kEINVAL)
+  EXPECT_EQ(fx.update(t, 0, hw::Pte::make(fx.xen.xen_l3(), kDataRo).raw()), kEBUSY)
       << "Xen's own frames";
   EXPECT_AUDIT_CLEAN(fx);
 }

@@ -6,12 +6,18 @@ namespace pib::test {
 using namespace hw::pte_bits;
 
 PvFixture::PvFixture(PvFixtureParams p)
-    : machine(hw::MachineParams{.frames = p.machine_frames, .cpus = p.cpus, .tlb = {}, .iommu = {}},
+    : machine(hw::MachineParams{.frames = p.machine_frames,
+                                .cpus = p.cpus,
+                                .tlb = {},
+                                .iommu = p.iommu == xen::IommuMode::kNone
+                                             ? std::nullopt
+                                             : std::optional<hw::IommuParams>{hw::IommuParams{}}},
               ledger),
       xen(machine, ledger, xen::XenParams{.generation = p.generation}),
       si(xen::build_pv_domain(xen, xen::PvDomainSpec{.pages = p.domain_pages,
                                                      .vcpus = p.vcpus,
-                                                     .privileged = p.privileged})),
+                                                     .privileged = p.privileged,
+                                                     .iommu = p.iommu})),
       next_free_(si.first_free_pfn.value) {}
 
 Pfn PvFixture::alloc() {

@@ -27,10 +27,14 @@ struct PvFixtureParams {
   uint32_t vcpus = 1;
   xen::XenGeneration generation = xen::XenGeneration::kPaperEra;
   bool privileged = false;
+  // With an IOMMU on the machine (no caching mode) when not kNone.
+  xen::IommuMode iommu = xen::IommuMode::kNone;
 };
 
 inline constexpr int64_t kOk = abi::err::kOk;
 inline constexpr int64_t kEINVAL = abi::err::kEINVAL;
+inline constexpr int64_t kEBUSY = abi::err::kEBUSY;
+inline constexpr int64_t kEPERM = abi::err::kEPERM;
 
 // Flags of ordinary mappings (Linux's PAGE_KERNEL / _PAGE_TABLE, before Xen's adjustments).
 inline constexpr uint64_t kTableFlags = hw::pte_bits::kPresent | hw::pte_bits::kRw |

@@ -99,7 +99,10 @@ void XenPvOps::drop_mm_ref(const Mm& mm) {
   for (VcpuId v = 0; v < si_.vcpus; ++v) {
     if (v == self || xen_current_cr3_.at(v) != mm.pgd) continue;
     core_->ledger().charge(sim::Event::kGuestIpi);
-    core_->set_cpu(v);  // the IPI handler runs on that vCPU
+    core_->set_cpu(v);  // the IPI handler runs on that vCPU, in its kernel
+    // An exiting mm is loaded there only lazily: the vCPU idles in the kernel (it may still be
+    // recorded as in user mode since its last task left), and stays there.
+    enter_kernel(v);
     drop_mm_ref_this_cpu(mm);
     core_->set_cpu(self);
   }

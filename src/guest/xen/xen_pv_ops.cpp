@@ -99,7 +99,13 @@ hw::MemResult XenPvOps::access(VcpuId vcpu, const hw::MemRequest& request) {
               std::to_string(vcpu) + " while it runs in the other mode");
   }
   const hw::MemResult r = port_.guest_access(vcpu, request);
-  if (core_ != nullptr) core_->interrupt_window(vcpu);
+  if (core_ != nullptr) {
+    core_->interrupt_window(vcpu);
+    // An event taken in user mode was delivered to the kernel; its handler returns to the
+    // interrupted user code with HYPERVISOR_iret (unless the access faulted: the kernel then
+    // goes on to handle the fault).
+    if (user && r.ok && !in_user_[vcpu]) return_to_user(vcpu);
+  }
   return r;
 }
 
@@ -129,7 +135,9 @@ void XenPvOps::set_timer(VcpuId vcpu, uint64_t deadline_ns) {
 
 bool XenPvOps::timer_interrupt_pending(VcpuId vcpu) {
   // evtchn_upcall_pending in the vCPU's shared info, and the event bits behind it.
-  pending_virqs_.at(vcpu) |= port_.take_pending_virqs(vcpu);
+  const uint32_t taken = port_.take_pending_virqs(vcpu);
+  if (taken != 0) in_user_.at(vcpu) = false;  // the upcall runs in the kernel
+  pending_virqs_.at(vcpu) |= taken;
   return (pending_virqs_[vcpu] & (1U << abi::kVirqTimer)) != 0;
 }
 
