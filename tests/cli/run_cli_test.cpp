@@ -25,22 +25,23 @@ std::string temp_dir(const std::string& name) {
 TEST(RunCli, WritesResultsResolvedScenarioAndProfile) {
   const std::string dir = temp_dir("run");
   const Cli c = call({"run", "lmbench-fork", "--iterations", "3", "--out", dir, "--no-plot",
-                      "--set", "xen.entries=200"});
+                      "--set", "xen.entries=200", "--verbose"});
   ASSERT_EQ(c.rc, 0) << c.err;
-  EXPECT_NE(c.out.find("native/baseline"), std::string::npos);
-  for (const char* f :
-       {"results.json", "results.csv", "table.txt", "scenario.toml", "profile.toml"}) {
-    EXPECT_TRUE(std::filesystem::exists(dir + "/" + f)) << f;
+  EXPECT_NE(c.out.find("native/baseline"), std::string::npos) << c.out;
+  for (const char* f : {"results.json", "results.csv", "config.csv", "table.txt", "scenario.toml",
+                        "profile.toml"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir + "/latest/" + f)) << f;
   }
-  std::ifstream prof(dir + "/profile.toml");
+  std::ifstream prof(dir + "/latest/profile.toml");
   std::stringstream ss;
   ss << prof.rdbuf();
   EXPECT_NE(ss.str().find("\"xen.entries\" = { ns = 200"), std::string::npos);
   // The written scenario and profile reproduce the run.
-  const Cli again = call({"run", dir + "/scenario.toml", "--profile", dir + "/profile.toml",
-                          "--out", dir + "/again", "--no-plot", "--format", "json"});
+  const Cli again =
+      call({"run", dir + "/latest/scenario.toml", "--profile", dir + "/latest/profile.toml",
+            "--out", dir + "/again", "--no-plot", "--format", "json"});
   ASSERT_EQ(again.rc, 0) << again.err;
-  std::ifstream first(dir + "/results.json");
+  std::ifstream first(dir + "/latest/results.json");
   std::stringstream fs;
   fs << first.rdbuf();
   const auto strip_origins = [](std::string s) {
