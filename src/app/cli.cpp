@@ -8,6 +8,7 @@
 
 #include "app/calibrate_cmd.hpp"
 #include "app/fidelity_cmd.hpp"
+#include "app/headlines_cmd.hpp"
 #include "app/hv_script.hpp"
 #include "app/run_cmd.hpp"
 #include "app/version.hpp"
@@ -40,6 +41,8 @@ commands:
   workload NAME       run one workload (fork/exec/exit, I/O...) as a scenario built from
                       flags, under baseline and native by default; --list shows them
   stats --list        print every counter: dotted name, unit and meaning
+  headlines FILE...   one table across runs' results.json: PiBooster vs baseline, model with
+                      90 % intervals beside the paper
   help [COMMAND]      this text, or the help of one command
   --version           the tool version (git describe of the source it was built from)
 
@@ -156,6 +159,7 @@ const Command kCommands[] = {
     {"hv-script", hv_script_help, cmd_hv_script},
     {"workload", workload_help, cmd_workload},
     {"stats", [] { return std::string(kStatsHelp); }, cmd_stats},
+    {"headlines", [] { return std::string(kHeadlinesHelp); }, cmd_headlines},
 };
 
 const Command* find_command(const std::string& name) {
