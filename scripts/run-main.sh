@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The main job behind `make run`: the hypercall-script examples against the hypervisor model,
-# then the PiBooster headline experiments in a quick form (fork+exit, fork+execve, a NIC stream
-# under process churn), each comparing baseline, PiBooster and its ablations with the paper's
-# figures printed beside the model's, then the baseline against bare metal. Results, resolved
-# scenarios and profiles, and plots land in results/.
+# then the PiBooster headline experiments in a quick form — one shown in full (a screenful),
+# the others run quietly — each comparing baseline, PiBooster and its ablations, and at the end
+# one table across them: model (with 90 % intervals over the cost ranges) vs paper. Results,
+# resolved scenarios and profiles, and plots land in results/SCENARIO/HASH/ (latest: the
+# results/SCENARIO/latest symlink).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=./build/src/app/pibooster
@@ -14,10 +15,15 @@ bin=./build/src/app/pibooster
 }
 echo "hypercall-script examples: all expectations met (transcript: results-hv-scripts.txt)"
 echo
-for scenario in pibooster-fork pibooster-exec pibooster-net; do
-  "$bin" run "$scenario" --iterations 10
-  echo
-done
-"$bin" run lmbench-fork --iterations 10
+"$bin" run pibooster-fork --iterations 10
 echo
-echo "More: $bin scenarios | $bin run SCENARIO --help | $bin fidelity | $bin stats --list"
+files=(results/pibooster-fork/latest/results.json)
+for scenario in pibooster-exec pibooster-spawn pibooster-net pibooster-disk; do
+  "$bin" run "$scenario" --iterations 10 > /dev/null
+  echo "ran $scenario: results/$scenario/latest/"
+  files+=("results/$scenario/latest/results.json")
+done
+echo
+"$bin" headlines "${files[@]}"
+echo
+echo "More: $bin run SCENARIO [--verbose] | $bin scenarios | $bin help | $bin stats --list"

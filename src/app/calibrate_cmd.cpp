@@ -38,21 +38,33 @@ double ns_since(Clock::time_point t0, uint64_t n) {
          static_cast<double>(n);
 }
 
-// Median of `rounds` measurements of fn() (each returning ns per operation).
+// A measurement: the median of several rounds, and the fastest and slowest round (the range
+// the calibrated profile gives the row).
+struct Measured {
+  double median = 0;
+  double low = 0;
+  double high = 0;
+};
+
+// `rounds` measurements of fn() (each returning ns per operation).
 template <typename Fn>
-double median_of(int rounds, Fn fn) {
+Measured median_of(int rounds, Fn fn) {
   std::vector<double> v;
   v.reserve(static_cast<std::size_t>(rounds));
   for (int i = 0; i < rounds; ++i) v.push_back(fn());
   std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+  return {v[v.size() / 2], v.front(), v.back()};
+}
+
+Measured scaled(Measured m, double k) {
+  return {m.median * k, m.low * k, m.high * k};
 }
 
 // Pages of a 64 MiB buffer, visited in order: larger than the last-level cache, so each page
 // is cold when it is cleared, as a freshly allocated page is.
 constexpr std::size_t kBufferPages = 16384;
 
-double measure_zero_page() {
+Measured measure_zero_page() {
   static std::vector<char> buf(kBufferPages * 4096);
   return median_of(5, [] {
     const auto t0 = Clock::now();
@@ -62,7 +74,7 @@ double measure_zero_page() {
   });
 }
 
-double measure_copy_page() {
+Measured measure_copy_page() {
   static std::vector<char> src(kBufferPages * 4096, 1), dst(kBufferPages * 4096);
   return median_of(5, [] {
     const auto t0 = Clock::now();
@@ -73,7 +85,7 @@ double measure_copy_page() {
   });
 }
 
-double measure_syscall() {
+Measured measure_syscall() {
   return median_of(5, [] {
     constexpr uint64_t n = 200000;
     const auto t0 = Clock::now();
@@ -82,7 +94,7 @@ double measure_syscall() {
   });
 }
 
-double measure_fork_exit() {
+Measured measure_fork_exit() {
   return median_of(3, [] {
     constexpr uint64_t n = 200;
     const auto t0 = Clock::now();
@@ -99,7 +111,7 @@ double measure_fork_exit() {
 
 // Host time this model spends per present entry validated or devalidated: a fork and exit of
 // a process with 2,048 touched pages under the Xen pv-ops.
-double measure_model_validation() {
+Measured measure_model_validation() {
   system::GuestSystemConfig cfg;
   cfg.guest_pages = 16384;
   system::GuestSystem sys(cfg);
@@ -135,22 +147,23 @@ std::string fmt(double v) {
 int cmd_calibrate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   std::string out_file, base = "paper-era-server";
   for (std::size_t i = 1; i < args.size(); ++i) {
+    if (args[i] != "-o" && args[i] != "--base") {
+      throw InputError("unknown flag '" + args[i] + "' (see pibooster calibrate --help)");
+    }
     if (i + 1 >= args.size()) throw InputError(args[i] + " needs a value (see --help)");
     if (args[i] == "-o") {
       out_file = args[++i];
-    } else if (args[i] == "--base") {
-      base = args[++i];
     } else {
-      throw InputError("unknown option '" + args[i] + "' (see pibooster calibrate --help)");
+      base = args[++i];
     }
   }
   cost::CostProfile p = cost::find_profile(base);
   // First, while this process is still small (the buffers below would make fork copy them).
-  const double fork_exit = measure_fork_exit();
-  const double zero = measure_zero_page();
-  const double copy = measure_copy_page();
-  const double sys = measure_syscall();
-  const double model = measure_model_validation();
+  const Measured fork_exit = measure_fork_exit();
+  const Measured zero = measure_zero_page();
+  const Measured copy = measure_copy_page();
+  const Measured sys = measure_syscall();
+  const Measured model = measure_model_validation();
   std::string text = p.to_toml();
   // Mark every copied row as literature, then put the measured rows in.
   std::string resolved;
@@ -167,14 +180,15 @@ int cmd_calibrate(const std::vector<std::string>& args, std::ostream& out, std::
     pos = eol + 1;
   }
   cost::CostProfile c = cost::CostProfile::parse(resolved, "calibrate");
-  auto put = [&](const char* key, double ns, const std::string& how) {
-    c.set(key, fmt(ns));
+  auto put = [&](const char* key, Measured m, const std::string& how) {
     std::string t = c.to_toml();
     const auto at = t.find(std::string("\"") + key + "\"");
     const auto end = t.find('\n', at);
     t.replace(at, end - at,
-              std::string("\"") + key + "\" = { ns = " + fmt(ns) +
-                  ", mark = \"M\", uncertainty = \"this machine, median of 5 runs\", source = \"" +
+              std::string("\"") + key + "\" = { ns = " + fmt(m.median) + ", low = " + fmt(m.low) +
+                  ", high = " + fmt(m.high) +
+                  ", dist = \"uniform\", mark = \"M\", uncertainty = \"this machine: median, "
+                  "fastest and slowest of the runs\", source = \"" +
                   how + "\" }");
     c = cost::CostProfile::parse(t, "calibrate");
   };
@@ -183,7 +197,7 @@ int cmd_calibrate(const std::vector<std::string>& args, std::ostream& out, std::
   put("hw.mem.copy_page", copy,
       "pibooster calibrate: memcpy of 4 KiB, page after page of 64 MiB buffers");
   put("guest.kernel_entry", sys, "pibooster calibrate: syscall(SYS_getppid) round trip");
-  put("xen.entries", sys * 2.5,
+  put("xen.entries", scaled(sys, 2.5),
       "pibooster calibrate: 2.5 x the measured syscall round trip (a 64-bit PV hypercall is 2-3 "
       "syscall-like transitions plus dispatch, cost-sources §6)");
   put("xen.validate.present", model,
@@ -192,9 +206,10 @@ int cmd_calibrate(const std::vector<std::string>& args, std::ostream& out, std::
   put("xen.devalidate.present", model, "pibooster calibrate: as xen.validate.present");
   std::string text_out = c.to_toml();
   const auto nl = text_out.find('\n');
-  text_out = "# Calibrated on this machine by pibooster calibrate (base profile " + base +
-             ").\n# For reference: real fork+exit+wait of this process here: " + fmt(fork_exit) +
-             " ns.\n" + text_out.substr(nl + 1);
+  text_out =
+      "# Calibrated on this machine by pibooster calibrate (base profile " + base +
+      ").\n# For reference: real fork+exit+wait of this process here: " + fmt(fork_exit.median) +
+      " ns.\n" + text_out.substr(nl + 1);
   const auto name_at = text_out.find("name = \"");
   text_out.replace(name_at, text_out.find('\n', name_at) - name_at, "name = \"calibrated\"");
   if (out_file.empty()) {
@@ -203,9 +218,9 @@ int cmd_calibrate(const std::vector<std::string>& args, std::ostream& out, std::
     std::ofstream f(out_file);
     if (!f) throw InputError("cannot write '" + out_file + "'");
     f << text_out;
-    err << "wrote " << out_file << " (zero page " << fmt(zero) << " ns, copy page " << fmt(copy)
-        << " ns, syscall " << fmt(sys) << " ns, model validation " << fmt(model)
-        << " ns/entry; real fork+exit " << fmt(fork_exit) << " ns)\n";
+    err << "wrote " << out_file << " (zero page " << fmt(zero.median) << " ns, copy page "
+        << fmt(copy.median) << " ns, syscall " << fmt(sys.median) << " ns, model validation "
+        << fmt(model.median) << " ns/entry; real fork+exit " << fmt(fork_exit.median) << " ns)\n";
   }
   return 0;
 }

@@ -8,12 +8,17 @@
 
 #include "app/calibrate_cmd.hpp"
 #include "app/fidelity_cmd.hpp"
+#include "app/headlines_cmd.hpp"
 #include "app/hv_script.hpp"
 #include "app/run_cmd.hpp"
+#include "app/version.hpp"
 #include "app/workload_cmd.hpp"
 #include "common/error.hpp"
+#include "common/types.hpp"
 #include "policies/policy_table.hpp"
 #include "sim/events.hpp"
+#include "xen/domain_builder.hpp"
+#include "xen/params.hpp"
 
 namespace pib::app {
 
@@ -36,19 +41,30 @@ commands:
   workload NAME       run one workload (fork/exec/exit, I/O...) as a scenario built from
                       flags, under baseline and native by default; --list shows them
   stats --list        print every counter: dotted name, unit and meaning
+  headlines FILE...   one table across runs' results.json: PiBooster vs baseline, model with
+                      90 % intervals beside the paper
   help [COMMAND]      this text, or the help of one command
+  --version           the tool version (git describe of the source it was built from)
 
 Run 'pibooster help COMMAND' or 'pibooster COMMAND --help' for details.
 )";
 
-constexpr const char* kHvScriptHelp = R"(usage: pibooster hv-script FILE...
-
-Builds a PV domain (default 1024 pages, 1 vCPU, paper-era Xen; a 'domain' line changes that),
-runs each line of FILE as a hypercall or a guest memory access, prints every result, checks the
+// The defaults are the domain builder's and the hypervisor's own, so the text cannot drift.
+std::string hv_script_help() {
+  const xen::PvDomainSpec spec;
+  const xen::XenParams xen;
+  return "usage: pibooster hv-script FILE...\n\n"
+         "Builds a PV domain (default " +
+         std::to_string(spec.pages) + " pages = " + std::to_string(spec.pages / kPagesPerMiB) +
+         " MiB, " + std::to_string(spec.vcpus) + " vCPU, " +
+         std::string(xen::name_of(xen.generation)) +
+         " Xen, unprivileged; a 'domain' line changes that),\n"
+         R"(runs each line of FILE as a hypercall or a guest memory access, prints every result, checks the
 expectations written as "-> ok", "-> -EINVAL", "-> fault" or "-> 0x...", and ends with the
 non-zero counters. The format is documented in docs/hv-script.md; examples/hv-scripts/ has
 runnable examples. Exit status: 0 all expectations met, 1 some were not, 2 malformed script.
 )";
+}
 
 constexpr const char* kStatsHelp = R"(usage: pibooster stats --list [--markdown]
 
@@ -71,10 +87,6 @@ bool wants_help(const std::vector<std::string>& args) {
 }
 
 int cmd_stats(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  if (wants_help(args)) {
-    out << kStatsHelp;
-    return 0;
-  }
   const bool markdown = args.size() == 3 && args[2] == "--markdown";
   if ((args.size() != 2 && !markdown) || args[1] != "--list") {
     err << kStatsHelp;
@@ -95,10 +107,6 @@ int cmd_stats(const std::vector<std::string>& args, std::ostream& out, std::ostr
 }
 
 int cmd_policies(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  if (wants_help(args)) {
-    out << kPoliciesHelp;
-    return 0;
-  }
   if (args.size() != 1) {
     err << kPoliciesHelp;
     return 2;
@@ -112,12 +120,8 @@ int cmd_policies(const std::vector<std::string>& args, std::ostream& out, std::o
 }
 
 int cmd_hv_script(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  if (wants_help(args)) {
-    out << kHvScriptHelp;
-    return 0;
-  }
   if (args.size() < 2) {
-    err << kHvScriptHelp;
+    err << hv_script_help();
     return 2;
   }
   int failed = 0;
@@ -136,6 +140,59 @@ int cmd_hv_script(const std::vector<std::string>& args, std::ostream& out, std::
   return failed == 0 ? 0 : 1;
 }
 
+// Every command: its name, its help, and what runs it. `help NAME` and `NAME --help` print
+// the same text; the usage's command list is written from the same names.
+struct Command {
+  const char* name;
+  std::string (*help)();
+  int (*run)(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+};
+
+const Command kCommands[] = {
+    {"run", run_help, cmd_run},
+    {"scenarios", [] { return std::string(kScenariosHelp); }, cmd_scenarios},
+    {"policies", [] { return std::string(kPoliciesHelp); }, cmd_policies},
+    {"profiles", [] { return std::string(kProfilesHelp); }, cmd_profiles},
+    {"fidelity", [] { return std::string(kFidelityHelp); }, cmd_fidelity},
+    {"snapshot", [] { return std::string(kSnapshotHelp); }, cmd_snapshot},
+    {"calibrate", [] { return std::string(kCalibrateHelp); }, cmd_calibrate},
+    {"hv-script", hv_script_help, cmd_hv_script},
+    {"workload", workload_help, cmd_workload},
+    {"stats", [] { return std::string(kStatsHelp); }, cmd_stats},
+    {"headlines", [] { return std::string(kHeadlinesHelp); }, cmd_headlines},
+};
+
+const Command* find_command(const std::string& name) {
+  for (const Command& c : kCommands) {
+    if (name == c.name) return &c;
+  }
+  return nullptr;
+}
+
+std::string command_names() {
+  std::string names;
+  for (const Command& c : kCommands) names += std::string(c.name) + ", ";
+  return names + "help";
+}
+
+int cmd_help(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.size() == 1) {
+    out << kUsage;
+    return 0;
+  }
+  if (args[1] == "help") {
+    out << kUsage;
+    return 0;
+  }
+  const Command* c = find_command(args[1]);
+  if (c == nullptr) {
+    err << "pibooster: no command '" << args[1] << "' (commands: " << command_names() << ")\n";
+    return 2;
+  }
+  out << c->help();
+  return 0;
+}
+
 }  // namespace
 
 int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -145,78 +202,23 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   }
   const std::string& cmd = args[0];
   try {
-    if (cmd == "help" || cmd == "--help" || cmd == "-h") {
-      if (args.size() > 1 && args[1] == "hv-script") {
-        out << kHvScriptHelp;
-      } else if (args.size() > 1 && args[1] == "stats") {
-        out << kStatsHelp;
-      } else if (args.size() > 1 && args[1] == "policies") {
-        out << kPoliciesHelp;
-      } else if (args.size() > 1 && args[1] == "run") {
-        out << run_help();
-      } else if (args.size() > 1 && args[1] == "scenarios") {
-        out << kScenariosHelp;
-      } else if (args.size() > 1 && args[1] == "workload") {
-        out << workload_help();
-      } else {
-        out << kUsage;
-      }
+    if (cmd == "--version" || cmd == "version") {
+      out << "pibooster " << tool_version() << "\n";
       return 0;
     }
-    if (cmd == "hv-script") return cmd_hv_script(args, out, err);
-    if (cmd == "stats") return cmd_stats(args, out, err);
-    if (cmd == "policies") return cmd_policies(args, out, err);
-    if (cmd == "run") {
+    if (cmd == "help" || cmd == "--help" || cmd == "-h") return cmd_help(args, out, err);
+    if (const Command* c = find_command(cmd)) {
       if (wants_help(args)) {
-        out << run_help();
+        out << c->help();
         return 0;
       }
-      return cmd_run(args, out, err);
-    }
-    if (cmd == "scenarios") {
-      if (wants_help(args)) {
-        out << kScenariosHelp;
-        return 0;
-      }
-      return cmd_scenarios(args, out, err);
-    }
-    if (cmd == "profiles") return cmd_profiles(args, out, err);
-    if (cmd == "fidelity") {
-      if (wants_help(args)) {
-        out << kFidelityHelp;
-        return 0;
-      }
-      return cmd_fidelity(args, out, err);
-    }
-    if (cmd == "snapshot") {
-      if (wants_help(args)) {
-        out << kSnapshotHelp;
-        return 0;
-      }
-      return cmd_snapshot(args, out, err);
-    }
-    if (cmd == "calibrate") {
-      if (wants_help(args)) {
-        out << kCalibrateHelp;
-        return 0;
-      }
-      return cmd_calibrate(args, out, err);
-    }
-    if (cmd == "workload") {
-      if (wants_help(args)) {
-        out << workload_help();
-        return 0;
-      }
-      return cmd_workload(args, out, err);
+      return c->run(args, out, err);
     }
   } catch (const InputError& e) {
     err << "pibooster: " << e.what() << "\n";
     return 2;
   }
-  err << "pibooster: unknown command '" << cmd
-      << "' (valid: run, scenarios, policies, profiles, calibrate, fidelity, snapshot, workload, "
-         "hv-script, "
-         "stats, help)\n";
+  err << "pibooster: unknown command '" << cmd << "' (valid: " << command_names() << ")\n";
   return 2;
 }
 

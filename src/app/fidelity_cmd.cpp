@@ -39,6 +39,9 @@ int cmd_fidelity(const std::vector<std::string>& args, std::ostream& out, std::o
   uint64_t iterations = 20;
   std::string trace_mode;
   for (std::size_t i = 1; i < args.size(); ++i) {
+    if (args[i] != "--data" && args[i] != "--iterations" && args[i] != "--trace") {
+      throw InputError("unknown flag '" + args[i] + "' (see pibooster fidelity --help)");
+    }
     if (i + 1 >= args.size()) throw InputError(args[i] + " needs a value (see --help)");
     if (args[i] == "--data") {
       dir = args[++i];
@@ -51,8 +54,6 @@ int cmd_fidelity(const std::vector<std::string>& args, std::ostream& out, std::o
       if (trace_mode != "fork_exit" && trace_mode != "heap64" && trace_mode != "mmap_touch")
         throw InputError("--trace: unknown mode '" + trace_mode +
                          "' (valid: fork_exit, heap64, mmap_touch)");
-    } else {
-      throw InputError("unknown option '" + args[i] + "' (see pibooster fidelity --help)");
     }
   }
   const auto results = fidelity::run(dir, iterations, trace_mode, &out);

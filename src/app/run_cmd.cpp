@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <filesystem>
@@ -12,9 +13,10 @@
 
 #include "app/args.hpp"
 #include "app/run_options.hpp"
+#include "app/version.hpp"
 #include "common/error.hpp"
-#include "report/report.hpp"
 #include "policies/policy_table.hpp"
+#include "report/report.hpp"
 
 namespace pib::app {
 
@@ -22,9 +24,12 @@ namespace {
 const char* const kRunUsage = R"(usage: pibooster run SCENARIO [options]
 
 Runs SCENARIO (a built-in name from 'pibooster scenarios', or a path to a .toml file) under
-each of its policies on one cost profile, and prints modeled latencies, where the time goes,
-and every counter per operation, with each policy's ratio to the first. Results, the resolved
-scenario and the resolved profile are written to the output directory.
+each of its policies on one cost profile, and prints a screenful: the headline figures against
+the first policy with 90 % intervals from draws of every cost over its range, beside the
+paper's; one row per policy (latency, page-table work per table and in all, IOTLB
+invalidations); the savings split; the cost rows that move the headline most; where the files
+are (--verbose adds every span, cost row and counter). Results, the resolved scenario and the
+resolved profile are written to the output directory.
 
 options:
 )";
@@ -37,6 +42,12 @@ std::string run_help() {
 const char* const kScenariosHelp = R"(usage: pibooster scenarios [--show NAME]
 
 Lists the built-in scenarios (the files of scenarios/), or prints one.
+)";
+
+const char* const kProfilesHelp = R"(usage: pibooster profiles [--show NAME|FILE]
+
+Lists the built-in cost profiles (the files of profiles/), or prints one resolved: every work
+event's unit cost with its source, mark and range (docs/cost-model.md).
 )";
 
 namespace {
@@ -92,13 +103,12 @@ int cmd_run(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   const scenario::RunOutput run = scenario::run_scenario(
       sc, profile, [&](std::size_t p, uint64_t d, uint64_t t) { bar.update(p, d, t); });
 
-  const std::string plot_note = write_outputs(out_dir, run, options);
+  const report::Uncertainty u = report::analyse(run);
+  options.report.uncertainty = &u;
+  options.report.tool_version = tool_version();
+  const Written w = write_outputs(out_dir, run, options);
+  options.report.files = w.note();
   print_results(out, run, options);
-  if (options.format == "table") {
-    out << "\nwrote " << out_dir
-        << "/{results.json,results.csv,table.txt,scenario.toml,profile.toml}; " << plot_note
-        << "\n";
-  }
   for (const auto& r : run.results) {
     if (!r.audit.empty()) return 1;
   }
@@ -120,9 +130,14 @@ int cmd_scenarios(const std::vector<std::string>& args, std::ostream& out, std::
     err << kScenariosHelp;
     return 2;
   }
+  std::vector<scenario::Scenario> all;
+  std::size_t width = 0;
   for (const auto& b : scenario::builtin_scenarios()) {
-    const scenario::Scenario s = scenario::Scenario::parse(b.text, "built-in:" + b.name);
-    out << std::left << std::setw(20) << s.name << s.description << "\n";
+    all.push_back(scenario::Scenario::parse(b.text, "built-in:" + b.name));
+    width = std::max(width, all.back().name.size());
+  }
+  for (const auto& s : all) {
+    out << std::left << std::setw(static_cast<int>(width + 2)) << s.name << s.description << "\n";
   }
   return 0;
 }
@@ -133,12 +148,18 @@ int cmd_profiles(const std::vector<std::string>& args, std::ostream& out, std::o
     return 0;
   }
   if (args.size() != 1) {
-    err << "usage: pibooster profiles [--show NAME|FILE]\n";
+    err << kProfilesHelp;
     return 2;
   }
+  std::vector<cost::CostProfile> all;
+  std::size_t width = 0;
   for (const auto& b : cost::builtin_profiles()) {
-    const cost::CostProfile p = cost::CostProfile::parse(b.text, "built-in:" + b.name);
-    out << std::left << std::setw(20) << p.name() << p.description() << "\n";
+    all.push_back(cost::CostProfile::parse(b.text, "built-in:" + b.name));
+    width = std::max(width, all.back().name().size());
+  }
+  for (const auto& p : all) {
+    out << std::left << std::setw(static_cast<int>(width + 2)) << p.name() << p.description()
+        << "\n";
   }
   return 0;
 }

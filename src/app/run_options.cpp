@@ -8,6 +8,7 @@
 #include "app/args.hpp"
 #include "common/error.hpp"
 #include "policies/policy_table.hpp"
+#include "report/report.hpp"
 
 namespace pib::app {
 
@@ -22,10 +23,14 @@ const char* const kRunOptionsHelp =
   --warmup N             unmeasured iterations first
   --seed N               seed of the layout draws and of seeded workloads
   --format table|json|csv   what to print (default table)
-  --out DIR              write results.json, results.csv, table.txt, the resolved scenario.toml
-                         and profile.toml there, and plots unless --no-plot (run: default
-                         results/SCENARIO; workload: only when given)
+  --out DIR              write the run into DIR/HASH/ (HASH: a short hash of the resolved
+                         scenario and profile, so different configurations never overwrite each
+                         other) and point DIR/latest at it: results.json, results.csv,
+                         config.csv, table.txt (with the --verbose detail), the resolved
+                         scenario.toml and profile.toml, and plots unless --no-plot (run: default
+                         DIR results/SCENARIO; workload: only when given)
   --no-plot              do not draw plots
+  --verbose              print every span, cost row and counter, not only the summary
   --host-time            also report host time per simulated operation (not deterministic)
 )";
 
@@ -56,6 +61,10 @@ bool RunOptions::take(const std::vector<std::string>& args, std::size_t& i) {
   }
   if (flag == "--no-plot") {
     plot = false;
+    return true;
+  }
+  if (flag == "--verbose") {
+    report.verbose = true;
     return true;
   }
   const bool known = flag == "--policy" || flag == "--compare" || flag == "--profile" ||
@@ -100,30 +109,56 @@ cost::CostProfile RunOptions::load_profile() const {
   return p;
 }
 
-std::string write_outputs(const std::string& dir, const scenario::RunOutput& run,
-                          const RunOptions& options) {
+Written write_outputs(const std::string& parent, const scenario::RunOutput& run,
+                      const RunOptions& options) {
+  namespace fs = std::filesystem;
+  const std::string hash = report::config_hash(run);
+  Written w;
+  w.dir = parent + "/" + hash;
+  w.latest = parent + "/latest";
   std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw InputError("cannot create output directory '" + dir + "': " + ec.message());
+  fs::create_directories(w.dir, ec);
+  if (ec) throw InputError("cannot create output directory '" + w.dir + "': " + ec.message());
   auto write = [&](const std::string& name, auto fn) {
-    std::ofstream f(dir + "/" + name);
-    if (!f) throw InputError("cannot write " + dir + "/" + name);
+    std::ofstream f(w.dir + "/" + name);
+    if (!f) throw InputError("cannot write " + w.dir + "/" + name);
     fn(f);
   };
+  report::Options detail = options.report;
+  detail.verbose = true;
+  detail.files.clear();
   write("scenario.toml", [&](std::ostream& f) { f << run.scenario.to_toml(); });
   write("profile.toml", [&](std::ostream& f) { f << run.profile.to_toml(); });
   write("results.json", [&](std::ostream& f) { report::write_json(f, run, options.report); });
-  write("results.csv", [&](std::ostream& f) { report::write_csv(f, run); });
-  write("table.txt", [&](std::ostream& f) { report::write_table(f, run, options.report); });
-  if (!options.plot) return "plots not drawn (--no-plot)";
-  return report::write_plots(dir, run);
+  write("results.csv", [&](std::ostream& f) { report::write_csv(f, run, options.report); });
+  write("config.csv", [&](std::ostream& f) { report::write_config_csv(f, run, options.report); });
+  write("table.txt", [&](std::ostream& f) { report::write_table(f, run, detail); });
+  // latest: a relative symlink inside the output directory, replaced only if it is one.
+  if (fs::is_symlink(fs::symlink_status(w.latest))) fs::remove(w.latest, ec);
+  if (!fs::exists(fs::symlink_status(w.latest))) {
+    fs::create_directory_symlink(hash, w.latest, ec);
+  }
+  if (ec || !fs::is_symlink(fs::symlink_status(w.latest))) {
+    throw InputError("cannot point " + w.latest + " at " + hash +
+                     (ec ? ": " + ec.message() : ": it exists and is not a symlink"));
+  }
+  w.plots = options.plot ? report::write_plots(w.dir, run, options.report)
+                         : "plots not drawn (--no-plot)";
+  return w;
+}
+
+std::string Written::note() const {
+  return "wrote " + dir +
+         "/ (results.json, results.csv, config.csv, table.txt with every counter, scenario.toml, "
+         "profile.toml; " +
+         plots + "); " + latest + " points there";
 }
 
 void print_results(std::ostream& out, const scenario::RunOutput& run, const RunOptions& options) {
   if (options.format == "json") {
     report::write_json(out, run, options.report);
   } else if (options.format == "csv") {
-    report::write_csv(out, run);
+    report::write_csv(out, run, options.report);
   } else {
     report::write_table(out, run, options.report);
   }

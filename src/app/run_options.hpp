@@ -39,10 +39,17 @@ struct RunOptions {
   cost::CostProfile load_profile() const;
 };
 
-// Writes results.json, results.csv, table.txt, scenario.toml, profile.toml (and plots) to
-// `dir`; returns what became of the plots.
-std::string write_outputs(const std::string& dir, const scenario::RunOutput& run,
-                          const RunOptions& options);
+// Where a run's files went: PARENT/HASH/ and the PARENT/latest symlink to it.
+struct Written {
+  std::string dir;
+  std::string latest;
+  std::string plots;         // what became of the plots
+  std::string note() const;  // one line saying all of that
+};
+// Writes results.json, results.csv, config.csv, table.txt (verbose), scenario.toml,
+// profile.toml (and plots) to `parent`/HASH/ and points `parent`/latest at it.
+Written write_outputs(const std::string& parent, const scenario::RunOutput& run,
+                      const RunOptions& options);
 // Prints the run in the chosen format.
 void print_results(std::ostream& out, const scenario::RunOutput& run, const RunOptions& options);
 

@@ -7,6 +7,7 @@
 
 #include "app/args.hpp"
 #include "app/run_options.hpp"
+#include "app/version.hpp"
 #include "app/workload_extras.hpp"
 #include "common/error.hpp"
 #include "scenario/scenario.hpp"
@@ -20,9 +21,10 @@ const char* const kWorkloadUsage = R"(usage: pibooster workload NAME [options]
        pibooster workload --list
 
 Runs one workload as a scenario built from these options (the keys a scenario file would set,
-with the same checks) under each policy, and prints what 'pibooster run' prints: modeled
-latencies, where the time goes, and the mean per operation of every counter that moved, one
-column per policy (one operation = one iteration, e.g. one fork+exit).
+with the same checks) under each policy, and prints what 'pibooster run' prints: the headline
+against the first policy with its interval, one row per policy, the savings split and the cost
+rows that move it most; --verbose adds where the time goes and the mean per operation of every
+counter that moved, one column per policy (one operation = one iteration, e.g. one fork+exit).
 
 the system (scenario keys):
   --vcpus N           [machine] vcpus (default 1)
@@ -38,7 +40,8 @@ the system (scenario keys):
   --clock-scale X     [machine] clock_scale: stretch the clock X times (a slower machine, as
                       an emulator; default 1); needs --hz
   --clock-profile P   the same as --profile (the profile runs the clock); needs --hz
-  --param KEY=VALUE   [workload.params]: a workload parameter (repeatable; --list shows them)
+  --param KEY=VALUE   [workload.params]: a workload parameter (repeatable; --list shows each
+                      workload's parameters with their unit, default and meaning)
 
 policies (default baseline,native):
   --pvops LIST        alias: xen means policy baseline, native means native (xen,native =
@@ -186,10 +189,13 @@ WorkloadArgs parse_args(const std::vector<std::string>& args) {
 int list_workloads(std::ostream& out) {
   for (const auto& w : workload::workload_catalog()) {
     out << std::left << std::setw(20) << w.name << w.description << "\n";
-    std::string keys;
-    for (const auto& k : w.keys) keys += (keys.empty() ? "" : ", ") + k;
-    out << std::setw(20) << ""
-        << "parameters: " << (keys.empty() ? "none" : keys) << "\n";
+    if (w.keys.empty()) out << "    parameters: none\n";
+    for (const auto& k : w.keys) {
+      const workload::ParamDoc* d = workload::param_doc(k);
+      if (d == nullptr) model_bug("workload parameter without documentation: " + k);
+      out << "    " << std::left << std::setw(20) << k << std::setw(13) << d->unit << "default "
+          << d->fallback << ": " << d->meaning << "\n";
+    }
   }
   return 0;
 }
@@ -206,13 +212,13 @@ int cmd_workload(const std::vector<std::string>& args, std::ostream& out, std::o
     err << workload_help();
     return 2;
   }
-  const WorkloadArgs a = parse_args(args);
+  WorkloadArgs a = parse_args(args);
   WorkloadExtras extras(out, a.trace, a.host_memory, a.sc.policies);
   const scenario::RunOutput run = scenario::run_scenario(a.sc, a.run.load_profile(), {}, &extras);
-  if (!a.run.out_dir.empty()) {
-    const std::string plots = write_outputs(a.run.out_dir, run, a.run);
-    err << "wrote " << a.run.out_dir << "; " << plots << "\n";
-  }
+  const report::Uncertainty u = report::analyse(run);
+  a.run.report.uncertainty = &u;
+  a.run.report.tool_version = tool_version();
+  if (!a.run.out_dir.empty()) err << write_outputs(a.run.out_dir, run, a.run).note() << "\n";
   print_results(out, run, a.run);
   extras.print_host_memory(out);
   for (const auto& r : run.results) {

@@ -3,9 +3,11 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <iomanip>
+#include <iterator>
 #include <sstream>
 
 #include "common/error.hpp"
@@ -28,7 +30,89 @@ std::string join(const std::vector<std::string>& v) {
   return out;
 }
 
+// The names of the distributions, as a profile spells them.
+constexpr std::pair<Dist, std::string_view> kDistNames[] = {
+    {Dist::kFixed, "fixed"}, {Dist::kUniform, "uniform"}, {Dist::kLogUniform, "loguniform"}};
+
+std::string fmt_ns(double v) {
+  std::ostringstream o;
+  o << std::setprecision(10) << v;
+  return o.str();
+}
+
+// One [costs] row: { ns, low, high, dist, mark, uncertainty, source [, original_ns] }.
+UnitCost parse_unit(const std::string& origin, const std::string& k, const toml::table& t) {
+  UnitCost u;
+  for (const auto& [field, value] : t) {
+    const std::string f(field.str());
+    if (f == "ns" || f == "low" || f == "high" || f == "original_ns") {
+      const auto d = value.value<double>();
+      if (!d || !(*d >= 0) || *d > 1e12) {
+        throw InputError(where(origin, value.source()) + ": " + k + "." + f +
+                         " must be a number >= 0");
+      }
+      if (f == "ns") u.ns = *d;
+      if (f == "low") u.low = *d;
+      if (f == "high") u.high = *d;
+      if (f == "original_ns") u.original_ns = *d;
+    } else if (f == "source" || f == "uncertainty" || f == "mark" || f == "dist") {
+      if (!value.is_string() || value.as_string()->get().empty()) {
+        throw InputError(where(origin, value.source()) + ": " + k + "." + f +
+                         " must be a non-empty string");
+      }
+      const std::string s = value.as_string()->get();
+      if (f == "source") u.source = s;
+      if (f == "uncertainty") u.uncertainty = s;
+      if (f == "mark") {
+        if (s.size() != 1 || std::string("VREM").find(s[0]) == std::string::npos) {
+          throw InputError(where(origin, value.source()) + ": " + k +
+                           ".mark must be V, R, E or M, got '" + s + "'");
+        }
+        u.mark = s[0];
+      }
+      if (f == "dist") {
+        const auto* d = std::find_if(std::begin(kDistNames), std::end(kDistNames),
+                                     [&](const auto& n) { return n.second == s; });
+        if (d == std::end(kDistNames)) {
+          throw InputError(where(origin, value.source()) + ": " + k +
+                           ".dist must be fixed, uniform or loguniform, got '" + s + "'");
+        }
+        u.dist = d->first;
+      }
+    } else {
+      throw InputError(where(origin, value.source()) + ": unknown field " + k + "." + f +
+                       " (valid: ns, low, high, dist, mark, uncertainty, source, original_ns)");
+    }
+  }
+  for (const char* required : {"ns", "low", "high", "dist", "source", "uncertainty", "mark"}) {
+    if (!t.contains(required)) {
+      throw InputError(where(origin, t.source()) + ": " + k + " has no " + required +
+                       " (every cost names its source, its range low..high with a dist, its "
+                       "uncertainty in words and its mark)");
+    }
+  }
+  if (!(u.low <= u.ns && u.ns <= u.high)) {
+    throw InputError(where(origin, t.source()) + ": " + k + ": the range " + fmt_ns(u.low) + ".." +
+                     fmt_ns(u.high) + " does not hold ns = " + fmt_ns(u.ns));
+  }
+  if (u.dist == Dist::kFixed && u.low != u.high) {
+    throw InputError(where(origin, t.source()) + ": " + k +
+                     ": dist = \"fixed\" needs low = high (or give uniform or loguniform)");
+  }
+  if (u.dist == Dist::kLogUniform && u.low <= 0) {
+    throw InputError(where(origin, t.source()) + ": " + k + ": a loguniform range needs low > 0");
+  }
+  return u;
+}
+
 }  // namespace
+
+std::string_view name_of(Dist d) {
+  for (const auto& [dist, name] : kDistNames) {
+    if (dist == d) return name;
+  }
+  return "?";
+}
 
 std::vector<std::string> CostProfile::work_event_names() {
   std::vector<std::string> out;
@@ -97,41 +181,7 @@ CostProfile CostProfile::parse(const std::string& text, const std::string& origi
           where(origin, node.source()) + ": '" + k +
           "' must be a table { ns = ..., mark = ..., uncertainty = ..., source = ... }");
     }
-    UnitCost u;
-    for (const auto& [field, value] : *t) {
-      const std::string f(field.str());
-      if (f == "ns") {
-        if (auto d = value.value<double>(); d && *d >= 0) {
-          u.ns = *d;
-        } else {
-          throw InputError(where(origin, value.source()) + ": " + k + ".ns must be a number >= 0");
-        }
-      } else if (f == "source" || f == "uncertainty" || f == "mark") {
-        if (!value.is_string() || value.as_string()->get().empty()) {
-          throw InputError(where(origin, value.source()) + ": " + k + "." + f +
-                           " must be a non-empty string");
-        }
-        const std::string s = value.as_string()->get();
-        if (f == "source") u.source = s;
-        if (f == "uncertainty") u.uncertainty = s;
-        if (f == "mark") {
-          if (s.size() != 1 || std::string("VREM").find(s[0]) == std::string::npos) {
-            throw InputError(where(origin, value.source()) + ": " + k +
-                             ".mark must be V, R, E or M, got '" + s + "'");
-          }
-          u.mark = s[0];
-        }
-      } else {
-        throw InputError(where(origin, value.source()) + ": unknown field " + k + "." + f +
-                         " (valid: ns, mark, uncertainty, source)");
-      }
-    }
-    for (const char* required : {"ns", "source", "uncertainty", "mark"}) {
-      if (!t->contains(required)) {
-        throw InputError(where(origin, node.source()) + ": " + k + " has no " + required +
-                         " (every cost names its source, uncertainty and mark)");
-      }
-    }
+    const UnitCost u = parse_unit(origin, k, *t);
     p.units_[static_cast<std::size_t>(*ev)] = u;
   }
   std::vector<std::string> missing;
@@ -167,10 +217,32 @@ void CostProfile::set(const std::string& key, const std::string& value) {
     throw InputError("--set " + key + ": '" + value + "' is not a number of nanoseconds >= 0");
   }
   UnitCost& u = *units_[static_cast<std::size_t>(*ev)];
-  u.source =
-      "command line --set (profile value was " + std::to_string(u.ns) + " ns: " + u.source + ")";
+  u.source = "command line --set (profile value was " + fmt_ns(u.original_ns.value_or(u.ns)) +
+             " ns: " + u.source + ")";
+  if (!u.original_ns) u.original_ns = u.ns;
   u.ns = ns;
+  u.low = ns;
+  u.high = ns;
+  u.dist = Dist::kFixed;
   u.mark = 'E';
+}
+
+std::vector<Override> CostProfile::overrides() const {
+  std::vector<Override> out;
+  for (const auto& e : sim::kEventTable) {
+    const auto& u = units_[static_cast<std::size_t>(e.event)];
+    if (u && u->original_ns) out.push_back({e.event, u->ns, *u->original_ns});
+  }
+  return out;
+}
+
+std::string CostProfile::label() const {
+  std::string out = name_;
+  for (const Override& o : overrides()) {
+    out += ", " + std::string(sim::event_name(o.event)) + "=" + fmt_ns(o.ns) + " (was " +
+           fmt_ns(o.original_ns) + ")";
+  }
+  return out;
 }
 
 std::string CostProfile::to_toml() const {
@@ -181,9 +253,13 @@ std::string CostProfile::to_toml() const {
   for (const auto& e : sim::kEventTable) {
     const auto& u = units_[static_cast<std::size_t>(e.event)];
     if (!u) continue;
-    out << toml_quoted(std::string(e.name)) << " = { ns = " << std::setprecision(10) << u->ns
-        << ", mark = \"" << u->mark << "\", uncertainty = " << toml_quoted(u->uncertainty)
-        << ", source = " << toml_quoted(u->source) << " }\n";
+    out << toml_quoted(std::string(e.name)) << " = { ns = " << fmt_ns(u->ns)
+        << ", low = " << fmt_ns(u->low) << ", high = " << fmt_ns(u->high) << ", dist = \""
+        << name_of(u->dist) << "\", mark = \"" << u->mark
+        << "\", uncertainty = " << toml_quoted(u->uncertainty)
+        << ", source = " << toml_quoted(u->source);
+    if (u->original_ns) out << ", original_ns = " << fmt_ns(*u->original_ns);
+    out << " }\n";
   }
   return out.str();
 }

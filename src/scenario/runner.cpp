@@ -19,9 +19,13 @@ double PolicyResult::mean_ns(sim::Event e, const cost::CostProfile& p) const {
 }
 
 double PolicyResult::span_ns(sim::Span s, const cost::CostProfile& p) const {
+  return span_ns(s, cost::unit_costs(p));
+}
+
+double PolicyResult::span_ns(sim::Span s, const cost::UnitCosts& c) const {
   const auto i = static_cast<std::size_t>(s);
   if (span_instances[i] == 0) return 0;
-  return cost::modeled_ns(span_counts[i], p) / static_cast<double>(span_instances[i]);
+  return cost::modeled_ns(span_counts[i], c) / static_cast<double>(span_instances[i]);
 }
 
 double PolicyResult::span_per_op(sim::Span s) const {
@@ -30,10 +34,52 @@ double PolicyResult::span_per_op(sim::Span s) const {
          static_cast<double>(samples.size());
 }
 
+namespace {
+
+bool is_whole_tree(sim::Span s) {
+  return s == sim::Span::kPgdPin || s == sim::Span::kPgdUnpin;
+}
+
+}  // namespace
+
 double PolicyResult::pt_work_ns(const cost::CostProfile& p) const {
+  return pt_work_ns(cost::unit_costs(p));
+}
+
+double PolicyResult::pt_alloc_free_ns(const cost::CostProfile& p) const {
+  return pt_alloc_free_ns(cost::unit_costs(p));
+}
+
+double PolicyResult::pt_work_ns(const cost::UnitCosts& c) const {
   double sum = 0;
-  for (const auto& sp : sim::kSpanTable) sum += span_ns(sp.span, p) * span_per_op(sp.span);
+  for (const auto& sp : sim::kSpanTable) sum += span_ns(sp.span, c) * span_per_op(sp.span);
   return sum;
+}
+
+double PolicyResult::pt_alloc_free_ns(const cost::UnitCosts& c) const {
+  double sum = 0;
+  for (const auto& sp : sim::kSpanTable) {
+    if (!is_whole_tree(sp.span)) sum += span_ns(sp.span, c) * span_per_op(sp.span);
+  }
+  return sum;
+}
+
+double PolicyResult::mean_latency_ns(const cost::UnitCosts& c) const {
+  if (samples.empty()) return 0;
+  if (!clock_patterns_complete) {
+    // Too many distinct patterns to keep: the busiest clock scaled as the CPU time is.
+    double drawn = 0, base = 0;
+    for (const auto& s : samples) drawn += cost::modeled_ns(s, c);
+    for (const double v : cpu_ns) base += v;
+    return base == 0 ? 0 : latency.mean * drawn / base;
+  }
+  double sum = 0;
+  for (const auto& [pattern, n] : clock_patterns) {
+    double busiest = 0;
+    for (const auto& clock : pattern) busiest = std::max(busiest, cost::modeled_ns(clock, c));
+    sum += busiest * static_cast<double>(n);
+  }
+  return sum / static_cast<double>(samples.size());
 }
 
 namespace {
@@ -76,10 +122,21 @@ void measure_iteration(system::GuestSystem& sys, workload::Workload& w,
   for (std::size_t e = 0; e < d.size(); ++e) r.total[e] += d[e];
   r.samples.push_back(d);
   double busiest = 0;
-  for (const auto& c : sys.ledger().since_per_cpu(before_cpu)) {
+  std::vector<cost::Counts> clocks;  // the clocks that ran (idle ones cannot be the busiest)
+  for (auto& c : sys.ledger().since_per_cpu(before_cpu)) {
     busiest = std::max(busiest, cost::modeled_ns(c, profile));
+    if (std::any_of(c.begin(), c.end(), [](uint64_t n) { return n != 0; })) {
+      clocks.push_back(c);
+    }
   }
   r.latency_ns.push_back(busiest);
+  if (r.clock_patterns_complete) {
+    ++r.clock_patterns[std::move(clocks)];
+    if (r.clock_patterns.size() > PolicyResult::kMaxClockPatterns) {
+      r.clock_patterns_complete = false;
+      r.clock_patterns.clear();
+    }
+  }
   r.cpu_ns.push_back(cost::modeled_ns(d, profile));
 }
 

@@ -5,10 +5,12 @@
 
 #include <array>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "cost/cost_model.hpp"
+#include "cost/uncertainty.hpp"
 #include "scenario/scenario.hpp"
 
 namespace pib::scenario {
@@ -29,14 +31,30 @@ struct PolicyResult {
   std::array<cost::Counts, sim::kSpanCount> span_counts{};
   // Page-table page source: pages held per kind at the end of the run (empty without a cache).
   std::vector<std::pair<std::string, uint64_t>> ptcache_held;
+  // The distinct per-operation clock patterns (counts per vCPU and device clock) with how many
+  // measured operations had each: what recomputes the latency under other unit costs (the
+  // busiest clock is not linear in the costs). Recording stops at kMaxClockPatterns; then
+  // clock_patterns_complete is false and latencies under other costs are scaled instead.
+  static constexpr std::size_t kMaxClockPatterns = 1024;
+  std::map<std::vector<cost::Counts>, uint64_t> clock_patterns;
+  bool clock_patterns_complete = true;
 
   double mean_count(sim::Event e) const;
   double mean_ns(sim::Event e, const cost::CostProfile& p) const;
   // Modeled ns per instance of a span kind (0 if none ran) and instances per operation.
   double span_ns(sim::Span s, const cost::CostProfile& p) const;
   double span_per_op(sim::Span s) const;
-  // All page-table allocation, free, pin and unpin work of one operation (modeled ns).
+  // All page-table work of one operation: the per-table allocation and free spans and the
+  // whole-tree pin and unpin spans (modeled ns).
   double pt_work_ns(const cost::CostProfile& p) const;
+  // Per-table page-table allocation and free only (pt_alloc.*, pgd_alloc, pt_free.*, pgd_free).
+  double pt_alloc_free_ns(const cost::CostProfile& p) const;
+
+  // The same figures under any unit costs (a draw from the profile's ranges).
+  double span_ns(sim::Span s, const cost::UnitCosts& c) const;
+  double pt_work_ns(const cost::UnitCosts& c) const;
+  double pt_alloc_free_ns(const cost::UnitCosts& c) const;
+  double mean_latency_ns(const cost::UnitCosts& c) const;
 };
 
 struct RunOutput {

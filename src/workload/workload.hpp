@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sim/events.hpp"
@@ -59,6 +60,16 @@ class Workload {
  private:
   std::function<void(system::GuestSystem&)> peak_probe_;
 };
+
+// One parameter's documentation: default (as text: some depend on the workload), unit, meaning.
+struct ParamDoc {
+  std::string_view key;
+  std::string_view fallback;
+  std::string_view unit;
+  std::string_view meaning;
+};
+// nullptr when `key` is no workload's parameter.
+const ParamDoc* param_doc(std::string_view key);
 
 struct WorkloadInfo {
   std::string name;

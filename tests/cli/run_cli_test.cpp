@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // `pibooster run`, `scenarios`, `profiles`: outputs land where promised; bad input is named.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -25,22 +27,23 @@ std::string temp_dir(const std::string& name) {
 TEST(RunCli, WritesResultsResolvedScenarioAndProfile) {
   const std::string dir = temp_dir("run");
   const Cli c = call({"run", "lmbench-fork", "--iterations", "3", "--out", dir, "--no-plot",
-                      "--set", "xen.entries=200"});
+                      "--set", "xen.entries=200", "--verbose"});
   ASSERT_EQ(c.rc, 0) << c.err;
-  EXPECT_NE(c.out.find("native/baseline"), std::string::npos);
-  for (const char* f :
-       {"results.json", "results.csv", "table.txt", "scenario.toml", "profile.toml"}) {
-    EXPECT_TRUE(std::filesystem::exists(dir + "/" + f)) << f;
+  EXPECT_NE(c.out.find("native/baseline"), std::string::npos) << c.out;
+  for (const char* f : {"results.json", "results.csv", "config.csv", "table.txt", "scenario.toml",
+                        "profile.toml"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir + "/latest/" + f)) << f;
   }
-  std::ifstream prof(dir + "/profile.toml");
+  std::ifstream prof(dir + "/latest/profile.toml");
   std::stringstream ss;
   ss << prof.rdbuf();
   EXPECT_NE(ss.str().find("\"xen.entries\" = { ns = 200"), std::string::npos);
   // The written scenario and profile reproduce the run.
-  const Cli again = call({"run", dir + "/scenario.toml", "--profile", dir + "/profile.toml",
-                          "--out", dir + "/again", "--no-plot", "--format", "json"});
+  const Cli again =
+      call({"run", dir + "/latest/scenario.toml", "--profile", dir + "/latest/profile.toml",
+            "--out", dir + "/again", "--no-plot", "--format", "json"});
   ASSERT_EQ(again.rc, 0) << again.err;
-  std::ifstream first(dir + "/results.json");
+  std::ifstream first(dir + "/latest/results.json");
   std::stringstream fs;
   fs << first.rdbuf();
   const auto strip_origins = [](std::string s) {
@@ -91,6 +94,39 @@ TEST(RunCli, BadInputIsNamed) {
     EXPECT_EQ(c.rc, 2) << args.back();
     EXPECT_NE(c.err.find(message), std::string::npos) << c.err;
   }
+}
+
+}  // namespace
+}  // namespace pib::app
+
+namespace pib::app {
+namespace {
+
+// The default output is a screenful with the headline's interval; the interval holds the
+// nominal change, the tornado's largest bar is the IOTLB invalidation row (issue 17), and
+// `headlines` tabulates the same figure from the written JSON.
+TEST(RunCli, HeadlineCarriesAnIntervalAndTheRowsThatMoveIt) {
+  const std::string dir = temp_dir("headline-" + std::to_string(::getpid()));
+  const Cli c = call({"run", "pibooster-fork", "--iterations", "3", "--out", dir, "--no-plot"});
+  ASSERT_EQ(c.rc, 0) << c.err;
+  EXPECT_LE(std::count(c.out.begin(), c.out.end(), '\n'), 40) << c.out;
+  EXPECT_NE(c.out.find("fork+exit latency"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("(90 %: "), std::string::npos) << c.out;
+  const auto tornado = c.out.find("cost rows that move the headline");
+  ASSERT_NE(tornado, std::string::npos);
+  EXPECT_EQ(c.out.find("hw.iotlb.invalidations.page", tornado), c.out.find("\n", tornado) + 3)
+      << c.out;
+  const Cli h = call({"headlines", dir + "/latest/results.json"});
+  ASSERT_EQ(h.rc, 0) << h.err;
+  const auto lat = c.out.find("fork+exit latency");
+  const std::string model = c.out.substr(lat + 40, c.out.find('%', lat + 40) - lat - 40 + 1);
+  EXPECT_NE(h.out.find(model), std::string::npos) << model << "\n" << h.out;
+  std::ifstream json(dir + "/latest/results.json");
+  std::stringstream js;
+  js << json.rdbuf();
+  EXPECT_NE(js.str().find("\"overrides\": []"), std::string::npos);
+  EXPECT_NE(js.str().find("\"iommu\": \"sync\""), std::string::npos);  // the resolved scenario
+  EXPECT_NE(js.str().find("\"tool_version\""), std::string::npos);
 }
 
 }  // namespace

@@ -15,7 +15,7 @@ Cli call(const std::vector<std::string>& args) {
 }
 
 TEST(WorkloadCli, RunsBaselineAndNativeSideBySide) {
-  const Cli c = call({"workload", "lat_proc.fork", "--iterations", "2"});
+  const Cli c = call({"workload", "lat_proc.fork", "--iterations", "2", "--verbose"});
   EXPECT_EQ(c.rc, 0) << c.err;
   EXPECT_NE(c.out.find("counters (mean per op)                baseline      native"),
             std::string::npos)
@@ -24,8 +24,8 @@ TEST(WorkloadCli, RunsBaselineAndNativeSideBySide) {
 }
 
 TEST(WorkloadCli, TheOldSpellingsArePolicyNames) {
-  const Cli c = call(
-      {"workload", "lat_proc.fork", "--iterations", "1", "--pvops", "xen", "--pibooster", "cache"});
+  const Cli c = call({"workload", "lat_proc.fork", "--iterations", "1", "--pvops", "xen",
+                      "--pibooster", "cache", "--verbose"});
   EXPECT_EQ(c.rc, 0) << c.err;
   EXPECT_NE(c.out.find("counters (mean per op)              pibooster-cache-only"),
             std::string::npos)
@@ -53,8 +53,8 @@ TEST(WorkloadCli, WritesTheScenarioItRan) {
   const Cli w = call({"workload", "lat_proc.exec", "--iterations", "2", "--vcpus", "2", "--xen",
                       "paper-era", "--format", "json", "--out", dir, "--no-plot"});
   ASSERT_EQ(w.rc, 0) << w.err;
-  const Cli r = call(
-      {"run", dir + "/scenario.toml", "--format", "json", "--out", dir + "/again", "--no-plot"});
+  const Cli r = call({"run", dir + "/latest/scenario.toml", "--format", "json", "--out",
+                      dir + "/again", "--no-plot"});
   ASSERT_EQ(r.rc, 0) << r.err;
   const auto results = [](const std::string& json) {
     return json.substr(json.find("\"results\""));
@@ -72,7 +72,7 @@ TEST(WorkloadCli, TraceShowsThePinMulticall) {
 
 TEST(WorkloadCli, ATickPreemptsLongHypercallsAndTheTraceSaysSo) {
   const Cli c = call({"workload", "lat_proc.fork", "--pvops", "xen", "--iterations", "20", "--hz",
-                      "1000", "--clock-scale", "30", "--trace"});
+                      "1000", "--clock-scale", "30", "--trace", "--verbose"});
   EXPECT_EQ(c.rc, 0) << c.err;
   EXPECT_NE(c.out.find("xen.hypercall.vcpu_op"), std::string::npos);
   EXPECT_NE(c.out.find("vcpu_op: set_singleshot_timer"), std::string::npos);

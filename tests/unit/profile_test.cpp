@@ -30,6 +30,9 @@ TEST(CostProfile, BuiltinsParseAndEveryWorkEventHasASourcedCost) {
       if (e.cost != sim::Cost::kWork) continue;
       EXPECT_FALSE(p.unit(e.event).source.empty()) << b.name << " " << e.name;
       EXPECT_FALSE(p.unit(e.event).uncertainty.empty()) << b.name << " " << e.name;
+      const UnitCost& u = p.unit(e.event);
+      EXPECT_LE(u.low, u.ns) << b.name << " " << e.name;
+      EXPECT_GE(u.high, u.ns) << b.name << " " << e.name;
     }
   }
 }
@@ -70,6 +73,34 @@ TEST(CostProfile, EveryValueNeedsASourceAndAValidMark) {
   EXPECT_NE(error_of(bad_mark).find("mark must be V, R, E or M"), std::string::npos);
 }
 
+TEST(CostProfile, EveryRangeHoldsItsValueAndNamesADistribution) {
+  const std::string text = complete_costs();
+  const auto row = text.find("\"guest.fork\"");
+  std::string outside = text;
+  const auto low = outside.find("low = ", row);
+  outside.replace(low, outside.find(',', low) - low, "low = 20000");
+  EXPECT_NE(error_of(outside).find("guest.fork: the range 20000..30000 does not hold ns = 15000"),
+            std::string::npos)
+      << error_of(outside);
+  std::string bad_dist = text;
+  const auto d = bad_dist.find("dist = \"loguniform\"", row);
+  bad_dist.replace(d, 19, "dist = \"normal\"");
+  EXPECT_NE(error_of(bad_dist).find("guest.fork.dist must be fixed, uniform or loguniform"),
+            std::string::npos);
+  std::string no_range = text;
+  no_range.erase(low, no_range.find("dist", low) - low);
+  EXPECT_NE(error_of(no_range).find("guest.fork has no low"), std::string::npos)
+      << error_of(no_range);
+}
+
+TEST(CostProfile, TheIotlbInvalidationRangeIsTheSourcesThreeHundredToThreeThousand) {
+  const UnitCost& u = find_profile("paper-era-server").unit(sim::Event::kHwIotlbInvPage);
+  EXPECT_EQ(u.low, 300);
+  EXPECT_EQ(u.high, 3000);
+  EXPECT_EQ(u.dist, Dist::kLogUniform);
+  EXPECT_EQ(u.uncertainty, "300-3000 ns");
+}
+
 TEST(CostProfile, SyntaxErrorsCarryTheLine) {
   const std::string e = error_of("[profile]\nname = \"x\"\n[costs]\n\"a\" = { ns = \n");
   EXPECT_NE(e.find("test.toml:4"), std::string::npos) << e;
@@ -87,6 +118,14 @@ TEST(CostProfile, SetOverridesAndIsRecorded) {
   p.set("xen.entries", "250");
   EXPECT_EQ(p.ns(sim::Event::kXenEntry), 250);
   EXPECT_NE(p.unit(sim::Event::kXenEntry).source.find("--set"), std::string::npos);
+  // The override is taken as exact and its original kept, also across a second --set.
+  p.set("xen.entries", "260");
+  ASSERT_EQ(p.overrides().size(), 1u);
+  EXPECT_EQ(p.overrides()[0].ns, 260);
+  EXPECT_EQ(p.overrides()[0].original_ns, 180);
+  EXPECT_EQ(p.unit(sim::Event::kXenEntry).low, 260);
+  EXPECT_EQ(p.unit(sim::Event::kXenEntry).dist, Dist::kFixed);
+  EXPECT_EQ(p.label(), "paper-era-server, xen.entries=260 (was 180)");
   EXPECT_THROW(p.set("xen.pin", "1"), InputError);
   EXPECT_THROW(p.set("xen.entries", "fast"), InputError);
 }
@@ -98,7 +137,11 @@ TEST(CostProfile, ResolvedDumpLoadsAgainUnchanged) {
   for (const auto& e : sim::kEventTable) {
     EXPECT_EQ(p.ns(e.event), q.ns(e.event)) << e.name;
     EXPECT_EQ(p.unit(e.event).source, q.unit(e.event).source) << e.name;
+    EXPECT_EQ(p.unit(e.event).low, q.unit(e.event).low) << e.name;
+    EXPECT_EQ(p.unit(e.event).high, q.unit(e.event).high) << e.name;
+    EXPECT_EQ(p.unit(e.event).dist, q.unit(e.event).dist) << e.name;
   }
+  EXPECT_EQ(p.label(), q.label());
   EXPECT_EQ(q.name(), "current-server");
 }
 
