@@ -64,7 +64,9 @@ struct Domain {
   RunList<Mfn> pages;
   uint64_t nr_l4_pages = 0;  // d->arch.pv.nr_l4_pages
   uint64_t dirty_cpumask = 0;
-  Mfn iommu_root = kInvalidMfn;  // root of the domain's I/O page tables (Xen-owned frames)
+  Mfn iommu_root = kInvalidMfn;   // root of the domain's I/O page tables (Xen-owned frames)
+  std::vector<uint16_t> devices;  // assigned to it (their IOMMU contexts name its tables)
+  bool dying = false;             // torn down (Hypervisor::destroy_domain): owns nothing
   bool need_iommu_sync() const { return config.iommu == IommuMode::kSync; }
 };
 

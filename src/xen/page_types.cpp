@@ -23,9 +23,11 @@ void Hypervisor::put_page(Mfn mfn) {
   --pg.count;
   if (pg.count == 0) {
     // Last reference gone (the allocation reference was dropped earlier): the frame is free.
-    pg = PageInfo{};
+    if (pg.dma_revoked) validation_->before_free(*this, mfn);
+    frames_[mfn] = PageInfo{};  // pool state included: a free frame is in no pool
     m2p_.set(mfn.value, kInvalidPfn.value);
     free_frames_.push(mfn);
+    interleave(Step::kFrameFreed, mfn);
   }
 }
 
@@ -66,10 +68,14 @@ int64_t Hypervisor::change_type(Mfn mfn, PageType from, PageType to, Domain& d) 
   pg.type = to;
   pg.validated = false;
   if (to == PageType::kWritable) pg.ever_writable = true;
+  interleave(Step::kTypeChange, mfn);
   return abi::err::kOk;
 }
 
 int64_t Hypervisor::get_page_type(Mfn mfn, PageType type, Domain& d) {
+  if (is_pt_type(type) && frames_[mfn].type_count == 0 && frames_[mfn].dma_revoked) {
+    validation_->before_page_table_use(*this, mfn, d);  // may complete an invalidation
+  }
   PageInfo& pg = frames_[mfn];
   if (pg.type_count > 0) {
     if (pg.type != type) return abi::err::kEINVAL;  // "Bad type": in use with another type
@@ -89,6 +95,7 @@ int64_t Hypervisor::get_page_type(Mfn mfn, PageType type, Domain& d) {
     pg.validated = true;
     return abi::err::kOk;
   }
+  interleave(Step::kValidateBegin, mfn);
   const int64_t rc = validate_table(mfn, type, d);
   if (rc != abi::err::kOk) {
     // Failed validation: the frame loses its type (Xen clears type_info entirely).
@@ -99,6 +106,7 @@ int64_t Hypervisor::get_page_type(Mfn mfn, PageType type, Domain& d) {
     return rc;
   }
   pg.validated = true;
+  interleave(Step::kValidateEnd, mfn);
   return abi::err::kOk;
 }
 

@@ -5,13 +5,27 @@ namespace pib::test {
 
 using namespace hw::pte_bits;
 
+namespace {
+abi::StartInfo build(xen::Hypervisor& xen, const PvFixtureParams& p) {
+  if (p.policy) xen.set_validation_policy(p.policy());
+  abi::StartInfo si = xen::build_pv_domain(
+      xen, xen::PvDomainSpec{.pages = p.domain_pages,
+                             .vcpus = p.vcpus,
+                             .privileged = p.privileged,
+                             .iommu = p.iommu ? xen::IommuMode::kSync : xen::IommuMode::kNone});
+  if (p.iommu) xen.assign_device(0, kDmaDevice);
+  return si;
+}
+}  // namespace
+
 PvFixture::PvFixture(PvFixtureParams p)
-    : machine(hw::MachineParams{.frames = p.machine_frames, .cpus = p.cpus, .tlb = {}, .iommu = {}},
+    : machine(hw::MachineParams{.frames = p.machine_frames,
+                                .cpus = p.cpus,
+                                .tlb = {},
+                                .iommu = p.iommu ? std::optional(hw::IommuParams{}) : std::nullopt},
               ledger),
       xen(machine, ledger, xen::XenParams{.generation = p.generation}),
-      si(xen::build_pv_domain(xen, xen::PvDomainSpec{.pages = p.domain_pages,
-                                                     .vcpus = p.vcpus,
-                                                     .privileged = p.privileged})),
+      si(build(xen, p)),
       next_free_(si.first_free_pfn.value) {}
 
 Pfn PvFixture::alloc() {

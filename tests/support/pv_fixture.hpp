@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,7 +28,13 @@ struct PvFixtureParams {
   uint32_t vcpus = 1;
   xen::XenGeneration generation = xen::XenGeneration::kPaperEra;
   bool privileged = false;
+  // An IOMMU on the machine, the domain created with IOMMU sync, and kDmaDevice assigned to it.
+  bool iommu = false;
+  // The validation policy installed before the domain is built (none: Xen's own).
+  std::function<std::unique_ptr<xen::ValidationPolicy>()> policy{};
 };
+
+inline constexpr uint16_t kDmaDevice = 0x300;
 
 inline constexpr int64_t kOk = abi::err::kOk;
 inline constexpr int64_t kEINVAL = abi::err::kEINVAL;
