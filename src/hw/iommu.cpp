@@ -166,6 +166,14 @@ std::optional<uint64_t> Iommu::cached_entry(uint16_t domain, uint64_t iova) cons
   return std::nullopt;
 }
 
+std::vector<Iommu::CachedTranslation> Iommu::cached_translations() const {
+  std::vector<CachedTranslation> out;
+  for (const Way& w : ways_) {
+    if (w.valid) out.push_back(CachedTranslation{w.domain, w.page, w.leaf});
+  }
+  return out;
+}
+
 std::size_t Iommu::iotlb_occupancy() const {
   std::size_t n = 0;
   for (const Way& w : ways_) n += w.valid ? 1 : 0;

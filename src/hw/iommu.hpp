@@ -78,6 +78,14 @@ class Iommu {
   const std::vector<DmaFault>& fault_log() const { return faults_; }
   // What the IOTLB holds for (domain, iova), for tests and auditors.
   std::optional<uint64_t> cached_entry(uint16_t domain, uint64_t iova) const;
+  // Every translation the IOTLB holds now (a stale one included: it translates until
+  // invalidated), for auditors. No side effects, no charges.
+  struct CachedTranslation {
+    uint16_t domain = 0;
+    uint64_t iova_page = 0;
+    uint64_t leaf = 0;  // the cached I/O PTE
+  };
+  std::vector<CachedTranslation> cached_translations() const;
   std::size_t iotlb_occupancy() const;
 
  private:

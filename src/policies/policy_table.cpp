@@ -10,6 +10,7 @@
 #include "pibooster/guest/per_tree_dma_pool.hpp"
 #include "pibooster/guest/pt_cache.hpp"
 #include "pibooster/xen/pt_pool_validation.hpp"
+#include "pibooster/xen/pt_pool_validation_2016.hpp"
 
 namespace pib::pibooster {
 // Designs implemented in a single .cpp declare their factory here.
@@ -51,6 +52,17 @@ constexpr std::array kTable = {
              c.pvops = PvOpsKind::kXen;
              c.delta.pt_pages = pibooster_cache;
              c.delta.xen_validation = pibooster_validation;
+           }},
+    Policy{"pibooster-2016",
+           "UNSOUND, for the DMA-adversary tests: pibooster with the pool interface as first "
+           "built (a frame counts as pooled before its IOTLB invalidation)",
+           [](GuestSystemConfig& c) {
+             c.pvops = PvOpsKind::kXen;
+             c.delta.pt_pages = pibooster_cache;
+             c.delta.xen_validation =
+                 [](const GuestSystemConfig&) -> std::unique_ptr<xen::ValidationPolicy> {
+               return std::make_unique<pibooster::PtPoolValidation2016>();
+             };
            }},
     Policy{"pibooster-cache-only", "ablation: the guest's page-table cache, Xen unchanged",
            [](GuestSystemConfig& c) {

@@ -37,6 +37,19 @@ const TomlSection<Config>& machine_section() {
               [](auto& c) -> auto& { return c.iommu_params.iotlb_entries; }),
           integer_key<Config>(
               "iotlb_ways", 1, 64, [](auto& c) -> auto& { return c.iommu_params.iotlb_ways; }),
+          // Devices acting between the steps of every hypercall (left out when off).
+          {"dma_adversary",
+           [](const TomlValue& v, Config& c) {
+             try {
+               c.dma_adversary = xen::kDmaAdversaryModeNames.by_name(v.name());
+             } catch (const InputError& e) {
+               v.fail(std::string(": ") + e.what());
+             }
+           },
+           [](const Config& c) -> std::optional<std::string> {
+             if (c.dma_adversary == xen::DmaAdversaryMode::kOff) return std::nullopt;
+             return toml_string(std::string(xen::name_of(c.dma_adversary)));
+           }},
           // The CPUs' clock runs this many times slower (an emulator); used with a tick.
           number_key<Config>(
               "clock_scale", 1e-6, 1e12, [](auto& c) -> auto& { return c.clock_scale; }),

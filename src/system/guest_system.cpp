@@ -67,6 +67,7 @@ GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
   if (config.nic) nic_ = std::make_unique<hw::Nic>(path(kNicDevice), ledger_, kNicClock);
   if (config.disk)
     disk_ = std::make_unique<hw::BlockDevice>(path(kDiskDevice), ledger_, kDiskClock);
+  install_adversary();
   if (config.hz != 0) {
     kernel_->start_tick(config.hz);
     if (config.poller_period_ns != 0) {
@@ -77,7 +78,24 @@ GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
   ledger_.reset();  // boot is not part of any measurement
 }
 
-GuestSystem::~GuestSystem() = default;
+GuestSystem::~GuestSystem() {
+  if (xen_) xen_->set_interleaving_observer(nullptr);
+}
+
+void GuestSystem::install_adversary() {
+  // Only Xen with an IOMMU has DMA protection to attack (native and no-iommu runs of the
+  // same scenario go without).
+  if (config_.dma_adversary == xen::DmaAdversaryMode::kOff) return;
+  if (!xen_ || config_.iommu == xen::IommuMode::kNone) return;
+  uint16_t device = kNicDevice;
+  if (!config_.nic) {
+    device = kAdversaryDevice;
+    xen_->assign_device(0, device);
+  }
+  adversary_ = std::make_unique<xen::DmaAdversary>(
+      xen::DmaAdversaryParams{.mode = config_.dma_adversary, .device = device, .clock = kNicClock});
+  xen_->set_interleaving_observer(adversary_.get());
+}
 
 void GuestSystem::install_delta() {
   guest::PtPoolPort& pool = xen_ops_ != nullptr ? static_cast<guest::PtPoolPort&>(*xen_ops_)
@@ -92,7 +110,9 @@ void GuestSystem::install_delta() {
 
 std::vector<std::string> GuestSystem::audit() const {
   if (!xen_) return {};
-  return xen::audit(*xen_);
+  std::vector<std::string> problems = xen::audit(*xen_);
+  if (adversary_ && adversary_->violations() != 0) problems.push_back(adversary_->summary());
+  return problems;
 }
 
 }  // namespace pib::system

@@ -19,6 +19,7 @@
 #include "sim/ledger.hpp"
 #include "system/delta.hpp"
 #include "system/tracing_port.hpp"
+#include "xen/dma_adversary.hpp"
 #include "xen/hypervisor.hpp"
 #include "xen/params.hpp"
 
@@ -60,12 +61,18 @@ struct GuestSystemConfig {
   double clock_scale = 1.0;
   uint32_t hz = 0;
   uint64_t poller_period_ns = 0;
+  // Devices acting between the steps of every hypercall (xen/dma_adversary.hpp): off, audit
+  // (checks at every step) or attack (and tries the writes). Applies to Xen with an IOMMU;
+  // other platforms have no DMA protection to attack and run without.
+  xen::DmaAdversaryMode dma_adversary = xen::DmaAdversaryMode::kOff;
   bool nic = false;   // attach a NIC (device 0x100) to the guest
   bool disk = false;  // attach a block device (device 0x200)
 };
 
 inline constexpr uint16_t kNicDevice = 0x100;
 inline constexpr uint16_t kDiskDevice = 0x200;
+// The DMA adversary's device when the guest has no NIC to attack with.
+inline constexpr uint16_t kAdversaryDevice = 0x300;
 // Devices keep their own clocks in the ledger, after the vCPUs'.
 inline constexpr uint32_t kNicClock = kMaxCpus;
 inline constexpr uint32_t kDiskClock = kMaxCpus + 1;
@@ -88,6 +95,8 @@ class GuestSystem {
   // Where the guest's page-table pages come from (the policy's source, or the page allocator).
   guest::PtPageSource& pt_pages() { return kernel_->core().pt_pages(); }
   hw::BlockDevice* disk() { return disk_.get(); }
+  // The DMA adversary (`dma_adversary`), nullptr when off.
+  xen::DmaAdversary* dma_adversary() { return adversary_.get(); }
   // Prints every guest-to-Xen transition to `out` until called with nullptr (Xen only).
   void trace_hypercalls(std::ostream* out) {
     if (tracer_) tracer_->set_stream(out);
@@ -110,7 +119,10 @@ class GuestSystem {
   std::unique_ptr<hw::Nic> nic_;
   std::unique_ptr<hw::BlockDevice> disk_;
   guest::Pid poller_ = 0;
-  void install_delta();  // the policy's seams, once the kernel exists
+  std::unique_ptr<xen::DmaAdversary> adversary_;
+  void install_delta();
+  void install_adversary();  // once the devices are assigned  // the policy's seams, once the
+                             // kernel exists
 };
 
 }  // namespace pib::system

@@ -65,11 +65,12 @@ struct Domain {
   uint64_t nr_l4_pages = 0;  // d->arch.pv.nr_l4_pages
   uint64_t dirty_cpumask = 0;
   Mfn iommu_root = kInvalidMfn;   // root of the domain's I/O page tables (Xen-owned frames)
-  uint32_t assigned_devices = 0;  // PCI devices assigned to it (has_arch_pdevs when > 0)
+  std::vector<uint16_t> devices;  // assigned to it (their IOMMU contexts name its tables)
+  bool dying = false;             // torn down (Hypervisor::destroy_domain): owns nothing
   bool need_iommu_sync() const { return config.iommu == IommuMode::kSync; }
   // Xen's l1_disallow_mask lets a PV domain set cache attributes in L1 entries when it holds
   // I/O-memory or I/O-port ranges (the model's `privileged`) or has a device assigned.
-  bool may_use_cache_attrs() const { return config.privileged || assigned_devices > 0; }
+  bool may_use_cache_attrs() const { return config.privileged || !devices.empty(); }
   // Xen's cache_flush_permitted: I/O-memory or I/O-port ranges only.
   bool may_flush_cache() const { return config.privileged; }
 };

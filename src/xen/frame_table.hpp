@@ -46,6 +46,10 @@ struct PageInfo {
   // Revoked from DMA independently of its type by the validation policy (a spare type_info
   // bit in a real Xen; PiBooster's page-table pool sets it). Xen's own policy never does.
   bool dma_revoked = false;
+  // ... and its IOMMU entry is cleared but the IOTLB invalidation has not completed yet, so a
+  // device may still reach it through a cached translation: it does not count as revoked.
+  // Changed in the same step as the type and count above (one record, as in type_info).
+  bool dma_revoke_pending = false;
 
   bool operator==(const PageInfo&) const = default;
 };

@@ -149,6 +149,7 @@ Vcpu& Hypervisor::port_vcpu(VcpuId id) {
   Domain& d = port_dom();
   if (id >= d.vcpus.size()) throw InputError("no vcpu " + std::to_string(id));
   current_pcpu_ = d.vcpus[id].pcpu;
+  current_vcpu_ = id;
   return d.vcpus[id];
 }
 

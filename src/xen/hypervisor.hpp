@@ -21,6 +21,7 @@
 #include "xen/domain.hpp"
 #include "xen/frame_table.hpp"
 #include "xen/free_frames.hpp"
+#include "xen/interleaving.hpp"
 #include "xen/params.hpp"
 #include "xen/pt_flags.hpp"
 #include "xen/validation_policy.hpp"
@@ -108,6 +109,7 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   // the domain is built.
   void set_validation_policy(std::unique_ptr<ValidationPolicy> policy);
   const ValidationPolicy& validation_policy() const { return *validation_; }
+  ValidationPolicy& validation_policy() { return *validation_; }  // tests driving its hooks
   // Services a policy may use. A frame's state, to change (the caller checked valid()).
   PageInfo& policy_frame(Mfn mfn) { return frames_[mfn]; }
   // Clears the frame's I/O PTE without any invalidation; true if it was present.
@@ -119,6 +121,26 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   // Synchronous IOTLB invalidations: one page, or the whole domain.
   void iommu_flush_page(Domain& d, Mfn dfn);
   void iommu_flush_domain(Domain& d);
+  // A type reference taken and dropped by a policy's own command, with Xen's rules (see
+  // get_page_type): REMOVE holds a writable one across its remap.
+  int64_t policy_get_page_type(Mfn mfn, PageType type, Domain& d) {
+    return get_page_type(mfn, type, d);
+  }
+  void policy_put_page_type(Mfn mfn, Domain& d) { put_page_type(mfn, d); }
+
+  // ---- interleaving points (xen/interleaving.hpp) -----------------------------------------
+  // The observer (none by default) sees every internal step that a device or another vCPU
+  // could act between; it outlives its installation.
+  void set_interleaving_observer(InterleavingObserver* observer) { observer_ = observer; }
+  // Announces a step of the current vCPU's hypercall (a policy's steps too).
+  void interleave(Step step, Mfn mfn, bool reentrant = false) {
+    if (observer_ != nullptr) [[unlikely]]
+      announce(step, mfn, reentrant);
+  }
+  // Domain teardown (domain_relinquish_resources, xen/domain_teardown.cpp): the domain's
+  // devices and I/O page tables go first, then its vCPUs' root tables, its pins and its
+  // pages, which return to Xen's free list. The domain stays listed, dying and empty.
+  void destroy_domain(DomId id);
 
  private:
   // ---- references and types (page_types.cpp) ------------------------------------------
@@ -250,7 +272,8 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   int64_t switch_mode_body(VcpuId vcpu, bool to_kernel);
 
   Domain& port_dom();
-  Vcpu& port_vcpu(VcpuId id);  // also makes that vCPU's CPU the current one
+  Vcpu& port_vcpu(VcpuId id);                         // also makes that vCPU's CPU the current one
+  void announce(Step step, Mfn mfn, bool reentrant);  // interleaving.cpp
 
   hw::Machine& machine_;
   hw::MachineMemory& mem_;
@@ -266,6 +289,9 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   uint64_t tlbflush_clock_ = 1;
   std::vector<uint64_t> tlbflush_time_;
   std::unique_ptr<ValidationPolicy> validation_;
+  InterleavingObserver* observer_ = nullptr;
+  VcpuId current_vcpu_ = 0;      // the vCPU whose hypercall is being served
+  uint32_t announce_depth_ = 0;  // > 0 while an observer runs (no frame-table compaction)
 };
 
 }  // namespace pib::xen

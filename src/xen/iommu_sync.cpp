@@ -43,16 +43,20 @@ std::pair<Mfn, uint64_t> Hypervisor::iommu_leaf(Domain& d, Mfn dfn, bool create)
 void Hypervisor::iommu_flush_page(Domain& d, Mfn dfn) {
   hw::Iommu* iommu = machine_.iommu();
   if (iommu == nullptr) return;
+  interleave(Step::kIotlbInvalidate, dfn);
   iommu->submit(
       hw::InvalidationDescriptor{hw::InvalidationScope::kPage, d.id, dfn.value << kPageShift, 0});
   iommu->wait();  // synchronous: the hypercall waits for the IOMMU
+  interleave(Step::kIotlbInvalidated, dfn);
 }
 
 void Hypervisor::iommu_flush_domain(Domain& d) {
   hw::Iommu* iommu = machine_.iommu();
   if (iommu == nullptr) return;
+  interleave(Step::kIotlbInvalidate, kInvalidMfn);
   iommu->submit(hw::InvalidationDescriptor{hw::InvalidationScope::kDomain, d.id, 0, 0});
   iommu->wait();
+  interleave(Step::kIotlbInvalidated, kInvalidMfn);
 }
 
 bool Hypervisor::iommu_restore_unflushed(Domain& d, Mfn mfn, bool* needs_flush) {
@@ -62,6 +66,7 @@ bool Hypervisor::iommu_restore_unflushed(Domain& d, Mfn mfn, bool* needs_flush) 
   if (table == kInvalidMfn) return false;
   mem_.write_entry(table, idx, (mfn.value << kPageShift) | hw::iopte::kRead | hw::iopte::kWrite);
   ledger_.charge(Event::kHwIommuMap);
+  interleave(Step::kIommuEntry, mfn);
   if (machine_.iommu()->caching_mode()) {
     *needs_flush = true;
   } else {
@@ -80,6 +85,7 @@ int64_t Hypervisor::iommu_map(Domain& d, Mfn mfn, bool writable) {
   if (old == val) return abi::err::kOk;  // nothing changed, nothing to flush
   mem_.write_entry(table, idx, val);
   ledger_.charge(Event::kHwIommuMap);
+  interleave(Step::kIommuEntry, mfn);
   const bool was_present = (old & (hw::iopte::kRead | hw::iopte::kWrite)) != 0;
   if (was_present || machine_.iommu()->caching_mode()) {
     iommu_flush_page(d, mfn);
@@ -97,6 +103,7 @@ bool Hypervisor::iommu_clear(Domain& d, Mfn mfn) {
   if ((old & (hw::iopte::kRead | hw::iopte::kWrite)) == 0) return false;
   mem_.write_entry(table, idx, 0);
   ledger_.charge(Event::kHwIommuUnmap);
+  interleave(Step::kIommuEntry, mfn);
   return true;
 }
 
@@ -138,7 +145,7 @@ void Hypervisor::assign_device(DomId id, uint16_t device) {
         " has no IOMMU context: create it with an IOMMU mode on a machine with an IOMMU");
   }
   iommu->set_context(device, d.id, d.iommu_root);
-  ++d.assigned_devices;
+  d.devices.push_back(device);
 }
 
 uint64_t Hypervisor::iommu_entry(const Domain& d, Mfn mfn) const {

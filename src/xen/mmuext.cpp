@@ -136,7 +136,7 @@ int64_t Hypervisor::do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v) {
     default:
       // Commands of the validation policy's own interface (PiBooster's pool); SET_LDT and
       // unknown commands otherwise (segment descriptors are outside this model).
-      return validation_->extension_op(*this, op.cmd, mfn, d).value_or(abi::err::kENOSYS);
+      return validation_->extension_op(*this, op.cmd, mfn, d, v.id).value_or(abi::err::kENOSYS);
   }
 }
 
@@ -173,10 +173,11 @@ int64_t Hypervisor::mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> o
     ledger_.charge(Event::kXenMmuextOps);
     rc = do_one_mmuext(ops[i], d, v);
     if (rc != abi::err::kOk) break;
+    interleave(Step::kBetweenOps, Mfn{ops[i].arg1}, true);
   }
   if (done != nullptr) *done = i;
   if (rc != abi::err::kOk && rc != abi::err::kERESTART) ledger_.charge(Event::kXenHcFailed);
-  validation_->end_of_batch(*this, d);  // e.g. pool operations share one IOTLB invalidation
+  validation_->end_of_batch(*this, d, v.id);  // e.g. pool operations share one IOTLB invalidation
   return rc;
 }
 

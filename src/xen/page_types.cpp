@@ -23,10 +23,12 @@ void Hypervisor::put_page(Mfn mfn) {
   --pg.count;
   if (pg.count == 0) {
     // Last reference gone (the allocation reference was dropped earlier): the frame is free.
+    if (pg.dma_revoked) validation_->before_free(*this, mfn);
     cleanup_page_mappings(mfn);
-    frames_[mfn] = PageInfo{};
+    frames_[mfn] = PageInfo{};  // pool state included: a free frame is in no pool
     m2p_.set(mfn.value, kInvalidPfn.value);
     free_frames_.push(mfn);
+    interleave(Step::kFrameFreed, mfn);
   }
 }
 
@@ -87,10 +89,14 @@ int64_t Hypervisor::change_type(Mfn mfn, PageType from, PageType to, Domain& d) 
   pg.type = to;
   pg.validated = false;
   if (to == PageType::kWritable) pg.ever_writable = true;
+  interleave(Step::kTypeChange, mfn);
   return abi::err::kOk;
 }
 
 int64_t Hypervisor::get_page_type(Mfn mfn, PageType type, Domain& d) {
+  if (is_pt_type(type) && frames_[mfn].type_count == 0 && frames_[mfn].dma_revoked) {
+    validation_->before_page_table_use(*this, mfn, d);  // may complete an invalidation
+  }
   PageInfo& pg = frames_[mfn];
   if (pg.type_count > 0) {
     if (pg.type != type) return abi::err::kEINVAL;  // "Bad type": in use with another type
@@ -110,6 +116,7 @@ int64_t Hypervisor::get_page_type(Mfn mfn, PageType type, Domain& d) {
     pg.validated = true;
     return abi::err::kOk;
   }
+  interleave(Step::kValidateBegin, mfn);
   const int64_t rc = validate_table(mfn, type, d);
   if (rc != abi::err::kOk) {
     // Failed validation: the frame loses its type (Xen clears type_info entirely).
@@ -120,6 +127,7 @@ int64_t Hypervisor::get_page_type(Mfn mfn, PageType type, Domain& d) {
     return rc;
   }
   pg.validated = true;
+  interleave(Step::kValidateEnd, mfn);
   return abi::err::kOk;
 }
 

@@ -164,7 +164,9 @@ int64_t Hypervisor::validate_table(Mfn mfn, PageType type, Domain& d) {
   // one shared state fold back here. Safe: the only frame-table references held up the stack
   // are get_page_type's, for tables still being validated (type count 1, not validated), and
   // no chunk of 512 frames can consist of those alone.
-  if (level == 1 && frames_.chunks_written_since_compact() >= kCompactAfterChunks) {
+  // Not while an interleaving observer runs: the hypercall it interrupted may hold references.
+  if (level == 1 && announce_depth_ == 0 &&
+      frames_.chunks_written_since_compact() >= kCompactAfterChunks) {
     frames_.compact();
   }
   return abi::err::kOk;

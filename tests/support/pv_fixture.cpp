@@ -5,6 +5,19 @@ namespace pib::test {
 
 using namespace hw::pte_bits;
 
+namespace {
+abi::StartInfo build(xen::Hypervisor& xen, const PvFixtureParams& p) {
+  if (p.policy) xen.set_validation_policy(p.policy());
+  abi::StartInfo si = xen::build_pv_domain(
+      xen, xen::PvDomainSpec{.pages = p.domain_pages,
+                             .vcpus = p.vcpus,
+                             .privileged = p.privileged,
+                             .iommu = p.iommu});
+  if (p.dma_device) xen.assign_device(0, kDmaDevice);
+  return si;
+}
+}  // namespace
+
 PvFixture::PvFixture(PvFixtureParams p)
     : machine(hw::MachineParams{.frames = p.machine_frames,
                                 .cpus = p.cpus,
@@ -14,10 +27,7 @@ PvFixture::PvFixture(PvFixtureParams p)
                                              : std::optional<hw::IommuParams>{hw::IommuParams{}}},
               ledger),
       xen(machine, ledger, xen::XenParams{.generation = p.generation}),
-      si(xen::build_pv_domain(xen, xen::PvDomainSpec{.pages = p.domain_pages,
-                                                     .vcpus = p.vcpus,
-                                                     .privileged = p.privileged,
-                                                     .iommu = p.iommu})),
+      si(build(xen, p)),
       next_free_(si.first_free_pfn.value) {}
 
 Pfn PvFixture::alloc() {

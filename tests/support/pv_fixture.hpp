@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,9 +28,15 @@ struct PvFixtureParams {
   uint32_t vcpus = 1;
   xen::XenGeneration generation = xen::XenGeneration::kPaperEra;
   bool privileged = false;
-  // With an IOMMU on the machine (no caching mode) when not kNone.
+  // With an IOMMU on the machine (no caching mode) and the domain in this mode when not kNone.
   xen::IommuMode iommu = xen::IommuMode::kNone;
+  // The validation policy installed before the domain is built (none: Xen's own).
+  std::function<std::unique_ptr<xen::ValidationPolicy>()> policy{};
+  // kDmaDevice assigned to the domain (needs an IOMMU mode).
+  bool dma_device = false;
 };
+
+inline constexpr uint16_t kDmaDevice = 0x300;
 
 inline constexpr int64_t kOk = abi::err::kOk;
 inline constexpr int64_t kEINVAL = abi::err::kEINVAL;

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+#include "pibooster/xen/pt_pool_validation_2016.hpp"
+
+#include "abi/hypercall.hpp"
+#include "xen/hypervisor.hpp"
+
+namespace pib::pibooster {
+
+using xen::PageInfo;
+using xen::PageType;
+using xen::Step;
+
+std::optional<int64_t> PtPoolValidation2016::extension_op(xen::Hypervisor& xen, uint32_t cmd,
+                                                          Mfn mfn, xen::Domain& d, VcpuId vcpu) {
+  (void)vcpu;  // one pending list for all
+  switch (cmd) {
+    case abi::kMmuextPtPoolAdd:
+      return add(xen, mfn, d);
+    case abi::kMmuextPtPoolRemove:
+      return remove(xen, mfn, d);
+    default:
+      return std::nullopt;
+  }
+}
+
+int64_t PtPoolValidation2016::add(xen::Hypervisor& xen, Mfn mfn, xen::Domain& d) {
+  if (!xen.frame_table().valid(mfn)) return abi::err::kEINVAL;
+  PageInfo& pg = xen.policy_frame(mfn);
+  if (pg.owner != d.id || !pg.allocated) return abi::err::kEPERM;  // not the guest's frame
+  if (pg.dma_revoked) return abi::err::kEEXIST;                    // double insert
+  if (pg.type != PageType::kWritable && pg.type != PageType::kNone && !is_pt_type(pg.type)) {
+    return abi::err::kEINVAL;
+  }
+  // The flaw: "pooled" (type changes skip the IOMMU) before the invalidation below completes.
+  pg.dma_revoked = true;
+  if (d.need_iommu_sync() && xen.iommu_clear(d, mfn)) unmapped_.push_back(mfn);
+  xen.interleave(Step::kPoolChange, mfn, true);
+  return abi::err::kOk;
+}
+
+int64_t PtPoolValidation2016::remove(xen::Hypervisor& xen, Mfn mfn, xen::Domain& d) {
+  if (!xen.frame_table().valid(mfn)) return abi::err::kEINVAL;
+  PageInfo& pg = xen.policy_frame(mfn);
+  if (pg.owner != d.id || !pg.allocated) return abi::err::kEPERM;
+  if (!pg.dma_revoked) return abi::err::kENOENT;  // not pooled (double remove)
+  if (is_pt_type(pg.type) && pg.type_count > 0) return abi::err::kEBUSY;
+  // The flaw: the type is read here and no type reference is held from here to the remap.
+  const bool remap = d.need_iommu_sync() && pg.type == PageType::kWritable;
+  pg.dma_revoked = false;
+  xen.interleave(Step::kPoolChange, mfn, true);
+  if (remap) {
+    bool needs_flush = false;
+    if (!xen.iommu_restore_unflushed(d, mfn, &needs_flush)) {
+      xen.policy_frame(mfn).dma_revoked = true;
+      return abi::err::kENOMEM;
+    }
+    flush_for_map_ = flush_for_map_ || needs_flush;
+  }
+  return abi::err::kOk;
+}
+
+void PtPoolValidation2016::end_of_batch(xen::Hypervisor& xen, xen::Domain& d, VcpuId vcpu) {
+  (void)vcpu;
+  if (unmapped_.size() == 1 && !flush_for_map_) {
+    xen.iommu_flush_page(d, unmapped_.front());
+  } else if (!unmapped_.empty() || flush_for_map_) {
+    xen.iommu_flush_domain(d);
+  }
+  unmapped_.clear();
+  flush_for_map_ = false;
+}
+
+}  // namespace pib::pibooster

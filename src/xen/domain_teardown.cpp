@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: MIT
+// Domain teardown, in the order of Xen 4.17's domain_relinquish_resources: the validation
+// policy's pending work, the devices (pci_release_devices: their contexts go, and the domain's
+// IOTLB entries with them), the I/O page tables (iommu_free_pgtables), the vCPUs' root tables
+// (vcpu_destroy_pagetables), then the pins and the allocation references of every page
+// (relinquish_memory), which frees them. Not preemptible in the model.
+#include "common/error.hpp"
+#include "xen/hypervisor.hpp"
+
+namespace pib::xen {
+
+void Hypervisor::destroy_domain(DomId id) {
+  Domain& d = domain(id);
+  if (d.dying) return;
+  d.dying = true;
+  validation_->domain_teardown(*this, d);
+
+  if (hw::Iommu* iommu = machine_.iommu(); iommu != nullptr && d.iommu_root != kInvalidMfn) {
+    for (const uint16_t device : d.devices) iommu->clear_context(device);
+    d.devices.clear();
+    iommu_flush_domain(d);
+    // The I/O tables, leaves first: back to Xen's heap.
+    std::vector<std::pair<Mfn, unsigned>> todo{{d.iommu_root, 4}};
+    d.iommu_root = kInvalidMfn;
+    while (!todo.empty()) {
+      const auto [table, level] = todo.back();
+      todo.pop_back();
+      for (uint64_t i = 0; i < kEntriesPerTable && level > 1; ++i) {
+        const uint64_t e = mem_.read_entry(table, i);
+        if ((e & (hw::iopte::kRead | hw::iopte::kWrite)) == 0) continue;
+        todo.emplace_back(Mfn{(e & hw::iopte::kAddrMask) >> kPageShift}, level - 1);
+      }
+      mem_.zero_frame(table);
+      frames_[table] = PageInfo{};
+      free_frames_.push(table);
+    }
+  }
+
+  auto drop_root = [&](Mfn& root) {
+    if (root == kInvalidMfn) return;
+    const Mfn m = root;
+    root = kInvalidMfn;
+    put_page_and_type(m, d);
+  };
+  for (Vcpu& v : d.vcpus) {
+    current_pcpu_ = v.pcpu;
+    current_vcpu_ = v.id;
+    if (v.old_guest_table) {
+      Mfn m = *v.old_guest_table;
+      v.old_guest_table.reset();
+      drop_root(m);
+    }
+    drop_root(v.guest_table);
+    drop_root(v.guest_table_user);
+    v.online = false;
+  }
+  // No CPU may keep a translation into frames that are about to be free.
+  flush_mask(d.dirty_cpumask);
+  d.dirty_cpumask = 0;
+
+  for (const Mfn m : d.pages) {
+    PageInfo& pg = frames_[m];
+    if (pg.owner != d.id || !pg.pinned) continue;
+    pg.pinned = false;
+    put_page_and_type(m, d);  // may devalidate (and so release) a whole tree
+  }
+  uint64_t kept = 0;
+  for (const Mfn m : d.pages) {
+    PageInfo& pg = frames_[m];
+    if (pg.owner != d.id || !pg.allocated) continue;
+    pg.allocated = false;
+    const bool last = pg.count == 1;
+    put_page(m);
+    if (!last) ++kept;
+  }
+  // Every reference lives in the domain's own tables, all devalidated above.
+  if (kept != 0) model_bug("domain teardown: frames still referenced after relinquish");
+  d.pages = RunList<Mfn>{};
+  if (announce_depth_ == 0) frames_.compact();  // (an interrupted hypercall may hold references)
+}
+
+}  // namespace pib::xen
