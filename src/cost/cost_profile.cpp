@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "common/text_file.hpp"
 #include "cost/toml_text.hpp"
 
 namespace pib::cost {
@@ -39,11 +40,7 @@ std::vector<std::string> CostProfile::work_event_names() {
 }
 
 CostProfile CostProfile::load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError("cannot open cost profile '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse(ss.str(), path);
+  return parse(read_text_file(path, "cost profile"), path);
 }
 
 CostProfile CostProfile::parse(const std::string& text, const std::string& origin) {
@@ -101,10 +98,11 @@ CostProfile CostProfile::parse(const std::string& text, const std::string& origi
     for (const auto& [field, value] : *t) {
       const std::string f(field.str());
       if (f == "ns") {
-        if (auto d = value.value<double>(); d && *d >= 0) {
+        if (auto d = value.value<double>(); d && *d >= 0 && *d <= kMaxUnitNs) {
           u.ns = *d;
         } else {
-          throw InputError(where(origin, value.source()) + ": " + k + ".ns must be a number >= 0");
+          throw InputError(where(origin, value.source()) + ": " + k +
+                           ".ns must be a number from 0 to 1e9 (one second)");
         }
       } else if (f == "source" || f == "uncertainty" || f == "mark") {
         if (!value.is_string() || value.as_string()->get().empty()) {
@@ -163,8 +161,10 @@ void CostProfile::set(const std::string& key, const std::string& value) {
   }
   double ns = 0;
   const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), ns);
-  if (ec != std::errc() || ptr != value.data() + value.size() || ns < 0) {
-    throw InputError("--set " + key + ": '" + value + "' is not a number of nanoseconds >= 0");
+  // (NaN fails both comparisons.)
+  if (ec != std::errc() || ptr != value.data() + value.size() || !(ns >= 0 && ns <= kMaxUnitNs)) {
+    throw InputError("--set " + key + ": '" + value +
+                     "' is not a number of nanoseconds from 0 to 1e9 (one second)");
   }
   UnitCost& u = *units_[static_cast<std::size_t>(*ev)];
   u.source =

@@ -15,6 +15,10 @@
 
 namespace pib::cost {
 
+// The largest unit cost a profile or --set may give (ns): one second per event. Larger values,
+// infinities and NaN are refused, so that modeled times stay finite.
+inline constexpr double kMaxUnitNs = 1e9;
+
 struct UnitCost {
   double ns = 0;
   std::string source;
