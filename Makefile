@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # The two commands of the README: `make run` and `make test`. Both install missing Debian
 # packages first (scripts/install-deps.sh), then configure and build with CMake presets.
-.PHONY: run test test-sanitize build deps bench format tidy clean
+.PHONY: run test test-sanitize build deps bench format tidy clean fuzz
 
 JOBS ?= $(shell nproc)
 
@@ -23,6 +23,20 @@ test-sanitize: deps
 	@cmake --build --preset sanitize -j $(JOBS)
 	@ctest --preset sanitize -j $(JOBS)
 
+# Coverage-guided fuzzing of the hypercall interface (docs/fuzzing.md): clang + libFuzzer with
+# ASan/UBSan, FUZZ_SECONDS long, from the committed seed corpus; new inputs go to
+# build-fuzz/corpus, findings to build-fuzz/ (crash-*), executions and coverage to the terminal.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@./scripts/install-deps.sh --fuzz
+	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_C_COMPILER=clang-14 \
+	  -DPIBOOSTER_FUZZ=ON -DPIBOOSTER_BENCH=OFF >/dev/null
+	@cmake --build build-fuzz --target pibooster_fuzz -j $(JOBS)
+	@mkdir -p build-fuzz/corpus
+	@cd build-fuzz && ./fuzz/pibooster_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  -max_len=512 corpus ../fuzz/corpus
+
 bench: build
 	@./build/bench/pibooster_bench
 
@@ -33,4 +47,4 @@ tidy: build
 	@clang-tidy -p build --quiet $$(git ls-files 'src/*.cpp')
 
 clean:
-	@rm -rf build build-sanitize
+	@rm -rf build build-sanitize build-fuzz

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Installs the Debian packages pibooster needs to build, test and plot. Only packages that are
-# missing are installed, so a second run is quick and needs no network.
+# missing are installed, so a second run is quick and needs no network. With --fuzz, also clang
+# and its libFuzzer runtime (make fuzz).
 set -euo pipefail
 
 packages=(
@@ -10,6 +11,9 @@ packages=(
   libtomlplusplus-dev nlohmann-json3-dev
   gnuplot-nox
 )
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(clang-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

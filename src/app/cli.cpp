@@ -2,9 +2,9 @@
 #include "app/cli.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <iomanip>
 #include <ostream>
+#include <sstream>
 
 #include "app/calibrate_cmd.hpp"
 #include "app/fidelity_cmd.hpp"
@@ -126,11 +126,7 @@ int cmd_hv_script(const std::vector<std::string>& args, std::ostream& out, std::
   }
   int failed = 0;
   for (std::size_t i = 1; i < args.size(); ++i) {
-    std::ifstream in(args[i]);
-    if (!in) {
-      err << "pibooster: cannot open script '" << args[i] << "'\n";
-      return 2;
-    }
+    std::istringstream in(read_hv_script_file(args[i]));
     out << "=== " << args[i] << "\n";
     const HvScriptResult r = run_hv_script(in, args[i], out);
     failed += r.failed_expectations;

@@ -35,6 +35,7 @@ Captures a live process's user address space — /proc/PID/maps, the present pag
 )";
 
 int cmd_fidelity(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  constexpr uint64_t kMaxIterations = 1000;
   std::string dir = fidelity::default_data_dir();
   uint64_t iterations = 20;
   std::string trace_mode;
@@ -48,7 +49,12 @@ int cmd_fidelity(const std::vector<std::string>& args, std::ostream& out, std::o
     } else if (args[i] == "--iterations") {
       iterations = parse_u64(args[i], args[i + 1]);
       ++i;
-      if (iterations == 0) throw InputError("--iterations must be at least 1");
+      // Each iteration runs once per layout, mode and IOMMU setting: a cap keeps a typo from
+      // becoming an hours-long run.
+      if (iterations == 0 || iterations > kMaxIterations) {
+        throw InputError("--iterations must be 1 to " + std::to_string(kMaxIterations) + ", got " +
+                         args[i]);
+      }
     } else if (args[i] == "--trace") {
       trace_mode = args[++i];
       if (trace_mode != "fork_exit" && trace_mode != "heap64" && trace_mode != "mmap_touch")

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "app/hv_script.hpp"
 
+#include <cctype>
+#include <cstdio>
 #include <iomanip>
 #include <istream>
 #include <map>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/text_file.hpp"
 #include "xen/audit.hpp"
 #include "xen/domain_builder.hpp"
 
@@ -28,9 +31,9 @@ std::vector<std::string> split_ws(const std::string& s) {
 }
 
 std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t");
+  const auto b = s.find_first_not_of(" \t\r");
   if (b == std::string::npos) return "";
-  const auto e = s.find_last_not_of(" \t");
+  const auto e = s.find_last_not_of(" \t\r");
   return s.substr(b, e - b + 1);
 }
 
@@ -51,6 +54,14 @@ class Script {
     std::string raw;
     while (std::getline(in, raw)) {
       ++line_no_;
+      if (!raw.empty() && raw.back() == '\r') raw.pop_back();  // CRLF line ends
+      for (const char c : raw) {
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t') {
+          char code[8];
+          std::snprintf(code, sizeof code, "0x%02x", static_cast<unsigned>(c));
+          fail(std::string("control character ") + code + " (not a text script?)");
+        }
+      }
       std::string line = raw.substr(0, raw.find('#'));
       line = trim(line);
       if (line.empty()) continue;
@@ -79,11 +90,11 @@ class Script {
     xen::XenParams xp;
     for (const auto& [k, v] : kv) {
       if (k == "pages") {
-        spec.pages = number(v);
+        spec.pages = bounded(k, v, 1, kMaxScriptPages);
       } else if (k == "vcpus") {
-        spec.vcpus = static_cast<uint32_t>(number(v));
+        spec.vcpus = static_cast<uint32_t>(bounded(k, v, 1, kMaxScriptCpus));
       } else if (k == "cpus") {
-        mp.cpus = static_cast<uint32_t>(number(v));
+        mp.cpus = static_cast<uint32_t>(bounded(k, v, 1, kMaxScriptCpus));
       } else if (k == "generation") {
         const auto g = xen::kXenGenerationNames.find(v);
         if (!g)
@@ -112,7 +123,21 @@ class Script {
   }
 
   // ---- values --------------------------------------------------------------------------
+  // A domain key's value within [lo, hi], checked before anything is allocated.
+  uint64_t bounded(const std::string& key, const std::string& v, uint64_t lo, uint64_t hi) const {
+    const uint64_t n = number(v);
+    if (n < lo || n > hi) {
+      fail("domain " + key + " = " + v + " is out of range (" + std::to_string(lo) + " to " +
+           std::to_string(hi) + ")");
+    }
+    return n;
+  }
+
+  // A non-negative integer (decimal, 0x hex or 0 octal); a sign is refused rather than wrapped.
   uint64_t number(const std::string& s) const {
+    if (s.empty() || !std::isdigit(static_cast<unsigned char>(s[0]))) {
+      fail("not a non-negative number: '" + s + "'");
+    }
     try {
       std::size_t used = 0;
       const uint64_t v = std::stoull(s, &used, 0);
@@ -463,6 +488,10 @@ class Script {
 HvScriptResult run_hv_script(std::istream& in, const std::string& name, std::ostream& out) {
   Script script(name, out);
   return script.run(in);
+}
+
+std::string read_hv_script_file(const std::string& path) {
+  return read_text_file(path, "script", kMaxScriptBytes);
 }
 
 }  // namespace pib::app

@@ -5,6 +5,7 @@
 // regressions are written down.
 #pragma once
 
+#include <cstdint>
 #include <iosfwd>
 #include <string>
 
@@ -17,5 +18,14 @@ struct HvScriptResult {
 
 // Throws InputError (naming file and line) for malformed scripts.
 HvScriptResult run_hv_script(std::istream& in, const std::string& name, std::ostream& out);
+
+// A script file's text. InputError when `path` is not a regular file (a directory, a device
+// such as /dev/zero, a pipe), cannot be read, or is larger than kMaxScriptBytes.
+inline constexpr uint64_t kMaxScriptBytes = 1 << 20;
+std::string read_hv_script_file(const std::string& path);
+
+// Upper bounds of a script's `domain` line, checked before anything is allocated.
+inline constexpr uint64_t kMaxScriptPages = 1 << 18;  // 1 GiB of guest memory
+inline constexpr uint64_t kMaxScriptCpus = 64;        // vCPU and CPU masks are 64-bit
 
 }  // namespace pib::app

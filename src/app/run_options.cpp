@@ -75,7 +75,11 @@ bool RunOptions::take(const std::vector<std::string>& args, std::size_t& i) {
   const std::string& v = args[++i];
   if (flag == "--policy" || flag == "--compare") {
     policies = split(v, ',');
-    scenario::check_policies(*policies);
+    try {
+      scenario::check_policies(*policies);
+    } catch (const InputError& e) {
+      throw InputError(flag + " " + v + ": " + e.what());
+    }
   } else if (flag == "--profile") {
     profile = v;
     profile_given = true;

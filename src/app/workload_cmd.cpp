@@ -150,6 +150,9 @@ bool take_workload_option(const std::vector<std::string>& args, std::size_t& i, 
     const auto eq = v.find('=');
     if (eq == std::string::npos || eq == 0)
       throw InputError("--param expects KEY=VALUE, got '" + v + "'");
+    if (a.sc.workload.params.values().count(v.substr(0, eq)) != 0) {
+      throw InputError("--param " + v.substr(0, eq) + " is given twice");
+    }
     a.sc.workload.params.set(v.substr(0, eq), v.substr(eq + 1));
   } else {
     a.sc.set(key_of_flag(kKeyFlags, flag), v, flag);

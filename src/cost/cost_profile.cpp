@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "common/text_file.hpp"
 #include "cost/toml_text.hpp"
 
 namespace pib::cost {
@@ -47,9 +48,9 @@ UnitCost parse_unit(const std::string& origin, const std::string& k, const toml:
     const std::string f(field.str());
     if (f == "ns" || f == "low" || f == "high" || f == "original_ns") {
       const auto d = value.value<double>();
-      if (!d || !(*d >= 0) || *d > 1e12) {
+      if (!d || !(*d >= 0) || *d > kMaxUnitNs) {
         throw InputError(where(origin, value.source()) + ": " + k + "." + f +
-                         " must be a number >= 0");
+                         " must be a number from 0 to 1e9 (one second)");
       }
       if (f == "ns") u.ns = *d;
       if (f == "low") u.low = *d;
@@ -123,11 +124,7 @@ std::vector<std::string> CostProfile::work_event_names() {
 }
 
 CostProfile CostProfile::load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError("cannot open cost profile '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse(ss.str(), path);
+  return parse(read_text_file(path, "cost profile"), path);
 }
 
 CostProfile CostProfile::parse(const std::string& text, const std::string& origin) {
@@ -213,8 +210,10 @@ void CostProfile::set(const std::string& key, const std::string& value) {
   }
   double ns = 0;
   const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), ns);
-  if (ec != std::errc() || ptr != value.data() + value.size() || ns < 0) {
-    throw InputError("--set " + key + ": '" + value + "' is not a number of nanoseconds >= 0");
+  // (NaN fails both comparisons.)
+  if (ec != std::errc() || ptr != value.data() + value.size() || !(ns >= 0 && ns <= kMaxUnitNs)) {
+    throw InputError("--set " + key + ": '" + value +
+                     "' is not a number of nanoseconds from 0 to 1e9 (one second)");
   }
   UnitCost& u = *units_[static_cast<std::size_t>(*ev)];
   u.source = "command line --set (profile value was " + fmt_ns(u.original_ns.value_or(u.ns)) +

@@ -22,6 +22,9 @@ namespace pib::cost {
 // logarithm (loguniform: the reading of a range given as a factor, "x3", or spanning >= 2.5x).
 enum class Dist { kFixed, kUniform, kLogUniform };
 std::string_view name_of(Dist d);
+// The largest unit cost a profile or --set may give (ns): one second per event. Larger values,
+// infinities and NaN are refused, so that modeled times stay finite.
+inline constexpr double kMaxUnitNs = 1e9;
 
 struct UnitCost {
   double ns = 0;

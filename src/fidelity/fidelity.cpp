@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "common/text_file.hpp"
 #include "cost/cost_model.hpp"
 #include "cost/cost_profile.hpp"
 #include "snapshot/snapshot.hpp"
@@ -62,12 +63,67 @@ std::map<std::string, double> model_figures(const Counts& c, uint64_t n) {
 }
 
 nlohmann::json load_json(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError("cannot open ground truth '" + path + "'");
+  const std::string text = read_text_file(path, "ground truth");
   try {
-    return nlohmann::json::parse(in);
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw InputError(path + ": not valid JSON (" + e.what() + ")");
+  }
+}
+
+// The ground truth's documented shape (data/groundtruth/*/README.md), checked before any value
+// is used: a wrong type is an InputError naming the file and the JSON path to the value.
+std::string json_path(const std::string& where, const std::string& key) {
+  return where.empty() ? key : where + "." + key;
+}
+void require_object(const nlohmann::json& j, const std::string& file, const std::string& where) {
+  if (!j.is_object()) {
+    throw InputError(file + ": " + (where.empty() ? "the top level" : where) +
+                     " must be an object, not " + j.type_name());
+  }
+}
+const nlohmann::json& object_at(const nlohmann::json& j, const std::string& key,
+                                const std::string& file, const std::string& where) {
+  const auto it = j.find(key);
+  if (it == j.end()) throw InputError(file + ": " + json_path(where, key) + " is missing");
+  require_object(*it, file, json_path(where, key));
+  return *it;
+}
+// A traced per-operation figure: a finite number of magnitude at most kMaxFigure (a difference
+// of two counts, so it may be slightly negative).
+constexpr double kMaxFigure = 1e9;
+double figure_value(const nlohmann::json& v, const std::string& file, const std::string& where) {
+  if (!v.is_number()) {
+    throw InputError(file + ": " + where + " must be a number, not " + v.type_name());
+  }
+  const double d = v.get<double>();
+  if (!std::isfinite(d) || std::fabs(d) > kMaxFigure) {
+    throw InputError(file + ": " + where + " must be a number from -1e9 to 1e9, got " + v.dump());
+  }
+  return d;
+}
+// Every key of `j` is a mode, one of `extra`, or an error naming the valid keys; at least one
+// mode must be there, or nothing would be compared.
+void check_keys(const nlohmann::json& j, std::initializer_list<const char*> modes,
+                std::initializer_list<const char*> extra, const std::string& file,
+                const std::string& where) {
+  std::string valid;
+  for (const char* k : modes) valid += (valid.empty() ? "" : ", ") + std::string(k);
+  for (const char* k : extra) valid += ", " + std::string(k);
+  bool any_mode = false;
+  for (const auto& [k, v] : j.items()) {
+    const bool is_mode =
+        std::any_of(modes.begin(), modes.end(), [&](const char* m) { return k == m; });
+    const bool is_extra =
+        std::any_of(extra.begin(), extra.end(), [&](const char* m) { return k == m; });
+    if (!is_mode && !is_extra) {
+      throw InputError(file + ": unknown key '" + json_path(where, k) + "' (valid: " + valid + ")");
+    }
+    any_mode = any_mode || is_mode;
+  }
+  if (!any_mode) {
+    throw InputError(file + ": " + (where.empty() ? "the top level" : where) + " names none of " +
+                     valid.substr(0, valid.find(", method")) + ": nothing to compare");
   }
 }
 
@@ -205,17 +261,47 @@ std::map<std::string, double> iommu_figures(const Counts& c, uint64_t n, const c
   return m;
 }
 
+// The IOMMU ground truth (iommu-counts.json), checked against its shape: per randomisation
+// ("aslr_off", "aslr_on") and mode, figure -> caching mode -> per-operation count.
+using IommuTruth = std::map<std::string, std::map<std::string, std::map<std::string, double>>>;
+IommuTruth load_iommu_truth(const std::string& path) {
+  IommuTruth traced;
+  if (!std::filesystem::exists(path)) return traced;
+  const nlohmann::json counts = load_json(path);
+  require_object(counts, path, "");
+  check_keys(counts, {"aslr_off", "aslr_on"}, {"method"}, path, "");
+  for (const char* aslr : {"aslr_off", "aslr_on"}) {
+    if (!counts.contains(aslr)) continue;
+    const auto& a = object_at(counts, aslr, path, "");
+    check_keys(a, {"fork_exit", "heap64", "mmap_touch"}, {"method"}, path, aslr);
+    for (const Mode& mode : kModes) {
+      if (!a.contains(mode.name)) continue;
+      const std::string where = json_path(aslr, mode.name);
+      auto& figures = traced[aslr][mode.name];
+      for (const auto& [figure, by_cm] : object_at(a, mode.name, path, aslr).items()) {
+        require_object(by_cm, path, json_path(where, figure));
+        for (const auto& [cm, value] : by_cm.items()) {
+          if (cm == "no_iommu") continue;
+          figures[figure + ", " + cm] =
+              figure_value(value, path, json_path(json_path(where, figure), cm));
+        }
+      }
+    }
+  }
+  return traced;
+}
+
 // The IOMMU ground truth: the same operations with dom0's page-table type changes reaching a
 // VT-d unit (Xen's strict dom0 IOMMU mode: sync here), caching mode off and on, with and
 // without address-space randomisation.
-void run_iommu(const std::string& dir, uint64_t iterations, std::vector<ModeResult>& out) {
-  const std::string path = dir + "/iommu-counts.json";
-  if (!std::filesystem::exists(path)) return;
-  const nlohmann::json counts = load_json(path);
+void run_iommu(const std::string& dir, const IommuTruth& truth, uint64_t iterations,
+               std::vector<ModeResult>& out) {
   for (const char* aslr : {"aslr_off", "aslr_on"}) {
-    if (!counts.contains(aslr)) continue;
+    const auto a = truth.find(aslr);
+    if (a == truth.end()) continue;
     for (const Mode& mode : kModes) {
-      if (!counts[aslr].contains(mode.name)) continue;
+      const auto real = a->second.find(mode.name);
+      if (real == a->second.end()) continue;
       const snapshot::Snapshot snap = snapshot::load(dir + "/" + mode.snapshot);
       ModeResult m;
       m.mode = std::string(mode.name) + ", IOMMU, " +
@@ -233,13 +319,7 @@ void run_iommu(const std::string& dir, uint64_t iterations, std::vector<ModeResu
         all.insert(v.begin(), v.end());
       }
       m.layouts = randomize == 0 ? 1 : kLayouts;
-      std::map<std::string, double> real;
-      for (const auto& [figure, by_cm] : counts[aslr][mode.name].items()) {
-        for (const auto& [cm, value] : by_cm.items()) {
-          if (cm != "no_iommu") real[figure + ", " + cm] = value.get<double>();
-        }
-      }
-      compare(m, all, real);
+      compare(m, all, real->second);
       out.push_back(std::move(m));
     }
   }
@@ -249,10 +329,30 @@ void run_iommu(const std::string& dir, uint64_t iterations, std::vector<ModeResu
 
 std::vector<ModeResult> run(const std::string& dir, uint64_t iterations,
                             const std::string& trace_mode, std::ostream* trace) {
-  const nlohmann::json counts = load_json(dir + "/counts.json");
+  const std::string counts_file = dir + "/counts.json";
+  const nlohmann::json counts = load_json(counts_file);
+  require_object(counts, counts_file, "");
+  check_keys(counts, {"fork_exit", "heap64", "mmap_touch"}, {"method"}, counts_file, "");
+  const IommuTruth iommu_truth = load_iommu_truth(dir + "/iommu-counts.json");
+  // Each mode's traced figures, by side ("xen", "linux"), checked before anything runs.
+  std::map<std::string, std::map<std::string, std::map<std::string, double>>> traced;
+  for (const Mode& mode : kModes) {
+    if (!counts.contains(mode.name)) continue;
+    const auto& m = object_at(counts, mode.name, counts_file, "");
+    for (const char* side : {"xen", "linux"}) {
+      const std::string where = json_path(mode.name, side);
+      const auto& per_op =
+          object_at(object_at(m, side, counts_file, mode.name), "per_op", counts_file, where);
+      auto& figures = traced[mode.name][side];
+      for (const auto& [k, v] : per_op.items()) {
+        figures[k] = figure_value(v, counts_file, json_path(where + ".per_op", k));
+      }
+    }
+  }
   std::vector<ModeResult> out;
   for (const Mode& mode : kModes) {
     if (!counts.contains(mode.name)) continue;
+    const auto& xen_real = traced[mode.name]["xen"];
     const snapshot::Snapshot snap = snapshot::load(dir + "/" + mode.snapshot);
     const system::GuestSystemConfig cfg = base_config(snap);
     ModeResult m;
@@ -269,10 +369,9 @@ std::vector<ModeResult> run(const std::string& dir, uint64_t iterations,
     }
     // The traced machine's clock, from its tick count per operation.
     system::GuestSystemConfig timed = cfg;
-    const auto& xen_real = counts[mode.name]["xen"]["per_op"];
     if (xen_real.contains("vcpu_op (direct)")) {
       const TracedClock c =
-          traced_clock(mode, snap, cfg, iterations, xen_real["vcpu_op (direct)"].get<double>());
+          traced_clock(mode, snap, cfg, iterations, xen_real.at("vcpu_op (direct)"));
       m.ticks_per_op = c.ticks;
       m.traced_op_ms = c.op_ms;
       m.clock_scale = c.scale;
@@ -287,17 +386,17 @@ std::vector<ModeResult> run(const std::string& dir, uint64_t iterations,
                      trace_mode == mode.name ? trace : nullptr);
     m.layouts = kLayouts;
     std::map<std::string, double> real;
-    for (const auto& [k, v] : counts[mode.name]["xen"]["per_op"].items()) real[k] = v.get<double>();
-    for (const auto& [k, v] : counts[mode.name]["linux"]["per_op"].items()) {
+    for (const auto& [k, v] : xen_real) real[k] = v;
+    for (const auto& [k, v] : traced[mode.name]["linux"]) {
       if (k.rfind("EV xen_mmu_alloc", 0) == 0 || k.rfind("EV xen_mmu_release", 0) == 0 ||
           k.rfind("EV xen_mmu_pgd", 0) == 0) {
-        real[k] = v.get<double>();
+        real[k] = v;
       }
     }
     compare(m, by_figure, real);
     out.push_back(std::move(m));
   }
-  run_iommu(dir, iterations, out);
+  run_iommu(dir, iommu_truth, iterations, out);
   return out;
 }
 

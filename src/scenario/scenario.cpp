@@ -3,11 +3,13 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <sstream>
 
 #include "common/error.hpp"
+#include "common/text_file.hpp"
 #include "policies/policy_table.hpp"
 #include "scenario/sections.hpp"
 
@@ -91,12 +93,16 @@ void read_policies(const toml::table& doc, const std::string& origin, Scenario& 
   s.policies.clear();
   for (const auto& el : *arr) {
     if (!el.is_string()) throw InputError(toml_where(origin, el) + ": policy names are strings");
+    const std::string& name = el.as_string()->get();
     try {
-      check_policies({el.as_string()->get()});
+      check_policies({name});
     } catch (const InputError& e) {
       throw InputError(toml_where(origin, el) + ": " + e.what());
     }
-    s.policies.push_back(el.as_string()->get());
+    if (std::find(s.policies.begin(), s.policies.end(), name) != s.policies.end()) {
+      throw InputError(toml_where(origin, el) + ": policy '" + name + "' is listed twice");
+    }
+    s.policies.push_back(name);
   }
 }
 
@@ -120,7 +126,13 @@ void read_sections(const toml::table& doc, const std::string& origin, Scenario& 
 }  // namespace
 
 void check_policies(const std::vector<std::string>& policies) {
-  for (const auto& p : policies) policies::find_policy(p);  // refuses an unknown name
+  for (std::size_t i = 0; i < policies.size(); ++i) {
+    policies::find_policy(policies[i]);  // refuses an unknown name
+    if (std::find(policies.begin(), policies.begin() + static_cast<std::ptrdiff_t>(i),
+                  policies[i]) != policies.begin() + static_cast<std::ptrdiff_t>(i)) {
+      throw InputError("policy '" + policies[i] + "' is listed twice");
+    }
+  }
 }
 
 Scenario Scenario::parse(const std::string& text, const std::string& origin) {
@@ -134,11 +146,7 @@ Scenario Scenario::parse(const std::string& text, const std::string& origin) {
 }
 
 Scenario Scenario::load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError("cannot open scenario '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse(ss.str(), path);
+  return parse(read_text_file(path, "scenario"), path);
 }
 
 std::string Scenario::to_toml() const {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // [scenario], [workload] and [paper]: what a scenario runs, how often, and the paper's figure
 // it reproduces.
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 
 #include "scenario/sections.hpp"
@@ -22,6 +24,19 @@ const TomlSection<Scenario>& scenario_section() {
           // The guest's layout draws and seeded workloads take it.
           integer_key<Scenario>(
               "seed", 0, UINT32_MAX, [](auto& s) -> auto& { return s.system.seed; }),
+      },
+      // The name is the results directory's (results/NAME): one plain path component, so
+      // that nothing is written outside the output directory.
+      [](const Scenario& s) -> std::string {
+        const bool plain = !s.name.empty() && s.name.size() <= 64 && s.name.front() != '.' &&
+                           std::all_of(s.name.begin(), s.name.end(), [](char c) {
+                             return std::isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+                                    c == '_' || c == '.';
+                           });
+        if (plain) return "";
+        return "scenario.name '" + s.name +
+               "' must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.' (it "
+               "names the results directory)";
       }};
   return section;
 }

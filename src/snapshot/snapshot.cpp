@@ -5,6 +5,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "common/text_file.hpp"
 
 namespace pib::snapshot {
 
@@ -163,10 +165,26 @@ Snapshot parse(const std::string& text, const std::string& origin) {
   }
   Snapshot s;
   s.origin = origin;
+  if (!j.is_object()) throw InputError(origin + ": a snapshot must be a JSON object");
   try {
     s.kernel = j.value("kernel", "");
+    if (!j.at("VmPTE_kB").is_number_unsigned()) {
+      throw InputError(origin + ": VmPTE_kB must be a non-negative integer, got " +
+                       j.at("VmPTE_kB").dump());
+    }
     s.vmpte_kb = j.at("VmPTE_kB").get<uint64_t>();
     s.vmrss_kb = j.value("VmRSS_kB", 0);
+    for (const char* list : {"vmas", "page_runs"}) {
+      const auto& l = j.at(list);
+      if (!l.is_array()) {
+        throw InputError(origin + ": " + list + " must be an array, not " + l.type_name());
+      }
+      if (l.size() > kMaxSnapshotEntries) {
+        throw InputError(origin + ": " + list + " has " + std::to_string(l.size()) +
+                         " entries (the limit is " + std::to_string(kMaxSnapshotEntries) + ")");
+      }
+    }
+    uint64_t total_pages = 0;
     for (const auto& v : j.at("vmas")) {
       MapEntry e;
       e.start = parse_hex(v.at("start").get<std::string>().substr(2), origin);
@@ -184,7 +202,18 @@ Snapshot parse(const std::string& text, const std::string& origin) {
     for (const auto& r : j.at("page_runs")) {
       PageRun p;
       p.start = parse_hex(r.at("start").get<std::string>().substr(2), origin);
-      p.pages = r.at("pages").get<uint64_t>();
+      const auto& pages = r.at("pages");
+      if (!pages.is_number_unsigned() || pages.get<uint64_t>() == 0) {
+        throw InputError(origin + ": page_runs[" + std::to_string(s.page_runs.size()) +
+                         "].pages must be a positive integer, got " + pages.dump());
+      }
+      p.pages = pages.get<uint64_t>();
+      total_pages += std::min(p.pages, kMaxSnapshotPages + 1);
+      if (total_pages > kMaxSnapshotPages) {
+        throw InputError(origin + ": page_runs hold more than " +
+                         std::to_string(kMaxSnapshotPages) +
+                         " present pages (the limit: 256 MiB of resident memory)");
+      }
       p.present = r.value("present", true);
       p.file_or_shared_anon = r.at("file_or_shared_anon").get<bool>();
       p.exclusive = r.value("exclusive", false);
@@ -197,11 +226,7 @@ Snapshot parse(const std::string& text, const std::string& origin) {
 }
 
 Snapshot load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError("cannot open snapshot '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse(ss.str(), path);
+  return parse(read_text_file(path, "snapshot"), path);
 }
 
 std::string to_json(const Snapshot& s) {

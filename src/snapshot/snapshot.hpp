@@ -45,6 +45,12 @@ Snapshot capture(int pid);
 // Parses the maps text (for tests and for capture).
 std::vector<MapEntry> parse_maps(const std::string& text, const std::string& origin);
 
+// Upper bounds a snapshot file is checked against before anything is built from it: the
+// present pages of all runs together (256 MiB; the ground truth's largest has 16,520) and the
+// number of VMAs and runs.
+inline constexpr uint64_t kMaxSnapshotPages = 65536;
+inline constexpr uint64_t kMaxSnapshotEntries = 65536;
+
 Snapshot load(const std::string& path);
 Snapshot parse(const std::string& json_text, const std::string& origin);
 std::string to_json(const Snapshot& s);

@@ -8,7 +8,7 @@
 
 namespace pib::workload {
 
-uint64_t Params::u64(const std::string& key, uint64_t fallback) const {
+uint64_t Params::u64(const std::string& key, uint64_t fallback, uint64_t max) const {
   auto it = values_.find(key);
   if (it == values_.end()) return fallback;
   uint64_t v = 0;
@@ -16,6 +16,10 @@ uint64_t Params::u64(const std::string& key, uint64_t fallback) const {
   const auto [ptr, ec] = std::from_chars(it->second.data(), end, v);
   if (ec != std::errc() || ptr != end) {
     throw InputError("parameter " + key + "='" + it->second + "' is not a non-negative integer");
+  }
+  if (v > max) {
+    throw InputError("parameter " + key + "=" + it->second + " is above its limit " +
+                     std::to_string(max));
   }
   return v;
 }

@@ -28,7 +28,11 @@ class Params {
   Params() = default;
   explicit Params(std::map<std::string, std::string> values) : values_(std::move(values)) {}
   void set(const std::string& key, const std::string& value) { values_[key] = value; }
-  uint64_t u64(const std::string& key, uint64_t fallback) const;
+  // A non-negative integer no larger than `max` (every parameter is a count or a size: the
+  // default bound keeps a typo from wrapping a size computation or looping for hours).
+  // InputError naming the key, the value and the limit otherwise.
+  static constexpr uint64_t kMaxValue = 1'000'000;
+  uint64_t u64(const std::string& key, uint64_t fallback, uint64_t max = kMaxValue) const;
   std::string str(const std::string& key, const std::string& fallback) const;
   // InputError naming the unknown key and the valid ones.
   void check_known(const std::string& workload, const std::vector<std::string>& known) const;

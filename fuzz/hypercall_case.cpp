@@ -1,0 +1,736 @@
+// SPDX-License-Identifier: MIT
+#include "hypercall_case.hpp"
+
+#include <array>
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <vector>
+
+#include "abi/hypercall.hpp"
+#include "hw/iommu.hpp"
+#include "policies/policy_table.hpp"
+#include "xen/audit.hpp"
+#include "xen/domain_builder.hpp"
+#include "xen/hypervisor.hpp"
+
+namespace pib::fuzz {
+
+namespace {
+
+using namespace hw::pte_bits;
+using abi::err::kENOMEM;
+using abi::err::kENOSYS;
+using abi::err::kEOPNOTSUPP;
+
+// A small domain keeps one execution cheap: 160 pages need 4 initial page-table frames, and the
+// auditor walks every frame after every step.
+constexpr uint64_t kDomainPages = 160;
+constexpr uint64_t kOtherPages = 64;
+constexpr uint64_t kMachineFrames = 640;
+constexpr uint64_t kFreeWindow = 24;  // free frames of the domain the input can name
+constexpr uint16_t kDevice = 0x100;   // the domain's assigned device
+constexpr std::size_t kMaxSteps = 256;
+// Every event costs the same: the clock only has to move so that timers fire and preempt
+// hypercalls (continuations), not to model time.
+constexpr double kUnitNs = 40.0;
+
+// ---- the input ------------------------------------------------------------------------------
+
+// Bytes of the input, read front to back; reads past the end give 0.
+class Reader {
+ public:
+  explicit Reader(std::span<const uint8_t> data) : data_(data) {}
+  bool done() const { return pos_ >= data_.size(); }
+  uint8_t byte() { return pos_ < data_.size() ? data_[pos_++] : uint8_t{0}; }
+  uint64_t u64() {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v |= uint64_t{byte()} << (8 * i);
+    return v;
+  }
+
+ private:
+  std::span<const uint8_t> data_;
+  std::size_t pos_ = 0;
+};
+
+// Byte 0: the shape of the machine and domain.
+struct Header {
+  uint32_t vcpus = 1;         // bit 0: two vCPUs (on two CPUs)
+  bool privileged = false;    // bit 1
+  bool caching_mode = false;  // bit 2: the IOMMU caches not-present entries
+  bool linear_pt = true;      // bit 3 clear: pv-linear-pt on
+  explicit Header(uint8_t b)
+      : vcpus(b & 1 ? 2 : 1), privileged(b & 2), caching_mode(b & 4), linear_pt(!(b & 8)) {}
+};
+
+enum class Kind : uint8_t {
+  kMmuUpdate,
+  kMmuext,
+  kUpdateVaMapping,
+  kMulticall,
+  kStore,
+  kXchg,
+  kLoad,
+  kDmaWrite,
+  kDmaRead,
+  kModeSwitch,
+  kTimer,
+};
+// The low nibble of an operation's first byte; common operations appear more than once.
+constexpr std::array<Kind, 16> kKindOf = {Kind::kMmuUpdate,
+                                          Kind::kMmuUpdate,
+                                          Kind::kMmuUpdate,
+                                          Kind::kMmuext,
+                                          Kind::kMmuext,
+                                          Kind::kMmuext,
+                                          Kind::kUpdateVaMapping,
+                                          Kind::kUpdateVaMapping,
+                                          Kind::kMulticall,
+                                          Kind::kStore,
+                                          Kind::kXchg,
+                                          Kind::kLoad,
+                                          Kind::kDmaWrite,
+                                          Kind::kDmaRead,
+                                          Kind::kModeSwitch,
+                                          Kind::kTimer};
+
+struct Op {
+  Kind kind = Kind::kMmuUpdate;
+  VcpuId vcpu = 0;
+  DomId foreigndom = abi::kDomidSelf;
+  std::vector<abi::MmuUpdate> reqs;
+  std::vector<abi::MmuextOp> ops;
+  abi::UpdateVaMapping uvm;
+  std::vector<abi::MulticallEntry> entries;
+  Vaddr va;
+  uint64_t value = 0;
+  uint64_t iova = 0;
+  bool to_kernel = false;
+  uint64_t delay_ns = 0;
+};
+
+// Commands a guest may send, undefined numbers included; the pool commands are PiBooster's.
+constexpr std::array<uint32_t, 25> kMmuextCmds = {
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17, 18, 19, 20, 40, 41, 14, 21, 99};
+constexpr bool is_pool_cmd(uint32_t cmd) {
+  return cmd == abi::kMmuextPtPoolAdd || cmd == abi::kMmuextPtPoolRemove;
+}
+constexpr std::array<uint64_t, 8> kFlagSets = {
+    0,
+    kPresent | kAccessed,
+    kPresent | kRw | kAccessed | kDirty,
+    kPresent | kRw | kUser | kAccessed | kDirty,
+    kPresent | kRw | kPse,
+    kPresent | kRw | kPcd | kPwt,
+    kPresent | kUser,
+    kRw | kUser | kAccessed,  // not present, with junk
+};
+// Entry indices worth naming: Xen's L4 slots and their edges, the direct-map slot, the last.
+constexpr std::array<uint64_t, 12> kSpecialIndex = {255, 256, 257, 258, 259, 271,
+                                                    272, 273, 274, 511, 510, 8};
+
+// Turns bytes into operations on one configuration's domain (frame numbers are the same in all:
+// checked when the configurations are built).
+class Decoder {
+ public:
+  Decoder(Reader& in, const xen::Hypervisor& xen, const abi::StartInfo& si,
+          const abi::StartInfo& other, uint32_t vcpus)
+      : in_(in), xen_(xen), si_(si), other_(other), vcpus_(vcpus) {}
+
+  Op next() {
+    const uint8_t head = in_.byte();
+    Op op;
+    op.kind = kKindOf[head & 15];
+    op.vcpu = ((head >> 4) & 1) % vcpus_;
+    const unsigned count = 1 + (head >> 5);  // 1..8
+    switch (op.kind) {
+      case Kind::kMmuUpdate:
+        if (count == 8) op.foreigndom = foreign();
+        for (unsigned i = 0; i < (count == 8 ? 2 : count); ++i) op.reqs.push_back(mmu_update());
+        break;
+      case Kind::kMmuext:
+        if (count == 8) op.foreigndom = foreign();
+        for (unsigned i = 0; i < (count == 8 ? 2 : count); ++i) op.ops.push_back(mmuext());
+        break;
+      case Kind::kUpdateVaMapping:
+        op.uvm = update_va_mapping();
+        break;
+      case Kind::kMulticall:
+        for (unsigned i = 0; i < std::min(count, 4u); ++i) op.entries.push_back(entry());
+        break;
+      case Kind::kStore:
+      case Kind::kXchg:
+      case Kind::kLoad: {
+        Pfn pfn;
+        frame(&pfn);
+        op.va = pfn_va(pfn, index());
+        if (op.kind != Kind::kLoad) op.value = value();
+        break;
+      }
+      case Kind::kDmaWrite:
+      case Kind::kDmaRead: {
+        const Mfn m = frame(nullptr);
+        op.iova = (m.value << kPageShift) + index() * 8;
+        if (op.kind == Kind::kDmaWrite) op.value = value();
+        break;
+      }
+      case Kind::kModeSwitch:
+        op.to_kernel = count & 1;
+        break;
+      case Kind::kTimer:
+        op.delay_ns = uint64_t{in_.byte()} * 50;
+        break;
+    }
+    return op;
+  }
+
+ private:
+  // A frame: the domain's initial page tables, a window of its free frames, another domain's
+  // frames, Xen's own, the IOMMU's tables, absent machine frames. *pfn gets the guest frame
+  // number when the frame is the domain's (else one past its end).
+  Mfn frame(Pfn* pfn) { return frame_of(in_.byte(), pfn); }
+  Mfn frame_of(uint8_t b, Pfn* pfn) const {
+    Pfn p{si_.nr_pages};
+    Mfn m = kInvalidMfn;
+    const uint64_t window = si_.nr_pt_frames + kFreeWindow;
+    if (b < 0xF0) {
+      const uint64_t k = b % window;
+      p = Pfn{k < si_.nr_pt_frames ? k : si_.first_free_pfn.value + (k - si_.nr_pt_frames)};
+      m = si_.p2m.at(p.value);
+    } else if (b < 0xF6) {
+      m = other_.p2m.at((b - 0xF0) < 3 ? (b - 0xF0) : other_.nr_pages - (b - 0xF2));
+    } else {
+      switch (b) {
+        case 0xF6:
+          m = xen_.xen_l3();
+          break;
+        case 0xF7:
+          m = Mfn{0};
+          break;
+        case 0xF8:
+          m = Mfn{uint64_t{1} << 40};
+          break;
+        case 0xF9:
+          m = xen_.domain(si_.domid).iommu_root;
+          break;
+        case 0xFA:
+          m = Mfn{kMachineFrames - 1};
+          break;
+        default:
+          p = Pfn{si_.nr_pages - 1 - (b - 0xFB)};
+          m = si_.p2m.at(p.value);
+          break;
+      }
+    }
+    if (pfn != nullptr) *pfn = p;
+    return m;
+  }
+  uint64_t index() {
+    const uint8_t b = in_.byte();
+    return b < 0xC0 ? (b & 7) : kSpecialIndex[(b - 0xC0) % kSpecialIndex.size()];
+  }
+  Vaddr pfn_va(Pfn pfn, uint64_t idx) const {
+    if (pfn.value >= si_.nr_pages) return Vaddr{0x400000 + idx * 8};  // user space, unmapped
+    return abi::direct_map_va(si_, pfn, idx * 8);
+  }
+  // An entry value: a frame with one of a few flag sets and modifiers, or raw bits.
+  uint64_t value() {
+    const uint8_t f = in_.byte();
+    if (f == 0xFF) return in_.u64();
+    const Mfn m = frame(nullptr);
+    uint64_t flags = kFlagSets[f & 7];
+    if (f & 8) flags |= kNx;
+    if (f & 16) flags |= kGlobal;
+    if (f & 32) flags |= uint64_t{1} << 52;  // AVAIL_HIGH
+    if (f & 128) flags ^= kUser;
+    uint64_t v = (m.value << kPageShift) & 0x000ffffffffff000ULL;
+    if (f & 64) v |= uint64_t{1} << 47;  // an address bit above the machine's
+    return v | flags;
+  }
+  DomId foreign() {
+    constexpr std::array<DomId, 6> kDoms = {abi::kDomidSelf, 0, 1, abi::kDomidIo, 7, 0x7fff};
+    return kDoms[in_.byte() % kDoms.size()];
+  }
+  abi::MmuUpdate mmu_update() {
+    const uint8_t c = in_.byte();
+    const uint64_t cmd = c < 0x30   ? uint64_t{c & 7u}
+                         : c & 0x40 ? uint64_t{abi::kMmuPtUpdatePreserveAd}
+                                    : uint64_t{abi::kMmuNormalPtUpdate};
+    const Mfn table = frame(nullptr);
+    const uint64_t idx = index();
+    const uint64_t ptr = ((table.value << kPageShift) + idx * 8) | cmd;
+    return abi::MmuUpdate{ptr, cmd == abi::kMmuMachphysUpdate ? uint64_t{in_.byte()} : value()};
+  }
+  abi::MmuextOp mmuext() {
+    const uint32_t cmd = kMmuextCmds[in_.byte() % kMmuextCmds.size()];
+    abi::MmuextOp op{cmd, 0, 0};
+    switch (cmd) {
+      case abi::kMmuextInvlpgLocal:
+      case abi::kMmuextInvlpgMulti:
+      case abi::kMmuextInvlpgAll: {
+        Pfn pfn;
+        const uint8_t b = in_.byte();
+        if (b == 0xFF) {
+          op.arg1 = 0x0000800000000000ULL;  // non-canonical
+        } else {
+          frame_of(b, &pfn);
+          op.arg1 = pfn_va(pfn, 0).value;
+        }
+        break;
+      }
+      default:
+        op.arg1 = frame(nullptr).value;
+        break;
+    }
+    switch (cmd) {
+      case abi::kMmuextTlbFlushMulti:
+      case abi::kMmuextInvlpgMulti:
+        op.arg2 = in_.byte() & 3;
+        break;
+      case abi::kMmuextCopyPage:
+        op.arg2 = frame(nullptr).value;
+        break;
+      case abi::kMmuextSetLdt:
+        op.arg2 = in_.byte();
+        break;
+      default:
+        break;
+    }
+    return op;
+  }
+  abi::UpdateVaMapping update_va_mapping() {
+    Pfn pfn;
+    frame(&pfn);
+    abi::UpdateVaMapping u;
+    u.va = pfn_va(pfn, 0);
+    u.val = value();
+    const uint8_t f = in_.byte();
+    u.flags = f & 15;
+    u.vcpumask = (f >> 4) & 3;
+    return u;
+  }
+  abi::MulticallEntry entry() {
+    const uint8_t s = in_.byte();
+    abi::MulticallEntry e;
+    const unsigned n = 1 + ((s >> 3) & 1);
+    switch (s % 5) {
+      case 0:
+        e.op = abi::HypercallNr::kMmuUpdate;
+        for (unsigned i = 0; i < n; ++i) e.mmu_updates.push_back(mmu_update());
+        break;
+      case 1:
+        e.op = abi::HypercallNr::kMmuextOp;
+        for (unsigned i = 0; i < n; ++i) e.mmuext_ops.push_back(mmuext());
+        break;
+      case 2:
+        e.op = abi::HypercallNr::kUpdateVaMapping;
+        e.uvm = update_va_mapping();
+        break;
+      case 3:
+        e.op = abi::HypercallNr::kIret;
+        break;
+      default:
+        e.op = abi::HypercallNr::kMulticall;  // nested: refused
+        break;
+    }
+    return e;
+  }
+
+  Reader& in_;
+  const xen::Hypervisor& xen_;
+  const abi::StartInfo& si_;
+  const abi::StartInfo& other_;
+  uint32_t vcpus_;
+};
+
+// ---- the configurations -----------------------------------------------------------------------
+
+struct World {
+  std::string label;
+  sim::Ledger ledger;
+  hw::Machine machine;
+  xen::Hypervisor xen;
+  abi::StartInfo si;
+  abi::StartInfo other;
+
+  World(std::string name, xen::XenGeneration g, std::unique_ptr<xen::ValidationPolicy> policy,
+        const Header& h)
+      : label(std::move(name)),
+        machine(hw::MachineParams{.frames = kMachineFrames,
+                                  .cpus = 2,
+                                  .tlb = {},
+                                  .iommu = hw::IommuParams{.caching_mode = h.caching_mode}},
+                ledger),
+        xen(machine, ledger, xen::XenParams{.generation = g, .pv_linear_pt = h.linear_pt}) {
+    if (policy) xen.set_validation_policy(std::move(policy));
+    si = xen::build_pv_domain(xen, xen::PvDomainSpec{.pages = kDomainPages,
+                                                     .vcpus = h.vcpus,
+                                                     .privileged = h.privileged,
+                                                     .iommu = xen::IommuMode::kSync});
+    other = xen::build_pv_domain(
+        xen,
+        xen::PvDomainSpec{
+            .pages = kOtherPages, .vcpus = 1, .privileged = false, .iommu = xen::IommuMode::kSync});
+    xen.set_port_domain(si.domid);
+    xen.assign_device(si.domid, kDevice);
+    std::array<double, sim::kEventCount> unit{};
+    unit.fill(kUnitNs);
+    ledger.set_clock(unit);
+  }
+};
+
+// What the guest (or device) saw of one operation.
+struct Outcome {
+  int64_t rc = 0;
+  uint32_t done = 0;
+  std::vector<int64_t> sub;  // multicall entries' results
+  uint64_t value = 0;        // loaded / DMA-read value
+  bool operator==(const Outcome&) const = default;
+};
+
+Outcome fault_or_ok(bool ok, uint64_t value) {
+  return Outcome{.rc = ok ? 0 : abi::err::kEFAULT, .done = 0, .sub = {}, .value = ok ? value : 0};
+}
+
+// The result a paper-era configuration gives a device write into XSA-288's hole: a page table
+// that was never writable is still DMA-writable there (xen-pv-mmu.md A3, as the auditor
+// allows), so the write is not performed — it would corrupt a validated table, which is the
+// advisory, not a model bug. Not an errno: no configuration can return it otherwise.
+constexpr int64_t kXsa288Hole = 288;
+
+bool in_xsa288_hole(const World& w, uint64_t iova) {
+  if (w.xen.params().generation != xen::XenGeneration::kPaperEra) return false;
+  const Mfn m{iova >> kPageShift};
+  if (!w.xen.frame_table().valid(m)) return false;
+  const xen::PageInfo& pg = w.xen.frame_table()[m];
+  const bool live_pt =
+      pg.type != xen::PageType::kWritable && pg.type != xen::PageType::kNone && pg.type_count > 0;
+  return pg.owner == w.si.domid && live_pt && !pg.ever_writable && !pg.dma_revoked;
+}
+
+Outcome execute(World& w, const Op& op) {
+  auto& x = w.xen;
+  Outcome out;
+  switch (op.kind) {
+    case Kind::kMmuUpdate:
+      out.rc = x.mmu_update(op.vcpu, op.reqs, &out.done, op.foreigndom);
+      break;
+    case Kind::kMmuext:
+      out.rc = x.mmuext_op(op.vcpu, op.ops, &out.done, op.foreigndom);
+      break;
+    case Kind::kUpdateVaMapping:
+      out.rc = x.update_va_mapping(op.vcpu, op.uvm);
+      break;
+    case Kind::kMulticall: {
+      std::vector<abi::MulticallEntry> entries = op.entries;  // the hypervisor rewrites them
+      out.rc = x.multicall(op.vcpu, entries);
+      for (const auto& e : entries) out.sub.push_back(e.result);
+      break;
+    }
+    case Kind::kStore:
+    case Kind::kXchg: {
+      const auto r = x.guest_access(
+          op.vcpu,
+          hw::MemRequest{op.va, op.kind == Kind::kStore ? hw::MemOp::kStore : hw::MemOp::kXchg,
+                         hw::Mode::kUser, op.value});
+      out = fault_or_ok(r.ok, op.kind == Kind::kXchg ? r.value : 0);
+      break;
+    }
+    case Kind::kLoad: {
+      const auto r = x.guest_access(op.vcpu, hw::MemRequest{op.va, hw::MemOp::kLoad});
+      out = fault_or_ok(r.ok, r.value);
+      break;
+    }
+    case Kind::kDmaWrite:
+    case Kind::kDmaRead: {
+      if (op.kind == Kind::kDmaWrite && in_xsa288_hole(w, op.iova)) {
+        out.rc = kXsa288Hole;
+        break;
+      }
+      const auto r =
+          w.machine.iommu()->dma_u64(kDevice, op.iova, op.kind == Kind::kDmaWrite, op.value);
+      out = fault_or_ok(r.ok, r.value);
+      break;
+    }
+    case Kind::kModeSwitch:
+      out.rc = x.switch_guest_mode(op.vcpu, op.to_kernel);
+      break;
+    case Kind::kTimer:
+      out.rc = op.delay_ns == 0 ? x.vcpu_op(op.vcpu, abi::kVcpuOpStopSingleshotTimer, 0)
+                                : x.vcpu_op(op.vcpu, abi::kVcpuOpSetSingleshotTimer,
+                                            x.system_time_ns(op.vcpu) + op.delay_ns);
+      break;
+  }
+  return out;
+}
+
+std::string describe(const Outcome& o) {
+  std::string s = "rc " + std::string(abi::error_name(o.rc)) + " done " + std::to_string(o.done);
+  for (int64_t r : o.sub) s += " " + std::string(abi::error_name(r));
+  if (o.value != 0) s += " value " + std::to_string(o.value);
+  return s;
+}
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string describe_ops(const std::vector<abi::MmuUpdate>& reqs) {
+  std::string s;
+  for (const auto& r : reqs) s += " [" + hex(r.ptr) + "]=" + hex(r.val);
+  return s;
+}
+std::string describe_ops(const std::vector<abi::MmuextOp>& ops) {
+  std::string s;
+  for (const auto& o : ops)
+    s += " " + abi::mmuext_name(o.cmd) + "(" + hex(o.arg1) + "," + hex(o.arg2) + ")";
+  return s;
+}
+std::string describe_uvm(const abi::UpdateVaMapping& u) {
+  return " va " + hex(u.va.value) + " = " + hex(u.val) + " flags " + hex(u.flags) + " mask " +
+         hex(u.vcpumask);
+}
+
+std::string describe(const Op& op) {
+  std::string s = "vcpu" + std::to_string(op.vcpu) + " ";
+  switch (op.kind) {
+    case Kind::kMmuUpdate:
+      return s + "mmu_update dom " + hex(op.foreigndom) + describe_ops(op.reqs);
+    case Kind::kMmuext:
+      return s + "mmuext_op dom " + hex(op.foreigndom) + describe_ops(op.ops);
+    case Kind::kUpdateVaMapping:
+      return s + "update_va_mapping" + describe_uvm(op.uvm);
+    case Kind::kMulticall:
+      s += "multicall";
+      for (const auto& e : op.entries) {
+        s += " {" + std::to_string(static_cast<uint32_t>(e.op)) + describe_ops(e.mmu_updates) +
+             describe_ops(e.mmuext_ops) +
+             (e.op == abi::HypercallNr::kUpdateVaMapping ? describe_uvm(e.uvm) : "") + "}";
+      }
+      return s;
+    case Kind::kStore:
+      return s + "store " + hex(op.va.value) + " = " + hex(op.value);
+    case Kind::kXchg:
+      return s + "xchg " + hex(op.va.value) + " = " + hex(op.value);
+    case Kind::kLoad:
+      return s + "load " + hex(op.va.value);
+    case Kind::kDmaWrite:
+      return s + "dma write " + hex(op.iova) + " = " + hex(op.value);
+    case Kind::kDmaRead:
+      return s + "dma read " + hex(op.iova);
+    case Kind::kModeSwitch:
+      return s + (op.to_kernel ? "switch to kernel" : "switch to user");
+    case Kind::kTimer:
+      return s + "timer +" + std::to_string(op.delay_ns) + " ns";
+  }
+  return s;
+}
+
+// ---- the oracles ----------------------------------------------------------------------------
+
+// The DMA adversary: the device writes every frame it must not reach (a word it already holds,
+// so a wrongly allowed write changes no state before it is reported).
+std::string dma_adversary(World& w) {
+  const xen::Domain& d = w.xen.domain(w.si.domid);
+  const bool modern = w.xen.params().generation == xen::XenGeneration::kModern;
+  for (const Mfn m : d.pages) {
+    const xen::PageInfo& pg = w.xen.frame_table()[m];
+    const bool live_pt =
+        pg.type != xen::PageType::kWritable && pg.type != xen::PageType::kNone && pg.type_count > 0;
+    // Paper-era Xen leaves never-writable frames mapped (XSA-288), as the auditor allows.
+    const bool forbidden = (live_pt && (modern || pg.ever_writable)) || pg.dma_revoked;
+    if (!forbidden) continue;
+    const uint64_t word = w.machine.memory().read_u64(Maddr{m.value << kPageShift});
+    if (w.machine.iommu()->dma_u64(kDevice, m.value << kPageShift, true, word).ok) {
+      return "DMA adversary: device wrote frame " + std::to_string(m.value) + " (type " +
+             std::string(xen::type_name(pg.type)) + ", type count " +
+             std::to_string(pg.type_count) + (pg.dma_revoked ? ", pooled" : "") + ")";
+    }
+  }
+  return {};
+}
+
+// Did `pol` accept a request that `base` refused?
+bool accepted_what_was_refused(const Op& op, const Outcome& base, const Outcome& pol) {
+  if (op.kind == Kind::kMulticall) {
+    for (std::size_t i = 0; i < base.sub.size() && i < pol.sub.size(); ++i) {
+      if (base.sub[i] < 0 && pol.sub[i] == 0) return true;
+    }
+    return false;
+  }
+  if (base.rc >= 0) return false;
+  if (op.kind == Kind::kMmuUpdate || op.kind == Kind::kMmuext) {
+    return pol.rc == 0 || pol.done > base.done;
+  }
+  return pol.rc == 0;
+}
+
+bool uses_pool(const Op& op) {
+  for (const auto& o : op.ops) {
+    if (is_pool_cmd(o.cmd)) return true;
+  }
+  for (const auto& e : op.entries) {
+    for (const auto& o : e.mmuext_ops) {
+      if (is_pool_cmd(o.cmd)) return true;
+    }
+  }
+  return false;
+}
+
+bool any_rc(const Outcome& o, int64_t rc) {
+  if (o.rc == rc) return true;
+  for (int64_t r : o.sub) {
+    if (r == rc) return true;
+  }
+  return false;
+}
+
+bool uses_superpage_marks(const Op& op) {
+  auto marks = [](const std::vector<abi::MmuextOp>& ops) {
+    for (const auto& o : ops) {
+      if (o.cmd == abi::kMmuextMarkSuper || o.cmd == abi::kMmuextUnmarkSuper) return true;
+    }
+    return false;
+  };
+  if (marks(op.ops)) return true;
+  for (const auto& e : op.entries) {
+    if (marks(e.mmuext_ops)) return true;
+  }
+  return false;
+}
+
+// One differential pair: a reference configuration and one it is compared with.
+struct Pair {
+  std::size_t base = 0;
+  std::size_t other = 0;
+  bool generation = false;  // else a policy against Xen's own validation
+  bool diverged = false;
+};
+
+}  // namespace
+
+CaseResult run_hypercall_case(std::span<const uint8_t> input, std::ostream* trace) {
+  CaseResult result;
+  if (input.empty()) return result;
+  const Header header(input[0]);
+  Reader in(input.subspan(1));
+
+  // Every configuration: both generations, each with Xen's validation and every distinct
+  // hypervisor side of the policy table.
+  std::vector<std::unique_ptr<World>> worlds;
+  std::vector<Pair> pairs;
+  std::vector<std::size_t> bases;  // Xen's own validation, per generation
+  for (const xen::XenGeneration g : {xen::XenGeneration::kPaperEra, xen::XenGeneration::kModern}) {
+    const std::size_t base = worlds.size();
+    bases.push_back(base);
+    const std::string gen(xen::name_of(g));
+    worlds.push_back(std::make_unique<World>(gen + "/combined", g, nullptr, header));
+    std::vector<std::string> seen{"combined"};
+    for (const auto& p : policies::policy_table()) {
+      system::GuestSystemConfig cfg;
+      p.configure(cfg);
+      if (!cfg.delta.xen_validation) continue;
+      auto policy = cfg.delta.xen_validation(cfg);
+      const std::string name(policy->name());
+      if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
+      seen.push_back(name);
+      pairs.push_back(Pair{base, worlds.size(), false, false});
+      worlds.push_back(std::make_unique<World>(gen + "/" + name + " (" + std::string(p.name) + ")",
+                                               g, std::move(policy), header));
+    }
+  }
+  pairs.push_back(Pair{bases[0], bases[1], true, false});
+  for (const auto& w : worlds) {
+    if (w->si.p2m.size() != worlds[0]->si.p2m.size() ||
+        w->si.p2m.back() != worlds[0]->si.p2m.back() ||
+        w->other.p2m.back() != worlds[0]->other.p2m.back()) {
+      result.finding = "configurations " + w->label + " and " + worlds[0]->label +
+                       " built different frames: cannot compare";
+      return result;
+    }
+  }
+
+  Decoder decode(in, worlds[0]->xen, worlds[0]->si, worlds[0]->other, header.vcpus);
+  std::vector<Outcome> outcomes(worlds.size());
+  std::vector<uint64_t> fast_before(worlds.size());
+  std::vector<uint64_t> xsa286_before(worlds.size());
+  for (std::size_t step = 0; !in.done() && step < kMaxSteps; ++step) {
+    const Op op = decode.next();
+    ++result.steps;
+    auto fail = [&](const std::string& what) {
+      result.finding = "step " + std::to_string(step) + ": " + what;
+      return result;
+    };
+    if (trace != nullptr) *trace << "step " << step << ": " << describe(op) << "\n";
+    // The generations' IOMMU mapping disciplines differ for frames that never had a writable
+    // type (paper-era maps every frame at populate time, modern only writable ones; A3).
+    bool dma_discipline_differs = false;
+    if (op.kind == Kind::kDmaWrite || op.kind == Kind::kDmaRead) {
+      const auto& ft = worlds[bases[0]]->xen.frame_table();
+      const Mfn m{op.iova >> kPageShift};
+      dma_discipline_differs = ft.valid(m) && !ft[m].ever_writable;
+    }
+    for (std::size_t i = 0; i < worlds.size(); ++i) {
+      World& w = *worlds[i];
+      fast_before[i] = w.ledger.count(sim::Event::kXenModEntryFast);
+      xsa286_before[i] = w.ledger.count(sim::Event::kXenTlbFlushMmuUpdate);
+      try {
+        outcomes[i] = execute(w, op);
+      } catch (const std::exception& e) {
+        return fail(w.label + ": exception escaped the hypervisor: " + e.what());
+      }
+      if (trace != nullptr) *trace << "  " << w.label << ": " << describe(outcomes[i]) << "\n";
+      if (const auto problems = xen::audit(w.xen); !problems.empty()) {
+        return fail(w.label + ": auditor: " + problems.front() + " (" +
+                    std::to_string(problems.size()) + " problems)");
+      }
+      if (const std::string dma = dma_adversary(w); !dma.empty()) return fail(w.label + ": " + dma);
+    }
+    for (Pair& p : pairs) {
+      if (p.diverged) continue;
+      const Outcome& a = outcomes[p.base];
+      const Outcome& b = outcomes[p.other];
+      const World& wa = *worlds[p.base];
+      const World& wb = *worlds[p.other];
+      const bool paths_differ =
+          wa.ledger.count(sim::Event::kXenModEntryFast) - fast_before[p.base] !=
+          wb.ledger.count(sim::Event::kXenModEntryFast) - fast_before[p.other];
+      (p.generation ? result.generation_compared : result.policy_compared) += 1;
+      if (!(a == b)) {
+        const std::string both = wa.label + " " + describe(a) + ", " + wb.label + " " + describe(b);
+        if (p.generation) {
+          // Spec'd differences: paper-era Xen carries on when an IOMMU update fails (modern
+          // fails the type change), its L1 fast path is permissive, it leaves never-writable
+          // page tables DMA-writable (XSA-288) and maps never-writable frames for DMA, and
+          // modern Xen refuses the superpage marks.
+          const bool allowed = any_rc(a, kENOMEM) || any_rc(b, kENOMEM) || paths_differ ||
+                               a.rc == kXsa288Hole || dma_discipline_differs ||
+                               (uses_superpage_marks(op) && any_rc(b, kEOPNOTSUPP));
+          if (!allowed) return fail("generations disagree: " + both);
+        } else if (accepted_what_was_refused(op, a, b)) {
+          // A policy may accept its own pool commands (Xen: -ENOSYS) and what Xen refused only
+          // for want of memory for an I/O page table.
+          const bool allowed = (uses_pool(op) && any_rc(a, kENOSYS)) || any_rc(a, kENOMEM);
+          if (!allowed) return fail("policy accepted what Xen's validation refused: " + both);
+        }
+        p.diverged = true;  // the histories differ from here on: stop comparing this pair
+      } else if (paths_differ) {
+        p.diverged = true;
+      }
+      // Modern Xen flushed the TLBs after an L2-L4 change (XSA-286); paper-era left that to the
+      // guest, so from here the CPUs may hold translations one generation dropped.
+      if (p.generation &&
+          wb.ledger.count(sim::Event::kXenTlbFlushMmuUpdate) != xsa286_before[p.other]) {
+        p.diverged = true;
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace pib::fuzz
