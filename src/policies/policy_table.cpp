@@ -52,6 +52,26 @@ constexpr std::array kTable = {
              c.delta.pt_pages = pibooster_cache;
              c.delta.xen_validation = pibooster_validation;
            }},
+    Policy{"pibooster-fixed",
+           "PiBooster with fixed per-level watermarks instead of adaptive sizing ([pibooster] "
+           "low/high_watermark)",
+           [](GuestSystemConfig& c) {
+             c.pvops = PvOpsKind::kXen;
+             c.delta.pt_pages = pibooster_cache;
+             c.delta.xen_validation = pibooster_validation;
+             c.ptcache.adaptive = false;
+           }},
+    Policy{"pibooster-2016",
+           "PiBooster as first built (unsound, kept to compare): tables reused before an RCU "
+           "grace period, no shrinker, fixed watermarks",
+           [](GuestSystemConfig& c) {
+             c.pvops = PvOpsKind::kXen;
+             c.delta.pt_pages = pibooster_cache;
+             c.delta.xen_validation = pibooster_validation;
+             c.ptcache.rcu_reuse = false;
+             c.ptcache.shrinker = false;
+             c.ptcache.adaptive = false;
+           }},
     Policy{"pibooster-cache-only", "ablation: the guest's page-table cache, Xen unchanged",
            [](GuestSystemConfig& c) {
              c.pvops = PvOpsKind::kXen;
