@@ -40,6 +40,31 @@ using Vaddr = StrongU64<VaddrTag>;
 // Machine address (byte address in machine memory).
 using Maddr = StrongU64<MaddrTag>;
 
+// Address arithmetic, only where it means something: an address plus or minus a byte count is
+// an address, two addresses differ by a byte count. Unsigned wrap-around is kept (the
+// page-table walkers rely on it for "the top of the address space", as Linux's C does).
+inline constexpr Vaddr operator+(Vaddr va, uint64_t bytes) {
+  return Vaddr{va.value + bytes};
+}
+inline constexpr Vaddr operator-(Vaddr va, uint64_t bytes) {
+  return Vaddr{va.value - bytes};
+}
+inline constexpr uint64_t operator-(Vaddr a, Vaddr b) {
+  return a.value - b.value;
+}
+inline constexpr Vaddr& operator+=(Vaddr& va, uint64_t bytes) {
+  va.value += bytes;
+  return va;
+}
+inline constexpr Vaddr& operator-=(Vaddr& va, uint64_t bytes) {
+  va.value -= bytes;
+  return va;
+}
+// Round down to a multiple of `span` (a power of two).
+inline constexpr Vaddr align_down(Vaddr va, uint64_t span) {
+  return Vaddr{va.value & ~(span - 1)};
+}
+
 inline constexpr Maddr maddr_of(Mfn mfn, uint64_t offset = 0) {
   return Maddr{(mfn.value << kPageShift) + offset};
 }

@@ -75,7 +75,7 @@ void Kernel::exec(Pid pid, const Image& image) {
   stack.name = "[stack]";
   insert_vma(*mm, stack);
   for (uint64_t i = 0; i < arg_pages; ++i) {
-    const uint64_t va = mm->stack_top - (i + 1) * kPageSize;
+    const Vaddr va{mm->stack_top - (i + 1) * kPageSize};
     if (!handle_mm_fault(*mm, va, hw::Access::kWrite)) model_bug("argument page fault failed");
   }
   // exec_mmap: activate the new mm, then drop the old one.

@@ -20,9 +20,9 @@ uint64_t Kernel::user_pte_flags(const Vma& vma, bool writable, bool dirty) const
   return f;
 }
 
-bool Kernel::handle_mm_fault(Mm& mm, uint64_t va, hw::Access access) {
+bool Kernel::handle_mm_fault(Mm& mm, Vaddr va, hw::Access access) {
   core_.ledger().charge(Event::kGuestFault);
-  Vma* vma = mm.find_vma(va);
+  Vma* vma = mm.find_vma(va.value);
   const bool write = access == hw::Access::kWrite;
   const bool allowed =
       vma != nullptr && (write                            ? vma->writable()
@@ -33,14 +33,14 @@ bool Kernel::handle_mm_fault(Mm& mm, uint64_t va, hw::Access access) {
     return false;
   }
   PageTables pt(core_);
-  const uint64_t page_va = va & ~(kPageSize - 1);
+  const Vaddr page_va = align_down(va, kPageSize);
   const EntryRef e = pt.alloc_walk(mm, page_va);
-  const uint64_t old = core_.read_entry(e);
-  if (!(old & ptflags::kPresent)) {
+  const hw::Pte old = core_.read_entry(e);
+  if (!old.present()) {
     if (vma->kind == VmaKind::kFile) return do_file_page(mm, *vma, e, page_va, write);
     return do_anonymous_page(mm, *vma, e, write);
   }
-  if (write && !(old & ptflags::kRw)) return do_wp_page(mm, *vma, e, page_va, old);
+  if (write && !old.has(ptflags::kRw)) return do_wp_page(mm, *vma, e, page_va, old);
   // Spurious (another path already fixed it, or a stale TLB entry): the retry re-walks.
   return true;
 }
@@ -63,9 +63,9 @@ bool Kernel::do_anonymous_page(Mm& mm, Vma& vma, EntryRef e, bool write) {
   return true;
 }
 
-bool Kernel::do_file_page(Mm& mm, Vma& vma, EntryRef e, uint64_t va, bool write) {
+bool Kernel::do_file_page(Mm& mm, Vma& vma, EntryRef e, Vaddr va, bool write) {
   core_.ledger().charge(Event::kGuestFaultFile);
-  const uint64_t index = vma.pgoff + ((va - vma.start) >> kPageShift);
+  const uint64_t index = vma.pgoff + ((va - Vaddr{vma.start}) >> kPageShift);
   if (write && !vma.shared) {
     // do_cow_fault: the process gets its own copy of the file page.
     const Pfn cached = cache_.get(vma.file, index);
@@ -94,24 +94,26 @@ void Kernel::map_file_page(Mm& mm, const Vma& vma, EntryRef e, Pfn cached, bool 
   mm.rss++;
 }
 
-bool Kernel::do_fault_around(Mm& mm, const Vma& vma, EntryRef e, uint64_t va) {
+bool Kernel::do_fault_around(Mm& mm, const Vma& vma, EntryRef e, Vaddr va) {
   // Linux's fault_around_bytes (64 KiB): the aligned window around the fault, clipped to the
   // VMA and to the L1 table the faulting entry is in. Only pages already in the page cache are
   // mapped (filemap_map_pages never reads), each with its own set_pte outside lazy-MMU mode.
   constexpr uint64_t kWindow = kFaultAroundPages * kPageSize;
-  const uint64_t l1_start = va & ~(kEntriesPerTable * kPageSize - 1);
-  const uint64_t start = std::max({va & ~(kWindow - 1), vma.start, l1_start});
-  const uint64_t end =
-      std::min({(va & ~(kWindow - 1)) + kWindow, vma.end, l1_start + kEntriesPerTable * kPageSize});
+  constexpr uint64_t kL1Span = kEntriesPerTable * kPageSize;
+  const auto [vma_start, vma_end] = vma.range();
+  const Vaddr window = align_down(va, kWindow);
+  const Vaddr l1_start = align_down(va, kL1Span);
+  const Vaddr start = std::max({window, vma_start, l1_start});
+  const Vaddr end = std::min({window + kWindow, vma_end, l1_start + kL1Span});
   bool mapped_fault = false;
-  for (uint64_t a = start; a < end; a += kPageSize) {
+  for (Vaddr a = start; a < end; a += kPageSize) {
     const std::optional<Pfn> cached =
-        cache_.find(vma.file, vma.pgoff + ((a - vma.start) >> kPageShift));
+        cache_.find(vma.file, vma.pgoff + ((a - vma_start) >> kPageShift));
     if (!cached) continue;
-    const EntryRef pte{e.table, (a >> kPageShift) & (kEntriesPerTable - 1)};
-    if (core_.read_entry(pte) & ptflags::kPresent) continue;
+    const EntryRef pte{e.table, table_index(a, 1)};
+    if (core_.read_entry(pte).present()) continue;
     map_file_page(mm, vma, pte, *cached, false);
-    if (a == (va & ~(kPageSize - 1))) {
+    if (a == align_down(va, kPageSize)) {
       mapped_fault = true;
     } else {
       core_.ledger().charge(Event::kGuestFaultAroundPages);
@@ -120,19 +122,19 @@ bool Kernel::do_fault_around(Mm& mm, const Vma& vma, EntryRef e, uint64_t va) {
   return mapped_fault;
 }
 
-bool Kernel::do_wp_page(Mm& mm, Vma& vma, EntryRef e, uint64_t va, uint64_t old) {
+bool Kernel::do_wp_page(Mm& mm, Vma& vma, EntryRef e, Vaddr va, hw::Pte old) {
   const Pfn old_page = core_.ops().entry_pfn(old);
   Page& opg = core_.pages().page(old_page);
   PageTables pt(core_);
   if (vma.shared) {
     // A shared writable mapping mapped read-only (e.g. after a read fault): make it writable.
-    core_.ops().set_pte(e, old | ptflags::kRw | ptflags::kDirty | ptflags::kAccessed);
+    core_.ops().set_pte(e, old.with(ptflags::kRw | ptflags::kDirty | ptflags::kAccessed));
     return true;
   }
   if (opg.anon && opg.refcount == 1 && old_page != zero_page_) {
     // wp_page_reuse: the page is ours alone; ptep_set_access_flags makes it writable.
     core_.ledger().charge(Event::kGuestFaultCowReuse);
-    core_.ops().set_pte(e, old | ptflags::kRw | ptflags::kDirty | ptflags::kAccessed);
+    core_.ops().set_pte(e, old.with(ptflags::kRw | ptflags::kDirty | ptflags::kAccessed));
     return true;
   }
   // wp_page_copy: a private copy (zeroed when the old page is the zero page).

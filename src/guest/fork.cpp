@@ -56,26 +56,27 @@ void Kernel::dup_mmap(Mm& child, Mm& parent) {
     sim::SpanScope span(core_.ledger(), sim::Span::kPgdPin);
     core_.ops().enter_mmap(child);  // arch_dup_mmap (Xen: pin the child's tree)
   }
-  PageTables(core_).flush_tlb_mm_range(parent, 0, kTlbFlushAll);  // flush_tlb_mm(oldmm)
+  PageTables(core_).flush_tlb_mm_range(parent, Vaddr{0}, kTlbFlushAll);  // flush_tlb_mm(oldmm)
 }
 
 void Kernel::copy_page_range(Mm& child, Mm& parent, const Vma& vma) {
   PageTables pt(core_);
   // Each level of the child is allocated where the parent has the entry above it, as
   // copy_pud_range/copy_pmd_range/copy_pte_range do.
-  for (uint64_t a4 = vma.start; a4 < vma.end;) {
-    const uint64_t n4 = std::min((a4 & ~(kPgdirSize - 1)) + kPgdirSize, vma.end);
-    if (auto p3 = pt.next_table(EntryRef{parent.pgd, pt_index(a4, 4)})) {
+  const auto [start, end] = vma.range();
+  for (Vaddr a4 = start; a4 < end;) {
+    const Vaddr n4 = std::min(align_down(a4, kPgdirSize) + kPgdirSize, end);
+    if (auto p3 = pt.next_table(EntryRef{parent.pgd, table_index(a4, 4)})) {
       const Pfn c3 = pt.pud_alloc(child, a4);
-      for (uint64_t a3 = a4; a3 < n4;) {
-        const uint64_t n3 = std::min((a3 & ~(kPudSize - 1)) + kPudSize, n4);
-        if (auto p2 = pt.next_table(EntryRef{*p3, pt_index(a3, 3)})) {
+      for (Vaddr a3 = a4; a3 < n4;) {
+        const Vaddr n3 = std::min(align_down(a3, kPudSize) + kPudSize, n4);
+        if (auto p2 = pt.next_table(EntryRef{*p3, table_index(a3, 3)})) {
           const Pfn c2 = pt.pmd_alloc(child, c3, a3);
-          for (uint64_t a2 = a3; a2 < n3;) {
-            const uint64_t n2 = std::min((a2 & ~(kPmdSize - 1)) + kPmdSize, n3);
-            const EntryRef parent_pmd{*p2, pt_index(a2, 2)};
+          for (Vaddr a2 = a3; a2 < n3;) {
+            const Vaddr n2 = std::min(align_down(a2, kPmdSize) + kPmdSize, n3);
+            const EntryRef parent_pmd{*p2, table_index(a2, 2)};
             if (pt.next_table(parent_pmd)) {
-              copy_pte_range(child, vma, EntryRef{c2, pt_index(a2, 2)}, parent_pmd, a2, n2);
+              copy_pte_range(child, vma, EntryRef{c2, table_index(a2, 2)}, parent_pmd, a2, n2);
             }
             a2 = n2;
           }
@@ -88,22 +89,22 @@ void Kernel::copy_page_range(Mm& child, Mm& parent, const Vma& vma) {
 }
 
 void Kernel::copy_pte_range(Mm& child, const Vma& vma, EntryRef child_pmd, EntryRef parent_pmd,
-                            uint64_t start, uint64_t end) {
+                            Vaddr start, Vaddr end) {
   PageTables pt(core_);
   const Pfn parent_l1 = *pt.next_table(parent_pmd);
   const Pfn child_l1 = pt.pte_alloc(child, child_pmd.table, start);
   PvOps& ops = core_.ops();
   ops.enter_lazy_mmu();
-  for (uint64_t va = start; va < end; va += kPageSize) {
-    const EntryRef src{parent_l1, pt_index(va, 1)};
-    uint64_t pte = core_.read_entry(src);
-    if (!(pte & ptflags::kPresent)) continue;
-    if (vma.cow() && (pte & ptflags::kRw)) {
+  for (Vaddr va = start; va < end; va += kPageSize) {
+    const EntryRef src{parent_l1, table_index(va, 1)};
+    hw::Pte pte = core_.read_entry(src);
+    if (!pte.present()) continue;
+    if (vma.cow() && pte.has(ptflags::kRw)) {
       ops.ptep_set_wrprotect(src);  // native atomic clear: trapped by Xen on a pinned L1
-      pte &= ~ptflags::kRw;
+      pte = pte.without(ptflags::kRw);
     }
-    if (vma.shared) pte &= ~ptflags::kDirty;  // pte_mkclean
-    pte &= ~ptflags::kAccessed;               // pte_mkold
+    if (vma.shared) pte = pte.without(ptflags::kDirty);  // pte_mkclean
+    pte = pte.without(ptflags::kAccessed);               // pte_mkold
     const Pfn page = ops.entry_pfn(pte);
     if (page != zero_page_) {
       Page& pg = core_.pages().page(page);
@@ -111,7 +112,7 @@ void Kernel::copy_pte_range(Mm& child, const Vma& vma, EntryRef child_pmd, Entry
       pg.mapcount++;
       core_.ledger().charge(sim::Event::kGuestForkPtes);
     }
-    ops.set_pte(EntryRef{child_l1, pt_index(va, 1)}, pte);
+    ops.set_pte(EntryRef{child_l1, table_index(va, 1)}, pte);
     child.rss++;
   }
   ops.leave_lazy_mmu();

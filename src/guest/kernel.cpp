@@ -182,7 +182,7 @@ std::optional<uint64_t> Kernel::user_access(Pid pid, const hw::MemRequest& reque
     core_.ops().fault_delivered(t.cpu);  // the exception entered the kernel
     core_.ledger().charge(sim::Event::kGuestKernelEntry);
     in_user_[t.cpu] = false;
-    if (!handle_mm_fault(*t.mm, request.va.value, kind)) return std::nullopt;
+    if (!handle_mm_fault(*t.mm, request.va, kind)) return std::nullopt;
   }
   model_bug("a process access kept faulting after the fault was handled");
 }
@@ -200,12 +200,12 @@ bool Kernel::fetch(Pid pid, uint64_t va) {
   return user_access(pid, hw::MemRequest{Vaddr{va}, hw::MemOp::kFetch}).has_value();
 }
 
-uint64_t Kernel::pte_of(Pid pid, uint64_t va) {
+hw::Pte Kernel::pte_of(Pid pid, uint64_t va) {
   Task& t = task_mut(pid);
   enter(t);
   PageTables pt(core_);
-  const auto e = pt.lookup(*t.mm, va);
-  return e ? core_.read_entry(*e) : 0;
+  const auto e = pt.lookup(*t.mm, Vaddr{va});
+  return e ? core_.read_entry(*e) : hw::Pte{};
 }
 
 }  // namespace pib::guest

@@ -131,8 +131,9 @@ class Kernel {
   const KernelCore& core() const { return core_; }
   PageCache& page_cache() { return cache_; }
   uint64_t free_pages() const { return core_.pages().free_pages(); }
-  // The L1 entry mapping `va` in `pid`'s tables (0 when there is none): for tests and reports.
-  uint64_t pte_of(Pid pid, uint64_t va);
+  // The L1 entry mapping `va` in `pid`'s tables (an empty entry when there is none): for tests
+  // and reports.
+  hw::Pte pte_of(Pid pid, uint64_t va);
   // drop_caches: frees unmapped page-cache pages. Returns how many.
   uint64_t drop_caches() { return cache_.drop_unmapped(); }
   Pfn zero_page() const { return zero_page_; }
@@ -159,20 +160,20 @@ class Kernel {
   void exit_mmap(Mm& mm);
 
   // faults (fault.cpp)
-  bool handle_mm_fault(Mm& mm, uint64_t va, hw::Access access);
+  bool handle_mm_fault(Mm& mm, Vaddr va, hw::Access access);
   bool do_anonymous_page(Mm& mm, Vma& vma, EntryRef e, bool write);
-  bool do_file_page(Mm& mm, Vma& vma, EntryRef e, uint64_t va, bool write);
+  bool do_file_page(Mm& mm, Vma& vma, EntryRef e, Vaddr va, bool write);
   void map_file_page(Mm& mm, const Vma& vma, EntryRef e, Pfn cached, bool dirty);
   // do_fault_around: maps the cached pages of the fault's window; returns whether `va` was one.
-  bool do_fault_around(Mm& mm, const Vma& vma, EntryRef e, uint64_t va);
-  bool do_wp_page(Mm& mm, Vma& vma, EntryRef e, uint64_t va, uint64_t old);
+  bool do_fault_around(Mm& mm, const Vma& vma, EntryRef e, Vaddr va);
+  bool do_wp_page(Mm& mm, Vma& vma, EntryRef e, Vaddr va, hw::Pte old);
   uint64_t user_pte_flags(const Vma& vma, bool writable, bool dirty) const;
 
   // fork (fork.cpp)
   void dup_mmap(Mm& child, Mm& parent);
   void copy_page_range(Mm& child, Mm& parent, const Vma& vma);
   void copy_pte_range(Mm& child, const Vma& vma, EntryRef child_pmd, EntryRef parent_pmd,
-                      uint64_t start, uint64_t end);
+                      Vaddr start, Vaddr end);
 
   // exec (exec.cpp)
   void map_object(Mm& mm, const ElfObject& obj, uint64_t base);
@@ -185,7 +186,7 @@ class Kernel {
   void insert_vma(Mm& mm, Vma vma);
   void split_vma(Mm& mm, uint64_t addr);
   std::vector<Vma> detach_vmas(Mm& mm, uint64_t start, uint64_t end);
-  void unmap_region(Mm& mm, const std::vector<Vma>& detached, uint64_t floor, uint64_t ceiling);
+  void unmap_region(Mm& mm, const std::vector<Vma>& detached, Vaddr floor, Vaddr ceiling);
 
   KernelCore core_;
   PageCache cache_;

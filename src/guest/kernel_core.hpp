@@ -72,10 +72,10 @@ class KernelCore {
   uint64_t kload(Vaddr va);
   void kstore(Vaddr va, uint64_t value);
   uint64_t kaccess(const hw::MemRequest& request);  // kernel-mode op that must not fault
-  uint64_t read_entry(EntryRef e) { return kload(direct_va(e.table, e.index * 8)); }
-  void write_entry_native(EntryRef e, uint64_t val) {
-    kstore(direct_va(e.table, e.index * 8), val);
-  }
+  // Where a page-table entry is in the direct map.
+  Vaddr entry_va(EntryRef e) const { return direct_va(e.table, e.index * 8); }
+  hw::Pte read_entry(EntryRef e) { return hw::Pte{kload(entry_va(e))}; }
+  void write_entry_native(EntryRef e, hw::Pte val) { kstore(entry_va(e), val.raw()); }
   void zero_page(Pfn pfn);
   // True when the first `words` entries of the page are zero (one page-scan operation).
   bool page_words_zero(Pfn pfn, uint64_t words);
@@ -102,7 +102,7 @@ class KernelCore {
   const PtPageSource& pt_pages() const { return *pt_pages_; }
   void set_pt_page_source(std::unique_ptr<PtPageSource> source) { pt_pages_ = std::move(source); }
   // The vsyscall entry every user pgd carries (set by the Xen pv-ops).
-  uint64_t vsyscall_entry = 0;
+  hw::Pte vsyscall_entry;
 
  private:
   PvOps& ops_;

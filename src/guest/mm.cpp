@@ -44,12 +44,13 @@ void Kernel::exit_mmap(Mm& mm) {
   Gather tlb;
   tlb.mm = &mm;
   tlb.fullmm = true;
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  std::vector<VaRange> ranges;
   for (const auto& [start, vma] : mm.vmas) {
-    pt.zap_range(tlb, mm, vma.start, vma.end);  // unmap_vmas
-    ranges.emplace_back(vma.start, vma.end);
+    const VaRange r = vma.range();
+    pt.zap_range(tlb, mm, r.first, r.second);  // unmap_vmas
+    ranges.push_back(r);
   }
-  pt.free_pgtables(tlb, mm, ranges, 0, 0);
+  pt.free_pgtables(tlb, mm, ranges, Vaddr{0}, Vaddr{0});  // the whole address space
   pt.finish(tlb);
   mm.vmas.clear();
   if (mm.rss != 0 || mm.pt_pages_below_pgd() != 0) {

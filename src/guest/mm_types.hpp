@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 
 #include "common/types.hpp"
 #include "guest/page_alloc.hpp"
@@ -30,6 +31,9 @@ inline constexpr uint32_t kExec = 4;
 // read fault may map at once.
 inline constexpr uint64_t kFaultAroundPages = 16;
 
+// A range of virtual addresses [first, second).
+using VaRange = std::pair<Vaddr, Vaddr>;
+
 enum class VmaKind : uint8_t { kAnon, kFile, kHeap, kStack, kSpecial };
 
 struct Vma {
@@ -47,6 +51,7 @@ struct Vma {
   std::string name;  // for reports ("[heap]", "libc.so.6", ...)
 
   uint64_t pages() const { return (end - start) >> kPageShift; }
+  VaRange range() const { return {Vaddr{start}, Vaddr{end}}; }
   bool writable() const { return (prot & prot::kWrite) != 0; }
   bool cow() const { return !shared && writable(); }
 };

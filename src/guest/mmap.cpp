@@ -76,15 +76,15 @@ std::vector<Vma> Kernel::detach_vmas(Mm& mm, uint64_t start, uint64_t end) {
   return out;
 }
 
-void Kernel::unmap_region(Mm& mm, const std::vector<Vma>& detached, uint64_t floor,
-                          uint64_t ceiling) {
+void Kernel::unmap_region(Mm& mm, const std::vector<Vma>& detached, Vaddr floor, Vaddr ceiling) {
   PageTables pt(core_);
   Gather tlb;
   tlb.mm = &mm;
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  std::vector<VaRange> ranges;
   for (const Vma& v : detached) {
-    pt.zap_range(tlb, mm, v.start, v.end);
-    ranges.emplace_back(v.start, v.end);
+    const VaRange r = v.range();
+    pt.zap_range(tlb, mm, r.first, r.second);
+    ranges.push_back(r);
   }
   pt.free_pgtables(tlb, mm, ranges, floor, ceiling);
   pt.finish(tlb);
@@ -140,12 +140,12 @@ void Kernel::munmap(Pid pid, uint64_t addr, uint64_t length) {
   Mm& mm = *t.mm;
   std::vector<Vma> detached = detach_vmas(mm, addr, end);
   if (detached.empty()) return;
-  // Page tables may be freed up to the neighbouring mappings.
+  // Page tables may be freed up to the neighbouring mappings (0: no neighbour on that side).
   auto next = mm.vmas.lower_bound(end);
-  const uint64_t ceiling = next != mm.vmas.end() ? next->second.start : 0;
-  const uint64_t floor = next != mm.vmas.begin() && std::prev(next)->second.end <= addr
-                             ? std::prev(next)->second.end
-                             : 0;
+  const Vaddr ceiling{next != mm.vmas.end() ? next->second.start : 0};
+  const Vaddr floor{next != mm.vmas.begin() && std::prev(next)->second.end <= addr
+                        ? std::prev(next)->second.end
+                        : 0};
   unmap_region(mm, detached, floor, ceiling);
 }
 
@@ -195,24 +195,24 @@ void Kernel::mprotect(Pid pid, uint64_t addr, uint64_t length, uint32_t new_prot
     Vma& v = it->second;
     v.prot = new_prot;
     // change_protection: per L1 table in lazy-MMU mode, ptep_modify_prot_start/commit.
-    for (uint64_t a2 = v.start; a2 < v.end;) {
-      const uint64_t n2 = std::min((a2 & ~(kPmdSize - 1)) + kPmdSize, v.end);
+    const auto [v_start, v_end] = v.range();
+    for (Vaddr a2 = v_start; a2 < v_end;) {
+      const Vaddr n2 = std::min(align_down(a2, kPmdSize) + kPmdSize, v_end);
       const auto first = pt.lookup(mm, a2);
       if (first) {
         core_.ops().enter_lazy_mmu();
-        for (uint64_t va = a2; va < n2; va += kPageSize) {
-          const EntryRef e{first->table, pt_index(va, 1)};
-          const uint64_t old = core_.read_entry(e);
-          if (!(old & ptflags::kPresent)) continue;
+        for (Vaddr va = a2; va < n2; va += kPageSize) {
+          const EntryRef e{first->table, table_index(va, 1)};
+          const hw::Pte old = core_.read_entry(e);
+          if (!old.present()) continue;
           const Pfn page = core_.ops().entry_pfn(old);
           const Page& pg = core_.pages().page(page);
           // Writable only where no copy-on-write is pending: shared mappings, or an exclusive
           // anonymous page that is already dirty.
+          const bool dirty = old.has(ptflags::kDirty);
           const bool writable =
-              v.writable() &&
-              (v.shared || (pg.anon && pg.refcount == 1 && (old & ptflags::kDirty)));
-          const uint64_t val = (old & ptflags::kAddrMask) |
-                               user_pte_flags(v, writable, (old & ptflags::kDirty) != 0);
+              v.writable() && (v.shared || (pg.anon && pg.refcount == 1 && dirty));
+          const hw::Pte val{(old.raw() & ptflags::kAddrMask) | user_pte_flags(v, writable, dirty)};
           if (val == old) continue;
           core_.ops().ptep_modify_prot(e, val);
           changed = true;
@@ -222,7 +222,7 @@ void Kernel::mprotect(Pid pid, uint64_t addr, uint64_t length, uint32_t new_prot
       a2 = n2;
     }
   }
-  if (changed) pt.flush_tlb_mm_range(mm, addr, end);
+  if (changed) pt.flush_tlb_mm_range(mm, Vaddr{addr}, Vaddr{end});
 }
 
 }  // namespace pib::guest

@@ -9,9 +9,6 @@ namespace pib::guest {
 using sim::Event;
 
 namespace {
-constexpr bool present(uint64_t e) {
-  return (e & ptflags::kPresent) != 0;
-}
 constexpr Event alloc_event(PtLevel l) {
   return l == PtLevel::kPte   ? Event::kGuestPtAllocL1
          : l == PtLevel::kPmd ? Event::kGuestPtAllocL2
@@ -32,26 +29,22 @@ constexpr Event free_event(PtLevel l) {
          : l == PtLevel::kPmd ? Event::kGuestPtFreeL2
                               : Event::kGuestPtFreeL3;
 }
-// Round down to a multiple of `span` (a power of two).
-constexpr uint64_t align_down(uint64_t v, uint64_t span) {
-  return v & ~(span - 1);
-}
 }  // namespace
 
 std::optional<Pfn> PageTables::next_table(EntryRef e) {
-  const uint64_t v = k_.read_entry(e);
-  if (!present(v)) return std::nullopt;
+  const hw::Pte v = k_.read_entry(e);
+  if (!v.present()) return std::nullopt;
   return k_.ops().entry_pfn(v);
 }
 
-std::optional<EntryRef> PageTables::lookup(const Mm& mm, uint64_t va) {
+std::optional<EntryRef> PageTables::lookup(const Mm& mm, Vaddr va) {
   Pfn table = mm.pgd;
   for (unsigned level = 4; level > 1; --level) {
-    const auto next = next_table(EntryRef{table, pt_index(va, level)});
+    const auto next = next_table(EntryRef{table, table_index(va, level)});
     if (!next) return std::nullopt;
     table = *next;
   }
-  return EntryRef{table, pt_index(va, 1)};
+  return EntryRef{table, table_index(va, 1)};
 }
 
 Pfn PageTables::new_table(Mm& mm, PtLevel level) {
@@ -63,8 +56,8 @@ Pfn PageTables::new_table(Mm& mm, PtLevel level) {
   return pfn;
 }
 
-Pfn PageTables::pud_alloc(Mm& mm, uint64_t va) {
-  const uint64_t slot = pt_index(va, 4);
+Pfn PageTables::pud_alloc(Mm& mm, Vaddr va) {
+  const uint64_t slot = table_index(va, 4);
   if (auto l3 = next_table(EntryRef{mm.pgd, slot})) return *l3;
   sim::SpanScope span(k_.ledger(), alloc_span(PtLevel::kPud));
   const Pfn l3 = new_table(mm, PtLevel::kPud);
@@ -73,8 +66,8 @@ Pfn PageTables::pud_alloc(Mm& mm, uint64_t va) {
   return l3;
 }
 
-Pfn PageTables::pmd_alloc(Mm& mm, Pfn l3, uint64_t va) {
-  const EntryRef e{l3, pt_index(va, 3)};
+Pfn PageTables::pmd_alloc(Mm& mm, Pfn l3, Vaddr va) {
+  const EntryRef e{l3, table_index(va, 3)};
   if (auto l2 = next_table(e)) return *l2;
   sim::SpanScope span(k_.ledger(), alloc_span(PtLevel::kPmd));
   const Pfn l2 = new_table(mm, PtLevel::kPmd);
@@ -83,8 +76,8 @@ Pfn PageTables::pmd_alloc(Mm& mm, Pfn l3, uint64_t va) {
   return l2;
 }
 
-Pfn PageTables::pte_alloc(Mm& mm, Pfn l2, uint64_t va) {
-  const EntryRef e{l2, pt_index(va, 2)};
+Pfn PageTables::pte_alloc(Mm& mm, Pfn l2, Vaddr va) {
+  const EntryRef e{l2, table_index(va, 2)};
   if (auto l1 = next_table(e)) return *l1;
   sim::SpanScope span(k_.ledger(), alloc_span(PtLevel::kPte));
   const Pfn l1 = new_table(mm, PtLevel::kPte);
@@ -93,21 +86,21 @@ Pfn PageTables::pte_alloc(Mm& mm, Pfn l2, uint64_t va) {
   return l1;
 }
 
-EntryRef PageTables::alloc_walk(Mm& mm, uint64_t va) {
+EntryRef PageTables::alloc_walk(Mm& mm, Vaddr va) {
   const Pfn l3 = pud_alloc(mm, va);
   const Pfn l2 = pmd_alloc(mm, l3, va);
   const Pfn l1 = pte_alloc(mm, l2, va);
-  return EntryRef{l1, pt_index(va, 1)};
+  return EntryRef{l1, table_index(va, 1)};
 }
 
 // ---- teardown -----------------------------------------------------------------------------------
 
-void PageTables::zap_pte_range(Gather& tlb, Mm& mm, Pfn l1, uint64_t addr, uint64_t end) {
+void PageTables::zap_pte_range(Gather& tlb, Mm& mm, Pfn l1, Vaddr addr, Vaddr end) {
   k_.ops().enter_lazy_mmu();
-  for (uint64_t va = addr; va < end; va += kPageSize) {
-    const EntryRef e{l1, pt_index(va, 1)};
-    if (!present(k_.read_entry(e))) continue;
-    const uint64_t old = k_.ops().ptep_get_and_clear(e, tlb.fullmm);
+  for (Vaddr va = addr; va < end; va += kPageSize) {
+    const EntryRef e{l1, table_index(va, 1)};
+    if (!k_.read_entry(e).present()) continue;
+    const hw::Pte old = k_.ops().ptep_get_and_clear(e, tlb.fullmm);
     tlb.track(va, va + kPageSize);
     mm.rss--;
     const Pfn page = k_.ops().entry_pfn(old);
@@ -120,16 +113,16 @@ void PageTables::zap_pte_range(Gather& tlb, Mm& mm, Pfn l1, uint64_t addr, uint6
   k_.ops().leave_lazy_mmu();
 }
 
-void PageTables::zap_range(Gather& tlb, Mm& mm, uint64_t start, uint64_t end) {
-  for (uint64_t a4 = start; a4 < end;) {
-    const uint64_t n4 = std::min(align_down(a4, level_span(4)) + level_span(4), end);
-    if (auto l3 = next_table(EntryRef{mm.pgd, pt_index(a4, 4)})) {
-      for (uint64_t a3 = a4; a3 < n4;) {
-        const uint64_t n3 = std::min(align_down(a3, level_span(3)) + level_span(3), n4);
-        if (auto l2 = next_table(EntryRef{*l3, pt_index(a3, 3)})) {
-          for (uint64_t a2 = a3; a2 < n3;) {
-            const uint64_t n2 = std::min(align_down(a2, level_span(2)) + level_span(2), n3);
-            if (auto l1 = next_table(EntryRef{*l2, pt_index(a2, 2)})) {
+void PageTables::zap_range(Gather& tlb, Mm& mm, Vaddr start, Vaddr end) {
+  for (Vaddr a4 = start; a4 < end;) {
+    const Vaddr n4 = std::min(align_down(a4, span_of_entry(4)) + span_of_entry(4), end);
+    if (auto l3 = next_table(EntryRef{mm.pgd, table_index(a4, 4)})) {
+      for (Vaddr a3 = a4; a3 < n4;) {
+        const Vaddr n3 = std::min(align_down(a3, span_of_entry(3)) + span_of_entry(3), n4);
+        if (auto l2 = next_table(EntryRef{*l3, table_index(a3, 3)})) {
+          for (Vaddr a2 = a3; a2 < n3;) {
+            const Vaddr n2 = std::min(align_down(a2, span_of_entry(2)) + span_of_entry(2), n3);
+            if (auto l1 = next_table(EntryRef{*l2, table_index(a2, 2)})) {
               zap_pte_range(tlb, mm, *l1, a2, n2);
             }
             a2 = n2;
@@ -142,7 +135,7 @@ void PageTables::zap_range(Gather& tlb, Mm& mm, uint64_t start, uint64_t end) {
   }
 }
 
-void PageTables::free_table(Gather& tlb, Mm& mm, Pfn table, PtLevel level, uint64_t addr) {
+void PageTables::free_table(Gather& tlb, Mm& mm, Pfn table, PtLevel level, Vaddr addr) {
   // ___pte/pmd/pud_free_tlb: the release hook, then the page waits for the TLB flush; the
   // gather's flush range grows by one page at the table's address (tlb_flush_pXd_range).
   k_.ops().release_pt(table, level);
@@ -155,80 +148,79 @@ void PageTables::free_table(Gather& tlb, Mm& mm, Pfn table, PtLevel level, uint6
 // Linux's free_pmd_range/free_pud_range/free_pgd_range: tables are freed only when the whole
 // span they map lies inside [floor, ceiling) (ceiling 0 = the top of the address space), so
 // tables shared with neighbouring mappings survive. Unsigned wrap-around is intended, as in C.
-void PageTables::free_pmd_range(Gather& tlb, Mm& mm, EntryRef pud, uint64_t addr, uint64_t end,
-                                uint64_t floor, uint64_t ceiling) {
+void PageTables::free_pmd_range(Gather& tlb, Mm& mm, EntryRef pud, Vaddr addr, Vaddr end,
+                                Vaddr floor, Vaddr ceiling) {
   const Pfn l2 = *next_table(pud);
-  const uint64_t start = addr;
-  for (uint64_t a = addr; a < end;) {
-    const uint64_t next = std::min(align_down(a, kPmdSize) + kPmdSize, end);
-    const EntryRef pmd{l2, pt_index(a, 2)};
+  const Vaddr start = addr;
+  for (Vaddr a = addr; a < end;) {
+    const Vaddr next = std::min(align_down(a, kPmdSize) + kPmdSize, end);
+    const EntryRef pmd{l2, table_index(a, 2)};
     if (auto l1 = next_table(pmd)) {  // free_pte_range
       sim::SpanScope span(k_.ledger(), sim::Span::kPtFreeL1);
-      k_.ops().set_pmd(pmd, 0);  // pmd_clear
+      k_.ops().set_pmd(pmd, hw::Pte{});  // pmd_clear
       free_table(tlb, mm, *l1, PtLevel::kPte, a);
     }
     a = next;
   }
   if (align_down(start, kPudSize) < floor) return;
-  if (ceiling != 0) {
+  if (ceiling != Vaddr{0}) {
     ceiling = align_down(ceiling, kPudSize);
-    if (ceiling == 0) return;
+    if (ceiling == Vaddr{0}) return;
   }
   if (end - 1 > ceiling - 1) return;
   sim::SpanScope span(k_.ledger(), sim::Span::kPtFreeL2);
-  k_.ops().set_pud(pud, 0);  // pud_clear
+  k_.ops().set_pud(pud, hw::Pte{});  // pud_clear
   free_table(tlb, mm, l2, PtLevel::kPmd, align_down(start, kPudSize));
 }
 
-void PageTables::free_pud_range(Gather& tlb, Mm& mm, uint64_t slot, uint64_t addr, uint64_t end,
-                                uint64_t floor, uint64_t ceiling) {
+void PageTables::free_pud_range(Gather& tlb, Mm& mm, uint64_t slot, Vaddr addr, Vaddr end,
+                                Vaddr floor, Vaddr ceiling) {
   const Pfn l3 = *next_table(EntryRef{mm.pgd, slot});
-  const uint64_t start = addr;
-  for (uint64_t a = addr; a < end;) {
-    const uint64_t next = std::min(align_down(a, kPudSize) + kPudSize, end);
-    const EntryRef pud{l3, pt_index(a, 3)};
+  const Vaddr start = addr;
+  for (Vaddr a = addr; a < end;) {
+    const Vaddr next = std::min(align_down(a, kPudSize) + kPudSize, end);
+    const EntryRef pud{l3, table_index(a, 3)};
     if (next_table(pud)) free_pmd_range(tlb, mm, pud, a, next, floor, ceiling);
     a = next;
   }
-  const uint64_t s = align_down(start, kPgdirSize);
+  const Vaddr s = align_down(start, kPgdirSize);
   if (s < floor) return;
-  if (ceiling != 0) {
+  if (ceiling != Vaddr{0}) {
     ceiling = align_down(ceiling, kPgdirSize);
-    if (ceiling == 0) return;
+    if (ceiling == Vaddr{0}) return;
   }
   if (end - 1 > ceiling - 1) return;
   sim::SpanScope span(k_.ledger(), sim::Span::kPtFreeL3);
-  k_.ops().set_p4d(mm, slot, 0);  // p4d_clear (pgd level: the p4d is folded)
+  k_.ops().set_p4d(mm, slot, hw::Pte{});  // p4d_clear (pgd level: the p4d is folded)
   free_table(tlb, mm, l3, PtLevel::kPud, s);
 }
 
-void PageTables::free_pgd_range(Gather& tlb, Mm& mm, uint64_t addr, uint64_t end, uint64_t floor,
-                                uint64_t ceiling) {
+void PageTables::free_pgd_range(Gather& tlb, Mm& mm, Vaddr addr, Vaddr end, Vaddr floor,
+                                Vaddr ceiling) {
   addr = align_down(addr, kPmdSize);
   if (addr < floor) {
     addr += kPmdSize;
-    if (addr == 0) return;
+    if (addr == Vaddr{0}) return;
   }
-  if (ceiling != 0) {
+  if (ceiling != Vaddr{0}) {
     ceiling = align_down(ceiling, kPmdSize);
-    if (ceiling == 0) return;
+    if (ceiling == Vaddr{0}) return;
   }
   if (end - 1 > ceiling - 1) end -= kPmdSize;
   if (addr > end - 1) return;
-  for (uint64_t a = addr; a < end;) {
-    const uint64_t next = std::min(align_down(a, kPgdirSize) + kPgdirSize, end);
-    const uint64_t slot = pt_index(a, 4);
+  for (Vaddr a = addr; a < end;) {
+    const Vaddr next = std::min(align_down(a, kPgdirSize) + kPgdirSize, end);
+    const uint64_t slot = table_index(a, 4);
     if (next_table(EntryRef{mm.pgd, slot})) free_pud_range(tlb, mm, slot, a, next, floor, ceiling);
     a = next;
   }
 }
 
-void PageTables::free_pgtables(Gather& tlb, Mm& mm,
-                               const std::vector<std::pair<uint64_t, uint64_t>>& vmas,
-                               uint64_t floor, uint64_t ceiling) {
+void PageTables::free_pgtables(Gather& tlb, Mm& mm, const std::vector<VaRange>& vmas, Vaddr floor,
+                               Vaddr ceiling) {
   for (std::size_t i = 0; i < vmas.size();) {
-    const uint64_t addr = vmas[i].first;
-    uint64_t end = vmas[i].second;
+    const Vaddr addr = vmas[i].first;
+    Vaddr end = vmas[i].second;
     std::size_t j = i + 1;
     // Neighbouring VMAs less than a PMD apart are freed together.
     while (j < vmas.size() && vmas[j].first <= end + kPmdSize) {
@@ -240,9 +232,9 @@ void PageTables::free_pgtables(Gather& tlb, Mm& mm,
   }
 }
 
-void PageTables::flush_tlb_mm_range(const Mm& mm, uint64_t start, uint64_t end) {
+void PageTables::flush_tlb_mm_range(const Mm& mm, Vaddr start, Vaddr end) {
   if (flush_is_full(start, end)) {
-    start = 0;
+    start = Vaddr{0};
     end = kTlbFlushAll;
   }
   const uint64_t self = uint64_t{1} << k_.cpu();
@@ -252,7 +244,7 @@ void PageTables::flush_tlb_mm_range(const Mm& mm, uint64_t start, uint64_t end) 
     if (end == kTlbFlushAll) {
       k_.ops().flush_tlb_local();
     } else {
-      for (uint64_t va = start; va < end; va += kPageSize) k_.ops().flush_tlb_one_user(Vaddr{va});
+      for (Vaddr va = start; va < end; va += kPageSize) k_.ops().flush_tlb_one_user(va);
     }
   }
 }
@@ -260,7 +252,7 @@ void PageTables::flush_tlb_mm_range(const Mm& mm, uint64_t start, uint64_t end) 
 void PageTables::finish(Gather& tlb) {
   if (tlb.end > tlb.start) {
     if (tlb.fullmm) {
-      flush_tlb_mm_range(*tlb.mm, 0, kTlbFlushAll);
+      flush_tlb_mm_range(*tlb.mm, Vaddr{0}, kTlbFlushAll);
     } else {
       flush_tlb_mm_range(*tlb.mm, tlb.start, tlb.end);
     }

@@ -17,24 +17,21 @@
 
 namespace pib::guest {
 
-constexpr uint64_t pt_index(uint64_t va, unsigned level) {
-  return (va >> (kPageShift + 9ULL * (level - 1))) & (kEntriesPerTable - 1);
-}
-constexpr uint64_t level_span(unsigned level) {  // bytes mapped by one entry of a level-N table
-  return uint64_t{1} << (kPageShift + 9ULL * (level - 1));
-}
+// The index of `va`'s entry in its level-N table, and the bytes one entry of that level maps.
+using hw::span_of_entry;
+using hw::table_index;
 
 // mmu_gather: what a teardown has unmapped and must free after the TLB flush.
 struct Gather {
   Mm* mm = nullptr;
   bool fullmm = false;
-  uint64_t start = ~uint64_t{0};
-  uint64_t end = 0;
+  Vaddr start{~uint64_t{0}};
+  Vaddr end{0};
   bool freed_tables = false;
   std::vector<Pfn> pages;                       // user pages to put
   std::vector<std::pair<Pfn, PtLevel>> tables;  // table pages to free
 
-  void track(uint64_t s, uint64_t e) {
+  void track(Vaddr s, Vaddr e) {
     if (s < start) start = s;
     if (e > end) end = e;
   }
@@ -47,36 +44,35 @@ class PageTables {
   // The table a present entry points to.
   std::optional<Pfn> next_table(EntryRef e);
   // The L1 entry mapping `va`, if every level above exists.
-  std::optional<EntryRef> lookup(const Mm& mm, uint64_t va);
+  std::optional<EntryRef> lookup(const Mm& mm, Vaddr va);
   // The allocating walk of a fault: L3, L2 and L1 created top-down as needed.
-  EntryRef alloc_walk(Mm& mm, uint64_t va);
-  Pfn pud_alloc(Mm& mm, uint64_t va);
-  Pfn pmd_alloc(Mm& mm, Pfn l3, uint64_t va);
-  Pfn pte_alloc(Mm& mm, Pfn l2, uint64_t va);
+  EntryRef alloc_walk(Mm& mm, Vaddr va);
+  Pfn pud_alloc(Mm& mm, Vaddr va);
+  Pfn pmd_alloc(Mm& mm, Pfn l3, Vaddr va);
+  Pfn pte_alloc(Mm& mm, Pfn l2, Vaddr va);
 
   // unmap_vmas for one VMA's [start, end): clears PTEs (per L1 table in lazy-MMU mode).
-  void zap_range(Gather& tlb, Mm& mm, uint64_t start, uint64_t end);
+  void zap_range(Gather& tlb, Mm& mm, Vaddr start, Vaddr end);
   // free_pgtables over `vmas` (sorted, all being removed or the whole mm).
-  void free_pgtables(Gather& tlb, Mm& mm, const std::vector<std::pair<uint64_t, uint64_t>>& vmas,
-                     uint64_t floor, uint64_t ceiling);
+  void free_pgtables(Gather& tlb, Mm& mm, const std::vector<VaRange>& vmas, Vaddr floor,
+                     Vaddr ceiling);
   // tlb_finish_mmu: flush, then free the pages and tables gathered.
   void finish(Gather& tlb);
 
   // x86 flush_tlb_mm_range on the current vCPU.
-  void flush_tlb_mm_range(const Mm& mm, uint64_t start, uint64_t end);
+  void flush_tlb_mm_range(const Mm& mm, Vaddr start, Vaddr end);
 
  private:
   Pfn new_table(Mm& mm, PtLevel level);
   // __tlb_remove_table for each: back to the page-table page source.
   static void free_tables(KernelCore& core, const std::vector<std::pair<Pfn, PtLevel>>& tables);
-  void zap_pte_range(Gather& tlb, Mm& mm, Pfn l1, uint64_t addr, uint64_t end);
-  void free_pgd_range(Gather& tlb, Mm& mm, uint64_t addr, uint64_t end, uint64_t floor,
-                      uint64_t ceiling);
-  void free_pud_range(Gather& tlb, Mm& mm, uint64_t slot, uint64_t addr, uint64_t end,
-                      uint64_t floor, uint64_t ceiling);
-  void free_pmd_range(Gather& tlb, Mm& mm, EntryRef pud, uint64_t addr, uint64_t end,
-                      uint64_t floor, uint64_t ceiling);
-  void free_table(Gather& tlb, Mm& mm, Pfn table, PtLevel level, uint64_t addr);
+  void zap_pte_range(Gather& tlb, Mm& mm, Pfn l1, Vaddr addr, Vaddr end);
+  void free_pgd_range(Gather& tlb, Mm& mm, Vaddr addr, Vaddr end, Vaddr floor, Vaddr ceiling);
+  void free_pud_range(Gather& tlb, Mm& mm, uint64_t slot, Vaddr addr, Vaddr end, Vaddr floor,
+                      Vaddr ceiling);
+  void free_pmd_range(Gather& tlb, Mm& mm, EntryRef pud, Vaddr addr, Vaddr end, Vaddr floor,
+                      Vaddr ceiling);
+  void free_table(Gather& tlb, Mm& mm, Pfn table, PtLevel level, Vaddr addr);
 
   KernelCore& k_;
 };

@@ -10,10 +10,10 @@ void construct_table(KernelCore& core, Pfn pfn, TableKind kind) {
     // A memcpy of the 256 kernel entries; the page is zero, so copying the non-zero ones is
     // the same.
     for (uint64_t slot = kUserPgdSlots; slot < kEntriesPerTable; ++slot) {
-      const uint64_t e = core.read_entry(EntryRef{core.layout().swapper_pgd, slot});
-      if (e != 0) core.write_entry_native(EntryRef{pfn, slot}, e);
+      const hw::Pte e = core.read_entry(EntryRef{core.layout().swapper_pgd, slot});
+      if (e != hw::Pte{}) core.write_entry_native(EntryRef{pfn, slot}, e);
     }
-  } else if (kind == TableKind::kUserPgd && core.vsyscall_entry != 0) {
+  } else if (kind == TableKind::kUserPgd && core.vsyscall_entry != hw::Pte{}) {
     // The vsyscall page's L3 (slot 511: VSYSCALL_ADDR).
     core.write_entry_native(EntryRef{pfn, kEntriesPerTable - 1}, core.vsyscall_entry);
   }

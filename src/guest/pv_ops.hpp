@@ -13,6 +13,7 @@
 #include "common/types.hpp"
 #include "guest/mm_types.hpp"
 #include "hw/cpu.hpp"
+#include "hw/pte.hpp"
 
 namespace pib::guest {
 
@@ -64,23 +65,23 @@ class PvOps {
   virtual void take_timer_interrupt(VcpuId vcpu) = 0;
 
   // ---- entry encoding (pfn <-> what the hardware sees) ----------------------------------
-  virtual uint64_t make_entry(Pfn pfn, uint64_t flags) const = 0;
+  virtual hw::Pte make_entry(Pfn pfn, uint64_t flags) const = 0;
   // The bus address a device must be given for a guest page (Xen PV: its machine address, as
   // xen-swiotlb hands out; bare metal: its physical address).
   virtual uint64_t dma_address(Pfn pfn) const = 0;
-  virtual Pfn entry_pfn(uint64_t entry) const = 0;
+  virtual Pfn entry_pfn(hw::Pte entry) const = 0;
 
   // ---- entry writes -------------------------------------------------------------------------
-  virtual void set_pte(EntryRef e, uint64_t val) = 0;
-  virtual void set_pmd(EntryRef e, uint64_t val) = 0;
-  virtual void set_pud(EntryRef e, uint64_t val) = 0;
+  virtual void set_pte(EntryRef e, hw::Pte val) = 0;
+  virtual void set_pmd(EntryRef e, hw::Pte val) = 0;
+  virtual void set_pud(EntryRef e, hw::Pte val) = 0;
   // A pgd slot of `mm`; user-half slots are mirrored into the user pgd where there is one.
-  virtual void set_p4d(const Mm& mm, uint64_t slot, uint64_t val) = 0;
+  virtual void set_p4d(const Mm& mm, uint64_t slot, hw::Pte val) = 0;
   // Atomic get-and-clear (full: the whole mm is being torn down, a plain store suffices).
-  virtual uint64_t ptep_get_and_clear(EntryRef e, bool full) = 0;
+  virtual hw::Pte ptep_get_and_clear(EntryRef e, bool full) = 0;
   virtual void ptep_set_wrprotect(EntryRef e) = 0;
   // ptep_modify_prot_start/commit: replace an entry keeping hardware A/D bits.
-  virtual void ptep_modify_prot(EntryRef e, uint64_t val) = 0;
+  virtual void ptep_modify_prot(EntryRef e, hw::Pte val) = 0;
 
   // ---- page-table page life cycle ---------------------------------------------------------
   virtual void alloc_pt(const Mm& mm, Pfn page, PtLevel level) = 0;
@@ -101,7 +102,7 @@ class PvOps {
   virtual void flush_tlb_local() = 0;
   virtual void flush_tlb_one_user(Vaddr va) = 0;
   // Flush `mm`'s range on every vCPU of `vcpumask` (which may include this one).
-  virtual void flush_tlb_multi(uint64_t vcpumask, uint64_t start, uint64_t end) = 0;
+  virtual void flush_tlb_multi(uint64_t vcpumask, Vaddr start, Vaddr end) = 0;
 
   // ---- batching -----------------------------------------------------------------------------
   virtual void enter_lazy_mmu() = 0;

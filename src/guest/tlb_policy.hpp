@@ -9,10 +9,11 @@
 
 namespace pib::guest {
 
-inline constexpr uint64_t kTlbFlushAll = ~uint64_t{0};
+// TLB_FLUSH_ALL: the end of a range that means "everything".
+inline constexpr Vaddr kTlbFlushAll{~uint64_t{0}};
 inline constexpr uint64_t kTlbSinglePageFlushCeiling = 33;
 
-constexpr bool flush_is_full(uint64_t start, uint64_t end) {
+constexpr bool flush_is_full(Vaddr start, Vaddr end) {
   return end == kTlbFlushAll || ((end - start) >> kPageShift) > kTlbSinglePageFlushCeiling;
 }
 

@@ -177,7 +177,7 @@ void SnapshotWorkload::loop_writes(guest::Kernel& k, guest::Pid pid, uint64_t pa
     if (left == 0) break;
     if (!v.writable() || v.shared || v.kind == VmaKind::kStack) continue;
     for (uint64_t va = v.start; va < v.end && left > 0; va += kPageSize) {
-      if (k.pte_of(pid, va) == 0) continue;  // only pages the program already has
+      if (k.pte_of(pid, va) == hw::Pte{}) continue;  // only pages the program already has
       if (!k.store(pid, va + 128, pid)) model_bug("data write failed");
       --left;
     }

@@ -52,9 +52,9 @@ TEST_P(FaultAround, ReadFaultMapsTheCachedPagesOfItsWindow) {
   EXPECT_EQ(d[Event::kGuestFault], 1u);
   EXPECT_EQ(d[Event::kGuestFaultAroundPages], 15u);
   EXPECT_EQ(d[Event::kGuestSetPte], 16u);  // one each, outside lazy-MMU mode
-  for (uint64_t i = 16; i < 32; ++i) EXPECT_NE(k.pte_of(p, a + i * kPageSize), 0u) << i;
-  EXPECT_EQ(k.pte_of(p, a + 15 * kPageSize), 0u);
-  EXPECT_EQ(k.pte_of(p, a + 32 * kPageSize), 0u);
+  for (uint64_t i = 16; i < 32; ++i) EXPECT_TRUE(k.pte_of(p, a + i * kPageSize).present()) << i;
+  EXPECT_EQ(k.pte_of(p, a + 15 * kPageSize).raw(), 0u);
+  EXPECT_EQ(k.pte_of(p, a + 32 * kPageSize).raw(), 0u);
   // The rest of the window faults no more.
   const auto again = fx_.measure([&] { ASSERT_TRUE(k.load(p, a + 31 * kPageSize)); });
   EXPECT_EQ(again[Event::kGuestFault], 0u);
@@ -67,7 +67,7 @@ TEST_P(FaultAround, WindowIsClippedToTheMapping) {
   const uint64_t a = map(p, file, 8, 5);  // pages 5..12 of a 16-page window
   const auto d = fx_.measure([&] { ASSERT_TRUE(k.load(p, a).has_value()); });
   EXPECT_EQ(d[Event::kGuestFaultAroundPages], 7u);
-  for (uint64_t i = 0; i < 8; ++i) EXPECT_NE(k.pte_of(p, a + i * kPageSize), 0u) << i;
+  for (uint64_t i = 0; i < 8; ++i) EXPECT_TRUE(k.pte_of(p, a + i * kPageSize).present()) << i;
 }
 
 TEST_P(FaultAround, NothingUncachedIsReadIn) {
@@ -79,7 +79,7 @@ TEST_P(FaultAround, NothingUncachedIsReadIn) {
   const auto d = fx_.measure([&] { ASSERT_TRUE(k.load(p, a + 3 * kPageSize).has_value()); });
   EXPECT_EQ(d[Event::kGuestFaultAroundPages], 0u);
   EXPECT_EQ(k.page_cache().cached_pages(), cached + 1);
-  EXPECT_EQ(k.pte_of(p, a + 4 * kPageSize), 0u);
+  EXPECT_EQ(k.pte_of(p, a + 4 * kPageSize).raw(), 0u);
 }
 
 TEST_P(FaultAround, PrivateWriteFaultsCopyOnePageOnly) {
@@ -92,7 +92,7 @@ TEST_P(FaultAround, PrivateWriteFaultsCopyOnePageOnly) {
   const uint64_t a = k.mmap(p, r);
   const auto d = fx_.measure([&] { ASSERT_TRUE(k.store(p, a + kPageSize, 1)); });
   EXPECT_EQ(d[Event::kGuestFaultAroundPages], 0u);
-  EXPECT_EQ(k.pte_of(p, a), 0u);
+  EXPECT_EQ(k.pte_of(p, a).raw(), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(PvOps, FaultAround, ::testing::Values(PvOpsKind::kXen, PvOpsKind::kNative),

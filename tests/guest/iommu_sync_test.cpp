@@ -145,15 +145,15 @@ TEST_F(DmaAttacks, ADeviceCannotWriteAPageTableInUse) {
   const uint64_t stack = k.mm(p_).stack_top - kPageSize;
   ASSERT_TRUE(k.store(p_, stack, 7));
   // The L1 table that maps the stack, found through the process's own tables.
-  const uint64_t pte = k.pte_of(p_, stack);
-  const Mfn data{(pte & 0x000ffffffffff000ULL) >> 12};
+  const hw::Pte pte = k.pte_of(p_, stack);
+  const Mfn data = pte.mfn();
   Mfn l1 = kInvalidMfn;
   const auto& ft = xen_->frame_table();
   for (uint64_t m = 0; m < ft.size(); ++m) {
     const auto& pg = ft[Mfn{m}];
     if (pg.owner != 0 || pg.type != xen::PageType::kL1 || pg.type_count == 0) continue;
     for (uint64_t i = 0; i < kEntriesPerTable; ++i) {
-      if (fx_.sys().machine().memory().read_entry(Mfn{m}, i) == pte) l1 = Mfn{m};
+      if (fx_.sys().machine().memory().read_entry(Mfn{m}, i) == pte.raw()) l1 = Mfn{m};
     }
   }
   ASSERT_NE(l1, kInvalidMfn);

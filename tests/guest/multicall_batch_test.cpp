@@ -57,7 +57,7 @@ TEST_F(BatchTest, TwentyOneMmuextOpsPerBatch) {
 }
 
 TEST_F(BatchTest, ThirtyTwoEntriesThenAFlushAndSingletonsGoDirect) {
-  for (int i = 0; i < 33; ++i) batch.update_va_mapping(Vaddr{uint64_t(i) << 12}, 0, 0);
+  for (int i = 0; i < 33; ++i) batch.update_va_mapping(Vaddr{uint64_t(i) << 12}, hw::Pte{}, 0);
   batch.flush();
   EXPECT_EQ(port.calls, (std::vector<std::string>{"multicall:32", "update_va_mapping"}));
   EXPECT_EQ(ledger.count(sim::Event::kGuestMcIssuedDirect), 1u);
@@ -66,7 +66,7 @@ TEST_F(BatchTest, ThirtyTwoEntriesThenAFlushAndSingletonsGoDirect) {
 TEST_F(BatchTest, ExtensionOnlyJoinsTheSameHypercall) {
   batch.extend_mmuext_op(abi::MmuextOp{abi::kMmuextUnpinTable, 1, 0});
   batch.extend_mmuext_op(abi::MmuextOp{abi::kMmuextUnpinTable, 2, 0});
-  batch.update_va_mapping(Vaddr{0}, 0, 0);
+  batch.update_va_mapping(Vaddr{0}, hw::Pte{}, 0);
   batch.extend_mmuext_op(abi::MmuextOp{abi::kMmuextUnpinTable, 3, 0});
   batch.flush();
   EXPECT_EQ(port.calls, (std::vector<std::string>{"multicall:3"}));

@@ -96,7 +96,7 @@ bool l1_reused_before_a_grace_period(const char* policy) {
   k.mmap(p.a, r);
   EXPECT_TRUE(k.store(p.a, kFar, 1));
   k.schedule(p.a);  // into the kernel on vCPU 0, to read its tables
-  const auto e = guest::PageTables(k.core()).lookup(k.mm(p.a), kFar);
+  const auto e = guest::PageTables(k.core()).lookup(k.mm(p.a), Vaddr{kFar});
   EXPECT_TRUE(e.has_value());
   const Pfn l1 = e->table;
   k.munmap(p.a, kFar, kPageSize);
@@ -104,7 +104,7 @@ bool l1_reused_before_a_grace_period(const char* policy) {
   EXPECT_TRUE(k.store(p.b, kFar, 1));
   k.schedule(p.b);  // into the kernel on vCPU 1 (vCPU 0 is still inside a's munmap)
   EXPECT_EQ(k.core().rcu().pending() > 0, waits_for_grace_periods(policy));
-  const auto eb = guest::PageTables(k.core()).lookup(k.mm(p.b), kFar);
+  const auto eb = guest::PageTables(k.core()).lookup(k.mm(p.b), Vaddr{kFar});
   EXPECT_TRUE(eb.has_value());
   EXPECT_EQ(fx.sys().audit(), std::vector<std::string>{});
   return eb->table == l1;

@@ -45,9 +45,9 @@ TEST_F(XenCounts, ForkPinsTheChildTreeInOneBatch) {
   for (const auto& [start, vma] : k.mm(parent_).vmas) {
     if (!vma.anon_vma) continue;
     for (uint64_t va = vma.start; va < vma.end; va += kPageSize) {
-      const uint64_t pte = k.pte_of(parent_, va);
-      if (pte & 1) ++anon_ptes;
-      if ((pte & 1) && (pte & 2)) ++writable;
+      const hw::Pte pte = k.pte_of(parent_, va);
+      if (pte.present()) ++anon_ptes;
+      if (pte.present() && pte.has(hw::pte_bits::kRw)) ++writable;
     }
   }
   Pid child = 0;
@@ -207,7 +207,7 @@ TEST_F(XenCounts, CopyLoopBatchesAtMost31RequestsPerHypercall) {
     if (vma.anon_vma && vma.start != 0x400000000000ULL) {
       uint64_t present = 0;
       for (uint64_t va = vma.start; va < vma.end; va += kPageSize)
-        present += k.pte_of(parent_, va) & 1;
+        present += k.pte_of(parent_, va).present() ? 1 : 0;
       others += (present + 30) / 31;
     }
   }

@@ -89,50 +89,49 @@ void NativePvOps::take_timer_interrupt(VcpuId vcpu) {
   machine_.cpu(vcpu).disarm_timer();  // a deadline timer fires once
 }
 
-uint64_t NativePvOps::make_entry(Pfn pfn, uint64_t flags) const {
-  return (pfn.value << kPageShift) | flags;
+hw::Pte NativePvOps::make_entry(Pfn pfn, uint64_t flags) const {
+  return hw::Pte{(pfn.value << kPageShift) | flags};
 }
-Pfn NativePvOps::entry_pfn(uint64_t entry) const {
-  return Pfn{(entry & ptflags::kAddrMask) >> kPageShift};
+Pfn NativePvOps::entry_pfn(hw::Pte entry) const {
+  return Pfn{(entry.raw() & ptflags::kAddrMask) >> kPageShift};
 }
 
-void NativePvOps::set_pte(EntryRef e, uint64_t val) {
+void NativePvOps::set_pte(EntryRef e, hw::Pte val) {
   core_->ledger().charge(sim::Event::kGuestSetPte);
   core_->write_entry_native(e, val);
 }
-void NativePvOps::set_pmd(EntryRef e, uint64_t val) {
+void NativePvOps::set_pmd(EntryRef e, hw::Pte val) {
   core_->ledger().charge(sim::Event::kGuestSetPmd);
   core_->write_entry_native(e, val);
 }
-void NativePvOps::set_pud(EntryRef e, uint64_t val) {
+void NativePvOps::set_pud(EntryRef e, hw::Pte val) {
   core_->ledger().charge(sim::Event::kGuestSetPud);
   core_->write_entry_native(e, val);
 }
-void NativePvOps::set_p4d(const Mm& mm, uint64_t slot, uint64_t val) {
+void NativePvOps::set_p4d(const Mm& mm, uint64_t slot, hw::Pte val) {
   core_->ledger().charge(sim::Event::kGuestSetP4d);
   core_->write_entry_native(EntryRef{mm.pgd, slot}, val);
 }
 
-uint64_t NativePvOps::ptep_get_and_clear(EntryRef e, bool full) {
-  const Vaddr va = core_->direct_va(e.table, e.index * 8);
+hw::Pte NativePvOps::ptep_get_and_clear(EntryRef e, bool full) {
+  const Vaddr va = core_->entry_va(e);
   if (full) {  // the mm is going away: nobody else can be setting A/D bits
-    const uint64_t old = core_->kload(va);
+    const hw::Pte old{core_->kload(va)};
     core_->kstore(va, 0);
     return old;
   }
-  return core_->kaccess(hw::MemRequest{va, hw::MemOp::kXchg, hw::Mode::kSupervisor, 0});
+  return hw::Pte{core_->kaccess(hw::MemRequest{va, hw::MemOp::kXchg, hw::Mode::kSupervisor, 0})};
 }
 
 void NativePvOps::ptep_set_wrprotect(EntryRef e) {
-  core_->kaccess(hw::MemRequest{core_->direct_va(e.table, e.index * 8), hw::MemOp::kAndNot,
-                                hw::Mode::kSupervisor, ptflags::kRw});
+  core_->kaccess(
+      hw::MemRequest{core_->entry_va(e), hw::MemOp::kAndNot, hw::Mode::kSupervisor, ptflags::kRw});
 }
 
-void NativePvOps::ptep_modify_prot(EntryRef e, uint64_t val) {
+void NativePvOps::ptep_modify_prot(EntryRef e, hw::Pte val) {
   // Native: start = get_and_clear (so the hardware cannot set A/D meanwhile), commit = set.
-  const uint64_t old = ptep_get_and_clear(e, false);
-  const uint64_t ad = old & (ptflags::kAccessed | ptflags::kDirty);
-  set_pte(e, val | ad);
+  const hw::Pte old = ptep_get_and_clear(e, false);
+  set_pte(e, val.with(old.raw() & (ptflags::kAccessed | ptflags::kDirty)));
 }
 
 void NativePvOps::write_cr3(const Mm* mm) {
@@ -150,16 +149,16 @@ void NativePvOps::flush_tlb_one_user(Vaddr va) {
   machine_.cpu(core_->cpu()).mmu().tlb().invlpg(va);
 }
 
-void NativePvOps::flush_range_on(CpuId cpu, uint64_t start, uint64_t end) {
+void NativePvOps::flush_range_on(CpuId cpu, Vaddr start, Vaddr end) {
   auto& mmu = machine_.cpu(cpu).mmu();
   if (flush_is_full(start, end)) {
     mmu.load_cr3(mmu.cr3(), false);
     return;
   }
-  for (uint64_t va = start; va < end; va += kPageSize) mmu.tlb().invlpg(Vaddr{va});
+  for (Vaddr va = start; va < end; va += kPageSize) mmu.tlb().invlpg(va);
 }
 
-void NativePvOps::flush_tlb_multi(uint64_t vcpumask, uint64_t start, uint64_t end) {
+void NativePvOps::flush_tlb_multi(uint64_t vcpumask, Vaddr start, Vaddr end) {
   for (CpuId c = 0; c < machine_.cpu_count(); ++c) {
     if (!(vcpumask & (uint64_t{1} << c))) continue;
     if (c != core_->cpu()) core_->ledger().charge(sim::Event::kGuestIpi);

@@ -29,17 +29,17 @@ class NativePvOps final : public PvOps {
   bool timer_interrupt_pending(VcpuId vcpu) override;
   void take_timer_interrupt(VcpuId vcpu) override;
 
-  uint64_t make_entry(Pfn pfn, uint64_t flags) const override;
+  hw::Pte make_entry(Pfn pfn, uint64_t flags) const override;
   uint64_t dma_address(Pfn pfn) const override { return pfn.value << kPageShift; }
-  Pfn entry_pfn(uint64_t entry) const override;
+  Pfn entry_pfn(hw::Pte entry) const override;
 
-  void set_pte(EntryRef e, uint64_t val) override;
-  void set_pmd(EntryRef e, uint64_t val) override;
-  void set_pud(EntryRef e, uint64_t val) override;
-  void set_p4d(const Mm& mm, uint64_t slot, uint64_t val) override;
-  uint64_t ptep_get_and_clear(EntryRef e, bool full) override;
+  void set_pte(EntryRef e, hw::Pte val) override;
+  void set_pmd(EntryRef e, hw::Pte val) override;
+  void set_pud(EntryRef e, hw::Pte val) override;
+  void set_p4d(const Mm& mm, uint64_t slot, hw::Pte val) override;
+  hw::Pte ptep_get_and_clear(EntryRef e, bool full) override;
   void ptep_set_wrprotect(EntryRef e) override;
-  void ptep_modify_prot(EntryRef e, uint64_t val) override;
+  void ptep_modify_prot(EntryRef e, hw::Pte val) override;
 
   void alloc_pt(const Mm&, Pfn, PtLevel) override {}
   void release_pt(Pfn, PtLevel) override {}
@@ -52,7 +52,7 @@ class NativePvOps final : public PvOps {
   void write_cr3(const Mm* mm) override;
   void flush_tlb_local() override;
   void flush_tlb_one_user(Vaddr va) override;
-  void flush_tlb_multi(uint64_t vcpumask, uint64_t start, uint64_t end) override;
+  void flush_tlb_multi(uint64_t vcpumask, Vaddr start, Vaddr end) override;
 
   void enter_lazy_mmu() override {}
   void leave_lazy_mmu() override {}
@@ -60,7 +60,7 @@ class NativePvOps final : public PvOps {
   void end_context_switch() override {}
 
  private:
-  void flush_range_on(CpuId cpu, uint64_t start, uint64_t end);
+  void flush_range_on(CpuId cpu, Vaddr start, Vaddr end);
 
   hw::Machine& machine_;
   BootLayout layout_;

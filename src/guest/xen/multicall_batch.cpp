@@ -40,9 +40,9 @@ void MulticallBatch::mmuext_op(const abi::MmuextOp& op) {
   entry(abi::HypercallNr::kMmuextOp, kMmuextOpBytes).mmuext_ops.push_back(op);
 }
 
-void MulticallBatch::update_va_mapping(Vaddr va, uint64_t val, uint64_t flags) {
+void MulticallBatch::update_va_mapping(Vaddr va, hw::Pte val, uint64_t flags) {
   abi::MulticallEntry& e = entry(abi::HypercallNr::kUpdateVaMapping, 0);
-  e.uvm = abi::UpdateVaMapping{va, val, flags, 0};
+  e.uvm = abi::UpdateVaMapping{va, val.raw(), flags, 0};  // the ABI carries the raw entry
 }
 
 void MulticallBatch::callback(std::function<void()> fn) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "abi/port.hpp"
+#include "hw/pte.hpp"
 #include "sim/ledger.hpp"
 
 namespace pib::guest {
@@ -37,7 +38,7 @@ class MulticallBatch {
   // same hypercall and the argument area has room, else start a new entry.
   void extend_mmu_update(const abi::MmuUpdate& req);
   void extend_mmuext_op(const abi::MmuextOp& op);
-  void update_va_mapping(Vaddr va, uint64_t val, uint64_t flags);
+  void update_va_mapping(Vaddr va, hw::Pte val, uint64_t flags);
   void mmuext_op(const abi::MmuextOp& op);  // a new single-op entry
   // xen_mc_callback: run after the batch holding it is flushed.
   void callback(std::function<void()> fn);

@@ -10,18 +10,18 @@ template <typename Fn>
 void XenPvOps::pgd_walk(const Mm& mm, Fn&& fn) {
   // User half only: slots below Xen's hole; depth first, each table before its children.
   for (uint64_t slot = 0; slot < kUserPgdSlots; ++slot) {
-    const uint64_t e4 = core_->read_entry(EntryRef{mm.pgd, slot});
-    if (!(e4 & ptflags::kPresent)) continue;
+    const hw::Pte e4 = core_->read_entry(EntryRef{mm.pgd, slot});
+    if (!e4.present()) continue;
     const Pfn l3 = entry_pfn(e4);
     fn(l3, PtLevel::kPud);
     for (uint64_t i = 0; i < kEntriesPerTable; ++i) {
-      const uint64_t e3 = core_->read_entry(EntryRef{l3, i});
-      if (!(e3 & ptflags::kPresent)) continue;
+      const hw::Pte e3 = core_->read_entry(EntryRef{l3, i});
+      if (!e3.present()) continue;
       const Pfn l2 = entry_pfn(e3);
       fn(l2, PtLevel::kPmd);
       for (uint64_t j = 0; j < kEntriesPerTable; ++j) {
-        const uint64_t e2 = core_->read_entry(EntryRef{l2, j});
-        if (e2 & ptflags::kPresent) fn(entry_pfn(e2), PtLevel::kPte);
+        const hw::Pte e2 = core_->read_entry(EntryRef{l2, j});
+        if (e2.present()) fn(entry_pfn(e2), PtLevel::kPte);
       }
     }
   }

@@ -7,6 +7,7 @@
 
 #include "common/error.hpp"
 #include "guest/kernel_core.hpp"
+#include "guest/tlb_policy.hpp"
 
 namespace pib::guest {
 
@@ -15,6 +16,9 @@ namespace {
 constexpr uint64_t kPageKernel =
     ptflags::kPresent | ptflags::kRw | ptflags::kAccessed | ptflags::kDirty | ptflags::kNx;
 constexpr uint64_t kPageKernelRo = ptflags::kPresent | ptflags::kAccessed | ptflags::kNx;
+// Xen's own pgd slots (HYPERVISOR_VIRT_START to _END): Xen's tables, not the guest's.
+constexpr uint64_t kXenFirstSlot = 256;
+constexpr uint64_t kXenLastSlot = 271;
 
 void check(int64_t rc, const char* what) {
   if (rc != abi::err::kOk) {
@@ -61,18 +65,19 @@ void XenPvOps::attach(KernelCore& core) {
   };
   mark(si_.pt_base, PtLevel::kPgd);
   for (uint64_t slot = 0; slot < kEntriesPerTable; ++slot) {
-    const uint64_t e4 = core.read_entry(EntryRef{si_.pt_base, slot});
-    if (!(e4 & ptflags::kPresent) || slot < kUserPgdSlots || (slot >= 256 && slot <= 271)) continue;
+    const hw::Pte e4 = core.read_entry(EntryRef{si_.pt_base, slot});
+    if (!e4.present() || slot < kUserPgdSlots || (slot >= kXenFirstSlot && slot <= kXenLastSlot))
+      continue;
     const Pfn l3 = entry_pfn(e4);
     mark(l3, PtLevel::kPud);
     for (uint64_t i = 0; i < kEntriesPerTable; ++i) {
-      const uint64_t e3 = core.read_entry(EntryRef{l3, i});
-      if (!(e3 & ptflags::kPresent)) continue;
+      const hw::Pte e3 = core.read_entry(EntryRef{l3, i});
+      if (!e3.present()) continue;
       const Pfn l2 = entry_pfn(e3);
       mark(l2, PtLevel::kPmd);
       for (uint64_t j = 0; j < kEntriesPerTable; ++j) {
-        const uint64_t e2 = core.read_entry(EntryRef{l2, j});
-        if (e2 & ptflags::kPresent) mark(entry_pfn(e2), PtLevel::kPte);
+        const hw::Pte e2 = core.read_entry(EntryRef{l2, j});
+        if (e2.present()) mark(entry_pfn(e2), PtLevel::kPte);
       }
     }
   }
@@ -138,12 +143,12 @@ void XenPvOps::fault_delivered(VcpuId vcpu) {
 
 // ---- entries --------------------------------------------------------------------------------
 
-uint64_t XenPvOps::make_entry(Pfn pfn, uint64_t flags) const {
-  return (pfn_to_mfn(pfn).value << kPageShift) | flags;
+hw::Pte XenPvOps::make_entry(Pfn pfn, uint64_t flags) const {
+  return hw::Pte{(pfn_to_mfn(pfn).value << kPageShift) | flags};
 }
 
-Pfn XenPvOps::entry_pfn(uint64_t entry) const {
-  return port_.machine_to_phys(Mfn{(entry & ptflags::kAddrMask) >> kPageShift});
+Pfn XenPvOps::entry_pfn(hw::Pte entry) const {
+  return port_.machine_to_phys(Mfn{(entry.raw() & ptflags::kAddrMask) >> kPageShift});
 }
 
 Maddr XenPvOps::entry_maddr(EntryRef e) const {
@@ -154,9 +159,9 @@ bool XenPvOps::page_pinned(Pfn table) const {
   return core_->pages().page(table).pinned;
 }
 
-void XenPvOps::set_pte(EntryRef e, uint64_t val) {
+void XenPvOps::set_pte(EntryRef e, hw::Pte val) {
   core_->ledger().charge(sim::Event::kGuestSetPte);
-  const abi::MmuUpdate u = abi::make_mmu_update(entry_maddr(e), val);
+  const abi::MmuUpdate u = abi::make_mmu_update(entry_maddr(e), val.raw());
   if (batch().lazy() == LazyMode::kMmu) {  // xen_batched_set_pte
     batch().extend_mmu_update(u);
     batch().issue(LazyMode::kMmu);
@@ -168,12 +173,12 @@ void XenPvOps::set_pte(EntryRef e, uint64_t val) {
   core_->interrupt_window(cpu());
 }
 
-void XenPvOps::set_upper_hyper(EntryRef e, uint64_t val) {
-  batch().extend_mmu_update(abi::make_mmu_update(entry_maddr(e), val));
+void XenPvOps::set_upper_hyper(EntryRef e, hw::Pte val) {
+  batch().extend_mmu_update(abi::make_mmu_update(entry_maddr(e), val.raw()));
   batch().issue(LazyMode::kMmu);
 }
 
-void XenPvOps::set_pmd(EntryRef e, uint64_t val) {
+void XenPvOps::set_pmd(EntryRef e, hw::Pte val) {
   core_->ledger().charge(sim::Event::kGuestSetPmd);
   if (!page_pinned(e.table)) {
     core_->write_entry_native(e, val);
@@ -182,7 +187,7 @@ void XenPvOps::set_pmd(EntryRef e, uint64_t val) {
   set_upper_hyper(e, val);
 }
 
-void XenPvOps::set_pud(EntryRef e, uint64_t val) {
+void XenPvOps::set_pud(EntryRef e, hw::Pte val) {
   core_->ledger().charge(sim::Event::kGuestSetPud);
   if (!page_pinned(e.table)) {
     core_->write_entry_native(e, val);
@@ -191,7 +196,7 @@ void XenPvOps::set_pud(EntryRef e, uint64_t val) {
   set_upper_hyper(e, val);
 }
 
-void XenPvOps::set_p4d(const Mm& mm, uint64_t slot, uint64_t val) {
+void XenPvOps::set_p4d(const Mm& mm, uint64_t slot, hw::Pte val) {
   core_->ledger().charge(sim::Event::kGuestSetP4d);
   const EntryRef kernel{mm.pgd, slot};
   const bool has_user = slot < kUserPgdSlots && mm.user_pgd != kInvalidPfn;
@@ -202,31 +207,32 @@ void XenPvOps::set_p4d(const Mm& mm, uint64_t slot, uint64_t val) {
     return;
   }
   // Pinned: kernel and user slot as two requests of one mmu_update.
-  batch().extend_mmu_update(abi::make_mmu_update(entry_maddr(kernel), val));
-  if (has_user) batch().extend_mmu_update(abi::make_mmu_update(entry_maddr(user), val));
+  batch().extend_mmu_update(abi::make_mmu_update(entry_maddr(kernel), val.raw()));
+  if (has_user) batch().extend_mmu_update(abi::make_mmu_update(entry_maddr(user), val.raw()));
   batch().issue(LazyMode::kMmu);
 }
 
-uint64_t XenPvOps::ptep_get_and_clear(EntryRef e, bool full) {
-  const Vaddr va = core_->direct_va(e.table, e.index * 8);
+hw::Pte XenPvOps::ptep_get_and_clear(EntryRef e, bool full) {
+  const Vaddr va = core_->entry_va(e);
   if (full) {  // native_local_ptep_get_and_clear: read, then a plain store
-    const uint64_t old = core_->kload(va);
+    const hw::Pte old{core_->kload(va)};
     core_->kstore(va, 0);
     return old;
   }
   // A native xchg: on a pinned (read-only) L1 it faults and Xen emulates it.
-  return core_->kaccess(hw::MemRequest{va, hw::MemOp::kXchg, hw::Mode::kSupervisor, 0});
+  return hw::Pte{core_->kaccess(hw::MemRequest{va, hw::MemOp::kXchg, hw::Mode::kSupervisor, 0})};
 }
 
 void XenPvOps::ptep_set_wrprotect(EntryRef e) {
-  core_->kaccess(hw::MemRequest{core_->direct_va(e.table, e.index * 8), hw::MemOp::kAndNot,
-                                hw::Mode::kSupervisor, ptflags::kRw});
+  core_->kaccess(
+      hw::MemRequest{core_->entry_va(e), hw::MemOp::kAndNot, hw::Mode::kSupervisor, ptflags::kRw});
 }
 
-void XenPvOps::ptep_modify_prot(EntryRef e, uint64_t val) {
+void XenPvOps::ptep_modify_prot(EntryRef e, hw::Pte val) {
   core_->ledger().charge(sim::Event::kGuestSetPte);
   // start: just reads; commit: an MMU_PT_UPDATE_PRESERVE_AD request.
-  batch().extend_mmu_update(abi::make_mmu_update(entry_maddr(e), val, abi::kMmuPtUpdatePreserveAd));
+  batch().extend_mmu_update(
+      abi::make_mmu_update(entry_maddr(e), val.raw(), abi::kMmuPtUpdatePreserveAd));
   batch().issue(LazyMode::kMmu);
 }
 
@@ -350,12 +356,12 @@ void XenPvOps::flush_tlb_one_user(Vaddr va) {
   batch().issue(LazyMode::kMmu);
 }
 
-void XenPvOps::flush_tlb_multi(uint64_t vcpumask, uint64_t start, uint64_t end) {
+void XenPvOps::flush_tlb_multi(uint64_t vcpumask, Vaddr start, Vaddr end) {
   if (vcpumask == 0) return;
   abi::MmuextOp op{abi::kMmuextTlbFlushMulti, 0, vcpumask};
-  if (end != ~uint64_t{0} && end - start <= kPageSize) {
+  if (end != kTlbFlushAll && end - start <= kPageSize) {
     op.cmd = abi::kMmuextInvlpgMulti;
-    op.arg1 = start;
+    op.arg1 = start.value;  // MMUEXT_INVLPG_MULTI's linear_addr: a raw word of the ABI
   }
   batch().mmuext_op(op);
   batch().issue(LazyMode::kMmu);

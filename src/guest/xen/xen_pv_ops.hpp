@@ -54,17 +54,17 @@ class XenPvOps final : public PvOps, public PtPoolPort {
   bool timer_interrupt_pending(VcpuId vcpu) override;
   void take_timer_interrupt(VcpuId vcpu) override;
 
-  uint64_t make_entry(Pfn pfn, uint64_t flags) const override;
+  hw::Pte make_entry(Pfn pfn, uint64_t flags) const override;
   uint64_t dma_address(Pfn pfn) const override { return pfn_to_mfn(pfn).value << kPageShift; }
-  Pfn entry_pfn(uint64_t entry) const override;
+  Pfn entry_pfn(hw::Pte entry) const override;
 
-  void set_pte(EntryRef e, uint64_t val) override;
-  void set_pmd(EntryRef e, uint64_t val) override;
-  void set_pud(EntryRef e, uint64_t val) override;
-  void set_p4d(const Mm& mm, uint64_t slot, uint64_t val) override;
-  uint64_t ptep_get_and_clear(EntryRef e, bool full) override;
+  void set_pte(EntryRef e, hw::Pte val) override;
+  void set_pmd(EntryRef e, hw::Pte val) override;
+  void set_pud(EntryRef e, hw::Pte val) override;
+  void set_p4d(const Mm& mm, uint64_t slot, hw::Pte val) override;
+  hw::Pte ptep_get_and_clear(EntryRef e, bool full) override;
   void ptep_set_wrprotect(EntryRef e) override;
-  void ptep_modify_prot(EntryRef e, uint64_t val) override;
+  void ptep_modify_prot(EntryRef e, hw::Pte val) override;
 
   void alloc_pt(const Mm& mm, Pfn page, PtLevel level) override;
   void release_pt(Pfn page, PtLevel level) override;
@@ -86,7 +86,7 @@ class XenPvOps final : public PvOps, public PtPoolPort {
   void write_cr3(const Mm* mm) override;
   void flush_tlb_local() override;
   void flush_tlb_one_user(Vaddr va) override;
-  void flush_tlb_multi(uint64_t vcpumask, uint64_t start, uint64_t end) override;
+  void flush_tlb_multi(uint64_t vcpumask, Vaddr start, Vaddr end) override;
 
   void enter_lazy_mmu() override;
   void leave_lazy_mmu() override;
@@ -104,7 +104,7 @@ class XenPvOps final : public PvOps, public PtPoolPort {
   void set_pfn_prot(Pfn pfn, bool writable, uint64_t uvmf_flags);  // queues update_va_mapping
   void do_pin(uint32_t cmd, Pfn pfn);                              // xen_do_pin (extends)
   void pin_pagetable_pfn(uint32_t cmd, Pfn pfn);                   // a new single-op entry
-  void set_upper_hyper(EntryRef e, uint64_t val);
+  void set_upper_hyper(EntryRef e, hw::Pte val);
   // __xen_pgd_walk over the user half, depth first, the pgd itself last.
   template <typename Fn>
   void pgd_walk(const Mm& mm, Fn&& fn);

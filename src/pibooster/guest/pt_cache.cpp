@@ -125,8 +125,8 @@ void PageTableCache::make_clean(Pfn pfn, TableKind kind) {
   if (core_.page_words_zero(pfn, last)) return;  // the normal case: one scan of the page
   bool dirty = false;
   for (uint64_t i = 0; i < last; ++i) {
-    if (core_.read_entry(EntryRef{pfn, i}) != 0) {
-      core_.write_entry_native(EntryRef{pfn, i}, 0);
+    if (core_.read_entry(EntryRef{pfn, i}) != hw::Pte{}) {
+      core_.write_entry_native(EntryRef{pfn, i}, hw::Pte{});
       dirty = true;
     }
   }
