@@ -13,6 +13,10 @@ Kernel::Kernel(PvOps& ops, sim::Ledger& ledger)
     : core_(ops, ledger), cache_(core_), current_(core_.nr_cpus()), in_user_(core_.nr_cpus()) {
   ops.attach(core_);
   core_.leave_mm = [this](VcpuId v) { leave_mm(v); };
+  // RCU's extended quiescent state: a vCPU with nothing to run sits in the idle loop (the vCPU
+  // executing kernel code now is not idle, even between an exit and the next switch).
+  core_.rcu().set_idle_predicate(
+      [this](VcpuId v) { return !current_.at(v).has_value() && v != core_.cpu(); });
   // The shared zero page that read faults on anonymous memory map.
   zero_page_ = core_.alloc_page(true);
 }
@@ -67,18 +71,23 @@ void Kernel::enter(Task& t) {
   // woken meanwhile takes the vCPU.
   preempt_point(t.cpu);
   core_.set_cpu(t.cpu);
-  if (in_user_.at(t.cpu)) {  // a system call
+  const bool from_user = in_user_.at(t.cpu);
+  if (from_user) {  // a system call
     core_.ledger().charge(sim::Event::kGuestKernelEntry);
     in_user_[t.cpu] = false;
   }
   core_.ops().enter_kernel(t.cpu);
   auto& cur = current_.at(t.cpu);
-  if (cur && *cur == t.pid) return;
+  if (cur && *cur == t.pid) {
+    if (from_user) core_.rcu_quiescent(t.cpu);  // it ran user code: a quiescent state
+    return;
+  }
   // Context switch on this vCPU (arch_start/end_context_switch batch the CR3 write).
   core_.ops().start_context_switch();
   if (t.mm) switch_mm(t.mm.get());
   core_.ops().end_context_switch();
   cur = t.pid;
+  core_.rcu_quiescent(t.cpu);  // rcu_note_context_switch
   std::vector<std::shared_ptr<Mm>> zombies;
   zombies.swap(zombies_);
   for (auto& mm : zombies) mmdrop_if_unused(mm);
@@ -103,6 +112,7 @@ void Kernel::enter_interrupt(VcpuId cpu) {
   if (in_user_.at(cpu)) {
     core_.ledger().charge(sim::Event::kGuestKernelEntry);
     in_user_[cpu] = false;
+    core_.rcu_quiescent(cpu);  // interrupted in user mode (rcu_sched_clock_irq's user check)
   }
   core_.ops().enter_kernel(cpu);
 }
@@ -117,6 +127,9 @@ void Kernel::quiesce() {
     switch_mm(nullptr);
   }
   core_.set_cpu(self);
+  for (VcpuId v = 0; v < core_.nr_cpus(); ++v) {
+    if (!current_.at(v)) core_.rcu_quiescent(v);  // the idle loop
+  }
   std::vector<std::shared_ptr<Mm>> zombies;
   zombies.swap(zombies_);
   for (auto& mm : zombies) mmdrop_if_unused(mm);
@@ -157,6 +170,9 @@ std::optional<uint64_t> Kernel::user_access(Pid pid, const hw::MemRequest& reque
     preempt_point(t.cpu);
     if (current_.at(t.cpu) != pid) enter(t);
     core_.set_cpu(t.cpu);
+    // The way out to user mode: no read-side section spans it, so it is a quiescent state
+    // (ready callbacks run first, in kernel mode, as pending softirqs do).
+    core_.rcu_quiescent(t.cpu);
     core_.ops().return_to_user(t.cpu);
     in_user_[t.cpu] = true;
     hw::MemRequest r = request;

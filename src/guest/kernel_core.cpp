@@ -13,6 +13,7 @@ KernelCore::KernelCore(PvOps& ops, sim::Ledger& ledger)
       layout_(ops.boot_layout()),
       alloc_(layout_.nr_pages, ledger),
       pt_pages_(std::make_unique<PageAllocatorSource>(*this)),
+      rcu_(layout_.vcpus),
       loaded_mm_(layout_.vcpus, nullptr),
       irq_off_(layout_.vcpus, 0) {
   init_mm_.pgd = layout_.swapper_pgd;
@@ -20,6 +21,20 @@ KernelCore::KernelCore(PvOps& ops, sim::Ledger& ledger)
   ledger_.set_cpu(layout_.vcpus - 1);  // sizes the per-vCPU clocks
   ledger_.set_cpu(0);
   alloc_.add_free_range(layout_.first_free, Pfn{layout_.nr_pages});
+  watermarks_ = Watermarks::linux_defaults(alloc_.free_pages());
+}
+
+void KernelCore::rcu_quiescent(VcpuId v) {
+  std::vector<Rcu::Ready> ready = rcu_.quiescent(v);
+  if (ready.empty()) return;
+  ledger_.charge(sim::Event::kGuestRcuGracePeriods);
+  // RCU_SOFTIRQ, on the vCPU whose quiescent state ended the grace period: it is in the kernel
+  // now, while the vCPU that queued a callback may be running user code. (Linux runs each
+  // callback on its own CPU, later; the work is the same, only the vCPU charged may differ.)
+  const VcpuId self = cpu_;
+  set_cpu(v);
+  for (Rcu::Ready& r : ready) r.fn();
+  set_cpu(self);
 }
 
 void KernelCore::irq_restore(VcpuId v) {
@@ -71,11 +86,30 @@ void KernelCore::copy_page(Pfn dst, Pfn src) {
                          direct_va(src).value});
 }
 
-Pfn KernelCore::alloc_page(bool zeroed) {
+void KernelCore::kswapd() {
+  // Woken below the low watermark, kswapd reclaims until the high one. The only reclaimable
+  // memory the model has is what page-table page sources hold (their shrinkers), so the
+  // shrinkers are asked for the whole deficit at once; it runs here, on the allocating vCPU.
+  const uint64_t free = alloc_.free_pages();
+  if (free >= watermarks_.low) return;
+  const uint64_t got = pt_pages_->reclaim(watermarks_.high - free, ReclaimFrom::kKswapd);
+  ledger_.charge(sim::Event::kGuestReclaimPages, got);
+}
+
+Pfn KernelCore::try_alloc_page() {
   Pfn pfn = alloc_.alloc(0);
-  if (pfn == kInvalidPfn && pt_pages_->reclaim(64) > 0) {
-    pfn = alloc_.alloc(0);  // memory pressure: the page-table page source gave pages back
+  if (pfn == kInvalidPfn) {
+    // Direct reclaim: the allocation failed, so the shrinkers give back what they can.
+    const uint64_t got = pt_pages_->reclaim(kDirectReclaimPages, ReclaimFrom::kDirect);
+    ledger_.charge(sim::Event::kGuestReclaimPages, got);
+    if (got > 0) pfn = alloc_.alloc(0);
   }
+  if (pfn != kInvalidPfn) kswapd();
+  return pfn;
+}
+
+Pfn KernelCore::alloc_page(bool zeroed) {
+  const Pfn pfn = try_alloc_page();
   if (pfn == kInvalidPfn) {
     throw OutOfMemory("guest out of memory (" + std::to_string(layout_.nr_pages) + " pages)");
   }

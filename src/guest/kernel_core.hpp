@@ -13,6 +13,7 @@
 #include "guest/page_alloc.hpp"
 #include "guest/pt_pages.hpp"
 #include "guest/pv_ops.hpp"
+#include "guest/rcu.hpp"
 #include "sim/ledger.hpp"
 
 namespace pib::guest {
@@ -83,6 +84,16 @@ class KernelCore {
   // Page allocation for the kernel's own use (page tables, user pages): zeroed when asked,
   // through the direct map as __GFP_ZERO does. Throws OutOfMemory when the guest is out.
   Pfn alloc_page(bool zeroed);
+  // One page from the page allocator with reclaim (kswapd below the low watermark, direct
+  // reclaim when empty), or kInvalidPfn: for callers that handle failure themselves.
+  Pfn try_alloc_page();
+  const Watermarks& watermarks() const { return watermarks_; }
+
+  // RCU (guest/rcu.hpp): call_rcu on the current vCPU, and a quiescent state of vCPU `v`,
+  // which runs the callbacks whose grace period it ends (each on the vCPU that queued it).
+  Rcu& rcu() { return rcu_; }
+  void call_rcu(Rcu::Callback fn) { rcu_.call(cpu_, std::move(fn)); }
+  void rcu_quiescent(VcpuId v);
 
   // leave_mm on vCPU `v`: switch it to init_mm (set by the kernel; used by pv-ops' exit path).
   std::function<void(VcpuId)> leave_mm;
@@ -100,9 +111,12 @@ class KernelCore {
   PageAllocator alloc_;
   Mm init_mm_;
   std::unique_ptr<PtPageSource> pt_pages_;
+  Watermarks watermarks_;
+  Rcu rcu_;
   VcpuId cpu_ = 0;
   std::vector<const Mm*> loaded_mm_;
   void take_pending_interrupt(VcpuId v);
+  void kswapd();
   std::function<void(VcpuId)> irq_handler_;
   std::vector<uint32_t> irq_off_;  // local_irq_save depth per vCPU
 };

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "guest/page_alloc.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "common/error.hpp"
@@ -143,6 +145,22 @@ void PageAllocator::put(Pfn pfn) {
     p.refcount = 1;  // free() expects a live page
     free(pfn, 0);
   }
+}
+
+Watermarks Watermarks::linux_defaults(uint64_t managed_pages) {
+  // min_free_kbytes = sqrt(16 * lowmem in KiB), clamped to [128 KiB, 256 MiB].
+  const uint64_t kib = managed_pages * (kPageSize / 1024);
+  auto root = static_cast<uint64_t>(std::sqrt(static_cast<double>(kib * 16)));
+  while (root * root > kib * 16) --root;  // int_sqrt: the floor
+  while ((root + 1) * (root + 1) <= kib * 16) ++root;
+  const uint64_t min_kib = std::clamp<uint64_t>(root, 128, 262144);
+  Watermarks w;
+  w.min = min_kib / (kPageSize / 1024);
+  // The gap between watermarks: a quarter of min, or 0.1 % of the zone if that is more.
+  const uint64_t gap = std::max<uint64_t>(w.min / 4, managed_pages * 10 / 10000);
+  w.low = w.min + gap;
+  w.high = w.min + 2 * gap;
+  return w;
 }
 
 }  // namespace pib::guest

@@ -35,6 +35,17 @@ struct Page {
   bool operator==(const Page&) const = default;
 };
 
+// The zone watermarks Linux derives from the memory size (mm/page_alloc.c, 6.1:
+// calculate_min_free_kbytes and __setup_per_zone_wmarks with the default
+// watermark_scale_factor of 10): below `low` kswapd is woken and reclaims until `high`.
+struct Watermarks {
+  uint64_t min = 0;
+  uint64_t low = 0;
+  uint64_t high = 0;
+  // For one zone of `managed_pages` pages (all of the guest's free memory at boot).
+  static Watermarks linux_defaults(uint64_t managed_pages);
+};
+
 class PageAllocator {
  public:
   static constexpr unsigned kMaxOrder = 10;  // blocks of up to 4 MiB, as Linux's MAX_ORDER

@@ -258,15 +258,27 @@ void PageTables::finish(Gather& tlb) {
     }
   }
   for (const Pfn p : tlb.pages) k_.pages().put(p);
-  for (const auto& [pfn, level] : tlb.tables) {
-    sim::SpanScope span(k_.ledger(), free_span(level), /*counts_instance=*/false);
-    Page& pg = k_.pages().page(pfn);
-    if (pg.pinned) model_bug("freeing a table page that is still pinned");
-    k_.ledger().charge(free_event(level));
-    k_.pt_pages().free(pfn, table_kind(level));
+  if (!tlb.tables.empty() && k_.ops().tables_freed_after_grace_period()) {
+    // tlb_remove_table: the batch is freed by an RCU callback (tlb_remove_table_rcu), once no
+    // lockless walker can still be inside one of its tables.
+    k_.ledger().charge(sim::Event::kGuestRcuTables, tlb.tables.size());
+    KernelCore& core = k_;
+    core.call_rcu([&core, tables = std::move(tlb.tables)] { free_tables(core, tables); });
+  } else {
+    free_tables(k_, tlb.tables);
   }
   tlb.pages.clear();
   tlb.tables.clear();
+}
+
+void PageTables::free_tables(KernelCore& core, const std::vector<std::pair<Pfn, PtLevel>>& tables) {
+  for (const auto& [pfn, level] : tables) {
+    sim::SpanScope span(core.ledger(), free_span(level), /*counts_instance=*/false);
+    Page& pg = core.pages().page(pfn);
+    if (pg.pinned) model_bug("freeing a table page that is still pinned");
+    core.ledger().charge(free_event(level));
+    core.pt_pages().free(pfn, table_kind(level));
+  }
 }
 
 }  // namespace pib::guest

@@ -64,6 +64,8 @@ class PageTables {
 
  private:
   Pfn new_table(Mm& mm, PtLevel level);
+  // __tlb_remove_table for each: back to the page-table page source.
+  static void free_tables(KernelCore& core, const std::vector<std::pair<Pfn, PtLevel>>& tables);
   void zap_pte_range(Gather& tlb, Mm& mm, Pfn l1, Vaddr addr, Vaddr end);
   void free_pgd_range(Gather& tlb, Mm& mm, Vaddr addr, Vaddr end, Vaddr floor, Vaddr ceiling);
   void free_pud_range(Gather& tlb, Mm& mm, uint64_t slot, Vaddr addr, Vaddr end, Vaddr floor,

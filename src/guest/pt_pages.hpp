@@ -43,6 +43,12 @@ constexpr TableKind table_kind(PtLevel level) {
                                   : TableKind::kPgd;
 }
 
+// Who asks a source to give pages back: kswapd (free memory fell below the low watermark) or
+// direct reclaim (an allocation failed).
+enum class ReclaimFrom : uint8_t { kKswapd, kDirect };
+// How many pages one direct reclaim asks for (Linux's SWAP_CLUSTER_MAX batches reclaim by 32).
+inline constexpr uint64_t kDirectReclaimPages = 64;
+
 class PtPageSource {
  public:
   virtual ~PtPageSource() = default;
@@ -57,9 +63,10 @@ class PtPageSource {
   // Slab-constructor semantics: pages of this kind come out already constructed (and go back
   // in that state), so the caller skips the constructor.
   virtual bool constructed(TableKind kind) const = 0;
-  // Memory pressure: give back up to `pages` pages the source holds; returns how many.
-  virtual uint64_t reclaim(uint64_t pages) {
-    (void)pages;
+  // Memory pressure (its shrinker): give back up to `pages` pages the source holds; returns
+  // how many. Pages still waiting for an RCU grace period are not reclaimable.
+  virtual uint64_t reclaim(uint64_t pages, ReclaimFrom who) {
+    (void)pages, (void)who;
     return 0;
   }
   // Pages held, per kind, for reports (empty for a source that never holds any).

@@ -88,6 +88,10 @@ class PvOps {
   virtual void release_pt(Pfn page, PtLevel level) = 0;
   virtual void pgd_alloc(Mm& mm) = 0;  // after the kernel pgd page is allocated and zeroed
   virtual void pgd_free(Mm& mm) = 0;   // before the kernel pgd page is freed
+  // pv_ops.mmu.tlb_remove_table: whether freed L1-L3 tables reach the allocator only after an
+  // RCU grace period (Xen PV since Linux 4.14: its flush hypercall does not wait for lockless
+  // walkers running with interrupts off, as a native flush IPI does) or right after the flush.
+  virtual bool tables_freed_after_grace_period() const = 0;
   // A fully built address space is about to be used (end of dup_mmap, exec activation).
   virtual void enter_mmap(Mm& mm) = 0;
   // Start of exit_mmap, before any teardown.

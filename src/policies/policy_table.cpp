@@ -53,9 +53,19 @@ constexpr std::array kTable = {
              c.delta.pt_pages = pibooster_cache;
              c.delta.xen_validation = pibooster_validation;
            }},
+    Policy{"pibooster-fixed",
+           "PiBooster with fixed per-level watermarks instead of adaptive sizing ([pibooster] "
+           "low/high_watermark)",
+           [](GuestSystemConfig& c) {
+             c.pvops = PvOpsKind::kXen;
+             c.delta.pt_pages = pibooster_cache;
+             c.delta.xen_validation = pibooster_validation;
+             c.ptcache.adaptive = false;
+           }},
     Policy{"pibooster-2016",
-           "UNSOUND, for the DMA-adversary tests: pibooster with the pool interface as first "
-           "built (a frame counts as pooled before its IOTLB invalidation)",
+           "UNSOUND, kept to compare: PiBooster as first built (a frame counts as pooled before "
+           "its IOTLB invalidation; tables reused before an RCU grace period; no shrinker; fixed "
+           "watermarks)",
            [](GuestSystemConfig& c) {
              c.pvops = PvOpsKind::kXen;
              c.delta.pt_pages = pibooster_cache;
@@ -63,6 +73,9 @@ constexpr std::array kTable = {
                  [](const GuestSystemConfig&) -> std::unique_ptr<xen::ValidationPolicy> {
                return std::make_unique<pibooster::PtPoolValidation2016>();
              };
+             c.ptcache.rcu_reuse = false;
+             c.ptcache.shrinker = false;
+             c.ptcache.adaptive = false;
            }},
     Policy{"pibooster-cache-only", "ablation: the guest's page-table cache, Xen unchanged",
            [](GuestSystemConfig& c) {

@@ -99,6 +99,18 @@ const TomlSection<pibooster::PtCacheParams>& pibooster_section() {
               "refill_batch", 1, 4096, [](auto& p) -> auto& { return p.refill_batch; }),
           integer_key<P>(
               "release_batch", 1, 4096, [](auto& p) -> auto& { return p.release_batch; }),
+          bool_key<P>(
+              "rcu_reuse", [](auto& p) -> auto& { return p.rcu_reuse; }),
+          bool_key<P>(
+              "shrinker", [](auto& p) -> auto& { return p.shrinker; }),
+          bool_key<P>(
+              "adaptive", [](auto& p) -> auto& { return p.adaptive; }),
+          integer_key<P>(
+              "memory_cap", 1, 1u << 24, [](auto& p) -> auto& { return p.memory_cap; }),
+          integer_key<P>(
+              "epoch_ops", 1, 1u << 24, [](auto& p) -> auto& { return p.sizing.epoch_ops; }),
+          integer_key<P>(
+              "keep_pct", 0, 100, [](auto& p) -> auto& { return p.sizing.keep_pct; }),
       },
       [](const P& p) -> std::string {
         if (p.low_watermark < p.high_watermark && p.high_watermark <= p.capacity) return "";

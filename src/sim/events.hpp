@@ -141,6 +141,12 @@ enum class Event : std::size_t {
   // --- guest per-page work of copying and tearing down mappings ---
   kGuestForkPtes,
   kGuestZapPtes,
+  // --- guest RCU, reclaim and adaptive page-table caches ---
+  kGuestRcuGracePeriods,
+  kGuestRcuTables,
+  kGuestReclaimPages,
+  kGuestPtCacheRcuWait,
+  kGuestPtCacheResize,
   kCount
 };
 
@@ -282,6 +288,11 @@ inline constexpr std::array<EventInfo, kEventCount> kEventTable{{
   {Event::kGuestWakeups, "guest.timer.wakeups", "wakeups", "sleeping processes woken by an expired timer", Cost::kTally},
   {Event::kGuestForkPtes, "guest.fork.ptes", "ptes", "present PTEs of normal pages copied into a child at fork (page reference and rmap duplicated)", Cost::kWork},
   {Event::kGuestZapPtes, "guest.zap.ptes", "ptes", "present PTEs of normal pages unmapped (rmap and reference dropped: exit, munmap, exec)", Cost::kWork},
+  {Event::kGuestRcuGracePeriods, "guest.rcu.grace_periods", "periods", "RCU grace periods that ended with callbacks to run (every vCPU passed a quiescent state)", Cost::kTally},
+  {Event::kGuestRcuTables, "guest.rcu.tables", "pages", "page-table pages freed through an RCU callback (tlb_remove_table) instead of at once", Cost::kTally},
+  {Event::kGuestReclaimPages, "guest.reclaim.pages", "pages", "pages shrinkers gave back to the page allocator (kswapd below the low watermark, or direct reclaim)", Cost::kTally},
+  {Event::kGuestPtCacheRcuWait, "guest.ptcache.rcu_wait", "pages", "freed tables a page-table cache held back until an RCU grace period ended", Cost::kTally},
+  {Event::kGuestPtCacheResize, "guest.ptcache.resizes", "resizes", "changes of an adaptive page-table cache's target size (per level)", Cost::kTally},
 }};
 // clang-format on
 

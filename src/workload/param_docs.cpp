@@ -11,7 +11,7 @@ namespace pib::workload {
 namespace {
 
 // clang-format off
-constexpr std::array<ParamDoc, 26> kParamDocs{{
+constexpr std::array<ParamDoc, 28> kParamDocs{{
   {"parent_image", "lmbench-hello (unixbench.spawn: tiny-static)", "image", "built-in program the forking parent runs (tiny-static, lmbench-hello, sh)"},
   {"parent_stack_writes", "1", "pages", "stack pages the parent writes after each wait (breaks copy-on-write)"},
   {"parent_data_writes", "1", "pages", "pages of the parent's first writable data segment written after each wait"},
@@ -25,6 +25,8 @@ constexpr std::array<ParamDoc, 26> kParamDocs{{
   {"command_image", "sh", "image", "the dynamically linked utility each script command execs"},
   {"children", "100", "processes", "children forked and kept alive at once"},
   {"child_pages", "16", "pages", "anonymous pages each child writes while alive"},
+  {"burst", "32", "processes", "proc.fluctuating: children alive at once in each burst"},
+  {"lull", "64", "rounds", "proc.fluctuating: single fork+exit rounds after each burst"},
   {"pages", "256", "pages", "working set of the CPU-bound program"},
   {"rounds", "4", "passes", "passes over the working set per iteration"},
   {"packets", "512", "packets", "packets the NIC moves per iteration"},

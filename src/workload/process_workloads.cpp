@@ -274,6 +274,66 @@ class ForkPopulation final : public Workload {
   Pid parent_ = 0;
 };
 
+// Demand that comes and goes: each iteration is a burst — `burst` children forked and alive at
+// once, spread over the vCPUs, each writing `child_pages` pages — then a lull of `lull` single
+// fork+exit rounds. Page-table demand swings between the burst's hundreds of tables and the
+// lull's few, every iteration: the case a fixed-size cache handles worst.
+class Fluctuating final : public Workload {
+ public:
+  explicit Fluctuating(const Params& p)
+      : image_(p.str("parent_image", "lmbench-hello")),
+        burst_(p.u64("burst", 32)),
+        lull_(p.u64("lull", 64)),
+        child_pages_(p.u64("child_pages", 16)) {
+    if (burst_ == 0 || burst_ > 4096) throw InputError("proc.fluctuating: burst must be 1..4096");
+    if (lull_ > 1u << 20) throw InputError("proc.fluctuating: lull must be 0..1048576");
+    if (child_pages_ > 1u << 16) throw InputError("proc.fluctuating: child_pages must be 0..65536");
+  }
+  std::string operation() const override {
+    return "burst of " + std::to_string(burst_) + ", then " + std::to_string(lull_) + " fork+exit";
+  }
+  void setup(system::GuestSystem& sys) override {
+    Kernel& k = sys.kernel();
+    const Image img = guest::builtin_image(image_);
+    parent_ = k.spawn(img, 0);
+    k.run_startup(parent_, img);
+  }
+  void iteration(system::GuestSystem& sys) override {
+    Kernel& k = sys.kernel();
+    const uint32_t vcpus = k.core().nr_cpus();
+    std::vector<Pid> children;
+    for (uint64_t i = 0; i < burst_; ++i) {
+      const Pid c = k.fork(parent_);
+      k.migrate(c, static_cast<VcpuId>(i % vcpus));
+      touch_loop_pages(k, c, 1, 0);
+      if (child_pages_ != 0) {
+        const uint64_t a = k.mmap(c, guest::MapRequest::anonymous(child_pages_ * kPageSize));
+        for (uint64_t p = 0; p < child_pages_; ++p) k.store(c, a + p * kPageSize, p + 1);
+      }
+      children.push_back(c);
+      k.schedule(parent_);
+    }
+    at_peak(sys);
+    for (const Pid c : children) k.exit(c);
+    k.schedule(parent_);
+    touch_loop_pages(k, parent_, 1, 1);
+    for (uint64_t i = 0; i < lull_; ++i) {
+      const Pid c = k.fork(parent_);
+      touch_loop_pages(k, c, 1, 0);
+      k.exit(c);
+      k.schedule(parent_);
+      touch_loop_pages(k, parent_, 1, 1);
+    }
+  }
+
+ private:
+  std::string image_;
+  uint64_t burst_;
+  uint64_t lull_;
+  uint64_t child_pages_;
+  Pid parent_ = 0;
+};
+
 }  // namespace
 
 std::vector<WorkloadInfo> workload_catalog() {
@@ -300,6 +360,9 @@ std::vector<WorkloadInfo> workload_catalog() {
        "a parent forks N children that each write pages of their own and stay alive; then all "
        "exit",
        {"parent_image", "children", "child_pages"}},
+      {"proc.fluctuating",
+       "bursts then lulls: N children alive at once, then M single fork+exit rounds, repeated",
+       {"parent_image", "burst", "lull", "child_pages"}},
       {"cpu.touch",
        "a CPU-bound program passing over its working set (no system calls once warm)",
        {"pages", "rounds"}},
@@ -333,6 +396,7 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const Params& p
     if (auto io = make_io_workload(name, params)) return io;
     if (name == "cpu.touch") return std::make_unique<CpuTouch>(params);
     if (name == "proc.population") return std::make_unique<ForkPopulation>(params);
+    if (name == "proc.fluctuating") return std::make_unique<Fluctuating>(params);
     if (name == "lat_proc.fork") return std::make_unique<ForkExit>(params, "lmbench-hello");
     if (name == "unixbench.spawn") return std::make_unique<ForkExit>(params, "tiny-static");
     if (name == "lat_proc.exec") return std::make_unique<ForkExec>(params, false);

@@ -45,6 +45,7 @@ class NativePvOps final : public PvOps {
   void release_pt(Pfn, PtLevel) override {}
   void pgd_alloc(Mm&) override {}
   void pgd_free(Mm&) override {}
+  bool tables_freed_after_grace_period() const override { return false; }  // tlb_remove_page
   void enter_mmap(Mm&) override {}
   void exit_mmap(Mm&) override {}
 

@@ -70,6 +70,10 @@ class XenPvOps final : public PvOps, public PtPoolPort {
   void release_pt(Pfn page, PtLevel level) override;
   void pgd_alloc(Mm& mm) override;
   void pgd_free(Mm& mm) override;
+  // Linux 6's tlb_remove_table; the ≈4.12 generation predates RCU table freeing on x86 (4.14).
+  bool tables_freed_after_grace_period() const override {
+    return generation_ == LinuxGeneration::kLinux6;
+  }
   void enter_mmap(Mm& mm) override;
   void exit_mmap(Mm& mm) override;
 

@@ -63,7 +63,8 @@ class LinuxQuicklist final : public guest::PtPageSource {
 
   bool constructed(TableKind kind) const override { return kind == TableKind::kPgd; }
 
-  uint64_t reclaim(uint64_t pages) override {
+  uint64_t reclaim(uint64_t pages, guest::ReclaimFrom who) override {
+    if (who != guest::ReclaimFrom::kDirect) return 0;  // trimmed by its own rule, not kswapd
     uint64_t freed = 0;
     for (std::vector<Pfn>* list : {&tables_, &pgds_}) {
       while (freed < pages && !list->empty()) {

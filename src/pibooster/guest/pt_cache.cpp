@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "pibooster/guest/pt_cache.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "common/error.hpp"
@@ -9,14 +10,30 @@ namespace pib::pibooster {
 
 using guest::EntryRef;
 using guest::kUserPgdSlots;
+using guest::ReclaimFrom;
 using sim::Event;
+
+namespace {
+// L1-L3 tables are what lockless walkers may still be reading after they were unlinked; a pgd
+// is freed only once its mm is gone, and no walker can start from it any more.
+bool freed_through_rcu(TableKind kind) {
+  return kind == TableKind::kL1 || kind == TableKind::kL2 || kind == TableKind::kL3;
+}
+}  // namespace
 
 PageTableCache::PageTableCache(guest::KernelCore& core, PtCacheParams params,
                                guest::PtPoolPort& pool)
-    : core_(core), params_(params), pool_(pool) {
+    : core_(core),
+      params_(params),
+      pool_(pool),
+      levels_{Level(params.sizing), Level(params.sizing), Level(params.sizing),
+              Level(params.sizing), Level(params.sizing)} {
   if (params.refill_batch == 0 || params.release_batch == 0 || params.capacity == 0 ||
-      params.high_watermark > params.capacity || params.low_watermark >= params.high_watermark) {
-    throw InputError("ptcache: need 0 <= low < high <= capacity and non-zero batches");
+      params.high_watermark > params.capacity || params.low_watermark >= params.high_watermark ||
+      params.memory_cap == 0 || params.sizing.epoch_ops == 0 || params.sizing.keep_pct > 100) {
+    throw InputError(
+        "ptcache: need 0 <= low < high <= capacity, non-zero batches, memory_cap and epoch, "
+        "keep_pct <= 100");
   }
 }
 
@@ -27,31 +44,74 @@ void PageTableCache::make_template(Pfn pfn, TableKind kind) {
   guest::construct_table(core_, pfn, kind);
 }
 
+uint64_t PageTableCache::ready_total() const {
+  uint64_t n = 0;
+  for (const Level& l : levels_) n += l.ready.size();
+  return n;
+}
+
+uint64_t PageTableCache::owned() const {
+  uint64_t n = 0;
+  for (const Level& l : levels_) n += l.demand.in_use() + l.waiting + l.ready.size();
+  return n;
+}
+
+uint64_t PageTableCache::refill_size(TableKind kind) const {
+  if (!params_.adaptive) return params_.refill_batch;
+  // Up to the level's target in one batch (the page being allocated included), at least a
+  // refill batch, within the per-level capacity and the cap on all ready pages.
+  const Level& l = level(kind);
+  const uint64_t owned = l.demand.in_use() + l.waiting;  // in_use counts this allocation
+  const uint64_t deficit = l.demand.target() >= owned ? l.demand.target() - owned + 1 : 1;
+  uint64_t n = std::max<uint64_t>(params_.refill_batch, deficit);
+  n = std::min<uint64_t>(n,
+                         params_.capacity - std::min<uint64_t>(params_.capacity, l.ready.size()));
+  const uint64_t total = ready_total();
+  n = std::min<uint64_t>(n, params_.memory_cap > total ? params_.memory_cap - total : 0);
+  return std::max<uint64_t>(n, 1);
+}
+
 void PageTableCache::refill(TableKind kind) {
+  const uint64_t want = refill_size(kind);
   std::vector<Pfn> fresh;
-  for (uint32_t i = 0; i < params_.refill_batch; ++i) {
-    const Pfn p = core_.pages().alloc(0);
+  refilling_ = kind;
+  for (uint64_t i = 0; i < want; ++i) {
+    // With the shrinker, the allocation may reclaim (the other levels' ready pages included).
+    const Pfn p = params_.shrinker ? core_.try_alloc_page() : core_.pages().alloc(0);
     if (p == kInvalidPfn) break;
     make_template(p, kind);
     fresh.push_back(p);
   }
+  refilling_.reset();
   if (fresh.empty()) return;
   core_.ledger().charge(Event::kGuestPtCacheRefill, fresh.size());
   pool_.pool_add(fresh);  // one batch, one invalidation
-  auto& pool = pools_[static_cast<std::size_t>(kind)];
-  pool.insert(pool.end(), fresh.begin(), fresh.end());
+  auto& ready = level(kind).ready;
+  ready.insert(ready.end(), fresh.begin(), fresh.end());
+  peak_owned_ = std::max(peak_owned_, owned());
 }
 
 Pfn PageTableCache::alloc(TableKind kind) {
-  auto& pool = pools_[static_cast<std::size_t>(kind)];
+  Level& l = level(kind);
   core_.ledger().charge(Event::kGuestPtCacheOp);
-  const bool miss = pool.empty();
+  const bool miss = l.ready.empty();
   core_.ledger().charge(miss ? Event::kGuestPtCacheMiss : Event::kGuestPtCacheHit);
-  if (pool.size() <= params_.low_watermark) refill(kind);
-  if (pool.empty())
+  // Demand is tracked in both sizing modes (for reports); only adaptive sizing acts on it.
+  const bool resized = l.demand.on_alloc();
+  uint64_t demand = 0;
+  for (const Level& each : levels_) demand += each.demand.in_use() + each.waiting;
+  peak_demand_ = std::max(peak_demand_, demand);
+  if (params_.adaptive) {
+    if (resized) core_.ledger().charge(Event::kGuestPtCacheResize);
+    if (miss) refill(kind);
+  } else if (l.ready.size() <= params_.low_watermark) {
+    refill(kind);
+  }
+  if (l.ready.empty()) {
     throw guest::OutOfMemory("guest out of memory (page-table cache cannot refill)");
-  const Pfn p = pool.back();
-  pool.pop_back();
+  }
+  const Pfn p = l.ready.back();
+  l.ready.pop_back();
   return p;
 }
 
@@ -74,21 +134,55 @@ void PageTableCache::make_clean(Pfn pfn, TableKind kind) {
 }
 
 void PageTableCache::free(Pfn pfn, TableKind kind) {
-  auto& pool = pools_[static_cast<std::size_t>(kind)];
   core_.ledger().charge(Event::kGuestPtCacheOp);
+  if (level(kind).demand.on_free() && params_.adaptive) {
+    core_.ledger().charge(Event::kGuestPtCacheResize);
+  }
+  if (params_.rcu_reuse && freed_through_rcu(kind) &&
+      !core_.ops().tables_freed_after_grace_period()) {
+    // This kernel frees tables at once: the cache waits for the grace period itself.
+    level(kind).waiting++;
+    core_.ledger().charge(Event::kGuestPtCacheRcuWait);
+    core_.call_rcu([this, pfn, kind] {
+      level(kind).waiting--;
+      accept(pfn, kind);
+    });
+    return;
+  }
+  accept(pfn, kind);
+}
+
+void PageTableCache::accept(Pfn pfn, TableKind kind) {
+  Level& l = level(kind);
   make_clean(pfn, kind);
   pool_.pool_add({pfn});  // no-op if still pooled
-  pool.push_back(pfn);
-  if (pool.size() > params_.high_watermark) {
-    release(kind,
-            std::min<std::size_t>(params_.release_batch, pool.size() - params_.high_watermark));
+  l.ready.push_back(pfn);
+  trim(kind);
+}
+
+void PageTableCache::trim(TableKind kind) {
+  Level& l = level(kind);
+  if (!params_.adaptive) {
+    if (l.ready.size() > params_.high_watermark) {
+      release(kind, std::min<std::size_t>(params_.release_batch,
+                                          l.ready.size() - params_.high_watermark));
+    }
+    return;
   }
+  // Shrink in one batch once the level holds a release batch more than its target, or when
+  // all levels together exceed the memory cap.
+  const uint64_t keep = std::min<uint64_t>(l.demand.ready_target(), params_.capacity);
+  uint64_t excess = l.ready.size() > keep + params_.release_batch ? l.ready.size() - keep : 0;
+  const uint64_t total = ready_total();
+  if (total > params_.memory_cap) excess = std::max(excess, total - params_.memory_cap);
+  excess = std::min<uint64_t>(excess, l.ready.size());
+  if (excess != 0) release(kind, excess);
 }
 
 void PageTableCache::release(TableKind kind, std::size_t count) {
-  auto& pool = pools_[static_cast<std::size_t>(kind)];
-  std::vector<Pfn> out(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(count));
-  pool.erase(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(count));
+  auto& ready = level(kind).ready;
+  std::vector<Pfn> out(ready.begin(), ready.begin() + static_cast<std::ptrdiff_t>(count));
+  ready.erase(ready.begin(), ready.begin() + static_cast<std::ptrdiff_t>(count));
   pool_.pool_remove(out);  // DMA back, one batch
   for (const Pfn p : out) {
     core_.pages().page(p).pt_level = guest::PtLevel::kNone;
@@ -97,13 +191,19 @@ void PageTableCache::release(TableKind kind, std::size_t count) {
   core_.ledger().charge(Event::kGuestPtCacheRelease, out.size());
 }
 
-uint64_t PageTableCache::reclaim(uint64_t pages) {
+uint64_t PageTableCache::reclaim(uint64_t pages, ReclaimFrom who) {
+  // Without the shrinker only an allocation that failed outright gets pages back.
+  if (!params_.shrinker && who != ReclaimFrom::kDirect) return 0;
   uint64_t freed = 0;
-  for (std::size_t l = 0; l < guest::kTableKinds && freed < pages; ++l) {
-    const std::size_t n = std::min<std::size_t>(pools_[l].size(), pages - freed);
+  for (std::size_t k = 0; k < guest::kTableKinds && freed < pages; ++k) {
+    const auto kind = static_cast<TableKind>(k);
+    if (refilling_ == kind) continue;
+    Level& l = levels_[k];
+    const std::size_t n = std::min<std::size_t>(l.ready.size(), pages - freed);
     if (n == 0) continue;
-    release(static_cast<TableKind>(l), n);
+    release(kind, n);
     freed += n;
+    if (params_.adaptive) l.demand.clamp_target(l.demand.in_use() + l.ready.size() + l.waiting);
   }
   return freed;
 }
@@ -112,7 +212,7 @@ std::vector<std::pair<std::string, uint64_t>> PageTableCache::held() const {
   std::vector<std::pair<std::string, uint64_t>> out;
   for (std::size_t k = 0; k < guest::kTableKinds; ++k) {
     out.emplace_back(std::string(guest::table_kind_name(static_cast<TableKind>(k))),
-                     pools_[k].size());
+                     levels_[k].ready.size());
   }
   return out;
 }
