@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "sim/ledger.hpp"
 
 namespace pib::pibooster {
 
@@ -18,6 +19,11 @@ namespace {
 // is freed only once its mm is gone, and no walker can start from it any more.
 bool freed_through_rcu(TableKind kind) {
   return kind == TableKind::kL1 || kind == TableKind::kL2 || kind == TableKind::kL3;
+}
+sim::Span free_span(TableKind kind) {
+  return kind == TableKind::kL1   ? sim::Span::kPtFreeL1
+         : kind == TableKind::kL2 ? sim::Span::kPtFreeL2
+                                  : sim::Span::kPtFreeL3;
 }
 }  // namespace
 
@@ -144,6 +150,9 @@ void PageTableCache::free(Pfn pfn, TableKind kind) {
     level(kind).waiting++;
     core_.ledger().charge(Event::kGuestPtCacheRcuWait);
     core_.call_rcu([this, pfn, kind] {
+      // Still the table's free: its work counts in the level's free span, as it would have
+      // without the wait.
+      sim::SpanScope span(core_.ledger(), free_span(kind), /*counts_instance=*/false);
       level(kind).waiting--;
       accept(pfn, kind);
     });
