@@ -35,6 +35,12 @@ std::unique_ptr<guest::PtPageSource> pibooster_cache_without_pool(const DeltaCon
 std::unique_ptr<xen::ValidationPolicy> pibooster_validation(const GuestSystemConfig&) {
   return std::make_unique<pibooster::PtPoolValidation>();
 }
+// The whole design; its variants below change one part of it.
+void use_pibooster(GuestSystemConfig& c) {
+  c.pvops = PvOpsKind::kXen;
+  c.delta.pt_pages = pibooster_cache;
+  c.delta.xen_validation = pibooster_validation;
+}
 
 constexpr std::array kTable = {
     Policy{"baseline", "Xen PV guest with Linux's Xen paths (the system PiBooster improves on)",
@@ -48,18 +54,12 @@ constexpr std::array kTable = {
              c.iommu = xen::IommuMode::kNone;
            }},
     Policy{"pibooster", "Xen PV with PiBooster: the page-table cache and fine-grained validation",
-           [](GuestSystemConfig& c) {
-             c.pvops = PvOpsKind::kXen;
-             c.delta.pt_pages = pibooster_cache;
-             c.delta.xen_validation = pibooster_validation;
-           }},
+           use_pibooster},
     Policy{"pibooster-fixed",
            "PiBooster with fixed per-level watermarks instead of adaptive sizing ([pibooster] "
            "low/high_watermark)",
            [](GuestSystemConfig& c) {
-             c.pvops = PvOpsKind::kXen;
-             c.delta.pt_pages = pibooster_cache;
-             c.delta.xen_validation = pibooster_validation;
+             use_pibooster(c);
              c.ptcache.adaptive = false;
            }},
     Policy{"pibooster-2016",
@@ -67,8 +67,7 @@ constexpr std::array kTable = {
            "its IOTLB invalidation; tables reused before an RCU grace period; no shrinker; fixed "
            "watermarks)",
            [](GuestSystemConfig& c) {
-             c.pvops = PvOpsKind::kXen;
-             c.delta.pt_pages = pibooster_cache;
+             use_pibooster(c);
              c.delta.xen_validation =
                  [](const GuestSystemConfig&) -> std::unique_ptr<xen::ValidationPolicy> {
                return std::make_unique<pibooster::PtPoolValidation2016>();

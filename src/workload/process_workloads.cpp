@@ -36,6 +36,27 @@ void touch_loop_pages(Kernel& k, Pid pid, uint64_t stack_pages, uint64_t data_pa
   }
 }
 
+// A parent process running `image`: spawned on vCPU 0, its start-up done.
+Pid start_parent(Kernel& k, const std::string& image) {
+  const Image img = guest::builtin_image(image);
+  const Pid p = k.spawn(img, 0);
+  k.run_startup(p, img);
+  return p;
+}
+
+// A child of `parent` that stays alive: moved to vCPU `cpu`, it returns from fork() and writes
+// `pages` pages of an anonymous area of its own.
+Pid fork_live_child(Kernel& k, Pid parent, uint64_t pages, VcpuId cpu = 0) {
+  const Pid c = k.fork(parent);
+  k.migrate(c, cpu);
+  touch_loop_pages(k, c, 1, 0);  // fork() returning in the child
+  if (pages != 0) {
+    const uint64_t a = k.mmap(c, guest::MapRequest::anonymous(pages * kPageSize));
+    for (uint64_t p = 0; p < pages; ++p) k.store(c, a + p * kPageSize, p + 1);
+  }
+  return c;
+}
+
 struct Common {
   std::string parent_image;
   uint64_t parent_stack_writes;
@@ -239,23 +260,12 @@ class ForkPopulation final : public Workload {
   std::string operation() const override {
     return std::to_string(children_) + " live children, then exit";
   }
-  void setup(system::GuestSystem& sys) override {
-    Kernel& k = sys.kernel();
-    const Image img = guest::builtin_image(image_);
-    parent_ = k.spawn(img, 0);
-    k.run_startup(parent_, img);
-  }
+  void setup(system::GuestSystem& sys) override { parent_ = start_parent(sys.kernel(), image_); }
   void iteration(system::GuestSystem& sys) override {
     Kernel& k = sys.kernel();
     std::vector<Pid> children;
     for (uint64_t i = 0; i < children_; ++i) {
-      const Pid c = k.fork(parent_);
-      touch_loop_pages(k, c, 1, 0);  // fork() returning in the child
-      if (child_pages_ != 0) {
-        const uint64_t a = k.mmap(c, guest::MapRequest::anonymous(child_pages_ * kPageSize));
-        for (uint64_t p = 0; p < child_pages_; ++p) k.store(c, a + p * kPageSize, p + 1);
-      }
-      children.push_back(c);
+      children.push_back(fork_live_child(k, parent_, child_pages_));
       k.schedule(parent_);
     }
     at_peak(sys);
@@ -292,25 +302,14 @@ class Fluctuating final : public Workload {
   std::string operation() const override {
     return "burst of " + std::to_string(burst_) + ", then " + std::to_string(lull_) + " fork+exit";
   }
-  void setup(system::GuestSystem& sys) override {
-    Kernel& k = sys.kernel();
-    const Image img = guest::builtin_image(image_);
-    parent_ = k.spawn(img, 0);
-    k.run_startup(parent_, img);
-  }
+  void setup(system::GuestSystem& sys) override { parent_ = start_parent(sys.kernel(), image_); }
   void iteration(system::GuestSystem& sys) override {
     Kernel& k = sys.kernel();
     const uint32_t vcpus = k.core().nr_cpus();
     std::vector<Pid> children;
     for (uint64_t i = 0; i < burst_; ++i) {
-      const Pid c = k.fork(parent_);
-      k.migrate(c, static_cast<VcpuId>(i % vcpus));
-      touch_loop_pages(k, c, 1, 0);
-      if (child_pages_ != 0) {
-        const uint64_t a = k.mmap(c, guest::MapRequest::anonymous(child_pages_ * kPageSize));
-        for (uint64_t p = 0; p < child_pages_; ++p) k.store(c, a + p * kPageSize, p + 1);
-      }
-      children.push_back(c);
+      // The burst spreads over the vCPUs.
+      children.push_back(fork_live_child(k, parent_, child_pages_, static_cast<VcpuId>(i % vcpus)));
       k.schedule(parent_);
     }
     at_peak(sys);
