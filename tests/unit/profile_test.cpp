@@ -94,7 +94,8 @@ TEST(CostProfile, EveryRangeHoldsItsValueAndNamesADistribution) {
 }
 
 TEST(CostProfile, TheIotlbInvalidationRangeIsTheSourcesThreeHundredToThreeThousand) {
-  const UnitCost& u = find_profile("paper-era-server").unit(sim::Event::kHwIotlbInvPage);
+  const CostProfile profile = find_profile("paper-era-server");  // unit() refers into it
+  const UnitCost& u = profile.unit(sim::Event::kHwIotlbInvPage);
   EXPECT_EQ(u.low, 300);
   EXPECT_EQ(u.high, 3000);
   EXPECT_EQ(u.dist, Dist::kLogUniform);
