@@ -2,6 +2,7 @@
 #include "pibooster/xen/pt_pool_validation.hpp"
 
 #include "abi/hypercall.hpp"
+#include "pibooster/xen/pool_arguments.hpp"
 #include "xen/hypervisor.hpp"
 
 namespace pib::pibooster {
@@ -23,14 +24,10 @@ std::optional<int64_t> PtPoolValidation::extension_op(xen::Hypervisor& xen, uint
 }
 
 int64_t PtPoolValidation::add(xen::Hypervisor& xen, Mfn mfn, xen::Domain& d, VcpuId vcpu) {
-  if (!xen.frame_table().valid(mfn)) return abi::err::kEINVAL;
-  PageInfo& pg = xen.policy_frame(mfn);
-  if (pg.owner != d.id || !pg.allocated) return abi::err::kEPERM;  // not the guest's frame
-  if (pg.dma_revoked) return abi::err::kEEXIST;                    // double insert
-  // Only frames that are not in use with another fixed type (descriptor tables and the like).
-  if (pg.type != PageType::kWritable && pg.type != PageType::kNone && !is_pt_type(pg.type)) {
-    return abi::err::kEINVAL;
+  if (const int64_t refused = pool_add_refusal(xen, mfn, d); refused != abi::err::kOk) {
+    return refused;
   }
+  PageInfo& pg = xen.policy_frame(mfn);
   // Pool state and the pending mark change together, before the entry is cleared: from here
   // to the invalidation the frame is in the pool but not yet revoked.
   pg.dma_revoked = true;
@@ -47,12 +44,10 @@ int64_t PtPoolValidation::add(xen::Hypervisor& xen, Mfn mfn, xen::Domain& d, Vcp
 }
 
 int64_t PtPoolValidation::remove(xen::Hypervisor& xen, Mfn mfn, xen::Domain& d, VcpuId vcpu) {
-  if (!xen.frame_table().valid(mfn)) return abi::err::kEINVAL;
+  if (const int64_t refused = pool_remove_refusal(xen, mfn, d); refused != abi::err::kOk) {
+    return refused;
+  }
   const PageInfo& pg = xen.frame_table()[mfn];
-  if (pg.owner != d.id || !pg.allocated) return abi::err::kEPERM;
-  if (!pg.dma_revoked) return abi::err::kENOENT;  // not pooled (double remove)
-  // Restoring DMA to a frame in use as a page table is refused.
-  if (is_pt_type(pg.type) && pg.type_count > 0) return abi::err::kEBUSY;
   if (!d.need_iommu_sync() || pg.type != PageType::kWritable) {
     // No mapping comes back: the normal type-change hook maps the frame on its next writable
     // type. An invalidation still in flight completes first, or a cached translation would

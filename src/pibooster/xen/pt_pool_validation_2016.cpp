@@ -2,6 +2,7 @@
 #include "pibooster/xen/pt_pool_validation_2016.hpp"
 
 #include "abi/hypercall.hpp"
+#include "pibooster/xen/pool_arguments.hpp"
 #include "xen/hypervisor.hpp"
 
 namespace pib::pibooster {
@@ -24,13 +25,10 @@ std::optional<int64_t> PtPoolValidation2016::extension_op(xen::Hypervisor& xen, 
 }
 
 int64_t PtPoolValidation2016::add(xen::Hypervisor& xen, Mfn mfn, xen::Domain& d) {
-  if (!xen.frame_table().valid(mfn)) return abi::err::kEINVAL;
-  PageInfo& pg = xen.policy_frame(mfn);
-  if (pg.owner != d.id || !pg.allocated) return abi::err::kEPERM;  // not the guest's frame
-  if (pg.dma_revoked) return abi::err::kEEXIST;                    // double insert
-  if (pg.type != PageType::kWritable && pg.type != PageType::kNone && !is_pt_type(pg.type)) {
-    return abi::err::kEINVAL;
+  if (const int64_t refused = pool_add_refusal(xen, mfn, d); refused != abi::err::kOk) {
+    return refused;
   }
+  PageInfo& pg = xen.policy_frame(mfn);
   // The flaw: "pooled" (type changes skip the IOMMU) before the invalidation below completes.
   pg.dma_revoked = true;
   if (d.need_iommu_sync() && xen.iommu_clear(d, mfn)) unmapped_.push_back(mfn);
@@ -39,11 +37,10 @@ int64_t PtPoolValidation2016::add(xen::Hypervisor& xen, Mfn mfn, xen::Domain& d)
 }
 
 int64_t PtPoolValidation2016::remove(xen::Hypervisor& xen, Mfn mfn, xen::Domain& d) {
-  if (!xen.frame_table().valid(mfn)) return abi::err::kEINVAL;
+  if (const int64_t refused = pool_remove_refusal(xen, mfn, d); refused != abi::err::kOk) {
+    return refused;
+  }
   PageInfo& pg = xen.policy_frame(mfn);
-  if (pg.owner != d.id || !pg.allocated) return abi::err::kEPERM;
-  if (!pg.dma_revoked) return abi::err::kENOENT;  // not pooled (double remove)
-  if (is_pt_type(pg.type) && pg.type_count > 0) return abi::err::kEBUSY;
   // The flaw: the type is read here and no type reference is held from here to the remap.
   const bool remap = d.need_iommu_sync() && pg.type == PageType::kWritable;
   pg.dma_revoked = false;
