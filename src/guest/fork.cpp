@@ -13,8 +13,9 @@ Pid Kernel::fork(Pid parent_pid) {
   Task& parent = task_mut(parent_pid);
   enter(parent);
   core_.ledger().charge(sim::Event::kGuestFork);
-  std::shared_ptr<Mm> child_mm = mm_alloc();
+  std::shared_ptr<Mm> child_mm = mm_alloc(parent.mm.get());
   dup_mmap(*child_mm, *parent.mm);
+  child_mm->copy_of = nullptr;
   const Pid pid = next_pid_++;
   Task child;
   child.pid = pid;

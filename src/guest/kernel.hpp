@@ -154,7 +154,8 @@ class Kernel {
   void preempt_point(VcpuId v);       // runs woken pollers if the vCPU must reschedule
 
   // address spaces (mm.cpp)
-  std::shared_ptr<Mm> mm_alloc();
+  // copy_of: the mm fork copies into the new one (nullptr for exec).
+  std::shared_ptr<Mm> mm_alloc(const Mm* copy_of = nullptr);
   void pgd_free(Mm& mm);
   void mmput(const std::shared_ptr<Mm>& mm);
   void exit_mmap(Mm& mm);

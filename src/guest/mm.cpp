@@ -9,14 +9,15 @@
 
 namespace pib::guest {
 
-std::shared_ptr<Mm> Kernel::mm_alloc() {
+std::shared_ptr<Mm> Kernel::mm_alloc(const Mm* copy_of) {
   auto mm = std::make_shared<Mm>();
   mm->id = next_mm_id_++;
+  mm->copy_of = copy_of;
   sim::SpanScope span(core_.ledger(), sim::Span::kPgdAlloc);
   // pgd_alloc: a zeroed pgd page, the platform's part (Xen: the user pgd), then pgd_ctor copies
   // the kernel half from swapper_pg_dir — unless the source hands out constructed pgds.
   PtPageSource& source = core_.pt_pages();
-  mm->pgd = source.alloc(TableKind::kPgd);
+  mm->pgd = source.alloc(TableKind::kPgd, *mm);
   core_.pages().page(mm->pgd).pt_level = PtLevel::kPgd;
   core_.ledger().charge(sim::Event::kGuestPgdAlloc);
   core_.ops().pgd_alloc(*mm);
@@ -27,7 +28,8 @@ std::shared_ptr<Mm> Kernel::mm_alloc() {
 }
 
 void Kernel::pgd_free(Mm& mm) {
-  if (core_.pages().page(mm.pgd).pinned) model_bug("pgd_free of a pinned pgd");
+  const Page& pg = core_.pages().page(mm.pgd);
+  if (pg.pinned && !pg.kept_pinned) model_bug("pgd_free of a pinned pgd");
   sim::SpanScope span(core_.ledger(), sim::Span::kPgdFree);
   core_.ops().pgd_free(mm);
   core_.pt_pages().free(mm.pgd, TableKind::kPgd);

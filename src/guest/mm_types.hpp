@@ -70,6 +70,8 @@ struct Mm {
       pt_pages{};        // page-table pages below the pgd, by level 1..3 (index 0 unused)
   uint32_t users = 1;    // mm_users
   uint64_t cpumask = 0;  // vCPUs that have this mm loaded (mm_cpumask)
+  // While dup_mmap builds this mm: the mm it copies (for sources that shape tables by it).
+  const Mm* copy_of = nullptr;
 
   const Vma* find_vma(uint64_t va) const {
     auto it = vmas.upper_bound(va);

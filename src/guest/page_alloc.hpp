@@ -27,7 +27,10 @@ struct Page {
   uint32_t mapcount = 0;    // user PTEs mapping this page
   bool pinned = false;      // PG_pinned: Xen has it as a validated, read-only page table
   bool dma_pooled = false;  // PiBooster: in the hypervisor's page-table pool (revoked from DMA)
-  bool anon = false;        // anonymous (not page cache)
+  // Its page-table source keeps it pinned and read-only between uses (XenoLinux-style caches of
+  // validated tables): the pv hooks leave its type alone and entries change only through Xen.
+  bool kept_pinned = false;
+  bool anon = false;  // anonymous (not page cache)
   bool page_cache = false;
   PtLevel pt_level = PtLevel::kNone;
   Pfn user_pgd = kInvalidPfn;  // for a kernel pgd page: its user pgd (page->private)

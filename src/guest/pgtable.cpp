@@ -49,7 +49,7 @@ std::optional<EntryRef> PageTables::lookup(const Mm& mm, Vaddr va) {
 
 Pfn PageTables::new_table(Mm& mm, PtLevel level) {
   // GFP_PGTABLE_USER: a zeroed page (through the direct map), or a ready one, from the source.
-  const Pfn pfn = k_.pt_pages().alloc(table_kind(level));
+  const Pfn pfn = k_.pt_pages().alloc(table_kind(level), mm);
   k_.pages().page(pfn).pt_level = level;
   k_.ledger().charge(alloc_event(level));
   mm.pt_pages[static_cast<unsigned>(level)]++;
@@ -275,7 +275,7 @@ void PageTables::free_tables(KernelCore& core, const std::vector<std::pair<Pfn, 
   for (const auto& [pfn, level] : tables) {
     sim::SpanScope span(core.ledger(), free_span(level), /*counts_instance=*/false);
     Page& pg = core.pages().page(pfn);
-    if (pg.pinned) model_bug("freeing a table page that is still pinned");
+    if (pg.pinned && !pg.kept_pinned) model_bug("freeing a table page that is still pinned");
     core.ledger().charge(free_event(level));
     core.pt_pages().free(pfn, table_kind(level));
   }

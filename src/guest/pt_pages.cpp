@@ -19,7 +19,7 @@ void construct_table(KernelCore& core, Pfn pfn, TableKind kind) {
   }
 }
 
-Pfn PageAllocatorSource::alloc(TableKind kind) {
+Pfn PageAllocatorSource::alloc(TableKind kind, const Mm& /*mm*/) {
   (void)kind;
   return core_.alloc_page(true);
 }

@@ -54,11 +54,13 @@ class PtPageSource {
   virtual ~PtPageSource() = default;
   virtual std::string_view name() const = 0;
 
-  // A page for a new table of `kind`, all entries zero, except where constructed(kind): then
-  // a pgd already has its kernel half and a user pgd its vsyscall slot. Throws OutOfMemory.
-  virtual Pfn alloc(TableKind kind) = 0;
-  // A table the kernel no longer uses: the pv hooks have released it (writable, unpinned) and
-  // the teardown has cleared the entries it knew of.
+  // A page for a new table of `kind` in `mm`, all entries zero, except where constructed(kind):
+  // then a pgd already has its kernel half and a user pgd its vsyscall slot. The page is
+  // writable, unless the source marks it kept_pinned (then it is validated at its level and
+  // read-only, and stays so when freed). Throws OutOfMemory.
+  virtual Pfn alloc(TableKind kind, const Mm& mm) = 0;
+  // A table the kernel no longer uses: the pv hooks have released it (writable, unpinned, unless
+  // kept_pinned) and the teardown has cleared the entries it knew of.
   virtual void free(Pfn pfn, TableKind kind) = 0;
   // Slab-constructor semantics: pages of this kind come out already constructed (and go back
   // in that state), so the caller skips the constructor.
@@ -82,7 +84,7 @@ class PageAllocatorSource final : public PtPageSource {
  public:
   explicit PageAllocatorSource(KernelCore& core) : core_(core) {}
   std::string_view name() const override { return "page-allocator"; }
-  Pfn alloc(TableKind kind) override;
+  Pfn alloc(TableKind kind, const Mm& mm) override;
   void free(Pfn pfn, TableKind kind) override;
   bool constructed(TableKind kind) const override {
     (void)kind;

@@ -7,7 +7,10 @@
 #include <array>
 
 #include "common/error.hpp"
+#include "cost/cost_model.hpp"
+#include "pibooster/guest/hybrid_source.hpp"
 #include "pibooster/guest/per_tree_dma_pool.hpp"
+#include "pibooster/guest/pinned_cache.hpp"
 #include "pibooster/guest/pt_cache.hpp"
 #include "pibooster/xen/pt_pool_validation.hpp"
 #include "pibooster/xen/pt_pool_validation_2016.hpp"
@@ -20,6 +23,8 @@ std::unique_ptr<guest::PtPageSource> make_linux_quicklist(guest::KernelCore& cor
 namespace pib::policies {
 
 namespace {
+
+constexpr const char* kDefaultDesignProfile = "paper-era-server";
 
 using system::DeltaContext;
 using system::GuestSystemConfig;
@@ -34,6 +39,18 @@ std::unique_ptr<guest::PtPageSource> pibooster_cache_without_pool(const DeltaCon
 }
 std::unique_ptr<xen::ValidationPolicy> pibooster_validation(const GuestSystemConfig&) {
   return std::make_unique<pibooster::PtPoolValidation>();
+}
+// Tables kept pinned between uses (XenoLinux 2.4's quicklists), sized by [pibooster].
+pibooster::PinnedCacheParams pinned_params(const GuestSystemConfig& c) {
+  return pibooster::PinnedCacheParams{.refill_batch = c.ptcache.refill_batch,
+                                      .high_watermark = c.ptcache.high_watermark,
+                                      .release_batch = c.ptcache.release_batch,
+                                      .rcu_reuse = c.ptcache.rcu_reuse};
+}
+// The profile a cost-driven design decides by: the run's, else the default one.
+std::array<double, sim::kEventCount> design_costs(const GuestSystemConfig& c) {
+  if (c.design_costs) return *c.design_costs;
+  return cost::unit_costs(cost::find_profile(kDefaultDesignProfile));
 }
 // The whole design; its variants below change one part of it.
 void use_pibooster(GuestSystemConfig& c) {
@@ -90,6 +107,29 @@ constexpr std::array kTable = {
                return std::make_unique<pibooster::PerTreeDmaPool>(ctx.pool);
              };
              c.delta.xen_validation = pibooster_validation;
+           }},
+    Policy{"xenolinux-quicklist",
+           "XenoLinux 2.4's quicklists: tables cached pinned, read-only and empty per level, "
+           "entries validated one by one; Xen unchanged",
+           [](GuestSystemConfig& c) {
+             c.pvops = PvOpsKind::kXen;
+             c.delta.pt_pages =
+                 [](const DeltaContext& ctx) -> std::unique_ptr<guest::PtPageSource> {
+               return std::make_unique<pibooster::PinnedTableCache>(
+                   ctx.core, pinned_params(ctx.config), ctx.pin, ctx.no_pool);
+             };
+           }},
+    Policy{"pibooster-plus",
+           "PiBooster's pool under two caches: sparse trees from pinned tables (no pin, no "
+           "unpin), dense ones writable and pinned as a tree; threshold from the cost profile",
+           [](GuestSystemConfig& c) {
+             use_pibooster(c);
+             c.delta.pt_pages =
+                 [](const DeltaContext& ctx) -> std::unique_ptr<guest::PtPageSource> {
+               return std::make_unique<pibooster::HybridTableSource>(
+                   ctx.core, ctx.config.ptcache, pinned_params(ctx.config), ctx.pin, ctx.pool,
+                   pibooster::DensityThreshold::from_costs(design_costs(ctx.config)));
+             };
            }},
     Policy{"linux-quicklist",
            "Linux's pre-5.4 quicklists on Xen PV: freed tables kept zeroed per level, trimmed, Xen "

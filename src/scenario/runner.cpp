@@ -90,6 +90,7 @@ system::GuestSystemConfig system_config(const Scenario& scenario, const std::str
                                         const cost::CostProfile& profile) {
   system::GuestSystemConfig cfg = scenario.system;
   if (cfg.hz != 0) cfg.clock = cost::unit_costs(profile);
+  cfg.design_costs = cost::unit_costs(profile);
   const workload::WorkloadInfo info = workload::workload_info(scenario.workload.name);
   cfg.nic = info.nic;
   cfg.disk = info.disk;

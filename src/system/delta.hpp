@@ -13,6 +13,7 @@
 #include "guest/kernel_core.hpp"
 #include "guest/pt_pages.hpp"
 #include "guest/pt_pool_port.hpp"
+#include "guest/table_pin_port.hpp"
 #include "xen/validation_policy.hpp"
 
 namespace pib::system {
@@ -21,12 +22,14 @@ struct GuestSystemConfig;
 
 // What a guest-side factory may build on: the kernel, the platform's page-table pool (the Xen
 // pv-ops; a pool that does nothing on bare metal), a pool that does nothing (for a design that
-// leaves DMA to Xen's type changes) and the whole configuration (its knobs). All outlive what
-// the factory builds.
+// leaves DMA to Xen's type changes), the platform's way to keep tables pinned between uses
+// (refuses on bare metal) and the whole configuration (its knobs). All outlive what the factory
+// builds.
 struct DeltaContext {
   guest::KernelCore& core;
   guest::PtPoolPort& pool;
   guest::PtPoolPort& no_pool;
+  guest::TablePinPort& pin;
   const GuestSystemConfig& config;
 };
 

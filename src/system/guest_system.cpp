@@ -100,7 +100,9 @@ void GuestSystem::install_adversary() {
 void GuestSystem::install_delta() {
   guest::PtPoolPort& pool = xen_ops_ != nullptr ? static_cast<guest::PtPoolPort&>(*xen_ops_)
                                                 : static_cast<guest::PtPoolPort&>(no_pool_);
-  const DeltaContext ctx{kernel_->core(), pool, no_pool_, config_};
+  guest::TablePinPort& pin = xen_ops_ != nullptr ? static_cast<guest::TablePinPort&>(*xen_ops_)
+                                                 : static_cast<guest::TablePinPort&>(no_pin_);
+  const DeltaContext ctx{kernel_->core(), pool, no_pool_, pin, config_};
   if (config_.delta.pt_pages) kernel_->core().set_pt_page_source(config_.delta.pt_pages(ctx));
   if (config_.delta.dma_pool) {  // Xen only (checked when the platform was chosen)
     dma_pool_ = config_.delta.dma_pool(ctx);

@@ -58,6 +58,9 @@ struct GuestSystemConfig {
   // `hz`: the guest kernel's tick (CONFIG_HZ), 0 for none. `poller_period_ns`: a daemon process
   // that polls on a timer with this period, as the tracer xentrace does; 0 for none.
   std::optional<std::array<double, sim::kEventCount>> clock;
+  // The unit costs of the profile the run is charged with, for designs that choose by cost
+  // (pibooster-plus's density threshold); empty: such a design uses the default profile.
+  std::optional<std::array<double, sim::kEventCount>> design_costs;
   double clock_scale = 1.0;
   uint32_t hz = 0;
   uint64_t poller_period_ns = 0;
@@ -112,6 +115,7 @@ class GuestSystem {
   std::unique_ptr<TracingPort> tracer_;
   // Declared before the pv-ops and the kernel that refer to them, so they outlive both.
   guest::NoPtPool no_pool_;
+  guest::NoTablePin no_pin_;
   std::unique_ptr<guest::DmaPoolStrategy> dma_pool_;
   std::unique_ptr<guest::PvOps> ops_;
   guest::XenPvOps* xen_ops_ = nullptr;  // ops_ when the guest runs on Xen

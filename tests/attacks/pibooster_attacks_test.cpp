@@ -98,7 +98,7 @@ TEST_F(PiBoosterAttacks, DevicesCannotReachPooledFrames) {
   auto& k = fx_.k();
   k.enter_interrupt(0);  // kernel context for the cache's own accesses
   ASSERT_GT(cache().held(guest::TableKind::kL1), 0u);
-  const Pfn cached = cache().alloc(guest::TableKind::kL1);
+  const Pfn cached = cache().alloc(guest::TableKind::kL1, k.core().init_mm());
   const Mfn mfn = static_cast<const guest::XenPvOps&>(k.core().ops()).pfn_to_mfn(cached);
   auto* iommu = fx_.sys().machine().iommu();
   EXPECT_FALSE(iommu->dma_u64(system::kNicDevice, mfn.value << 12, true, 0x1234).ok);
@@ -111,12 +111,12 @@ TEST_F(PiBoosterAttacks, ACachedTableWithStaleEntriesIsClearedBeforeReuse) {
   auto& k = fx_.k();
   pibooster::PageTableCache& cache = this->cache();
   k.enter_interrupt(0);
-  const Pfn t = cache.alloc(guest::TableKind::kL1);
+  const Pfn t = cache.alloc(guest::TableKind::kL1, k.core().init_mm());
   // Somebody frees a table that still maps a page (a bug, or an attack on the next owner).
   k.core().write_entry_native(guest::EntryRef{t, 7}, k.core().ops().make_entry(Pfn{100}, 0x67));
   const auto d = fx_.measure([&] { cache.free(t, guest::TableKind::kL1); });
   EXPECT_EQ(d[sim::Event::kGuestPtCacheDirty], 1u);
-  const Pfn again = cache.alloc(guest::TableKind::kL1);
+  const Pfn again = cache.alloc(guest::TableKind::kL1, k.core().init_mm());
   EXPECT_EQ(again, t);
   EXPECT_TRUE(k.core().page_words_zero(again, 512));
   cache.free(again, guest::TableKind::kL1);
@@ -126,7 +126,7 @@ TEST_F(PiBoosterAttacks, ACachedTableWithStaleEntriesIsClearedBeforeReuse) {
 TEST_F(PiBoosterAttacks, APooledFrameCannotBeFreedToTheAllocator) {
   auto& k = fx_.k();
   k.enter_interrupt(0);
-  const Pfn t = cache().alloc(guest::TableKind::kL2);
+  const Pfn t = cache().alloc(guest::TableKind::kL2, k.core().init_mm());
   EXPECT_THROW(k.core().pages().free(t), ModelBug);  // it must leave the pool first
   cache().free(t, guest::TableKind::kL2);
   expect_clean();

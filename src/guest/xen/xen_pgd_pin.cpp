@@ -41,7 +41,7 @@ void XenPvOps::pin_page(Pfn page, PtLevel level) {
 
 void XenPvOps::unpin_page(Pfn page, PtLevel level) {
   Page& pg = core_->pages().page(page);
-  if (!pg.pinned) return;  // TestClearPagePinned
+  if (!pg.pinned || pg.kept_pinned) return;  // TestClearPagePinned; kept tables stay pinned
   pg.pinned = false;
   if (level == PtLevel::kPte) do_pin(abi::kMmuextUnpinTable, page);
   set_pfn_prot(page, true, level == PtLevel::kPgd ? abi::kUvmfTlbFlush : 0);
@@ -83,6 +83,9 @@ void XenPvOps::pgd_unpin(Mm& mm) {
 }
 
 void XenPvOps::enter_mmap(Mm& mm) {
+  // A kept pgd was pinned before anything was linked into it, and every table below it was
+  // validated as it was linked: the tree is already what a pin would make it.
+  if (core_->pages().page(mm.pgd).kept_pinned) return;
   pgd_pin(mm);
 }
 
@@ -110,7 +113,9 @@ void XenPvOps::drop_mm_ref(const Mm& mm) {
 
 void XenPvOps::exit_mmap(Mm& mm) {
   drop_mm_ref(mm);
-  if (page_pinned(mm.pgd)) pgd_unpin(mm);  // not pinned on an execve error path
+  // Not pinned on an execve error path; a kept pgd stays pinned and the teardown clears the
+  // tree through Xen.
+  if (page_pinned(mm.pgd) && !core_->pages().page(mm.pgd).kept_pinned) pgd_unpin(mm);
 }
 
 }  // namespace pib::guest

@@ -222,6 +222,14 @@ void XenPvOps::set_p4d(const Mm& mm, uint64_t slot, hw::Pte val) {
 
 hw::Pte XenPvOps::ptep_get_and_clear(EntryRef e, bool full) {
   const Vaddr va = core_->entry_va(e);
+  if (full && page_pinned(e.table)) {
+    // A table kept validated (its source never unpins it): the teardown clears it through
+    // Xen, batched, as XenoLinux's queued L1 updates did; a plain store would trap.
+    const hw::Pte old{core_->kload(va)};
+    batch().extend_mmu_update(abi::make_mmu_update(entry_maddr(e), 0));
+    batch().issue(LazyMode::kMmu);
+    return old;
+  }
   if (full) {  // native_local_ptep_get_and_clear: read, then a plain store
     const hw::Pte old{core_->kload(va)};
     core_->kstore(va, 0);
@@ -260,8 +268,9 @@ void XenPvOps::do_pin(uint32_t cmd, Pfn pfn) {
 }
 
 void XenPvOps::alloc_pt(const Mm& mm, Pfn page, PtLevel level) {
-  // xen_alloc_ptpage: nothing while the mm is under construction (unpinned).
-  if (!page_pinned(mm.pgd)) return;
+  // xen_alloc_ptpage: nothing while the mm is under construction (unpinned), nor for a table its
+  // source hands out validated.
+  if (!page_pinned(mm.pgd) || core_->pages().page(page).kept_pinned) return;
   dma_pool_->before_table_pin(page);
   Page& pg = core_->pages().page(page);
   const bool was_pinned = pg.pinned;
@@ -275,7 +284,7 @@ void XenPvOps::alloc_pt(const Mm& mm, Pfn page, PtLevel level) {
 
 void XenPvOps::release_pt(Pfn page, PtLevel level) {
   Page& pg = core_->pages().page(page);
-  if (!pg.pinned) return;
+  if (!pg.pinned || pg.kept_pinned) return;  // a kept table goes back to its source pinned
   if (level == PtLevel::kPte) pin_pagetable_pfn(abi::kMmuextUnpinTable, page);
   set_pfn_prot(page, true, 0);
   batch().issue(LazyMode::kMmu);
@@ -285,7 +294,7 @@ void XenPvOps::release_pt(Pfn page, PtLevel level) {
 
 void XenPvOps::pgd_alloc(Mm& mm) {
   PtPageSource& source = core_->pt_pages();
-  const Pfn user = source.alloc(TableKind::kUserPgd);
+  const Pfn user = source.alloc(TableKind::kUserPgd, mm);
   core_->pages().page(mm.pgd).user_pgd = user;
   core_->pages().page(user).pt_level = PtLevel::kPgd;
   mm.user_pgd = user;
@@ -296,7 +305,7 @@ void XenPvOps::pgd_alloc(Mm& mm) {
 void XenPvOps::pgd_free(Mm& mm) {
   if (mm.user_pgd == kInvalidPfn) return;
   Page& pg = core_->pages().page(mm.user_pgd);
-  if (pg.pinned) model_bug("freeing a pinned user pgd");
+  if (pg.pinned && !pg.kept_pinned) model_bug("freeing a pinned user pgd");
   core_->pt_pages().free(mm.user_pgd, TableKind::kUserPgd);
   core_->pages().page(mm.pgd).user_pgd = kInvalidPfn;
   mm.user_pgd = kInvalidPfn;

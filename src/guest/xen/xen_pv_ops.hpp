@@ -15,6 +15,7 @@
 #include "guest/dma_pool.hpp"
 #include "guest/pt_pool_port.hpp"
 #include "guest/pv_ops.hpp"
+#include "guest/table_pin_port.hpp"
 #include "guest/xen/multicall_batch.hpp"
 
 namespace pib::guest {
@@ -35,7 +36,7 @@ inline LinuxGeneration linux_generation_by_name(std::string_view name) {
   return kLinuxGenerationNames.by_name(name);
 }
 
-class XenPvOps final : public PvOps, public PtPoolPort {
+class XenPvOps final : public PvOps, public PtPoolPort, public TablePinPort {
  public:
   XenPvOps(abi::HypervisorPort& port, abi::StartInfo start_info,
            LinuxGeneration generation = LinuxGeneration::kLinux6);
@@ -80,6 +81,9 @@ class XenPvOps final : public PvOps, public PtPoolPort {
   // PtPoolPort: MMUEXT_PT_POOL_ADD/REMOVE, after any queued work.
   void pool_add(const std::vector<Pfn>& pages) override;
   void pool_remove(const std::vector<Pfn>& pages) override;
+  // TablePinPort: fresh pages made read-only and pinned at their level, and back.
+  void pin_tables(const std::vector<Pfn>& pages, TableKind kind) override;
+  void unpin_tables(const std::vector<Pfn>& pages, TableKind kind) override;
   // When the pin paths use the pool (default: never). The strategy outlives these pv-ops.
   void set_dma_pool_strategy(DmaPoolStrategy& strategy) { dma_pool_ = &strategy; }
 

@@ -34,7 +34,7 @@ class LinuxQuicklist final : public guest::PtPageSource {
   explicit LinuxQuicklist(guest::KernelCore& core) : core_(core) {}
   std::string_view name() const override { return "linux-quicklist"; }
 
-  Pfn alloc(TableKind kind) override {
+  Pfn alloc(TableKind kind, const guest::Mm& /*mm*/) override {
     if (kind == TableKind::kUserPgd) return core_.alloc_page(true);
     std::vector<Pfn>& list = list_of(kind);
     core_.ledger().charge(Event::kGuestPtCacheOp);

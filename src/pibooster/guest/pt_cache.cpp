@@ -97,7 +97,7 @@ void PageTableCache::refill(TableKind kind) {
   peak_owned_ = std::max(peak_owned_, owned());
 }
 
-Pfn PageTableCache::alloc(TableKind kind) {
+Pfn PageTableCache::alloc(TableKind kind, const guest::Mm& /*mm*/) {
   Level& l = level(kind);
   core_.ledger().charge(Event::kGuestPtCacheOp);
   const bool miss = l.ready.empty();

@@ -59,7 +59,7 @@ class PageTableCache final : public guest::PtPageSource {
 
   std::string_view name() const override { return "pibooster-cache"; }
   // A ready page for a table of `kind`: clean (template contents for the pgd kinds).
-  Pfn alloc(TableKind kind) override;
+  Pfn alloc(TableKind kind, const guest::Mm& mm) override;
   // A table page the kernel no longer uses (already released by the pv hooks).
   void free(Pfn pfn, TableKind kind) override;
   bool constructed(TableKind kind) const override {
