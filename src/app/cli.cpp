@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "app/calibrate_cmd.hpp"
+#include "app/design_space_cmd.hpp"
 #include "app/fidelity_cmd.hpp"
 #include "app/headlines_cmd.hpp"
 #include "app/hv_script.hpp"
@@ -156,6 +157,7 @@ const Command kCommands[] = {
     {"workload", workload_help, cmd_workload},
     {"stats", [] { return std::string(kStatsHelp); }, cmd_stats},
     {"headlines", [] { return std::string(kHeadlinesHelp); }, cmd_headlines},
+    {"design-space", [] { return std::string(kDesignSpaceHelp); }, cmd_design_space},
 };
 
 const Command* find_command(const std::string& name) {

@@ -45,7 +45,11 @@ pibooster::PinnedCacheParams pinned_params(const GuestSystemConfig& c) {
   return pibooster::PinnedCacheParams{.refill_batch = c.ptcache.refill_batch,
                                       .high_watermark = c.ptcache.high_watermark,
                                       .release_batch = c.ptcache.release_batch,
-                                      .rcu_reuse = c.ptcache.rcu_reuse};
+                                      .capacity = c.ptcache.capacity,
+                                      .memory_cap = c.ptcache.memory_cap,
+                                      .rcu_reuse = c.ptcache.rcu_reuse,
+                                      .adaptive = c.ptcache.adaptive,
+                                      .sizing = c.ptcache.sizing};
 }
 // The profile a cost-driven design decides by: the run's, else the default one.
 std::array<double, sim::kEventCount> design_costs(const GuestSystemConfig& c) {

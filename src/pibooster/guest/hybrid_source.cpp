@@ -14,12 +14,16 @@ DensityThreshold DensityThreshold::from_costs(const std::array<double, sim::kEve
   auto c = [&](Event e) { return ns[static_cast<std::size_t>(e)]; };
   const double scan = static_cast<double>(kEntriesPerTable);
   DensityThreshold t;
-  t.per_table_ns = c(Event::kXenValidateTables) + scan * c(Event::kXenValidateEntriesScanned) +
-                   c(Event::kXenDevalidateTables) + scan * c(Event::kXenDevalidateEntriesScanned) +
-                   2 * c(Event::kXenHcUpdateVaMapping) + 2 * c(Event::kXenMmuextOps);
-  t.per_entry_ns = 2 * c(Event::kXenModEntrySlow) + c(Event::kXenMmuUpdateRequests) -
-                   c(Event::kXenValidateEntriesPresent) - c(Event::kXenDevalidateEntriesPresent);
-  t.entries = t.per_entry_ns <= 0 ? scan : std::min(scan, t.per_table_ns / t.per_entry_ns);
+  t.writable_table_ns = c(Event::kXenValidateTables) + scan * c(Event::kXenValidateEntriesScanned) +
+                        c(Event::kXenDevalidateTables) +
+                        scan * c(Event::kXenDevalidateEntriesScanned) +
+                        2 * c(Event::kXenHcUpdateVaMapping) + 2 * c(Event::kXenMmuextOps);
+  t.kept_table_ns =
+      2 * (c(Event::kXenEntry) + c(Event::kXenMmuUpdateRequests) + c(Event::kXenModEntrySlow));
+  t.kept_entry_ns = 2 * c(Event::kXenModEntrySlow) + c(Event::kXenMmuUpdateRequests) -
+                    c(Event::kXenValidateEntriesPresent) - c(Event::kXenDevalidateEntriesPresent);
+  const double per_table = t.writable_table_ns - t.kept_table_ns;
+  t.entries = t.kept_entry_ns <= 0 ? scan : std::clamp(per_table / t.kept_entry_ns, 0.0, scan);
   return t;
 }
 
@@ -32,9 +36,9 @@ HybridTableSource::HybridTableSource(guest::KernelCore& core, const PtCacheParam
       threshold_(threshold) {}
 
 bool HybridTableSource::dense(const guest::Mm& parent) const {
-  const uint64_t l1s = parent.pt_pages[1];
-  if (l1s == 0) return false;
-  return static_cast<double>(parent.rss) > threshold_.entries * static_cast<double>(l1s);
+  // The copy has as many tables as the parent: those below the pgd, the pgd and the user pgd.
+  const uint64_t tables = parent.pt_pages_below_pgd() + 2;
+  return static_cast<double>(parent.rss) > threshold_.entries * static_cast<double>(tables);
 }
 
 Pfn HybridTableSource::alloc(TableKind kind, const guest::Mm& mm) {

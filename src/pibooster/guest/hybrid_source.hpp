@@ -8,9 +8,9 @@
 // The choice has to be per tree, not per table: Linux links a new table into its parent before
 // filling it (pmd_populate, then the copy), and Xen refuses a link from a validated table to a
 // writable page, so a table built writable needs its whole path to the pgd built writable too.
-// At fork the child copies its parent, whose density the kernel already knows (mm->rss and the
-// number of L1 tables, as Linux's counters have them); exec starts sparse. The threshold,
-// present entries per L1 above which a writable tree costs Xen less, comes from the cost profile
+// At fork the child copies its parent, whose size the kernel already knows (mm->rss and its
+// page-table pages, as Linux's counters have them); exec starts sparse. The threshold, present
+// entries per table above which a writable tree costs Xen less, comes from the cost profile
 // (DensityThreshold below), not from a constant.
 #pragma once
 
@@ -22,15 +22,17 @@
 
 namespace pib::pibooster {
 
-// Present entries per L1 at which both ways cost Xen the same, for fork plus exit of one table:
-// a writable table pays the fixed and per-entry parts of one validation and one devalidation,
-// two remaps and a pin and an unpin; a kept one pays, per present entry, the reference counting
-// of a validated update at fork and of a clear at exit plus the clear's request, less the
-// per-present-entry parts of the scans it avoids.
+// Present entries per table at which both ways cost Xen the same over a fork and an exit. Per
+// table, a writable one pays the fixed and per-entry parts of a validation and a devalidation,
+// two remaps and a pin and an unpin command; a kept one pays a hypercall to link it into its
+// validated parent and one to unlink it. Per present entry, a kept table pays the reference
+// counting of a validated update at fork and of a clear at exit plus the clear's request, less
+// the per-present-entry parts of the scans it avoids.
 struct DensityThreshold {
-  double per_table_ns = 0;  // what a writable table costs beyond a kept one
-  double per_entry_ns = 0;  // what a kept table costs beyond a writable one, per present entry
-  double entries = 0;       // the break-even; kEntriesPerTable when kept always wins
+  double writable_table_ns = 0;  // per table built writable
+  double kept_table_ns = 0;      // per table kept
+  double kept_entry_ns = 0;      // per present entry of a kept table, beyond a writable one
+  double entries = 0;  // the break-even, per table; kEntriesPerTable when kept always wins
   static DensityThreshold from_costs(const std::array<double, sim::kEventCount>& ns);
 };
 

@@ -25,16 +25,45 @@ sim::Span free_span(TableKind kind) {
 
 PinnedTableCache::PinnedTableCache(guest::KernelCore& core, PinnedCacheParams params,
                                    guest::TablePinPort& pin, guest::PtPoolPort& pool)
-    : core_(core), params_(params), pin_(pin), pool_(pool) {
-  if (params.refill_batch == 0 || params.release_batch == 0 || params.high_watermark == 0) {
-    throw InputError("pinned table cache: need non-zero refill and release batches and watermark");
+    : core_(core),
+      params_(params),
+      pin_(pin),
+      pool_(pool),
+      levels_{Level(params.sizing), Level(params.sizing), Level(params.sizing),
+              Level(params.sizing), Level(params.sizing)} {
+  if (params.refill_batch == 0 || params.release_batch == 0 || params.high_watermark == 0 ||
+      params.capacity == 0 || params.memory_cap == 0 || params.sizing.epoch_ops == 0 ||
+      params.sizing.keep_pct > 100) {
+    throw InputError(
+        "pinned table cache: need non-zero batches, watermark, capacity, memory_cap and epoch, "
+        "keep_pct <= 100");
   }
+}
+
+uint64_t PinnedTableCache::ready_total() const {
+  uint64_t n = 0;
+  for (const Level& l : levels_) n += l.ready.size();
+  return n;
+}
+
+uint64_t PinnedTableCache::refill_size(TableKind kind) const {
+  if (!params_.adaptive) return params_.refill_batch;
+  // Up to the level's target in one batch, as PiBooster's cache refills.
+  const Level& l = level(kind);
+  const uint64_t owned = l.demand.in_use() + l.waiting;
+  const uint64_t deficit = l.demand.target() >= owned ? l.demand.target() - owned + 1 : 1;
+  uint64_t n = std::max<uint64_t>(params_.refill_batch, deficit);
+  n = std::min<uint64_t>(n, params_.capacity);
+  const uint64_t total = ready_total();
+  n = std::min<uint64_t>(n, params_.memory_cap > total ? params_.memory_cap - total : 0);
+  return std::max<uint64_t>(n, 1);
 }
 
 void PinnedTableCache::refill(TableKind kind) {
   std::vector<Pfn> fresh;
   refilling_ = true;
-  for (uint32_t i = 0; i < params_.refill_batch; ++i) {
+  const uint64_t want = refill_size(kind);
+  for (uint64_t i = 0; i < want; ++i) {
     const Pfn p = core_.try_alloc_page();
     if (p == kInvalidPfn) break;
     core_.zero_page(p);
@@ -54,6 +83,7 @@ Pfn PinnedTableCache::alloc(TableKind kind, const guest::Mm& /*mm*/) {
   Level& l = level(kind);
   core_.ledger().charge(Event::kGuestPtCacheOp);
   core_.ledger().charge(l.ready.empty() ? Event::kGuestPtCacheMiss : Event::kGuestPtCacheHit);
+  if (l.demand.on_alloc() && params_.adaptive) core_.ledger().charge(Event::kGuestPtCacheResize);
   if (l.ready.empty()) refill(kind);
   if (l.ready.empty()) {
     throw guest::OutOfMemory("guest out of memory (pinned table cache cannot refill)");
@@ -66,6 +96,9 @@ Pfn PinnedTableCache::alloc(TableKind kind, const guest::Mm& /*mm*/) {
 void PinnedTableCache::free(Pfn pfn, TableKind kind) {
   core_.ledger().charge(Event::kGuestPtCacheOp);
   if (!core_.pages().page(pfn).kept_pinned) model_bug("pinned table cache: freed an unkept table");
+  if (level(kind).demand.on_free() && params_.adaptive) {
+    core_.ledger().charge(Event::kGuestPtCacheResize);
+  }
   if (params_.rcu_reuse && freed_through_rcu(kind) &&
       !core_.ops().tables_freed_after_grace_period()) {
     level(kind).waiting++;
@@ -90,15 +123,29 @@ void PinnedTableCache::accept(Pfn pfn, TableKind kind) {
     release(kind, {pfn});
     return;
   }
+  level(kind).ready.push_back(pfn);
+  trim(kind);
+}
+
+void PinnedTableCache::trim(TableKind kind) {
   Level& l = level(kind);
-  l.ready.push_back(pfn);
-  if (l.ready.size() > params_.high_watermark) {
-    const std::size_t n =
-        std::min<std::size_t>(params_.release_batch, l.ready.size() - params_.high_watermark);
-    std::vector<Pfn> out(l.ready.begin(), l.ready.begin() + static_cast<std::ptrdiff_t>(n));
-    l.ready.erase(l.ready.begin(), l.ready.begin() + static_cast<std::ptrdiff_t>(n));
-    release(kind, std::move(out));
+  uint64_t excess = 0;
+  if (!params_.adaptive) {
+    if (l.ready.size() > params_.high_watermark) {
+      excess = std::min<uint64_t>(params_.release_batch, l.ready.size() - params_.high_watermark);
+    }
+  } else {
+    // As PiBooster's cache: down to the target once a release batch above it, or to the cap.
+    const uint64_t keep = std::min<uint64_t>(l.demand.ready_target(), params_.capacity);
+    excess = l.ready.size() > keep + params_.release_batch ? l.ready.size() - keep : 0;
+    const uint64_t total = ready_total();
+    if (total > params_.memory_cap) excess = std::max(excess, total - params_.memory_cap);
+    excess = std::min<uint64_t>(excess, l.ready.size());
   }
+  if (excess == 0) return;
+  std::vector<Pfn> out(l.ready.begin(), l.ready.begin() + static_cast<std::ptrdiff_t>(excess));
+  l.ready.erase(l.ready.begin(), l.ready.begin() + static_cast<std::ptrdiff_t>(excess));
+  release(kind, std::move(out));
 }
 
 void PinnedTableCache::release(TableKind kind, std::vector<Pfn> pages) {
@@ -127,6 +174,7 @@ uint64_t PinnedTableCache::reclaim(uint64_t pages, guest::ReclaimFrom /*who*/) {
     l.ready.erase(l.ready.begin(), l.ready.begin() + static_cast<std::ptrdiff_t>(n));
     release(static_cast<TableKind>(k), std::move(out));
     freed += n;
+    if (params_.adaptive) l.demand.clamp_target(l.demand.in_use() + l.ready.size() + l.waiting);
   }
   return freed;
 }

@@ -18,16 +18,23 @@
 #include "guest/pt_pages.hpp"
 #include "guest/pt_pool_port.hpp"
 #include "guest/table_pin_port.hpp"
+#include "pibooster/guest/cache_sizing.hpp"
 
 namespace pib::pibooster {
 
 using guest::TableKind;
 
+// Sized as PiBooster's cache is ([pibooster]): adaptively by default, by fixed watermarks when
+// `adaptive` is off.
 struct PinnedCacheParams {
-  uint32_t refill_batch = 8;      // pages one miss pins in one multicall
-  uint32_t high_watermark = 512;  // ready pages per level kept; above it a release batch goes
-  uint32_t release_batch = 64;
-  bool rcu_reuse = true;  // reuse a freed table only after an RCU grace period
+  uint32_t refill_batch = 32;     // fewest pages one miss pins, in one multicall
+  uint32_t high_watermark = 512;  // fixed sizing: ready pages kept per level
+  uint32_t release_batch = 64;    // fixed: most pages one release takes; adaptive: the slack
+  uint32_t capacity = 1024;       // ready pages per level, at most
+  uint32_t memory_cap = 4096;     // ready pages in all levels, at most (adaptive)
+  bool rcu_reuse = true;          // reuse a freed table only after an RCU grace period
+  bool adaptive = true;
+  SizingParams sizing{};
 };
 
 class PinnedTableCache final : public guest::PtPageSource {
@@ -49,12 +56,17 @@ class PinnedTableCache final : public guest::PtPageSource {
 
  private:
   struct Level {
+    explicit Level(SizingParams s) : demand(s) {}
     std::vector<Pfn> ready;  // LIFO of pinned, empty tables
     uint64_t waiting = 0;    // freed, in an RCU callback
+    DemandTracker demand;
   };
   Level& level(TableKind kind) { return levels_[static_cast<std::size_t>(kind)]; }
   const Level& level(TableKind kind) const { return levels_[static_cast<std::size_t>(kind)]; }
   void refill(TableKind kind);
+  uint64_t refill_size(TableKind kind) const;
+  void trim(TableKind kind);
+  uint64_t ready_total() const;
   void accept(Pfn pfn, TableKind kind);
   void release(TableKind kind, std::vector<Pfn> pages);
 
@@ -62,7 +74,7 @@ class PinnedTableCache final : public guest::PtPageSource {
   PinnedCacheParams params_;
   guest::TablePinPort& pin_;
   guest::PtPoolPort& pool_;
-  std::array<Level, guest::kTableKinds> levels_{};
+  std::array<Level, guest::kTableKinds> levels_;
   bool refilling_ = false;  // the shrinker leaves the cache alone meanwhile
 };
 
