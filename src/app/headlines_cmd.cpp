@@ -16,7 +16,8 @@ Reads the results.json of runs (e.g. results/*/latest/results.json) and prints o
 each run that compares pibooster with baseline, every headline figure — latency, page-table
 (de)allocation per table, all page-table work with pin/unpin, I/O throughput, IOTLB
 invalidations per operation — the model's change with its 90 % interval over the cost ranges,
-beside the paper's figure where the scenario states one.
+beside the paper's figure where the scenario states one; and, where the run has it,
+pibooster-plus's latency (or I/O throughput) and all page-table work.
 )";
 
 namespace {
@@ -73,8 +74,10 @@ int cmd_headlines(const std::vector<std::string>& args, std::ostream& out, std::
       const json& u = j.at("uncertainty");
       if (u.at("reference") != "baseline") continue;
       const json* pb = nullptr;
+      const json* plus = nullptr;  // the design beyond PiBooster, where the run has it
       for (const auto& c : u.at("changes")) {
         if (c.at("policy") == "pibooster") pb = &c;
+        if (c.at("policy") == "pibooster-plus") plus = &c;
       }
       if (pb == nullptr) continue;
       const json& paper = j.at("scenario").at("resolved").value("paper", json::object());
@@ -107,6 +110,13 @@ int cmd_headlines(const std::vector<std::string>& args, std::ostream& out, std::
       char buf[64];
       std::snprintf(buf, sizeof buf, "%.2f -> %.2f", base, pib);
       row("IOTLB invalidations per op", buf, base > 0 ? "all eliminated (stable workload)" : "");
+      if (plus != nullptr) {
+        const char* figure = plus->contains("io_throughput") ? "io_throughput" : "latency";
+        row(std::string("pibooster-plus: ") + (plus->contains("io_throughput") ? "I/O" : op),
+            change_text(plus->at(figure)), "");
+        if (plus->contains("pt_all"))
+          row("pibooster-plus: all pt work", change_text(plus->at("pt_all")), "");
+      }
     } catch (const json::exception& e) {
       throw InputError(args[i] + ": not a pibooster results file (" + e.what() + ")");
     }
