@@ -44,6 +44,8 @@ commands:
   stats --list        print every counter: dotted name, unit and meaning
   headlines FILE...   one table across runs' results.json: PiBooster vs baseline, model with
                       90 % intervals beside the paper
+  design-space        every page-table design on every workload that tells them apart, one
+                      table against baseline (docs/design-space.md)
   help [COMMAND]      this text, or the help of one command
   --version           the tool version (git describe of the source it was built from)
 
