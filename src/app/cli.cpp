@@ -11,6 +11,9 @@
 #include "app/headlines_cmd.hpp"
 #include "app/hv_script.hpp"
 #include "app/run_cmd.hpp"
+#include "app/sweep_cmd.hpp"
+#include "app/sweep_job.hpp"
+#include "app/sweep_merge.hpp"
 #include "app/version.hpp"
 #include "app/workload_cmd.hpp"
 #include "common/error.hpp"
@@ -43,6 +46,11 @@ commands:
   stats --list        print every counter: dotted name, unit and meaning
   headlines FILE...   one table across runs' results.json: PiBooster vs baseline, model with
                       90 % intervals beside the paper
+  sweep SPEC          expand a sweep (axes over scenario keys and costs x policies) into jobs
+                      named by their configuration hash; run them here (-j N), or with GNU
+                      parallel or a Slurm array (the job list and sbatch script it writes)
+  merge DIR           gather a sweep's results into one CSV/JSON table and a plot
+  job DIR             run one sweep job (what the job list and the Slurm script call)
   help [COMMAND]      this text, or the help of one command
   --version           the tool version (git describe of the source it was built from)
 
@@ -156,6 +164,9 @@ const Command kCommands[] = {
     {"workload", workload_help, cmd_workload},
     {"stats", [] { return std::string(kStatsHelp); }, cmd_stats},
     {"headlines", [] { return std::string(kHeadlinesHelp); }, cmd_headlines},
+    {"sweep", [] { return std::string(kSweepHelp); }, cmd_sweep},
+    {"merge", [] { return std::string(kMergeHelp); }, cmd_merge},
+    {"job", [] { return std::string(kJobHelp); }, cmd_job},
 };
 
 const Command* find_command(const std::string& name) {
