@@ -37,8 +37,9 @@ commands:
   profiles            list the built-in cost profiles (--show NAME prints one resolved)
   fidelity            model vs a real Xen 4.17 + Linux 6.1 system's traced hypercall counts
   snapshot PID        capture a live process's address space (maps, pagemap, VmPTE) as JSON
-  calibrate [-o FILE] measure this machine's page zeroing/copying and syscall costs into a
-                      profile (other rows from the literature, marked so)
+  calibrate [-o FILE] a profile from this machine: zeroing, copying and syscall measured,
+                      fork/exec/exit/fault fitted to real small processes, other rows carried
+                      and marked so; --check: the model's native timings against real ones
   hv-script FILE...   run hypercall scripts against a small PV domain (docs/hv-script.md);
                       exits 1 if any line's expected result ("-> ...") was not met
   workload NAME       run one workload (fork/exec/exit, I/O...) as a scenario built from
