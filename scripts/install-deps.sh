@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Installs the Debian packages pibooster needs to build, test and plot. Only packages that are
+# Installs the Debian packages pibooster needs to build, test and plot, and the engines a sweep
+# runs on (GNU parallel; Slurm with munge, which the sweep tests start on localhost). Only packages that are
 # missing are installed, so a second run is quick and needs no network. With --fuzz, also clang
 # and its libFuzzer runtime (make fuzz).
 set -euo pipefail
@@ -10,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libtomlplusplus-dev nlohmann-json3-dev
   gnuplot-nox
+  parallel slurm-wlm munge
 )
 if [ "${1:-}" = "--fuzz" ]; then
   packages+=(clang-14 libclang-rt-14-dev)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// `pibooster calibrate`: measures on this machine what can be measured from user space and
-// writes a cost profile; the other rows are taken from a literature profile and say so.
+// `pibooster calibrate`: a cost profile from what this machine shows natively (measured rows,
+// and rows fitted to real small processes), the other rows carried from a literature profile
+// and saying so; `--check`: the model's native timings against real ones, with a verdict.
 #pragma once
 
 #include <iosfwd>

@@ -12,6 +12,9 @@
 #include "app/headlines_cmd.hpp"
 #include "app/hv_script.hpp"
 #include "app/run_cmd.hpp"
+#include "app/sweep_cmd.hpp"
+#include "app/sweep_job.hpp"
+#include "app/sweep_merge.hpp"
 #include "app/version.hpp"
 #include "app/workload_cmd.hpp"
 #include "common/error.hpp"
@@ -35,8 +38,9 @@ commands:
   profiles            list the built-in cost profiles (--show NAME prints one resolved)
   fidelity            model vs a real Xen 4.17 + Linux 6.1 system's traced hypercall counts
   snapshot PID        capture a live process's address space (maps, pagemap, VmPTE) as JSON
-  calibrate [-o FILE] measure this machine's page zeroing/copying and syscall costs into a
-                      profile (other rows from the literature, marked so)
+  calibrate [-o FILE] a profile from this machine: zeroing, copying and syscall measured,
+                      fork/exec/exit/fault fitted to real small processes, other rows carried
+                      and marked so; --check: the model's native timings against real ones
   hv-script FILE...   run hypercall scripts against a small PV domain (docs/hv-script.md);
                       exits 1 if any line's expected result ("-> ...") was not met
   workload NAME       run one workload (fork/exec/exit, I/O...) as a scenario built from
@@ -46,6 +50,11 @@ commands:
                       90 % intervals beside the paper
   design-space        every page-table design on every workload that tells them apart, one
                       table against baseline (docs/design-space.md)
+  sweep SPEC          expand a sweep (axes over scenario keys and costs x policies) into jobs
+                      named by their configuration hash; run them here (-j N), or with GNU
+                      parallel or a Slurm array (the job list and sbatch script it writes)
+  merge DIR           gather a sweep's results into one CSV/JSON table and a plot
+  job DIR             run one sweep job (what the job list and the Slurm script call)
   help [COMMAND]      this text, or the help of one command
   --version           the tool version (git describe of the source it was built from)
 
@@ -160,6 +169,9 @@ const Command kCommands[] = {
     {"stats", [] { return std::string(kStatsHelp); }, cmd_stats},
     {"headlines", [] { return std::string(kHeadlinesHelp); }, cmd_headlines},
     {"design-space", [] { return std::string(kDesignSpaceHelp); }, cmd_design_space},
+    {"sweep", [] { return std::string(kSweepHelp); }, cmd_sweep},
+    {"merge", [] { return std::string(kMergeHelp); }, cmd_merge},
+    {"job", [] { return std::string(kJobHelp); }, cmd_job},
 };
 
 const Command* find_command(const std::string& name) {

@@ -226,6 +226,21 @@ void CostProfile::set(const std::string& key, const std::string& value) {
   u.mark = 'E';
 }
 
+void CostProfile::replace(sim::Event e, const UnitCost& u) {
+  auto& row = units_[static_cast<std::size_t>(e)];
+  if (!row) model_bug(std::string(sim::event_name(e)) + " is not a work event");
+  if (!(u.low <= u.ns && u.ns <= u.high && u.low >= 0 && u.high <= kMaxUnitNs)) {
+    throw InputError(std::string(sim::event_name(e)) + ": the range " + fmt_ns(u.low) + ".." +
+                     fmt_ns(u.high) + " does not hold ns = " + fmt_ns(u.ns));
+  }
+  row = u;
+}
+
+void CostProfile::rename(std::string name, std::string description) {
+  name_ = std::move(name);
+  description_ = std::move(description);
+}
+
 std::vector<Override> CostProfile::overrides() const {
   std::vector<Override> out;
   for (const auto& e : sim::kEventTable) {

@@ -59,6 +59,11 @@ class CostProfile {
   // --set KEY=VALUE: a new unit cost for one work event, taken as exact (its range collapses to
   // it); the source and original_ns record what it replaced.
   void set(const std::string& key, const std::string& value);
+  // A row measured or fitted on this machine (pibooster calibrate): replaces the work event's
+  // row whole, range and source included; InputError when the range does not hold the value.
+  void replace(sim::Event e, const UnitCost& u);
+  // A derived profile's own name and description (what it is, not what it came from).
+  void rename(std::string name, std::string description);
   // Every overridden row, in event-table order.
   std::vector<Override> overrides() const;
   // The name, and the overrides when there are any: "paper-era-server, xen.entries=200 (was 180)".

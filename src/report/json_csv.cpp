@@ -141,8 +141,12 @@ std::string num(double v) {
 }  // namespace
 
 std::string config_hash(const scenario::RunOutput& run) {
+  return config_hash(run.scenario, run.profile);
+}
+
+std::string config_hash(const scenario::Scenario& scenario, const cost::CostProfile& profile) {
   const std::string text =
-      without_comments(run.scenario.to_toml()) + without_comments(run.profile.to_toml());
+      without_comments(scenario.to_toml()) + without_comments(profile.to_toml());
   uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a, 64 bits
   for (const unsigned char c : text) {
     h ^= c;

@@ -26,6 +26,7 @@ struct Options {
 // (origins and comments left out, so a copy of a file hashes the same). Output directories are
 // named by it, so runs of different configurations never overwrite each other.
 std::string config_hash(const scenario::RunOutput& run);
+std::string config_hash(const scenario::Scenario& scenario, const cost::CostProfile& profile);
 // The resolved configuration as flat key-value rows: every scenario key ("machine.iommu"),
 // every unit cost with its range ("cost.hw.iotlb.invalidations.page.ns"), every override, the
 // seed and the tool version — config.csv, and the JSON's record of how the run was made.

@@ -163,15 +163,25 @@ std::string Scenario::to_toml() const {
 }
 
 void Scenario::set(std::string_view dotted_key, const std::string& text, const std::string& where) {
+  // A workload parameter is one entry of the [workload.params] table, checked by the workload.
+  constexpr std::string_view kParams = "workload.params.";
+  if (dotted_key.starts_with(kParams) && dotted_key.size() > kParams.size()) {
+    workload.params.set(std::string(dotted_key.substr(kParams.size())), text);
+    workload_section().recheck(where, workload);
+    return;
+  }
   const auto dot = dotted_key.find('.');
   const std::string_view section = dotted_key.substr(0, dot);
+  std::string valid;
   for (const auto& slot : slots()) {
     if (slot.name == section && dot != std::string_view::npos) {
       slot.set(dotted_key.substr(dot + 1), text, where, *this);
       return;
     }
+    valid += (valid.empty() ? "" : ", ") + std::string(slot.name) + ".KEY";
   }
-  model_bug("no scenario key " + std::string(dotted_key));
+  throw InputError(where + ": unknown scenario key '" + std::string(dotted_key) +
+                   "' (valid: " + valid + ", workload.params.NAME)");
 }
 
 Scenario find_scenario(const std::string& name_or_path) {

@@ -52,8 +52,8 @@ struct Scenario {
   static Scenario load(const std::string& path);
   // The resolved scenario as TOML (loadable again), written by the tables that parse it.
   std::string to_toml() const;
-  // Sets one key, "section.key", from text as the file would (a command-line flag); errors
-  // name `where`.
+  // Sets one key, "section.key" or "workload.params.NAME", from text as the file would (a
+  // command-line flag, a sweep's axis); errors, an unknown key among them, name `where`.
   void set(std::string_view dotted_key, const std::string& text, const std::string& where);
 };
 

@@ -97,11 +97,18 @@ struct TomlSection {
     }
   }
 
-  // One key from outside a file (a command-line flag), with the same checks.
+  // One key from outside a file (a command-line flag, a sweep's axis), with the same checks;
+  // an unknown key, or a table's key given one value, is an InputError naming `where`.
   void set(std::string_view key, const std::string& text, const std::string& where, T& into) const {
     const TomlKey<T>* k = find(key);
-    if (k == nullptr) model_bug("no key " + dotted(key));
+    if (k == nullptr || k->subtable) {
+      throw InputError(where + ": unknown key " + dotted(key) + " (valid: " + valid_keys() + ")");
+    }
     k->read(TomlValue(text, where, dotted(key)), into);
+    recheck(where, into);
+  }
+  // The rule across keys, after a change made outside read() and set().
+  void recheck(const std::string& where, const T& into) const {
     if (check) {
       const std::string wrong = check(into);
       if (!wrong.empty()) throw InputError(where + ": " + wrong);

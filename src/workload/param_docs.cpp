@@ -27,7 +27,7 @@ constexpr std::array<ParamDoc, 28> kParamDocs{{
   {"child_pages", "16", "pages", "anonymous pages each child writes while alive"},
   {"burst", "32", "processes", "proc.fluctuating: children alive at once in each burst"},
   {"lull", "64", "rounds", "proc.fluctuating: single fork+exit rounds after each burst"},
-  {"pages", "256", "pages", "working set of the CPU-bound program"},
+  {"pages", "256 (mem.mmap_touch: 512 = 2 MiB)", "pages", "working set of the CPU-bound program; the area mem.mmap_touch maps, writes and unmaps"},
   {"rounds", "4", "passes", "passes over the working set per iteration"},
   {"packets", "512", "packets", "packets the NIC moves per iteration"},
   {"packet_bytes", "1500", "bytes", "bytes per packet, 1..4096"},

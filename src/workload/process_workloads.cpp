@@ -118,18 +118,24 @@ class ForkExit final : public Workload {
 
 class ForkExec final : public Workload {
  public:
-  ForkExec(const Params& p, bool via_shell)
+  enum class Via { kFork, kShell, kVfork };
+  ForkExec(const Params& p, Via via)
       : c_(p, "lmbench-hello"),
-        via_shell_(via_shell),
+        via_shell_(via == Via::kShell),
+        vfork_(via == Via::kVfork),
         exec_image_(guest::builtin_image(p.str("exec_image", "lmbench-hello"))),
         shell_(guest::builtin_image(p.str("shell_image", "sh"))) {}
   std::string operation() const override {
+    if (vfork_) return "vfork+execve";
     return via_shell_ ? "fork+execve(sh -c)" : "fork+execve";
   }
   void setup(system::GuestSystem& sys) override { c_.start(sys); }
   void iteration(system::GuestSystem& sys) override {
     Kernel& k = sys.kernel();
-    const Pid child = c_.fork_child(k);
+    // A vfork child runs on the parent's address space until its execve: nothing is copied,
+    // and what it writes there before the exec (the stack frame of vfork's return) is already
+    // the parent's, writable.
+    const Pid child = vfork_ ? k.vfork(c_.parent) : c_.fork_child(k);
     if (via_shell_) {  // sh -c PROG: the shell starts, then execs PROG in place (no fork)
       k.exec(child, shell_);
       k.run_startup(child, shell_);
@@ -144,6 +150,7 @@ class ForkExec final : public Workload {
  private:
   Common c_;
   bool via_shell_;
+  bool vfork_;
   Image exec_image_;
   Image shell_;
 };
@@ -243,6 +250,31 @@ class CpuTouch final : public Workload {
   uint64_t pages_, rounds_;
   Pid pid_ = 0;
   uint64_t area_ = 0;
+};
+
+// A program mapping a fresh anonymous area, writing each page once (one fault and one cleared
+// page each) and unmapping it: the page-fault path and the teardown, no fork.
+class MmapTouch final : public Workload {
+ public:
+  explicit MmapTouch(const Params& p) : pages_(p.u64("pages", 512)) {
+    if (pages_ == 0) throw InputError("mem.mmap_touch: pages must be >= 1");
+  }
+  std::string operation() const override {
+    return "mmap+touch+munmap of " + std::to_string(pages_) + " pages";
+  }
+  void setup(system::GuestSystem& sys) override {
+    pid_ = start_parent(sys.kernel(), "tiny-static");
+  }
+  void iteration(system::GuestSystem& sys) override {
+    Kernel& k = sys.kernel();
+    const uint64_t a = k.mmap(pid_, guest::MapRequest::anonymous(pages_ * kPageSize));
+    for (uint64_t i = 0; i < pages_; ++i) k.store(pid_, a + i * kPageSize, i + 1);
+    k.munmap(pid_, a, pages_ * kPageSize);
+  }
+
+ private:
+  uint64_t pages_;
+  Pid pid_ = 0;
 };
 
 // Many live processes: a parent forks `children` children; each writes `child_pages` pages of an
@@ -346,6 +378,12 @@ std::vector<WorkloadInfo> workload_catalog() {
       {"lat_proc.exec", "lmbench lat_proc exec: fork, the child execs a static hello and exits",
        exec_keys},
       {"lat_proc.shell", "lmbench lat_proc shell: fork, the child runs sh -c hello", shell_keys},
+      {"lat_proc.vfork_exec",
+       "vfork, the child execs a static hello and exits (posix_spawn's way), the parent waits",
+       exec_keys},
+      {"mem.mmap_touch",
+       "mmap an anonymous area, write one word in each page, munmap it",
+       {"pages"}},
       {"unixbench.spawn", "UnixBench spawn: a small static program forks children that exit",
        kForkKeys},
       {"unixbench.execl", "UnixBench execl: a program execs itself", {"image"}},
@@ -398,8 +436,12 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const Params& p
     if (name == "proc.fluctuating") return std::make_unique<Fluctuating>(params);
     if (name == "lat_proc.fork") return std::make_unique<ForkExit>(params, "lmbench-hello");
     if (name == "unixbench.spawn") return std::make_unique<ForkExit>(params, "tiny-static");
-    if (name == "lat_proc.exec") return std::make_unique<ForkExec>(params, false);
-    if (name == "lat_proc.shell") return std::make_unique<ForkExec>(params, true);
+    if (name == "lat_proc.exec") return std::make_unique<ForkExec>(params, ForkExec::Via::kFork);
+    if (name == "lat_proc.shell") return std::make_unique<ForkExec>(params, ForkExec::Via::kShell);
+    if (name == "lat_proc.vfork_exec") {
+      return std::make_unique<ForkExec>(params, ForkExec::Via::kVfork);
+    }
+    if (name == "mem.mmap_touch") return std::make_unique<MmapTouch>(params);
     if (name == "unixbench.execl") return std::make_unique<Execl>(params);
     if (name == "unixbench.shell1" || name == "unixbench.shell8") {
       Params p = params;

@@ -17,9 +17,9 @@ Cli call(const std::vector<std::string>& args) {
   return test::call_cli(args);
 }
 
-const std::vector<std::string> kCommands = {"run",      "scenarios", "policies",  "profiles",
-                                            "fidelity", "snapshot",  "calibrate", "hv-script",
-                                            "workload", "stats"};
+const std::vector<std::string> kCommands = {
+    "run",       "scenarios", "policies", "profiles",  "fidelity", "snapshot", "calibrate",
+    "hv-script", "workload",  "stats",    "headlines", "sweep",    "merge",    "job"};
 
 TEST(HelpCli, HelpOfACommandIsItsDashDashHelp) {
   const Cli general = call({"help"});

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -18,10 +19,13 @@ Cli call(const std::vector<std::string>& args) {
   return test::call_cli(args);
 }
 
+// A new folder of its own (mkdtemp): tests of two builds or two ctest runs at once never share
+// one, as they did under a fixed /tmp/pibooster-test-NAME.
 std::string temp_dir(const std::string& name) {
-  const auto d = std::filesystem::temp_directory_path() / ("pibooster-test-" + name);
-  std::filesystem::remove_all(d);
-  return d.string();
+  std::string path =
+      (std::filesystem::temp_directory_path() / ("pibooster-test-" + name + "-XXXXXX")).string();
+  if (::mkdtemp(path.data()) == nullptr) ADD_FAILURE() << "mkdtemp " << path;
+  return path;
 }
 
 TEST(RunCli, WritesResultsResolvedScenarioAndProfile) {
@@ -56,6 +60,7 @@ TEST(RunCli, WritesResultsResolvedScenarioAndProfile) {
     return out;
   };
   EXPECT_EQ(strip_origins(fs.str()), strip_origins(again.out));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(RunCli, JsonHasLatencyUnderTheOperationAndCountersByName) {
@@ -106,7 +111,7 @@ namespace {
 // nominal change, the tornado's largest bar is the IOTLB invalidation row (issue 17), and
 // `headlines` tabulates the same figure from the written JSON.
 TEST(RunCli, HeadlineCarriesAnIntervalAndTheRowsThatMoveIt) {
-  const std::string dir = temp_dir("headline-" + std::to_string(::getpid()));
+  const std::string dir = temp_dir("headline");
   const Cli c = call({"run", "pibooster-fork", "--iterations", "3", "--out", dir, "--no-plot"});
   ASSERT_EQ(c.rc, 0) << c.err;
   EXPECT_LE(std::count(c.out.begin(), c.out.end(), '\n'), 40) << c.out;
