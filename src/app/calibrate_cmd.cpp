@@ -199,7 +199,8 @@ bool print_check(std::ostream& out, const cost::CostProfile& p, const Measuremen
     range.resize(29, ' ');
     std::string model_us = fmt(pred / 1000.0, "%.1f");
     model_us.resize(11, ' ');
-    std::string e = fmt(err, "%+.1f %%");
+    // A fitted row's error is zero up to rounding: print it as +0.0, never as -0.0.
+    std::string e = fmt(std::abs(err) < 0.05 ? 0.0 : err, "%+.1f %%");
     e.resize(10, ' ');
     out << label << range << model_us << e << role << "\n";
   }
