@@ -5,23 +5,13 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "pibooster/guest/cache_rules.hpp"
 #include "sim/ledger.hpp"
 
 namespace pib::pibooster {
 
 using guest::kUserPgdSlots;
 using sim::Event;
-
-namespace {
-bool freed_through_rcu(TableKind kind) {
-  return kind == TableKind::kL1 || kind == TableKind::kL2 || kind == TableKind::kL3;
-}
-sim::Span free_span(TableKind kind) {
-  return kind == TableKind::kL1   ? sim::Span::kPtFreeL1
-         : kind == TableKind::kL2 ? sim::Span::kPtFreeL2
-                                  : sim::Span::kPtFreeL3;
-}
-}  // namespace
 
 PinnedTableCache::PinnedTableCache(guest::KernelCore& core, PinnedCacheParams params,
                                    guest::TablePinPort& pin, guest::PtPoolPort& pool)
@@ -48,15 +38,8 @@ uint64_t PinnedTableCache::ready_total() const {
 
 uint64_t PinnedTableCache::refill_size(TableKind kind) const {
   if (!params_.adaptive) return params_.refill_batch;
-  // Up to the level's target in one batch, as PiBooster's cache refills.
   const Level& l = level(kind);
-  const uint64_t owned = l.demand.in_use() + l.waiting;
-  const uint64_t deficit = l.demand.target() >= owned ? l.demand.target() - owned + 1 : 1;
-  uint64_t n = std::max<uint64_t>(params_.refill_batch, deficit);
-  n = std::min<uint64_t>(n, params_.capacity);
-  const uint64_t total = ready_total();
-  n = std::min<uint64_t>(n, params_.memory_cap > total ? params_.memory_cap - total : 0);
-  return std::max<uint64_t>(n, 1);
+  return adaptive_refill_size(l.demand, l.waiting, l.ready.size(), ready_total(), limits());
 }
 
 void PinnedTableCache::refill(TableKind kind) {
@@ -99,18 +82,8 @@ void PinnedTableCache::free(Pfn pfn, TableKind kind) {
   if (level(kind).demand.on_free() && params_.adaptive) {
     core_.ledger().charge(Event::kGuestPtCacheResize);
   }
-  if (params_.rcu_reuse && freed_through_rcu(kind) &&
-      !core_.ops().tables_freed_after_grace_period()) {
-    level(kind).waiting++;
-    core_.ledger().charge(Event::kGuestPtCacheRcuWait);
-    core_.call_rcu([this, pfn, kind] {
-      sim::SpanScope span(core_.ledger(), free_span(kind), /*counts_instance=*/false);
-      level(kind).waiting--;
-      accept(pfn, kind);
-    });
-    return;
-  }
-  accept(pfn, kind);
+  reuse_after_grace_period(core_, params_.rcu_reuse, kind, level(kind).waiting,
+                           [this, pfn, kind] { accept(pfn, kind); });
 }
 
 void PinnedTableCache::accept(Pfn pfn, TableKind kind) {
@@ -135,12 +108,7 @@ void PinnedTableCache::trim(TableKind kind) {
       excess = std::min<uint64_t>(params_.release_batch, l.ready.size() - params_.high_watermark);
     }
   } else {
-    // As PiBooster's cache: down to the target once a release batch above it, or to the cap.
-    const uint64_t keep = std::min<uint64_t>(l.demand.ready_target(), params_.capacity);
-    excess = l.ready.size() > keep + params_.release_batch ? l.ready.size() - keep : 0;
-    const uint64_t total = ready_total();
-    if (total > params_.memory_cap) excess = std::max(excess, total - params_.memory_cap);
-    excess = std::min<uint64_t>(excess, l.ready.size());
+    excess = adaptive_excess(l.demand, l.ready.size(), ready_total(), limits());
   }
   if (excess == 0) return;
   std::vector<Pfn> out(l.ready.begin(), l.ready.begin() + static_cast<std::ptrdiff_t>(excess));

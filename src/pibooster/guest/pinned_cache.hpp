@@ -18,6 +18,7 @@
 #include "guest/pt_pages.hpp"
 #include "guest/pt_pool_port.hpp"
 #include "guest/table_pin_port.hpp"
+#include "pibooster/guest/cache_rules.hpp"
 #include "pibooster/guest/cache_sizing.hpp"
 
 namespace pib::pibooster {
@@ -65,6 +66,9 @@ class PinnedTableCache final : public guest::PtPageSource {
   const Level& level(TableKind kind) const { return levels_[static_cast<std::size_t>(kind)]; }
   void refill(TableKind kind);
   uint64_t refill_size(TableKind kind) const;
+  LevelLimits limits() const {
+    return {params_.refill_batch, params_.release_batch, params_.capacity, params_.memory_cap};
+  }
   void trim(TableKind kind);
   uint64_t ready_total() const;
   void accept(Pfn pfn, TableKind kind);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "pibooster/guest/cache_rules.hpp"
 #include "sim/ledger.hpp"
 
 namespace pib::pibooster {
@@ -13,19 +14,6 @@ using guest::EntryRef;
 using guest::kUserPgdSlots;
 using guest::ReclaimFrom;
 using sim::Event;
-
-namespace {
-// L1-L3 tables are what lockless walkers may still be reading after they were unlinked; a pgd
-// is freed only once its mm is gone, and no walker can start from it any more.
-bool freed_through_rcu(TableKind kind) {
-  return kind == TableKind::kL1 || kind == TableKind::kL2 || kind == TableKind::kL3;
-}
-sim::Span free_span(TableKind kind) {
-  return kind == TableKind::kL1   ? sim::Span::kPtFreeL1
-         : kind == TableKind::kL2 ? sim::Span::kPtFreeL2
-                                  : sim::Span::kPtFreeL3;
-}
-}  // namespace
 
 PageTableCache::PageTableCache(guest::KernelCore& core, PtCacheParams params,
                                guest::PtPoolPort& pool)
@@ -64,17 +52,8 @@ uint64_t PageTableCache::owned() const {
 
 uint64_t PageTableCache::refill_size(TableKind kind) const {
   if (!params_.adaptive) return params_.refill_batch;
-  // Up to the level's target in one batch (the page being allocated included), at least a
-  // refill batch, within the per-level capacity and the cap on all ready pages.
   const Level& l = level(kind);
-  const uint64_t owned = l.demand.in_use() + l.waiting;  // in_use counts this allocation
-  const uint64_t deficit = l.demand.target() >= owned ? l.demand.target() - owned + 1 : 1;
-  uint64_t n = std::max<uint64_t>(params_.refill_batch, deficit);
-  n = std::min<uint64_t>(n,
-                         params_.capacity - std::min<uint64_t>(params_.capacity, l.ready.size()));
-  const uint64_t total = ready_total();
-  n = std::min<uint64_t>(n, params_.memory_cap > total ? params_.memory_cap - total : 0);
-  return std::max<uint64_t>(n, 1);
+  return adaptive_refill_size(l.demand, l.waiting, l.ready.size(), ready_total(), limits());
 }
 
 void PageTableCache::refill(TableKind kind) {
@@ -144,21 +123,9 @@ void PageTableCache::free(Pfn pfn, TableKind kind) {
   if (level(kind).demand.on_free() && params_.adaptive) {
     core_.ledger().charge(Event::kGuestPtCacheResize);
   }
-  if (params_.rcu_reuse && freed_through_rcu(kind) &&
-      !core_.ops().tables_freed_after_grace_period()) {
-    // This kernel frees tables at once: the cache waits for the grace period itself.
-    level(kind).waiting++;
-    core_.ledger().charge(Event::kGuestPtCacheRcuWait);
-    core_.call_rcu([this, pfn, kind] {
-      // Still the table's free: its work counts in the level's free span, as it would have
-      // without the wait.
-      sim::SpanScope span(core_.ledger(), free_span(kind), /*counts_instance=*/false);
-      level(kind).waiting--;
-      accept(pfn, kind);
-    });
-    return;
-  }
-  accept(pfn, kind);
+  // Where this kernel frees tables at once, the cache waits for the grace period itself.
+  reuse_after_grace_period(core_, params_.rcu_reuse, kind, level(kind).waiting,
+                           [this, pfn, kind] { accept(pfn, kind); });
 }
 
 void PageTableCache::accept(Pfn pfn, TableKind kind) {
@@ -178,13 +145,7 @@ void PageTableCache::trim(TableKind kind) {
     }
     return;
   }
-  // Shrink in one batch once the level holds a release batch more than its target, or when
-  // all levels together exceed the memory cap.
-  const uint64_t keep = std::min<uint64_t>(l.demand.ready_target(), params_.capacity);
-  uint64_t excess = l.ready.size() > keep + params_.release_batch ? l.ready.size() - keep : 0;
-  const uint64_t total = ready_total();
-  if (total > params_.memory_cap) excess = std::max(excess, total - params_.memory_cap);
-  excess = std::min<uint64_t>(excess, l.ready.size());
+  const uint64_t excess = adaptive_excess(l.demand, l.ready.size(), ready_total(), limits());
   if (excess != 0) release(kind, excess);
 }
 

@@ -32,6 +32,7 @@
 #include "guest/kernel_core.hpp"
 #include "guest/pt_pages.hpp"
 #include "guest/pt_pool_port.hpp"
+#include "pibooster/guest/cache_rules.hpp"
 #include "pibooster/guest/cache_sizing.hpp"
 
 namespace pib::pibooster {
@@ -96,6 +97,9 @@ class PageTableCache final : public guest::PtPageSource {
   void accept(Pfn pfn, TableKind kind);
   void refill(TableKind kind);
   uint64_t refill_size(TableKind kind) const;
+  LevelLimits limits() const {
+    return {params_.refill_batch, params_.release_batch, params_.capacity, params_.memory_cap};
+  }
   void trim(TableKind kind);
   void release(TableKind kind, std::size_t count);
   uint64_t ready_total() const;
