@@ -7,10 +7,12 @@
 #include <sstream>
 
 #include "app/calibrate_cmd.hpp"
+#include "app/capture_cmd.hpp"
 #include "app/design_space_cmd.hpp"
 #include "app/fidelity_cmd.hpp"
 #include "app/headlines_cmd.hpp"
 #include "app/hv_script.hpp"
+#include "app/replay_cmd.hpp"
 #include "app/run_cmd.hpp"
 #include "app/sweep_cmd.hpp"
 #include "app/sweep_job.hpp"
@@ -38,6 +40,10 @@ commands:
   profiles            list the built-in cost profiles (--show NAME prints one resolved)
   fidelity            model vs a real Xen 4.17 + Linux 6.1 system's traced hypercall counts
   snapshot PID        capture a live process's address space (maps, pagemap, VmPTE) as JSON
+  capture -- CMD...   run a real program under ptrace and record its processes, memory calls
+                      and address spaces as a trace (docs/capture-replay.md)
+  replay TRACE        replay a captured program (or a snapshot) on the model under each
+                      policy, checking every recorded VmPTE; time per kind of event
   calibrate [-o FILE] a profile from this machine: zeroing, copying and syscall measured,
                       fork/exec/exit/fault fitted to real small processes, other rows carried
                       and marked so; --check: the model's native timings against real ones
@@ -163,6 +169,8 @@ const Command kCommands[] = {
     {"profiles", [] { return std::string(kProfilesHelp); }, cmd_profiles},
     {"fidelity", [] { return std::string(kFidelityHelp); }, cmd_fidelity},
     {"snapshot", [] { return std::string(kSnapshotHelp); }, cmd_snapshot},
+    {"capture", [] { return std::string(kCaptureHelp); }, cmd_capture},
+    {"replay", replay_help, cmd_replay},
     {"calibrate", [] { return std::string(kCalibrateHelp); }, cmd_calibrate},
     {"hv-script", hv_script_help, cmd_hv_script},
     {"workload", workload_help, cmd_workload},

@@ -36,6 +36,17 @@ struct Task {
   bool alive = true;
 };
 
+// An exec as a real kernel performed it (replaying a captured program): the mappings it left
+// (program segments, interpreter, [stack], [vvar]/[vdso]) with their captured addresses, the
+// start of the heap, and how many pages at the stack top the kernel wrote (arguments, ELF
+// tables).
+struct ExecLayout {
+  std::string comm;
+  std::vector<Vma> vmas;
+  uint64_t brk_start = 0;
+  uint64_t arg_pages = 1;
+};
+
 struct MapRequest {
   uint64_t length = 0;
   uint32_t prot = prot::kRead | prot::kWrite;
@@ -90,6 +101,10 @@ class Kernel {
   // Runs an image's start-up: the page touches its description lists (demand faults).
   void run_startup(Pid pid, const Image& image);
   void exit(Pid pid);
+  // exec with the layout given rather than computed from an image (captured_calls.cpp), and
+  // the first process started that way.
+  void exec_layout(Pid pid, const ExecLayout& layout);
+  Pid spawn_exec_layout(const ExecLayout& layout, VcpuId cpu = 0);
   // Makes `pid` the running process of its vCPU (a context switch if needed).
   void schedule(Pid pid);
   void migrate(Pid pid, VcpuId cpu);
@@ -116,6 +131,13 @@ class Kernel {
   void munmap(Pid pid, uint64_t addr, uint64_t length);
   uint64_t brk(Pid pid, uint64_t new_brk);  // 0 queries
   void mprotect(Pid pid, uint64_t addr, uint64_t length, uint32_t prot);
+  // madvise(MADV_DONTNEED): the range's PTEs are cleared, its tables kept.
+  void madvise_dontneed(Pid pid, uint64_t addr, uint64_t length);
+  // mremap without a move: shrinking unmaps the tail, growing extends the VMA (InputError when
+  // the pages above are not free). Returns addr.
+  uint64_t mremap_in_place(Pid pid, uint64_t addr, uint64_t old_length, uint64_t new_length);
+  // The stack VMA grows down to `new_start` (what a fault below it does); no-op if it is lower.
+  void expand_stack(Pid pid, uint64_t new_start);
 
   // ---- process memory accesses (through the MMU; faults served by the kernel)
   // ---------------------
@@ -180,6 +202,7 @@ class Kernel {
   void map_object(Mm& mm, const ElfObject& obj, uint64_t base);
   uint64_t object_pages(const ElfObject& obj) const;
   uint64_t place_vdso(const Mm& mm, uint64_t start_stack, uint64_t len);
+  void exec_layout_into(Task& t, const ExecLayout& layout);
 
   // mappings (mmap.cpp)
   uint64_t get_unmapped_area(const Mm& mm, uint64_t length) const;

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <vector>
 
 #include "common/error.hpp"
 #include "common/text_file.hpp"
@@ -125,30 +126,39 @@ Snapshot capture(int pid) {
         "cannot open " + base + "/pagemap: " + std::strerror(e) +
         (e == EACCES || e == EPERM ? " (need the same user as the process, or root)" : ""));
   }
+  // pagemap holds one 8-byte entry per page: read a mapping's entries a chunk at a time.
+  constexpr uint64_t kChunk = 512;
+  std::vector<uint64_t> entries(kChunk);
   for (const MapEntry& v : s.vmas) {
     if (v.start >= 0x800000000000ULL) continue;  // [vsyscall]: not in the user tables
     PageRun run{};
     bool open_run = false;
-    for (uint64_t va = v.start; va < v.end; va += kPage) {
-      uint64_t entry = 0;
-      const ssize_t got = pread(fd, &entry, sizeof entry, static_cast<off_t>((va / kPage) * 8));
-      if (got != static_cast<ssize_t>(sizeof entry)) {
+    for (uint64_t chunk = v.start; chunk < v.end; chunk += kChunk * kPage) {
+      const uint64_t n = std::min(kChunk, (v.end - chunk) / kPage);
+      const auto want = static_cast<ssize_t>(n * sizeof(uint64_t));
+      const ssize_t got = pread(fd, entries.data(), static_cast<size_t>(want),
+                                static_cast<off_t>((chunk / kPage) * 8));
+      if (got != want) {
         close(fd);
-        throw InputError(base + "/pagemap: short read at " + hex(va) +
+        throw InputError(base + "/pagemap: short read at " + hex(chunk) +
                          " (the process may have exited)");
       }
-      const bool present = (entry >> 63) & 1;
-      const bool file = (entry >> 61) & 1;
-      const bool excl = (entry >> 56) & 1;
-      const bool extends = open_run && present && run.file_or_shared_anon == file &&
-                           run.exclusive == excl && run.start + run.pages * kPage == va;
-      if (extends) {
-        ++run.pages;
-        continue;
+      for (uint64_t i = 0; i < n; ++i) {
+        const uint64_t va = chunk + i * kPage;
+        const uint64_t entry = entries[i];
+        const bool present = (entry >> 63) & 1;
+        const bool file = (entry >> 61) & 1;
+        const bool excl = (entry >> 56) & 1;
+        const bool extends = open_run && present && run.file_or_shared_anon == file &&
+                             run.exclusive == excl && run.start + run.pages * kPage == va;
+        if (extends) {
+          ++run.pages;
+          continue;
+        }
+        if (open_run) s.page_runs.push_back(run);
+        open_run = present;
+        if (present) run = PageRun{va, 1, true, file, excl};
       }
-      if (open_run) s.page_runs.push_back(run);
-      open_run = present;
-      if (present) run = PageRun{va, 1, true, file, excl};
     }
     if (open_run) s.page_runs.push_back(run);
   }

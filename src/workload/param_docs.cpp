@@ -11,7 +11,7 @@ namespace pib::workload {
 namespace {
 
 // clang-format off
-constexpr std::array<ParamDoc, 28> kParamDocs{{
+constexpr std::array<ParamDoc, 30> kParamDocs{{
   {"parent_image", "lmbench-hello (unixbench.spawn: tiny-static)", "image", "built-in program the forking parent runs (tiny-static, lmbench-hello, sh)"},
   {"parent_stack_writes", "1", "pages", "stack pages the parent writes after each wait (breaks copy-on-write)"},
   {"parent_data_writes", "1", "pages", "pages of the parent's first writable data segment written after each wait"},
@@ -28,6 +28,8 @@ constexpr std::array<ParamDoc, 28> kParamDocs{{
   {"burst", "32", "processes", "proc.fluctuating: children alive at once in each burst"},
   {"lull", "64", "rounds", "proc.fluctuating: single fork+exit rounds after each burst"},
   {"pages", "256 (mem.mmap_touch: 512 = 2 MiB)", "pages", "working set of the CPU-bound program; the area mem.mmap_touch maps, writes and unmaps"},
+  {"trace", "(required)", "file", "trace.replay: a trace from pibooster capture, or a snapshot JSON from pibooster snapshot"},
+  {"op", "fork_exit", "fork_exit|exit", "trace.replay of a snapshot: what the rebuilt process does"},
   {"rounds", "4", "passes", "passes over the working set per iteration"},
   {"packets", "512", "packets", "packets the NIC moves per iteration"},
   {"packet_bytes", "1500", "bytes", "bytes per packet, 1..4096"},

@@ -8,6 +8,7 @@
 #include "common/error.hpp"
 #include "workload/io_workloads.hpp"
 #include "workload/workload.hpp"
+#include "workload/trace_replay.hpp"
 
 namespace pib::workload {
 
@@ -400,6 +401,9 @@ std::vector<WorkloadInfo> workload_catalog() {
       {"proc.fluctuating",
        "bursts then lulls: N children alive at once, then M single fork+exit rounds, repeated",
        {"parent_image", "burst", "lull", "child_pages"}},
+      {"trace.replay",
+       "a captured real program (pibooster capture) or a snapshot, replayed event by event",
+       {"trace", "op"}},
       {"cpu.touch",
        "a CPU-bound program passing over its working set (no system calls once warm)",
        {"pages", "rounds"}},
@@ -432,6 +436,7 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const Params& p
     params.check_known(name, info.keys);
     if (auto io = make_io_workload(name, params)) return io;
     if (name == "cpu.touch") return std::make_unique<CpuTouch>(params);
+    if (name == "trace.replay") return std::make_unique<ReplayWorkload>(params);
     if (name == "proc.population") return std::make_unique<ForkPopulation>(params);
     if (name == "proc.fluctuating") return std::make_unique<Fluctuating>(params);
     if (name == "lat_proc.fork") return std::make_unique<ForkExit>(params, "lmbench-hello");

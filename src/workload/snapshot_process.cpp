@@ -28,6 +28,39 @@ bool is_special(const std::string& name) {
 
 }  // namespace
 
+guest::Vma vma_of_map(const snapshot::MapEntry& m, guest::PageCache& cache) {
+  Vma v;
+  v.start = m.start;
+  v.end = m.end;
+  v.prot = prot_of(m.perms);
+  v.shared = m.perms[3] == 's';
+  v.name = m.name.empty() ? "[anon]" : m.name;
+  const uint64_t pages = (m.end - m.start) >> kPageShift;
+  if (m.name == "[heap]") {
+    v.kind = VmaKind::kHeap;
+  } else if (m.name == "[stack]") {
+    v.kind = VmaKind::kStack;
+  } else if (m.name == "[vvar]") {
+    v.kind = VmaKind::kSpecial;  // VM_PFNMAP: copied at fork
+    v.shared = true;
+    v.file = cache.file(m.name, pages);
+  } else if (m.name == "[vdso]") {
+    v.kind = VmaKind::kFile;
+    v.file = cache.file(m.name, pages);
+    v.map_pages = false;  // a special mapping: no fault-around
+  } else if (m.inode != 0 || (!m.name.empty() && m.name[0] != '[')) {
+    v.kind = VmaKind::kFile;
+    v.pgoff = m.offset >> kPageShift;
+    v.file = cache.file(m.name, v.pgoff + pages);
+  } else if (v.shared) {
+    v.kind = VmaKind::kFile;  // shared anonymous memory: a shmem file
+    v.file = cache.file("[shmem:" + std::to_string(m.start) + "]", pages);
+  } else {
+    v.kind = VmaKind::kAnon;
+  }
+  return v;
+}
+
 guest::Pid build_snapshot_process(system::GuestSystem& sys, const snapshot::Snapshot& snap,
                                   VcpuId cpu, SnapshotPlacement placement) {
   guest::Kernel& k = sys.kernel();
@@ -36,37 +69,10 @@ guest::Pid build_snapshot_process(system::GuestSystem& sys, const snapshot::Snap
   std::vector<Vma> vmas;
   uint64_t brk_start = 0, brk = 0;
   for (const auto& m : layout) {
-    Vma v;
-    v.start = m.start;
-    v.end = m.end;
-    v.prot = prot_of(m.perms);
-    v.shared = m.perms[3] == 's';
-    v.name = m.name.empty() ? "[anon]" : m.name;
-    const uint64_t pages = (m.end - m.start) >> kPageShift;
-    if (m.name == "[heap]") {
-      v.kind = VmaKind::kHeap;
+    const Vma v = vma_of_map(m, k.page_cache());
+    if (v.kind == VmaKind::kHeap) {
       brk_start = m.start;
       brk = m.end;
-    } else if (m.name == "[stack]") {
-      v.kind = VmaKind::kStack;
-    } else if (m.name == "[vvar]") {
-      v.kind = VmaKind::kSpecial;  // VM_PFNMAP: copied at fork
-      v.shared = true;
-      v.file = k.page_cache().file(m.name, pages);
-    } else if (m.name == "[vdso]") {
-      v.kind = VmaKind::kFile;
-      v.file = k.page_cache().file(m.name, pages);
-      v.map_pages = false;  // a special mapping: no fault-around
-    } else if (m.inode != 0 || (!m.name.empty() && m.name[0] == '/') ||
-               (!m.name.empty() && m.name[0] != '[')) {
-      v.kind = VmaKind::kFile;
-      v.pgoff = m.offset >> kPageShift;
-      v.file = k.page_cache().file(m.name, v.pgoff + pages);
-    } else if (v.shared) {
-      v.kind = VmaKind::kFile;  // shared anonymous memory: a shmem file
-      v.file = k.page_cache().file("[shmem:" + std::to_string(m.start) + "]", pages);
-    } else {
-      v.kind = VmaKind::kAnon;
     }
     vmas.push_back(v);
   }

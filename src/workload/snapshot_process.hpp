@@ -12,6 +12,12 @@
 
 namespace pib::workload {
 
+// The VMA a /proc/PID/maps line describes, as the model's kernel holds it: [heap], [stack],
+// [vvar] (a special mapping copied at fork), [vdso] (no fault-around), file mappings through
+// the page cache (registered at the size the mapping needs unless known larger), shared
+// anonymous memory as a shmem file of its own, private anonymous memory.
+guest::Vma vma_of_map(const snapshot::MapEntry& m, guest::PageCache& cache);
+
 // Creates the process: the snapshot's VMAs (file mappings through the page cache, [vvar] as a
 // special mapping copied at fork, [vsyscall] left to the kernel half) and its present pages,
 // faulted in by the process itself — file and shared pages read, anonymous pages written

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: MIT
+// The calls replaying a captured program needs besides fork/exec/mmap/munmap/brk/mprotect:
+// madvise's page-dropping advice, mremap's in-place resize, stack growth, and an exec whose
+// layout is the one the real kernel produced (the mappings are given, not computed from an
+// image: the randomised bases, the ELF segments and the interpreter are as captured).
+#include <string>
+
+#include "common/error.hpp"
+#include "guest/kernel.hpp"
+#include "guest/pgtable.hpp"
+
+namespace pib::guest {
+
+namespace {
+std::string hex(uint64_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+constexpr uint64_t page_align_up(uint64_t v) {
+  return (v + kPageSize - 1) & ~(kPageSize - 1);
+}
+}  // namespace
+
+void Kernel::madvise_dontneed(Pid pid, uint64_t addr, uint64_t length) {
+  Task& t = task_mut(pid);
+  enter(t);
+  if (page_offset(addr) != 0) throw InputError("madvise: unaligned address " + hex(addr));
+  const uint64_t end = addr + page_align_up(length);
+  if (end <= addr || end > kTaskSize) throw InputError("madvise: bad range at " + hex(addr));
+  Mm& mm = *t.mm;
+  // madvise_dontneed_single_vma → zap_page_range_single per VMA: the PTEs go (their pages are
+  // put after the flush), the tables stay: only munmap's free_pgtables frees tables.
+  PageTables pt(core_);
+  Gather tlb;
+  tlb.mm = &mm;
+  const Vma* first = mm.find_vma(addr);
+  auto it = first != nullptr ? mm.vmas.find(first->start) : mm.vmas.lower_bound(addr);
+  for (; it != mm.vmas.end() && it->second.start < end; ++it) {
+    const Vma& v = it->second;
+    const Vaddr s{std::max(v.start, addr)};
+    const Vaddr e{std::min(v.end, end)};
+    if (s < e) pt.zap_range(tlb, mm, s, e);
+  }
+  pt.finish(tlb);
+}
+
+uint64_t Kernel::mremap_in_place(Pid pid, uint64_t addr, uint64_t old_length, uint64_t new_length) {
+  Task& t = task_mut(pid);
+  enter(t);
+  if (page_offset(addr) != 0) throw InputError("mremap: unaligned address " + hex(addr));
+  const uint64_t old_end = addr + page_align_up(old_length);
+  const uint64_t new_end = addr + page_align_up(new_length);
+  Mm& mm = *t.mm;
+  Vma* v = mm.find_vma(addr);
+  if (v == nullptr || v->end < old_end) throw InputError("mremap: " + hex(addr) + " is not mapped");
+  if (new_end < old_end) {
+    munmap(pid, new_end, old_end - new_end);  // shrinking is an unmap of the tail
+  } else if (new_end > old_end) {
+    if (v->end != old_end || !range_is_free(mm, old_end, new_end)) {
+      throw InputError("mremap: no room to grow the mapping at " + hex(addr) + " in place");
+    }
+    v->end = new_end;  // vma_expand: the new pages come from faults
+  }
+  return addr;
+}
+
+void Kernel::expand_stack(Pid pid, uint64_t new_start) {
+  Mm& mm = *task_mut(pid).mm;
+  for (auto& [start, vma] : mm.vmas) {
+    if (vma.kind != VmaKind::kStack) continue;
+    if (new_start >= vma.start) return;
+    if (page_offset(new_start) != 0 || !range_is_free(mm, new_start, vma.start)) {
+      throw InputError("stack cannot grow down to " + hex(new_start));
+    }
+    // expand_downwards: the VMA's start moves; pages below come from faults.
+    Vma grown = vma;
+    grown.start = new_start;
+    mm.vmas.erase(start);
+    insert_vma(mm, grown);
+    return;
+  }
+}
+
+void Kernel::exec_layout_into(Task& t, const ExecLayout& layout) {
+  core_.ledger().charge(sim::Event::kGuestExec);
+  const Vma* stack = nullptr;
+  for (const Vma& v : layout.vmas) {
+    if (v.kind == VmaKind::kStack) stack = &v;
+  }
+  if (stack == nullptr) throw InputError("exec layout without a [stack] mapping");
+  std::shared_ptr<Mm> mm = mm_alloc();
+  mm->stack_top = stack->end;
+  mm->mmap_base = stack->start;
+  // bprm_mm_init + copy_strings: the argument pages, written while the mm is still private to
+  // exec (as in exec()).
+  const uint64_t arg_pages = std::clamp<uint64_t>(layout.arg_pages, 1, stack->pages());
+  Vma args = *stack;
+  args.start = stack->end - arg_pages * kPageSize;
+  insert_vma(*mm, args);
+  for (uint64_t i = 0; i < arg_pages; ++i) {
+    const Vaddr va{stack->end - (i + 1) * kPageSize};
+    if (!handle_mm_fault(*mm, va, hw::Access::kWrite)) model_bug("argument page fault failed");
+  }
+  std::shared_ptr<Mm> old = std::move(t.mm);
+  t.mm = mm;
+  t.comm = layout.comm;
+  {
+    sim::SpanScope span(core_.ledger(), sim::Span::kPgdPin);
+    core_.ops().enter_mmap(*mm);
+  }
+  switch_mm(mm.get());
+  if (old) mmput(old);
+  // The stack at its captured size, then every other mapping as the real exec left it.
+  mm->vmas.erase(args.start);
+  insert_vma(*mm, *stack);
+  for (const Vma& v : layout.vmas) {
+    if (&v != stack) insert_vma(*mm, v);
+  }
+  mm->brk_start = mm->brk = layout.brk_start;
+}
+
+void Kernel::exec_layout(Pid pid, const ExecLayout& layout) {
+  Task& t = task_mut(pid);
+  enter(t);
+  exec_layout_into(t, layout);
+}
+
+Pid Kernel::spawn_exec_layout(const ExecLayout& layout, VcpuId cpu) {
+  if (cpu >= core_.nr_cpus()) throw InputError("no vCPU " + std::to_string(cpu));
+  const Pid pid = next_pid_++;
+  Task t;
+  t.pid = pid;
+  t.comm = layout.comm;
+  t.cpu = cpu;
+  tasks_.emplace(pid, std::move(t));
+  exec_layout(pid, layout);
+  return pid;
+}
+
+}  // namespace pib::guest
