@@ -2,6 +2,8 @@
 // Every workload runs under both pv-ops, leaves the hypervisor consistent, and is deterministic.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "common/error.hpp"
 #include "support/guest_fixture.hpp"
 #include "workload/workload.hpp"
@@ -20,7 +22,13 @@ TEST_P(Workloads, RunCleanAndDeterministically) {
     cfg.disk = info.disk;
     cfg.iommu = xen::IommuMode::kSync;
     system::GuestSystem sys(cfg);
-    auto w = workload::make_workload(name, workload::Params{});
+    workload::Params params;
+    // A replay needs a trace: the shipped shell-pipeline sample.
+    if (name == "trace.replay") {
+      params.set("trace",
+                 std::string(std::getenv("PIB_SOURCE_DIR")) + "/data/traces/sh-pipeline.jsonl");
+    }
+    auto w = workload::make_workload(name, params);
     auto r = workload::run(sys, *w, name, 3, 1);
     EXPECT_EQ(sys.audit(), std::vector<std::string>{});
     return r.total;
