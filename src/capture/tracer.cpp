@@ -75,6 +75,12 @@ std::string read_string(pid_t tid, uint64_t addr) {
   return out;
 }
 
+// madvise advice that removes pages from the page tables: DONTNEED, FREE, REMOVE, COLD,
+// PAGEOUT, DONTNEED_LOCKED (include/uapi/asm-generic/mman-common.h).
+bool drops_pages(uint64_t advice) {
+  return advice == 4 || advice == 8 || advice == 9 || advice == 20 || advice == 21 || advice == 24;
+}
+
 struct Task {
   pid_t tgid = 0;
   bool expect_initial_stop = false;  // its first stop is the SIGSTOP every new tracee gets
@@ -104,8 +110,9 @@ class Tracer {
 
   std::ostream& out_;
   std::map<pid_t, Task> tasks_;
-  std::map<pid_t, int> threads_;  // live threads per process
-  std::set<pid_t> early_;         // new tasks that stopped before their parent's clone event
+  std::map<pid_t, int> threads_;   // live threads per process
+  std::set<pid_t> early_;          // new tasks that stopped before their parent's clone event
+  std::map<pid_t, uint64_t> brk_;  // each process's program break, as brk last returned it
   pid_t root_ = 0;
   CaptureSummary summary_;
 };
@@ -173,11 +180,20 @@ void Tracer::on_seccomp(pid_t tid, Task& t) {
       r.addr = regs.rdi;
       r.length = regs.rsi;
       r.arg = regs.rdx;
+      // mprotect: the pages written so far must be known before writing stops being allowed
+      // (replay writes them while it still can); adding rights needs no state. madvise: only
+      // the advice that drops pages.
+      if (r.kind == Kind::kMprotect) {
+        want_state = want_state && (r.arg & abi::kProtWrite) == 0;
+      } else if (r.kind == Kind::kMadvise) {
+        want_state = want_state && drops_pages(r.arg);
+      }
       break;
     case nr::kBrk:
       r.kind = Kind::kBrk;
       r.addr = regs.rdi;
-      want_state = want_state && regs.rdi != 0;  // brk(0) only asks
+      // Only a shrinking brk removes pages; brk(0) only asks.
+      want_state = want_state && regs.rdi != 0 && regs.rdi < brk_[t.tgid];
       break;
     case nr::kMremap:
       r.kind = Kind::kMremap;
@@ -249,6 +265,7 @@ void Tracer::on_syscall_exit(pid_t tid, Task& t) {
       if (failed) {
         ++summary_.failed_calls;
       } else {
+        if (r.kind == Kind::kBrk) brk_[t.tgid] = static_cast<uint64_t>(r.result);
         write(r);
       }
     }
@@ -276,6 +293,7 @@ void Tracer::on_clone_event(pid_t tid, Task& t, int event) {
     r.kind = Kind::kThread;
   }
   if (r.kind == Kind::kFork) {
+    brk_[child] = brk_[t.tgid];
     if (!t.borrows_mm) r.state = state_of(tid);
     r.child_state = state_of(child);
     ++summary_.processes;
@@ -305,6 +323,7 @@ void Tracer::on_exec(pid_t tid, Task& t) {
   r.before = std::move(t.before);
   r.state = state_of(tid);
   threads_[t.tgid] = 1;
+  brk_.erase(t.tgid);  // the new image's first brk(0) tells where its heap starts
   t.borrows_mm = false;
   t.has_image = true;
   t.pending.reset();
