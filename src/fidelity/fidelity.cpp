@@ -104,7 +104,7 @@ double figure_value(const nlohmann::json& v, const std::string& file, const std:
 }
 // Every key of `j` is a mode, one of `extra`, or an error naming the valid keys; at least one
 // mode must be there, or nothing would be compared.
-void check_keys(const nlohmann::json& j, std::initializer_list<const char*> modes,
+void check_keys(const nlohmann::json& j, const std::vector<const char*>& modes,
                 std::initializer_list<const char*> extra, const std::string& file,
                 const std::string& where) {
   std::string valid;
@@ -142,14 +142,32 @@ std::string default_data_dir() {
 
 namespace {
 
+// A traced mode: its name in the ground truth, the snapshot of the process it ran in, the
+// operation, and whether the traced kernel randomised the layout (the "@norandmaps" boots did
+// not: one layout, the unrandomised one).
 struct Mode {
   const char* name;
   const char* snapshot;
   const char* op;
+  int randomize = 2;
 };
-constexpr Mode kModes[] = {{"fork_exit", "snapshot-fork_exit.json", "fork_exit"},
-                           {"heap64", "snapshot-heap64.json", "fork_exit"},
-                           {"mmap_touch", "snapshot-fork_exit.json", "mmap_touch"}};
+constexpr Mode kModes[] = {
+    {"fork_exit", "snapshot-fork_exit.json", "fork_exit"},
+    {"heap64", "snapshot-heap64.json", "fork_exit"},
+    {"mmap_touch", "snapshot-fork_exit.json", "mmap_touch"},
+    {"brk_cycle", "snapshot-brk_cycle.json", "brk_cycle"},
+    {"mprotect_cycle", "snapshot-mprotect_cycle.json", "mprotect_cycle"},
+    {"munmap_partial", "snapshot-munmap_partial.json", "munmap_partial"},
+    {"brk_cycle@norandmaps", "snapshot-brk_cycle.json", "brk_cycle", 0},
+    {"mprotect_cycle@norandmaps", "snapshot-mprotect_cycle.json", "mprotect_cycle", 0},
+    {"munmap_partial@norandmaps", "snapshot-munmap_partial.json", "munmap_partial", 0},
+};
+
+std::vector<const char*> mode_names() {
+  std::vector<const char*> names;
+  for (const Mode& m : kModes) names.push_back(m.name);
+  return names;
+}
 
 system::GuestSystemConfig base_config(const snapshot::Snapshot& snap) {
   system::GuestSystemConfig cfg;
@@ -269,11 +287,11 @@ IommuTruth load_iommu_truth(const std::string& path) {
   if (!std::filesystem::exists(path)) return traced;
   const nlohmann::json counts = load_json(path);
   require_object(counts, path, "");
-  check_keys(counts, {"aslr_off", "aslr_on"}, {"method"}, path, "");
+  check_keys(counts, std::vector<const char*>{"aslr_off", "aslr_on"}, {"method"}, path, "");
   for (const char* aslr : {"aslr_off", "aslr_on"}) {
     if (!counts.contains(aslr)) continue;
     const auto& a = object_at(counts, aslr, path, "");
-    check_keys(a, {"fork_exit", "heap64", "mmap_touch"}, {"method"}, path, aslr);
+    check_keys(a, mode_names(), {"method"}, path, aslr);
     for (const Mode& mode : kModes) {
       if (!a.contains(mode.name)) continue;
       const std::string where = json_path(aslr, mode.name);
@@ -332,7 +350,7 @@ std::vector<ModeResult> run(const std::string& dir, uint64_t iterations,
   const std::string counts_file = dir + "/counts.json";
   const nlohmann::json counts = load_json(counts_file);
   require_object(counts, counts_file, "");
-  check_keys(counts, {"fork_exit", "heap64", "mmap_touch"}, {"method"}, counts_file, "");
+  check_keys(counts, mode_names(), {"method"}, counts_file, "");
   const IommuTruth iommu_truth = load_iommu_truth(dir + "/iommu-counts.json");
   // Each mode's traced figures, by side ("xen", "linux"), checked before anything runs.
   std::map<std::string, std::map<std::string, std::map<std::string, double>>> traced;
@@ -382,9 +400,9 @@ std::vector<ModeResult> run(const std::string& dir, uint64_t iterations,
     }
     // The counts: the traced run's layout was randomised, so take them over several layouts.
     const FigureValues by_figure =
-        over_layouts(mode, snap, timed, 2, iterations, model_figures, &m.operation,
+        over_layouts(mode, snap, timed, mode.randomize, iterations, model_figures, &m.operation,
                      trace_mode == mode.name ? trace : nullptr);
-    m.layouts = kLayouts;
+    m.layouts = mode.randomize == 0 ? 1 : kLayouts;
     std::map<std::string, double> real;
     for (const auto& [k, v] : xen_real) real[k] = v;
     for (const auto& [k, v] : traced[mode.name]["linux"]) {

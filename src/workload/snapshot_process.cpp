@@ -147,8 +147,12 @@ SnapshotOp snapshot_op_by_name(const std::string& name) {
   if (name == "fork_exec") return SnapshotOp::kForkExec;
   if (name == "vfork_exec") return SnapshotOp::kVforkExec;
   if (name == "mmap_touch") return SnapshotOp::kMmapTouch;
+  if (name == "brk_cycle") return SnapshotOp::kBrkCycle;
+  if (name == "mprotect_cycle") return SnapshotOp::kMprotectCycle;
+  if (name == "munmap_partial") return SnapshotOp::kMunmapPartial;
   throw InputError("unknown snapshot operation '" + name +
-                   "' (valid: fork_exit, fork_exec, vfork_exec, mmap_touch)");
+                   "' (valid: fork_exit, fork_exec, vfork_exec, mmap_touch, brk_cycle, "
+                   "mprotect_cycle, munmap_partial)");
 }
 
 std::string SnapshotWorkload::operation() const {
@@ -161,6 +165,12 @@ std::string SnapshotWorkload::operation() const {
       return "vfork+execve";
     case SnapshotOp::kMmapTouch:
       return "mmap+touch+munmap";
+    case SnapshotOp::kBrkCycle:
+      return "sbrk+touch+sbrk-";
+    case SnapshotOp::kMprotectCycle:
+      return "mprotect RO+RW+write";
+    case SnapshotOp::kMunmapPartial:
+      return "mmap+touch+munmap 3+1 MiB";
   }
   return "?";
 }
@@ -168,6 +178,20 @@ std::string SnapshotWorkload::operation() const {
 void SnapshotWorkload::setup(system::GuestSystem& sys) {
   pid_ = build_snapshot_process(sys, snap_, 0, placement_);
   tiny_ = guest::builtin_image("tiny-static");
+  if (op_ == SnapshotOp::kMprotectCycle) {
+    // The area bench2.c's set-up mapped and touched: the snapshot's 2 MiB private anonymous
+    // read-write mapping.
+    for (const auto& [start, v] : sys.kernel().mm(pid_).vmas) {
+      if (v.kind == VmaKind::kAnon && !v.shared && v.writable() && v.pages() == 512) {
+        mprotect_area_ = start;
+      }
+    }
+    if (mprotect_area_ == 0) {
+      throw InputError(snap_.origin +
+                       ": mprotect_cycle needs the 2 MiB anonymous mapping "
+                       "the benchmark set up, and the snapshot has none");
+    }
+  }
 }
 
 void SnapshotWorkload::loop_writes(guest::Kernel& k, guest::Pid pid, uint64_t pages) {
@@ -242,6 +266,35 @@ void SnapshotWorkload::iteration(system::GuestSystem& sys) {
         if (!k.store(pid_, a + off, 1)) model_bug("mmap_touch write failed");
       }
       k.munmap(pid_, a, len);
+      break;
+    }
+    case SnapshotOp::kBrkCycle: {
+      const uint64_t len = 4ULL << 20;
+      const uint64_t start = k.brk(pid_, 0);
+      k.brk(pid_, start + len);
+      for (uint64_t off = 0; off < len; off += kPageSize) {
+        if (!k.store(pid_, start + off, 1)) model_bug("brk_cycle write failed");
+      }
+      k.brk(pid_, start);
+      break;
+    }
+    case SnapshotOp::kMprotectCycle: {
+      const uint64_t len = 2ULL << 20;
+      k.mprotect(pid_, mprotect_area_, len, guest::prot::kRead);
+      k.mprotect(pid_, mprotect_area_, len, guest::prot::kRead | guest::prot::kWrite);
+      for (uint64_t off = 0; off < len; off += kPageSize) {
+        if (!k.store(pid_, mprotect_area_ + off, 2)) model_bug("mprotect_cycle write failed");
+      }
+      break;
+    }
+    case SnapshotOp::kMunmapPartial: {
+      const uint64_t mib = 1ULL << 20;
+      const uint64_t a = k.mmap(pid_, guest::MapRequest::anonymous(4 * mib));
+      for (uint64_t off = 0; off < 4 * mib; off += kPageSize) {
+        if (!k.store(pid_, a + off, 1)) model_bug("munmap_partial write failed");
+      }
+      k.munmap(pid_, a, 3 * mib);
+      k.munmap(pid_, a + 3 * mib, mib);
       break;
     }
   }

@@ -56,7 +56,19 @@ struct ForkLoop {
   uint64_t parent_pages_after_wait = 2;
 };
 
-enum class SnapshotOp { kForkExit, kForkExec, kVforkExec, kMmapTouch };
+// The operations the ground truth traced (its bench.c and bench2.c modes): fork+exit,
+// fork/vfork+execve, mmap+touch+munmap (2 MiB), sbrk(+4 MiB)+touch+sbrk(-4 MiB), mprotect of a
+// touched 2 MiB area to read-only and back then one write per page, and a 4 MiB mapping touched
+// then unmapped in two parts (3 MiB, then the last 1 MiB).
+enum class SnapshotOp {
+  kForkExit,
+  kForkExec,
+  kVforkExec,
+  kMmapTouch,
+  kBrkCycle,
+  kMprotectCycle,
+  kMunmapPartial
+};
 SnapshotOp snapshot_op_by_name(const std::string& name);
 
 class SnapshotWorkload final : public Workload {
@@ -82,6 +94,7 @@ class SnapshotWorkload final : public Workload {
   ForkLoop loop_;
   guest::Pid pid_ = 0;
   guest::Image tiny_;
+  uint64_t mprotect_area_ = 0;  // kMprotectCycle: the snapshot's touched 2 MiB mapping
 };
 
 }  // namespace pib::workload

@@ -92,11 +92,14 @@ TEST(HostileInput, AnEmptyGroundTruthIsNotReportedAsAllWithinTolerance) {
   TempDir d("gt-empty");
   d.file("counts.json", "{}");
   EXPECT_REFUSED(call_cli({"fidelity", "--data", d.str()}),
-                 "counts.json: the top level names none of fork_exit, heap64, mmap_touch: "
-                 "nothing to compare");
+                 "counts.json: the top level names none of fork_exit, heap64, mmap_touch, "
+                 "brk_cycle, mprotect_cycle, munmap_partial, brk_cycle@norandmaps, "
+                 "mprotect_cycle@norandmaps, munmap_partial@norandmaps: nothing to compare");
   d.file("counts.json", R"J({"fork_exit ": {}})J");
   EXPECT_REFUSED(call_cli({"fidelity", "--data", d.str()}),
-                 "unknown key 'fork_exit ' (valid: fork_exit, heap64, mmap_touch, method)");
+                 "unknown key 'fork_exit ' (valid: fork_exit, heap64, mmap_touch, brk_cycle, "
+                 "mprotect_cycle, munmap_partial, brk_cycle@norandmaps, "
+                 "mprotect_cycle@norandmaps, munmap_partial@norandmaps, method)");
 }
 
 TEST(HostileInput, ASnapshotWithMillionsOfPagesIsRefusedBeforeAnythingRuns) {
