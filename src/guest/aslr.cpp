@@ -46,6 +46,11 @@ uint64_t AddressSpaceRandomizer::brk_start(uint64_t brk) {
   return brk + ((rng_() % (kBrkRange >> kPageShift)) << kPageShift);
 }
 
+uint64_t AddressSpaceRandomizer::align_stack_offset() {
+  if (!randomizes()) return 0;
+  return rng_() % 8192;
+}
+
 std::optional<uint64_t> AddressSpaceRandomizer::vdso_hint(uint64_t start_stack, uint64_t len) {
   if (!randomizes()) return std::nullopt;
   // Above the stack's initial pointer, at a random page of what is left of its 2 MiB region

@@ -31,6 +31,8 @@ class AddressSpaceRandomizer {
   // The address exec asks for the vvar+vDSO block of `len` bytes, given the initial stack
   // pointer (vdso_addr); nullopt when not randomising (the block then goes top-down).
   std::optional<uint64_t> vdso_hint(uint64_t start_stack, uint64_t len);
+  // arch_align_stack's random offset below 8 KiB (0 when not randomising).
+  uint64_t align_stack_offset();
 
  private:
   uint64_t draw_pages(uint64_t bits);  // a random page count below 2^bits

@@ -2,7 +2,9 @@
 // The calls replaying a captured program needs besides fork/exec/mmap/munmap/brk/mprotect:
 // madvise's page-dropping advice, mremap's in-place resize, stack growth, and an exec whose
 // layout is the one the real kernel produced (the mappings are given, not computed from an
-// image: the randomised bases, the ELF segments and the interpreter are as captured).
+// image: the randomised bases, the ELF segments and the interpreter are as captured), run
+// through exec's own steps: strings at STACK_TOP_MAX, activation, the stack's mprotect_fixup and
+// shift_arg_pages to the captured top.
 #include <string>
 
 #include "common/error.hpp"
@@ -90,18 +92,20 @@ void Kernel::exec_layout_into(Task& t, const ExecLayout& layout) {
   }
   if (stack == nullptr) throw InputError("exec layout without a [stack] mapping");
   std::shared_ptr<Mm> mm = mm_alloc();
-  mm->stack_top = stack->end;
   mm->mmap_base = stack->start;
-  // bprm_mm_init + copy_strings: the argument pages, written while the mm is still private to
-  // exec (as in exec()).
-  const uint64_t arg_pages = std::clamp<uint64_t>(layout.arg_pages, 1, stack->pages());
+  // The same steps as exec() (exec_stack.cpp), with the captured stack top instead of a draw:
+  // bprm_mm_init + copy_strings at STACK_TOP_MAX on the private mm, the strings' pages faulted
+  // in there.
+  const uint64_t string_pages = std::clamp<uint64_t>(layout.arg_pages, 1, stack->pages());
   Vma args = *stack;
-  args.start = stack->end - arg_pages * kPageSize;
+  args.end = kTaskSize;
+  args.start = kTaskSize - string_pages * kPageSize;
   insert_vma(*mm, args);
-  for (uint64_t i = 0; i < arg_pages; ++i) {
-    const Vaddr va{stack->end - (i + 1) * kPageSize};
-    if (!handle_mm_fault(*mm, va, hw::Access::kWrite)) model_bug("argument page fault failed");
+  for (uint64_t va = args.end - kPageSize; va >= args.start; va -= kPageSize) {
+    if (!handle_mm_fault(*mm, Vaddr{va}, hw::Access::kWrite))
+      model_bug("argument page fault failed");
   }
+  // exec_mmap: activate (under Xen: pin), then drop the old mm.
   std::shared_ptr<Mm> old = std::move(t.mm);
   t.mm = mm;
   t.comm = layout.comm;
@@ -111,9 +115,16 @@ void Kernel::exec_layout_into(Task& t, const ExecLayout& layout) {
   }
   switch_mm(mm.get());
   if (old) mmput(old);
-  // The stack at its captured size, then every other mapping as the real exec left it.
-  mm->vmas.erase(args.start);
+  // setup_arg_pages: mprotect_fixup, then shift_arg_pages down to where the real kernel put the
+  // stack (the captured top), then the stack at its captured size (expand_stack).
+  change_protection(*mm, mm->vmas.at(args.start));
+  const uint64_t shift = kTaskSize - stack->end;
+  if (shift != 0) shift_arg_pages(*mm, args.start, shift);
+  mm->vmas.erase(args.start - shift);
   insert_vma(*mm, *stack);
+  mm->stack_top = stack->end;
+  // The program, the interpreter and the special mappings where the real exec left them; the
+  // pages create_elf_tables wrote come from the replay's touches.
   for (const Vma& v : layout.vmas) {
     if (&v != stack) insert_vma(*mm, v);
   }

@@ -38,8 +38,7 @@ struct Task {
 
 // An exec as a real kernel performed it (replaying a captured program): the mappings it left
 // (program segments, interpreter, [stack], [vvar]/[vdso]) with their captured addresses, the
-// start of the heap, and how many pages at the stack top the kernel wrote (arguments, ELF
-// tables).
+// start of the heap, and how many pages the argument strings took at the stack top.
 struct ExecLayout {
   std::string comm;
   std::vector<Vma> vmas;
@@ -199,9 +198,20 @@ class Kernel {
                       Vaddr start, Vaddr end);
 
   // exec (exec.cpp)
-  void map_object(Mm& mm, const ElfObject& obj, uint64_t base);
-  uint64_t object_pages(const ElfObject& obj) const;
+  uint32_t object_file(const ElfObject& obj);
+  static Vma segment_vma(const ElfObject& obj, const Segment& s, uint64_t base, uint32_t file);
+  void elf_map(Mm& mm, const ElfObject& obj, uint64_t base);
   uint64_t place_vdso(const Mm& mm, uint64_t start_stack, uint64_t len);
+  // the exec stack (exec_stack.cpp); `p` is bprm->p, the lowest byte of the strings
+  uint64_t bprm_stack(Mm& mm, const Image& image);
+  uint64_t setup_arg_pages(Mm& mm, uint64_t p, uint64_t stack_top);
+  void shift_arg_pages(Mm& mm, uint64_t old_start, uint64_t shift);
+  void create_elf_tables(Mm& mm, const Image& image, uint64_t p);
+  // A kernel-mode store to a user address of the current mm (put_user): faults are handled.
+  void put_user(Mm& mm, uint64_t va);
+  // ld.so at start-up (startup.cpp): a shared library mapped as _dl_map_segments does.
+  void dl_map_object(Pid pid, const ElfObject& obj);
+  void dl_protect_relro(Pid pid, const ElfObject& obj);
   void exec_layout_into(Task& t, const ExecLayout& layout);
 
   // mappings (mmap.cpp)
@@ -211,6 +221,10 @@ class Kernel {
   void split_vma(Mm& mm, uint64_t addr);
   std::vector<Vma> detach_vmas(Mm& mm, uint64_t start, uint64_t end);
   void unmap_region(Mm& mm, const std::vector<Vma>& detached, Vaddr floor, Vaddr ceiling);
+  // change_protection over one VMA (its prot already set): every present PTE rewritten through
+  // ptep_modify_prot_start/commit, per L1 table in lazy-MMU mode; returns whether any changed
+  // (pte_needs_flush: only then does the caller flush).
+  bool change_protection(Mm& mm, const Vma& v);
 
   KernelCore core_;
   PageCache cache_;

@@ -65,7 +65,8 @@ struct Mm {
   uint64_t brk = 0;
   uint64_t mmap_base = 0;
   uint64_t stack_top = 0;
-  uint64_t rss = 0;  // present user pages
+  uint64_t start_stack = 0;  // the initial stack pointer exec left (create_elf_tables)
+  uint64_t rss = 0;          // present user pages
   std::array<uint64_t, 4>
       pt_pages{};        // page-table pages below the pgd, by level 1..3 (index 0 unused)
   uint32_t users = 1;    // mm_users

@@ -189,40 +189,45 @@ void Kernel::mprotect(Pid pid, uint64_t addr, uint64_t length, uint32_t new_prot
   }
   split_vma(mm, addr);
   split_vma(mm, end);
-  PageTables pt(core_);
   bool changed = false;
   for (auto it = mm.vmas.lower_bound(addr); it != mm.vmas.end() && it->first < end; ++it) {
     Vma& v = it->second;
+    if (v.prot == new_prot) continue;  // mprotect_fixup: nothing to do for unchanged flags
     v.prot = new_prot;
-    // change_protection: per L1 table in lazy-MMU mode, ptep_modify_prot_start/commit.
-    const auto [v_start, v_end] = v.range();
-    for (Vaddr a2 = v_start; a2 < v_end;) {
-      const Vaddr n2 = std::min(align_down(a2, kPmdSize) + kPmdSize, v_end);
-      const auto first = pt.lookup(mm, a2);
-      if (first) {
-        core_.ops().enter_lazy_mmu();
-        for (Vaddr va = a2; va < n2; va += kPageSize) {
-          const EntryRef e{first->table, table_index(va, 1)};
-          const hw::Pte old = core_.read_entry(e);
-          if (!old.present()) continue;
-          const Pfn page = core_.ops().entry_pfn(old);
-          const Page& pg = core_.pages().page(page);
-          // Writable only where no copy-on-write is pending: shared mappings, or an exclusive
-          // anonymous page that is already dirty.
-          const bool dirty = old.has(ptflags::kDirty);
-          const bool writable =
-              v.writable() && (v.shared || (pg.anon && pg.refcount == 1 && dirty));
-          const hw::Pte val{(old.raw() & ptflags::kAddrMask) | user_pte_flags(v, writable, dirty)};
-          if (val == old) continue;
-          core_.ops().ptep_modify_prot(e, val);
-          changed = true;
-        }
-        core_.ops().leave_lazy_mmu();
-      }
-      a2 = n2;
-    }
+    changed |= change_protection(mm, v);
   }
-  if (changed) pt.flush_tlb_mm_range(mm, Vaddr{addr}, Vaddr{end});
+  if (changed) PageTables(core_).flush_tlb_mm_range(mm, Vaddr{addr}, Vaddr{end});
+}
+
+bool Kernel::change_protection(Mm& mm, const Vma& v) {
+  PageTables pt(core_);
+  bool changed = false;
+  const auto [v_start, v_end] = v.range();
+  for (Vaddr a2 = v_start; a2 < v_end;) {
+    const Vaddr n2 = std::min(align_down(a2, kPmdSize) + kPmdSize, v_end);
+    const auto first = pt.lookup(mm, a2);
+    if (first) {
+      core_.ops().enter_lazy_mmu();
+      for (Vaddr va = a2; va < n2; va += kPageSize) {
+        const EntryRef e{first->table, table_index(va, 1)};
+        const hw::Pte old = core_.read_entry(e);
+        if (!old.present()) continue;
+        const Pfn page = core_.ops().entry_pfn(old);
+        const Page& pg = core_.pages().page(page);
+        // Writable only where no copy-on-write is pending: shared mappings, or an exclusive
+        // anonymous page that is already dirty.
+        const bool dirty = old.has(ptflags::kDirty);
+        const bool writable = v.writable() && (v.shared || (pg.anon && pg.refcount == 1 && dirty));
+        const hw::Pte val{(old.raw() & ptflags::kAddrMask) | user_pte_flags(v, writable, dirty)};
+        // Linux commits every present PTE, changed or not.
+        core_.ops().ptep_modify_prot(e, val);
+        changed |= val != old;
+      }
+      core_.ops().leave_lazy_mmu();
+    }
+    a2 = n2;
+  }
+  return changed;
 }
 
 }  // namespace pib::guest

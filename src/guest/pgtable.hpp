@@ -59,6 +59,13 @@ class PageTables {
   // tlb_finish_mmu: flush, then free the pages and tables gathered.
   void finish(Gather& tlb);
 
+  // mremap's move_page_tables for `len` bytes from `old_start` down or up to `new_start` in one
+  // mm (exec's shift_arg_pages): per PMD extent the destination's tables are allocated as a fault
+  // would (through the alloc hooks), each present PTE is cleared at the source and written at the
+  // destination in lazy-MMU mode, then the source extent is flushed. The source tables stay; the
+  // caller frees them. (pgtable_move.cpp)
+  void move_page_tables(Mm& mm, Vaddr old_start, Vaddr new_start, uint64_t len);
+
   // x86 flush_tlb_mm_range on the current vCPU.
   void flush_tlb_mm_range(const Mm& mm, Vaddr start, Vaddr end);
 

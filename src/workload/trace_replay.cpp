@@ -189,7 +189,8 @@ guest::ExecLayout Replayer::exec_layout(std::size_t index) const {
   if (stack == nullptr) {
     throw InputError(t_.origin + ":" + std::to_string(r.line) + ": exec state has no [stack]");
   }
-  // The pages the kernel wrote at the stack top: arguments, environment, ELF tables.
+  // The pages the kernel wrote at the stack top: the argument and environment strings, then the
+  // ELF tables below them.
   l.arg_pages = 0;
   for (uint64_t va = stack->end; va > stack->start; va -= kPageSize) {
     bool present = false;
@@ -201,7 +202,10 @@ guest::ExecLayout Replayer::exec_layout(std::size_t index) const {
     if (!present) break;
     ++l.arg_pages;
   }
-  l.arg_pages = std::max<uint64_t>(l.arg_pages, 1);
+  // Of the present pages at the top, the lowest is where create_elf_tables' argv/envp/auxv
+  // spilled below the strings when there are several (about 500 bytes: at most one page); the
+  // strings took the rest. The spill page then comes from the replay's touches.
+  l.arg_pages = l.arg_pages >= 2 ? l.arg_pages - 1 : 1;
   // The heap starts where the program's first brk(0) says (the kernel randomised it); without
   // one, right after the image.
   l.brk_start = image_end;

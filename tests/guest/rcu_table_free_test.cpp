@@ -54,6 +54,10 @@ TEST(RcuTableFree, XenLinux6FreesTablesOnlyAfterEveryVcpuPassedAQuiescentState) 
   test::GuestFixture fx(config("baseline", guest::LinuxGeneration::kLinux6));
   auto& k = fx.k();
   TwoRunning p(k);
+  // Each exec freed its argument stack's first L1 and L2 through RCU (shift_arg_pages): a
+  // quiescent state on each vCPU lets those go before counting.
+  ASSERT_TRUE(k.store(p.b, k.mm(p.b).stack_top - 8, 1));
+  ASSERT_TRUE(k.store(p.a, k.mm(p.a).stack_top - 8, 1));
   const uint64_t before = k.free_pages();
   const auto d = fx.measure([&] { map_touch_unmap(k, p.a); });
   EXPECT_GE(d[Event::kGuestRcuTables], 2u);  // the L1 and the L2

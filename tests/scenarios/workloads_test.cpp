@@ -45,8 +45,12 @@ TEST_P(Workloads, RunCleanAndDeterministically) {
   } else {
     EXPECT_GT(first[static_cast<std::size_t>(sim::Event::kGuestPtAllocL1)], 0u);
   }
-  EXPECT_EQ(first[static_cast<std::size_t>(sim::Event::kGuestPtAllocL1)],
-            first[static_cast<std::size_t>(sim::Event::kGuestPtFreeL1)]);
+  // Every L1 allocated is freed, except that exec's shift_arg_pages frees the argument stack's
+  // first L1 through RCU: with two vCPUs the last exec's may still wait for its grace period.
+  const uint64_t l1_alloc = first[static_cast<std::size_t>(sim::Event::kGuestPtAllocL1)];
+  const uint64_t l1_free = first[static_cast<std::size_t>(sim::Event::kGuestPtFreeL1)];
+  EXPECT_GE(l1_alloc, l1_free);
+  EXPECT_LE(l1_alloc - l1_free, 1u);
   EXPECT_EQ(once(), first);
 }
 
