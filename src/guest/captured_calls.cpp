@@ -67,6 +67,35 @@ uint64_t Kernel::mremap_in_place(Pid pid, uint64_t addr, uint64_t old_length, ui
   return addr;
 }
 
+uint64_t Kernel::mremap_move(Pid pid, uint64_t addr, uint64_t old_length, uint64_t new_length,
+                             uint64_t new_addr, bool keep_old) {
+  Task& t = task_mut(pid);
+  enter(t);
+  const uint64_t old_len = page_align_up(old_length);
+  const uint64_t new_len = page_align_up(new_length);
+  if (page_offset(addr) != 0 || page_offset(new_addr) != 0 || new_len == 0 ||
+      new_addr + new_len > kTaskSize) {
+    throw InputError("mremap: bad move of " + hex(addr) + " to " + hex(new_addr));
+  }
+  Mm& mm = *t.mm;
+  const Vma* v = mm.find_vma(addr);
+  if (v == nullptr || v->end < addr + old_len) {
+    throw InputError("mremap: " + hex(addr) + " is not mapped");
+  }
+  // copy_vma: the new mapping has the old one's properties, its file offset moved along.
+  Vma moved = *v;
+  moved.pgoff += (addr - v->start) >> kPageShift;
+  moved.start = new_addr;
+  moved.end = new_addr + new_len;
+  munmap(pid, new_addr, new_len);  // MREMAP_FIXED replaces what was there
+  insert_vma(mm, moved);
+  // move_page_tables carries the PTEs over, then the old range is unmapped (no PTEs left: it
+  // frees what tables it can).
+  PageTables(core_).move_page_tables(mm, Vaddr{addr}, Vaddr{new_addr}, std::min(old_len, new_len));
+  if (!keep_old) munmap(pid, addr, old_len);
+  return new_addr;
+}
+
 void Kernel::expand_stack(Pid pid, uint64_t new_start) {
   Mm& mm = *task_mut(pid).mm;
   for (auto& [start, vma] : mm.vmas) {

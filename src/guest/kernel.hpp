@@ -135,6 +135,10 @@ class Kernel {
   // mremap without a move: shrinking unmaps the tail, growing extends the VMA (InputError when
   // the pages above are not free). Returns addr.
   uint64_t mremap_in_place(Pid pid, uint64_t addr, uint64_t old_length, uint64_t new_length);
+  // mremap that moves the mapping to `new_addr` (move_vma: the PTEs carried over by
+  // move_page_tables, then the old range unmapped unless `keep_old`, MREMAP_DONTUNMAP).
+  uint64_t mremap_move(Pid pid, uint64_t addr, uint64_t old_length, uint64_t new_length,
+                       uint64_t new_addr, bool keep_old);
   // The stack VMA grows down to `new_start` (what a fault below it does); no-op if it is lower.
   void expand_stack(Pid pid, uint64_t new_start);
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// move_page_tables (Linux 6.1 mm/mremap.c) for the one caller the model has: exec moving its
-// argument stack. The extent is never a whole aligned PMD there, so the PMD-moving shortcut
-// (move_normal_pmd) does not apply and every PTE is moved one by one (move_ptes).
+// move_page_tables (Linux 6.1 mm/mremap.c) for exec moving its argument stack and for mremap
+// moves. Every PTE is moved one by one (move_ptes); Linux's shortcut of moving a whole table
+// when an extent is an aligned 2 MiB on both sides (move_normal_pmd) is not modelled: exec's
+// extent never is one, and a replayed mremap that is reports the move as such.
 #include "guest/pgtable.hpp"
 
 namespace pib::guest {

@@ -290,27 +290,16 @@ void Replayer::mremap(const Record& r, guest::Pid pid) {
     charged(ReplayKind::kMremap, [&] { k_.mremap_in_place(pid, r.addr, r.length, r.arg); });
     return;
   }
-  // A move: Linux's move_page_tables carries the PTEs over. Here the mapping is recreated at
-  // its new address and its pages come back by faults (counted as such); reported.
-  const guest::Vma* v = k_.mm(pid).find_vma(r.addr);
-  if (v == nullptr) {
-    refuse(r, "mremap of " + hex(r.addr) + ", which is not mapped in the model");
-    return;
+  const bool keep_old = (r.flags & abi::kMremapDontunmap) != 0;
+  // move_normal_pmd: where the moved range covers an aligned 2 MiB on both sides Linux moves the
+  // whole L1 table; the model moves its PTEs one by one (the same footprint afterwards, one
+  // more table allocated and freed on the way).
+  const uint64_t pmd = 2ULL << 20;
+  if (r.length >= pmd && (r.addr % pmd) == (result % pmd)) {
+    ++report_.approximations["mremap moves with whole 2 MiB tables (moved PTE by PTE)"];
   }
-  guest::MapRequest req;
-  req.length = r.arg;
-  req.prot = v->prot;
-  req.shared = v->shared;
-  req.fixed_address = result;
-  if (v->kind == guest::VmaKind::kFile) {
-    req.file = v->file;
-    req.file_page = v->pgoff + ((r.addr - v->start) >> kPageShift);
-  }
-  ++report_.approximations["mremap moves (pages refaulted at the new address)"];
-  charged(ReplayKind::kMremap, [&] {
-    k_.mmap(pid, req);
-    if ((r.flags & abi::kMremapDontunmap) == 0) k_.munmap(pid, r.addr, r.length);
-  });
+  charged(ReplayKind::kMremap,
+          [&] { k_.mremap_move(pid, r.addr, r.length, r.arg, result, keep_old); });
 }
 
 void Replayer::madvise(const Record& r, guest::Pid pid) {

@@ -65,6 +65,26 @@ TEST(CaptureReplayCli, ACapturedPipelineReplaysWithEveryFootprintEqual) {
   fs::remove(trace);
 }
 
+TEST(CaptureReplayCli, EveryMemoryCallKindReplaysWithEveryFootprintEqual) {
+  // mmap of anonymous memory and of a file, mremap in place and moved, madvise, mprotect,
+  // partial munmap, brk up and down, a thread, a fork and a wait (tests/support).
+  const fs::path trace = scratch("mm-calls") += ".jsonl";
+  const CliResult cap = call_cli({"capture", "-o", trace.string(), "--", PIB_MM_CALLS});
+  if (cap.rc != 0 && cap.err.find("not permitted") != std::string::npos) {
+    GTEST_SKIP() << "ptrace is not allowed here: " << cap.err;
+  }
+  ASSERT_EQ(cap.rc, 0) << cap.err;
+  EXPECT_NE(cap.out.find("1 thread(s)"), std::string::npos) << cap.out;
+  const CliResult rep = call_cli({"replay", trace.string(), "--compare", "baseline,native"});
+  EXPECT_EQ(rep.rc, 0) << rep.out << rep.err;
+  expect_all_checks_equal(rep, 2);
+  for (const char* kind : {"  fork ", "  exec ", "  exit ", "  mmap ", "  munmap ", "  mprotect ",
+                           "  brk ", "  mremap ", "  madvise ", "  faults "}) {
+    EXPECT_NE(rep.out.find(kind), std::string::npos) << kind << "\n" << rep.out;
+  }
+  fs::remove(trace);
+}
+
 TEST(CaptureReplayCli, TheShippedSamplesReplayUnderEveryPolicy) {
   for (const char* name : {"sh-pipeline", "make-j2", "python3-pass", "fork-loop"}) {
     const std::string path = source_dir() + "/data/traces/" + name + ".jsonl";

@@ -158,6 +158,34 @@ TEST_P(Semantics, ExitReturnsEveryFrame) {
   EXPECT_EQ(fx_.sys().audit(), std::vector<std::string>{});
 }
 
+TEST_P(Semantics, MremapMovesContentsAndMadviseDropsThem) {
+  // The calls a replayed program leans on: a moved mapping keeps its pages' contents at the new
+  // address (the PTEs are carried over, no fault), the old address faults, and MADV_DONTNEED
+  // gives zero-filled pages back while the tables stay.
+  auto& k = fx_.k();
+  const Pid p = start();
+  const uint64_t a = anon_area(p, 8);
+  for (uint64_t i = 0; i < 8; ++i) ASSERT_TRUE(k.store(p, a + i * kPageSize, 700 + i));
+  const uint64_t to = a - (64 << 20);
+  const uint64_t pfn = k.pte_of(p, a + kPageSize).mfn().value;
+  const auto moved =
+      fx_.measure([&] { k.mremap_move(p, a, 8 * kPageSize, 8 * kPageSize, to, false); });
+  EXPECT_EQ(k.pte_of(p, to + kPageSize).mfn().value, pfn);
+  EXPECT_EQ(k.mm(p).find_vma(a), nullptr);
+  const auto reads = fx_.measure([&] {
+    for (uint64_t i = 0; i < 8; ++i) EXPECT_EQ(k.load(p, to + i * kPageSize), 700 + i);
+  });
+  EXPECT_EQ(reads[sim::Event::kGuestFault], 0u);
+  EXPECT_EQ(moved[sim::Event::kGuestPtAllocL1], 1u);  // the destination's L1
+  const uint64_t tables = k.mm(p).pt_pages_below_pgd();
+  k.madvise_dontneed(p, to, 8 * kPageSize);
+  EXPECT_EQ(k.mm(p).pt_pages_below_pgd(), tables);
+  EXPECT_FALSE(k.pte_of(p, to).present());
+  EXPECT_EQ(k.load(p, to), 0u);
+  k.exit(p);
+  EXPECT_EQ(fx_.sys().audit(), std::vector<std::string>{});
+}
+
 INSTANTIATE_TEST_SUITE_P(PvOps, Semantics, ::testing::Values(PvOpsKind::kXen, PvOpsKind::kNative),
                          [](const auto& param_info) {
                            return std::string(system::name_of(param_info.param));
