@@ -38,7 +38,8 @@ and the modeled time per kind of event, the policies side by side.
                       are kept either way)
 
 as in 'pibooster run' (defaults here: --compare baseline,pibooster,native, 1 iteration, no
-warm-up, no output directory; with --out DIR also replay.csv, the table below):
+warm-up, no output directory; with --out DIR also replay.csv and replay-programs.csv, the
+two tables below):
 )";
 
 constexpr KeyFlag kReplayKeyFlags[] = {
@@ -128,6 +129,39 @@ std::string per_kind_table(const scenario::RunOutput& run,
   return o.str();
 }
 
+// Per program: the file each process exec'd (a forked child counts to its parent's program
+// until it execs), modeled us per policy.
+std::string per_program_table(const scenario::RunOutput& run,
+                              const std::vector<workload::ReplayReport>& reports, bool csv) {
+  std::ostringstream o;
+  if (reports.empty()) return {};
+  if (csv) {
+    o << "program,execs";
+    for (const auto& r : run.results) o << "," << r.policy << "_us";
+    o << "\n";
+  } else {
+    o << "per program (modeled us; its processes' events and faults)\n";
+  }
+  for (const auto& [name, totals] : reports.front().programs) {
+    if (csv) {
+      o << '"' << name << "\"," << totals.execs;
+    } else {
+      o << "  " << std::left << std::setw(40) << name << std::right << std::setw(6) << totals.execs
+        << " exec(s)";
+    }
+    for (std::size_t p = 0; p < run.results.size() && p < reports.size(); ++p) {
+      const auto it = reports[p].programs.find(name);
+      const double us = it == reports[p].programs.end()
+                            ? 0.0
+                            : cost::modeled_ns(it->second.counts, run.profile) / 1000.0;
+      o << (csv ? "," : "  ") << std::fixed << std::setprecision(csv ? 3 : 1)
+        << (csv ? std::setw(0) : std::setw(14)) << us;
+    }
+    o << "\n";
+  }
+  return o.str();
+}
+
 // The footprint checks and what the replay could not reproduce exactly; false on a mismatch.
 bool print_checks(std::ostream& out, const scenario::RunOutput& run,
                   const std::vector<workload::ReplayReport>& reports) {
@@ -208,6 +242,8 @@ int cmd_replay(const std::vector<std::string>& args, std::ostream& out, std::ost
   if (!options.out_dir.empty()) {
     const Written w = write_outputs(options.out_dir, run, options);
     write_file_nofollow(w.dir + "/replay.csv", per_kind_table(run, collector.reports, true));
+    write_file_nofollow(w.dir + "/replay-programs.csv",
+                        per_program_table(run, collector.reports, true));
     err << w.note() << "\n";
   }
   print_results(out, run, options);
@@ -222,6 +258,7 @@ int cmd_replay(const std::vector<std::string>& args, std::ostream& out, std::ost
   }
   const bool equal = print_checks(out, run, collector.reports);
   out << per_kind_table(run, collector.reports, false);
+  out << per_program_table(run, collector.reports, false);
   for (const auto& r : run.results) {
     if (!r.audit.empty()) {
       err << "pibooster: hypervisor audit of " << r.policy

@@ -89,15 +89,24 @@ class Replayer {
   guest::ExecLayout exec_layout(std::size_t index) const;
   void refuse(const Record& r, const std::string& why);
 
-  // Charges what `fn` does to `kind`.
+  // Charges what `fn` does to `kind` and to the program of the process `r` is about.
   template <typename Fn>
-  void charged(ReplayKind kind, Fn&& fn) {
+  void charged(ReplayKind kind, const Record& r, Fn&& fn) {
     const Counts before = sys_.ledger().counts();
     fn();
     const Counts d = sys_.ledger().since(before);
     Counts& to = report_.counts[static_cast<std::size_t>(kind)];
-    for (std::size_t e = 0; e < d.size(); ++e) to[e] += d[e];
+    Counts& prog = report_.programs[program_of(r.pid)].counts;
+    for (std::size_t e = 0; e < d.size(); ++e) {
+      to[e] += d[e];
+      prog[e] += d[e];
+    }
     ++report_.events[static_cast<std::size_t>(kind)];
+  }
+  const std::string& program_of(int64_t pid) {
+    static const std::string unknown = "(before its first exec)";
+    const auto it = programs_.find(pid);
+    return it == programs_.end() ? unknown : it->second;
   }
 
   system::GuestSystem& sys_;
@@ -105,6 +114,7 @@ class Replayer {
   const trace::Trace& t_;
   std::map<int64_t, guest::Pid> pids_;  // captured process id -> model pid
   std::map<std::string, uint32_t> files_;
+  std::map<int64_t, std::string> programs_;  // captured process id -> its program
   ReplayReport report_;
 };
 
@@ -135,7 +145,7 @@ void Replayer::check(guest::Pid pid, const State& s, const Record& r, const std:
 }
 
 void Replayer::reach(guest::Pid pid, const State& s, const Record& r, const std::string& event) {
-  charged(ReplayKind::kTouch, [&] {
+  charged(ReplayKind::kTouch, r, [&] {
     const std::vector<snapshot::MapEntry> maps = merge_special_mappings(s.maps);
     // The stack grows on faults below it: as far as the capture saw it.
     for (const auto& m : maps) {
@@ -230,9 +240,10 @@ void Replayer::fork(const Record& r) {
   if (!parent) return;
   if (r.state) reach(*parent, *r.state, r, "parent at fork");
   guest::Pid child = 0;
-  charged(ReplayKind::kFork,
+  charged(ReplayKind::kFork, r,
           [&] { child = r.kind == Kind::kVfork ? k_.vfork(*parent) : k_.fork(*parent); });
   pids_[r.child] = child;
+  if (programs_.count(r.pid) != 0) programs_[r.child] = programs_[r.pid];
   ++report_.processes;
   if (r.child_state) {
     Record at_child = r;
@@ -247,12 +258,16 @@ void Replayer::exec(std::size_t index) {
   const auto it = pids_.find(r.pid);
   if (it == pids_.end()) {
     guest::Pid pid = 0;
-    charged(ReplayKind::kExec, [&] { pid = k_.spawn_exec_layout(layout); });
+    programs_[r.pid] = r.path;
+    ++report_.programs[r.path].execs;
+    charged(ReplayKind::kExec, r, [&] { pid = k_.spawn_exec_layout(layout); });
     pids_[r.pid] = pid;
     ++report_.processes;
   } else {
     if (r.before) reach(it->second, *r.before, r, "before exec");
-    charged(ReplayKind::kExec, [&] { k_.exec_layout(it->second, layout); });
+    programs_[r.pid] = r.path;
+    ++report_.programs[r.path].execs;
+    charged(ReplayKind::kExec, r, [&] { k_.exec_layout(it->second, layout); });
   }
   reach(pids_.at(r.pid), *r.state, r, "after exec of " + r.path);
 }
@@ -261,7 +276,7 @@ void Replayer::exit(const Record& r) {
   const std::optional<guest::Pid> pid = model_pid(r);
   if (!pid) return;
   if (r.state) reach(*pid, *r.state, r, "at exit");
-  charged(ReplayKind::kExit, [&] { k_.exit(*pid); });
+  charged(ReplayKind::kExit, r, [&] { k_.exit(*pid); });
   pids_.erase(r.pid);
 }
 
@@ -281,13 +296,13 @@ void Replayer::mmap(const Record& r, guest::Pid pid) {
     req.file = f->second;
     req.file_page = r.offset >> kPageShift;
   }
-  charged(ReplayKind::kMmap, [&] { k_.mmap(pid, req); });
+  charged(ReplayKind::kMmap, r, [&] { k_.mmap(pid, req); });
 }
 
 void Replayer::mremap(const Record& r, guest::Pid pid) {
   const auto result = static_cast<uint64_t>(r.result);
   if (result == r.addr) {
-    charged(ReplayKind::kMremap, [&] { k_.mremap_in_place(pid, r.addr, r.length, r.arg); });
+    charged(ReplayKind::kMremap, r, [&] { k_.mremap_in_place(pid, r.addr, r.length, r.arg); });
     return;
   }
   const bool keep_old = (r.flags & abi::kMremapDontunmap) != 0;
@@ -298,13 +313,13 @@ void Replayer::mremap(const Record& r, guest::Pid pid) {
   if (r.length >= pmd && (r.addr % pmd) == (result % pmd)) {
     ++report_.approximations["mremap moves with whole 2 MiB tables (moved PTE by PTE)"];
   }
-  charged(ReplayKind::kMremap,
+  charged(ReplayKind::kMremap, r,
           [&] { k_.mremap_move(pid, r.addr, r.length, r.arg, result, keep_old); });
 }
 
 void Replayer::madvise(const Record& r, guest::Pid pid) {
   if (r.arg == abi::kMadvDontneed || r.arg == abi::kMadvRemove) {
-    charged(ReplayKind::kMadvise, [&] { k_.madvise_dontneed(pid, r.addr, r.length); });
+    charged(ReplayKind::kMadvise, r, [&] { k_.madvise_dontneed(pid, r.addr, r.length); });
     return;
   }
   if (r.arg == abi::kMadvFree) {
@@ -320,6 +335,7 @@ void Replayer::apply(std::size_t index) {
     case Kind::kStart: {
       const guest::Pid pid = build_snapshot_process(sys_, r.state->to_snapshot(t_.origin));
       pids_[r.pid] = pid;
+      programs_[r.pid] = "(snapshot)";
       ++report_.processes;
       check(pid, *r.state, r, "start");
       return;
@@ -348,15 +364,15 @@ void Replayer::apply(std::size_t index) {
       mmap(r, *pid);
       return;
     case Kind::kMunmap:
-      charged(ReplayKind::kMunmap, [&] { k_.munmap(*pid, r.addr, r.length); });
+      charged(ReplayKind::kMunmap, r, [&] { k_.munmap(*pid, r.addr, r.length); });
       return;
     case Kind::kMprotect:
-      charged(ReplayKind::kMprotect,
+      charged(ReplayKind::kMprotect, r,
               [&] { k_.mprotect(*pid, r.addr, r.length, prot_bits(r.arg)); });
       return;
     case Kind::kBrk:
       if (r.addr != 0) {
-        charged(ReplayKind::kBrk, [&] { k_.brk(*pid, static_cast<uint64_t>(r.result)); });
+        charged(ReplayKind::kBrk, r, [&] { k_.brk(*pid, static_cast<uint64_t>(r.result)); });
       }
       return;
     case Kind::kMremap:
@@ -383,7 +399,9 @@ ReplayReport Replayer::run() {
   }
   // Processes the trace leaves running (daemons started by the command) end here.
   for (const auto& [captured, pid] : pids_) {
-    charged(ReplayKind::kExit, [&] { k_.exit(pid); });
+    Record end;
+    end.pid = captured;
+    charged(ReplayKind::kExit, end, [&] { k_.exit(pid); });
   }
   pids_.clear();
   k_.quiesce();

@@ -42,9 +42,16 @@ struct FootprintCheck {
   uint64_t recorded_pages = 0;
 };
 
+// What one program (the file a process exec'd; its parent's program before that) cost.
+struct ProgramTotals {
+  Counts counts{};
+  uint64_t execs = 0;
+};
+
 struct ReplayReport {
   std::array<Counts, kReplayKinds> counts{};
   std::array<uint64_t, kReplayKinds> events{};
+  std::map<std::string, ProgramTotals> programs;
   uint64_t processes = 0;
   uint64_t threads = 0;
   uint64_t checks = 0;                     // footprint comparisons made
