@@ -33,7 +33,10 @@ class FdOut final : public std::streambuf {
   FdOut(const FdOut&) = delete;
   FdOut& operator=(const FdOut&) = delete;
   ~FdOut() override {
-    flush();
+    try {
+      flush();
+    } catch (const InputError&) {  // already reported by the explicit flush after the capture
+    }
     ::close(fd_);
   }
   uint64_t written() const { return written_; }

@@ -135,7 +135,9 @@ void Tracer::write(const Record& r) {
 
 void Tracer::resume(pid_t tid, enum __ptrace_request how, int sig) {
   // ESRCH: the task was killed meanwhile (SIGKILL needs no tracer); its exit status follows.
-  ptrace(how, tid, nullptr, reinterpret_cast<void*>(static_cast<intptr_t>(sig)));
+  // ptrace(2) takes the signal to deliver in its pointer-sized data argument.
+  ptrace(how, tid, nullptr,
+         reinterpret_cast<void*>(static_cast<intptr_t>(sig)));  // NOLINT(performance-no-int-to-ptr)
 }
 
 void Tracer::adopt_child(pid_t child, pid_t tgid, bool borrows_mm) {
@@ -433,7 +435,9 @@ CaptureSummary Tracer::run(const CaptureOptions& options) {
   const long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEFORK |
                     PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC |
                     PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL;
-  if (ptrace(PTRACE_SETOPTIONS, child, nullptr, reinterpret_cast<void*>(opts)) != 0) {
+  // The options travel in ptrace's pointer-sized data argument.
+  if (ptrace(PTRACE_SETOPTIONS, child, nullptr,
+             reinterpret_cast<void*>(opts)) != 0) {  // NOLINT(performance-no-int-to-ptr)
     kill(child, SIGKILL);
     close(ready[0]);
     throw InputError(std::string("capture: PTRACE_SETOPTIONS: ") + std::strerror(errno));

@@ -16,11 +16,11 @@
 namespace pib::guest {
 
 namespace {
-constexpr uint64_t kStackTopMax = kTaskSize;           // x86-64 STACK_TOP_MAX (= TASK_SIZE_MAX)
-constexpr uint64_t kStackExpand = 128 * 1024;          // setup_arg_pages' stack_expand
-constexpr uint64_t kStackRlimit = 8ULL << 20;          // RLIMIT_STACK soft limit
-constexpr uint64_t kPlatformBytes = sizeof("x86_64");  // ELF_PLATFORM, with its NUL
-constexpr uint64_t kRandomBytes = 16;                  // AT_RANDOM
+constexpr uint64_t kStackTopMax = kTaskSize;             // x86-64 STACK_TOP_MAX (= TASK_SIZE_MAX)
+constexpr uint64_t kStackExpand = uint64_t{128} * 1024;  // setup_arg_pages' stack_expand
+constexpr uint64_t kStackRlimit = 8ULL << 20;            // RLIMIT_STACK soft limit
+constexpr uint64_t kPlatformBytes = sizeof("x86_64");    // ELF_PLATFORM, with its NUL
+constexpr uint64_t kRandomBytes = 16;                    // AT_RANDOM
 // x86-64 auxv pairs create_elf_tables writes (ARCH_DLINFO's two, the generic ones, AT_HWCAP2,
 // AT_EXECFN, AT_PLATFORM and AT_NULL).
 constexpr uint64_t kAuxvPairs = 21;

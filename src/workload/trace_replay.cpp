@@ -398,9 +398,10 @@ ReplayReport Replayer::run() {
     }
   }
   // Processes the trace leaves running (daemons started by the command) end here.
-  for (const auto& [captured, pid] : pids_) {
+  for (const auto& [captured, live] : pids_) {
     Record end;
     end.pid = captured;
+    const guest::Pid pid = live;
     charged(ReplayKind::kExit, end, [&] { k_.exit(pid); });
   }
   pids_.clear();
