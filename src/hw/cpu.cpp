@@ -95,22 +95,45 @@ LoadRun Cpu::load_run(Vaddr va, uint32_t count, Mode mode, uint64_t stop_mask, u
     model_bug("a run of loads must stay within one page");
   }
   if ((va.value & 7) != 0) return {1, access(MemRequest{va, MemOp::kLoad, mode})};
-  LoadRun run;
-  for (uint32_t i = 0; i < count; ++i) {
-    // Each word is translated as its own load would be (after the first, a TLB hit on the
-    // entry the first left: the same charges, the same LRU state), without the rest of the
-    // per-access path. This is access() for an aligned load.
-    const Vaddr at{va.value + uint64_t{i} * 8};
-    const Translation t = mmu_.translate(at, Access::kRead, mode);
-    run.done = i + 1;
-    if (!t.ok) {
-      run.last = deliver(t.fault, MemRequest{at, MemOp::kLoad, mode});
-      break;
+  // The first word is a load as access() performs it.
+  const Translation t = mmu_.translate(va, Access::kRead, mode);
+  if (!t.ok) return {1, deliver(t.fault, MemRequest{va, MemOp::kLoad, mode})};
+  const uint64_t* frame = memory_.frame_words(mfn_of(t.ma));  // nullptr: all zeros
+  const uint64_t first = page_offset(va.value) / 8;
+  auto word = [&](uint64_t i) { return frame != nullptr ? frame[first + i] : 0; };
+  uint32_t done = 1;
+  if ((word(0) & stop_mask) == 0 && !timer_interrupt_pending()) {
+    // The others hit the TLB entry the first one used or filled (same page, same access, so
+    // the same permission check) and charge a hit each; none writes memory.
+    uint32_t end = count;
+    if (stop_mask != 0 && frame != nullptr) {
+      for (uint32_t i = 1; i < count; ++i) {
+        if ((frame[first + i] & stop_mask) != 0) {
+          end = i + 1;
+          break;
+        }
+      }
     }
-    run.last = MemResult{true, memory_.read_u64(t.ma), std::nullopt};
-    if (out != nullptr) out[i] = run.last.value;
-    if ((run.last.value & stop_mask) != 0 || timer_interrupt_pending()) break;
+    Tlb& tlb = mmu_.tlb();
+    if (!ledger_.clock_on()) {
+      // No clock: time stands still, so the timer cannot become pending within the run.
+      tlb.rehit(va, end - 1);
+      done = end;
+    } else {
+      // The clock advances with every hit: the timer is checked after each, as between loads.
+      while (done < end) {
+        tlb.rehit(va, 1);
+        ++done;
+        if (timer_interrupt_pending()) break;
+      }
+    }
   }
+  if (out != nullptr) {
+    for (uint32_t i = 0; i < done; ++i) out[i] = word(i);
+  }
+  LoadRun run;
+  run.done = done;
+  run.last = MemResult{true, word(done - 1), std::nullopt};
   return run;
 }
 

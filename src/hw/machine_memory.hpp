@@ -43,6 +43,14 @@ class MachineMemory {
   void zero_frame(Mfn mfn);           // charges hw.mem.zero_page
   void copy_frame(Mfn dst, Mfn src);  // charges hw.mem.copy_page
   bool frame_is_zero(Mfn mfn) const;
+  // The frame's 512 words for reading, or nullptr while it reads as all zeros (unbacked). Valid
+  // until the frame is next written, zeroed or copied into.
+  const uint64_t* frame_words(Mfn mfn) const {
+    if (!is_valid(mfn)) [[unlikely]]
+      bad_access(maddr_of(mfn, 0));
+    const FrameWords* f = frame(mfn);
+    return f != nullptr ? f->data() : nullptr;
+  }
 
   // Frames currently backed by host memory (for the simulator's own memory accounting).
   uint64_t backed_frames() const { return backed_; }
