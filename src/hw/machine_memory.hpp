@@ -78,6 +78,11 @@ class MachineMemory {
   std::vector<std::unique_ptr<Group>> groups_;
   uint64_t backed_ = 0;
   uint64_t groups_used_ = 0;
+  // Storage of frames released lately, reused before allocating: a run that frees and allocates
+  // frames at the same rate (page tables of a fork and its exit) then costs the host no
+  // allocation or page faults. Bounded, and counted in host_bytes().
+  static constexpr std::size_t kSpareFrames = 256;
+  std::vector<std::unique_ptr<FrameWords>> spare_;
   sim::Ledger& ledger_;
 };
 
