@@ -107,12 +107,11 @@ LoadRun Cpu::load_run(Vaddr va, uint32_t count, Mode mode, uint64_t stop_mask, u
     // the same permission check) and charge a hit each; none writes memory.
     uint32_t end = count;
     if (stop_mask != 0 && frame != nullptr) {
-      for (uint32_t i = 1; i < count; ++i) {
-        if ((frame[first + i] & stop_mask) != 0) {
-          end = i + 1;
-          break;
-        }
-      }
+      const uint64_t* w = frame + first;
+      uint32_t i = 1;
+      while (i + 4 <= count && ((w[i] | w[i + 1] | w[i + 2] | w[i + 3]) & stop_mask) == 0) i += 4;
+      while (i < count && (w[i] & stop_mask) == 0) ++i;
+      if (i < count) end = i + 1;
     }
     Tlb& tlb = mmu_.tlb();
     if (!ledger_.clock_on()) {

@@ -22,6 +22,10 @@ constexpr uint64_t kCompactAfterChunks = 16;
 uint64_t first_present_from(const hw::MachineMemory& mem, Mfn mfn, uint64_t i) {
   const uint64_t* w = mem.frame_words(mfn);
   if (w == nullptr) return kEntriesPerTable;
+  // Four entries at a time over the empty stretches, then one by one.
+  while (i + 4 <= kEntriesPerTable && ((w[i] | w[i + 1] | w[i + 2] | w[i + 3]) & kPresent) == 0) {
+    i += 4;
+  }
   while (i < kEntriesPerTable && (w[i] & kPresent) == 0) ++i;
   return i;
 }
@@ -29,6 +33,9 @@ uint64_t first_present_from(const hw::MachineMemory& mem, Mfn mfn, uint64_t i) {
 uint64_t last_present_below(const hw::MachineMemory& mem, Mfn mfn, uint64_t end) {
   const uint64_t* w = mem.frame_words(mfn);
   if (w == nullptr) return 0;
+  while (end >= 4 && ((w[end - 1] | w[end - 2] | w[end - 3] | w[end - 4]) & kPresent) == 0) {
+    end -= 4;
+  }
   while (end > 0 && (w[end - 1] & kPresent) == 0) --end;
   return end;
 }
