@@ -37,8 +37,11 @@ fuzz:
 	@cd build-fuzz && ./fuzz/pibooster_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	  -max_len=512 corpus ../fuzz/corpus
 
+# Google Benchmark cases (hot paths, host memory), then the ratio table: simulated operations
+# against the same operations done for real here (bench/ratio_bench.cpp).
 bench: build
 	@./build/bench/pibooster_bench
+	@./build/bench/pibooster_ratio
 
 format:
 	@clang-format -i $$(git ls-files '*.cpp' '*.hpp')

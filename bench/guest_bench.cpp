@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Simulator speed of guest operations (host time per simulated operation).
+// Simulator speed of guest operations (host time per simulated operation). Against the real
+// operations of this machine: bench/ratio_bench.cpp (a real fork of this large benchmark
+// process would not be the operation simulated).
 #include <benchmark/benchmark.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "system/guest_system.hpp"
 #include "workload/host_memory.hpp"
@@ -42,15 +42,6 @@ void BM_ForkExitNative(benchmark::State& s) {
 void BM_ForkExit100MiBXen(benchmark::State& s) {
   fork_exit(s, pib::system::PvOpsKind::kXen, 25600);
 }
-// The real thing on this machine, for the ratio: fork, the child exits at once, wait.
-void BM_RealForkExitWait(benchmark::State& state) {
-  for (auto _ : state) {
-    const pid_t p = fork();
-    if (p == 0) _exit(0);
-    int st = 0;
-    waitpid(p, &st, 0);
-  }
-}
 // The host-memory target (docs/cost-model.md): a 64-GiB guest with 1,000 live processes.
 // Counters: resident-set growth at the workload's peak, the guest memory touched (machine
 // frames holding data x 4 KiB) and their ratio (target <= 1.2).
@@ -74,7 +65,6 @@ void BM_HostMemory64GiB1000Procs(benchmark::State& state) {
   state.counters["ratio"] = f.ratio();
 }
 
-BENCHMARK(BM_RealForkExitWait);
 BENCHMARK(BM_ForkExitXen);
 BENCHMARK(BM_ForkExitNative);
 BENCHMARK(BM_ForkExit100MiBXen)->Unit(benchmark::kMillisecond);

@@ -38,6 +38,11 @@ class HypervisorPort {
   // guest kernel of a 64-bit PV domain runs in ring 3, so every guest access is a user-mode
   // access). Page faults go to the hypervisor first, which emulates or reflects them.
   virtual hw::MemResult guest_access(VcpuId vcpu, const hw::MemRequest& request) = 0;
+  // A run of guest loads (hw::Cpu::load_run): the same as that many guest_access loads of
+  // consecutive words, one call. The run ends where one of those accesses' interrupt windows
+  // would have work, so the caller's own window after the run is the one that load had.
+  virtual hw::LoadRun guest_load_run(VcpuId vcpu, Vaddr va, uint32_t count, uint64_t stop_mask,
+                                     uint64_t* out) = 0;
 
   // Guest kernel <-> guest user transitions (syscall entry / HYPERVISOR_iret): the hypervisor
   // switches the vCPU between its kernel and user root tables. Returns an error if no user root

@@ -96,10 +96,13 @@ void Kernel::copy_pte_range(Mm& child, const Vma& vma, EntryRef child_pmd, Entry
   const Pfn child_l1 = pt.pte_alloc(child, child_pmd.table, start);
   PvOps& ops = core_.ops();
   ops.enter_lazy_mmu();
-  for (Vaddr va = start; va < end; va += kPageSize) {
-    const EntryRef src{parent_l1, table_index(va, 1)};
-    hw::Pte pte = core_.read_entry(src);
-    if (!pte.present()) continue;
+  const uint64_t first = table_index(start, 1);
+  const uint64_t last = first + ((end - start + kPageSize - 1) >> kPageShift);
+  for (auto found = core_.next_present(parent_l1, first, last); found.index < last;
+       found = core_.next_present(parent_l1, found.index + 1, last)) {
+    const Vaddr va = start + ((found.index - first) << kPageShift);
+    const EntryRef src{parent_l1, found.index};
+    hw::Pte pte = found.entry;
     if (vma.cow() && pte.has(ptflags::kRw)) {
       ops.ptep_set_wrprotect(src);  // native atomic clear: trapped by Xen on a pinned L1
       pte = pte.without(ptflags::kRw);

@@ -68,6 +68,37 @@ uint64_t KernelCore::kload(Vaddr va) {
   return kaccess(hw::MemRequest{va, hw::MemOp::kLoad});
 }
 
+KernelCore::Found KernelCore::next_entry(Pfn table, uint64_t first, uint64_t end, uint64_t mask) {
+  uint64_t i = first;
+  while (i < end) {
+    const hw::LoadRun r =
+        ops_.load_run(cpu_, entry_va(EntryRef{table, i}), static_cast<uint32_t>(end - i),
+                      hw::Mode::kSupervisor, mask, nullptr);
+    check_run(r, entry_va(EntryRef{table, i}));
+    i += r.done;
+    if ((r.last.value & mask) != 0) return Found{i - 1, hw::Pte{r.last.value}};
+  }
+  return Found{end, hw::Pte{}};
+}
+
+void KernelCore::read_entries(Pfn table, uint64_t first, uint64_t count, uint64_t* out) {
+  uint64_t done = 0;
+  while (done < count) {
+    const Vaddr va = entry_va(EntryRef{table, first + done});
+    const hw::LoadRun r = ops_.load_run(cpu_, va, static_cast<uint32_t>(count - done),
+                                        hw::Mode::kSupervisor, 0, out + done);
+    check_run(r, va);
+    done += r.done;
+  }
+}
+
+void KernelCore::check_run(const hw::LoadRun& r, Vaddr start) const {
+  if (r.last.ok) return;
+  const uint64_t va = start.value + uint64_t{r.done - 1} * 8;
+  model_bug("guest kernel access to " + std::to_string(va) + " faulted (error code " +
+            std::to_string(r.last.fault ? r.last.fault->error_code : 0) + ")");
+}
+
 void KernelCore::kstore(Vaddr va, uint64_t value) {
   kaccess(hw::MemRequest{va, hw::MemOp::kStore, hw::Mode::kSupervisor, value});
 }

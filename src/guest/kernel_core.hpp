@@ -75,6 +75,22 @@ class KernelCore {
   // Where a page-table entry is in the direct map.
   Vaddr entry_va(EntryRef e) const { return direct_va(e.table, e.index * 8); }
   hw::Pte read_entry(EntryRef e) { return hw::Pte{kload(entry_va(e))}; }
+  // The first entry of `table` at an index in [first, end) with a bit of `mask` set, or index
+  // `end` and an empty entry if none has: the same loads, charges and interrupt windows as
+  // read_entry() of each index from `first` up to that entry, in runs (pv-ops load_run).
+  struct Found {
+    uint64_t index = 0;
+    hw::Pte entry;
+  };
+  Found next_entry(Pfn table, uint64_t first, uint64_t end, uint64_t mask);
+  Found next_present(Pfn table, uint64_t first, uint64_t end = kEntriesPerTable) {
+    return next_entry(table, first, end, hw::pte_bits::kPresent);
+  }
+  Found next_nonzero(Pfn table, uint64_t first, uint64_t end = kEntriesPerTable) {
+    return next_entry(table, first, end, ~uint64_t{0});
+  }
+  // Entries [first, first + count) of `table` into out, as read_entry() of each would load them.
+  void read_entries(Pfn table, uint64_t first, uint64_t count, uint64_t* out);
   void write_entry_native(EntryRef e, hw::Pte val) { kstore(entry_va(e), val.raw()); }
   void zero_page(Pfn pfn);
   // True when the first `words` entries of the page are zero (one page-scan operation).
@@ -116,6 +132,7 @@ class KernelCore {
   VcpuId cpu_ = 0;
   std::vector<const Mm*> loaded_mm_;
   void take_pending_interrupt(VcpuId v);
+  void check_run(const hw::LoadRun& r, Vaddr start) const;  // model_bug if the run faulted
   void kswapd();
   std::function<void(VcpuId)> irq_handler_;
   std::vector<uint32_t> irq_off_;  // local_irq_save depth per vCPU

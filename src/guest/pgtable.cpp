@@ -97,9 +97,12 @@ EntryRef PageTables::alloc_walk(Mm& mm, Vaddr va) {
 
 void PageTables::zap_pte_range(Gather& tlb, Mm& mm, Pfn l1, Vaddr addr, Vaddr end) {
   k_.ops().enter_lazy_mmu();
-  for (Vaddr va = addr; va < end; va += kPageSize) {
-    const EntryRef e{l1, table_index(va, 1)};
-    if (!k_.read_entry(e).present()) continue;
+  const uint64_t first = table_index(addr, 1);
+  const uint64_t last = first + ((end - addr + kPageSize - 1) >> kPageShift);
+  for (auto found = k_.next_present(l1, first, last); found.index < last;
+       found = k_.next_present(l1, found.index + 1, last)) {
+    const Vaddr va = addr + ((found.index - first) << kPageShift);
+    const EntryRef e{l1, found.index};
     const hw::Pte old = k_.ops().ptep_get_and_clear(e, tlb.fullmm);
     tlb.track(va, va + kPageSize);
     mm.rss--;

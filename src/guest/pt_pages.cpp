@@ -9,9 +9,10 @@ void construct_table(KernelCore& core, Pfn pfn, TableKind kind) {
   if (kind == TableKind::kPgd) {
     // A memcpy of the 256 kernel entries; the page is zero, so copying the non-zero ones is
     // the same.
-    for (uint64_t slot = kUserPgdSlots; slot < kEntriesPerTable; ++slot) {
-      const hw::Pte e = core.read_entry(EntryRef{core.layout().swapper_pgd, slot});
-      if (e != hw::Pte{}) core.write_entry_native(EntryRef{pfn, slot}, e);
+    const Pfn from = core.layout().swapper_pgd;
+    for (auto e = core.next_nonzero(from, kUserPgdSlots); e.index < kEntriesPerTable;
+         e = core.next_nonzero(from, e.index + 1)) {
+      core.write_entry_native(EntryRef{pfn, e.index}, e.entry);
     }
   } else if (kind == TableKind::kUserPgd && core.vsyscall_entry != hw::Pte{}) {
     // The vsyscall page's L3 (slot 511: VSYSCALL_ADDR).

@@ -47,6 +47,11 @@ class PvOps {
   // ---- execution --------------------------------------------------------------------------
   // One memory operation by the vCPU; request.mode says kernel or user code.
   virtual hw::MemResult access(VcpuId vcpu, const hw::MemRequest& request) = 0;
+  // A run of loads of consecutive words of one page (hw::Cpu::load_run): the same as that many
+  // access() loads, each with its interrupt window, in one call (the run ends where a window
+  // has work, and this takes that window after it).
+  virtual hw::LoadRun load_run(VcpuId vcpu, Vaddr va, uint32_t count, hw::Mode mode,
+                               uint64_t stop_mask, uint64_t* out) = 0;
   // Kernel entry (syscall, interrupt) and return to user mode on `vcpu`.
   virtual void enter_kernel(VcpuId vcpu) = 0;
   virtual void return_to_user(VcpuId vcpu) = 0;

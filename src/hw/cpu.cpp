@@ -89,4 +89,51 @@ MemResult Cpu::access(const MemRequest& request) {
   return deliver(t.fault, request);
 }
 
+LoadRun Cpu::load_run(Vaddr va, uint32_t count, Mode mode, uint64_t stop_mask, uint64_t* out) {
+  if (count == 0) return {};
+  if (page_offset(va.value) + uint64_t{count} * 8 > kPageSize) {
+    model_bug("a run of loads must stay within one page");
+  }
+  if ((va.value & 7) != 0) return {1, access(MemRequest{va, MemOp::kLoad, mode})};
+  // The first word is a load as access() performs it.
+  const Translation t = mmu_.translate(va, Access::kRead, mode);
+  if (!t.ok) return {1, deliver(t.fault, MemRequest{va, MemOp::kLoad, mode})};
+  const uint64_t* frame = memory_.frame_words(mfn_of(t.ma));  // nullptr: all zeros
+  const uint64_t first = page_offset(va.value) / 8;
+  auto word = [&](uint64_t i) { return frame != nullptr ? frame[first + i] : 0; };
+  uint32_t done = 1;
+  if ((word(0) & stop_mask) == 0 && !timer_interrupt_pending()) {
+    // The others hit the TLB entry the first one used or filled (same page, same access, so
+    // the same permission check) and charge a hit each; none writes memory.
+    uint32_t end = count;
+    if (stop_mask != 0 && frame != nullptr) {
+      const uint64_t* w = frame + first;
+      uint32_t i = 1;
+      while (i + 4 <= count && ((w[i] | w[i + 1] | w[i + 2] | w[i + 3]) & stop_mask) == 0) i += 4;
+      while (i < count && (w[i] & stop_mask) == 0) ++i;
+      if (i < count) end = i + 1;
+    }
+    Tlb& tlb = mmu_.tlb();
+    if (!ledger_.clock_on()) {
+      // No clock: time stands still, so the timer cannot become pending within the run.
+      tlb.rehit(va, end - 1);
+      done = end;
+    } else {
+      // The clock advances with every hit: the timer is checked after each, as between loads.
+      while (done < end) {
+        tlb.rehit(va, 1);
+        ++done;
+        if (timer_interrupt_pending()) break;
+      }
+    }
+  }
+  if (out != nullptr) {
+    for (uint32_t i = 0; i < done; ++i) out[i] = word(i);
+  }
+  LoadRun run;
+  run.done = done;
+  run.last = MemResult{true, word(done - 1), std::nullopt};
+  return run;
+}
+
 }  // namespace pib::hw

@@ -40,6 +40,13 @@ struct MemResult {
   std::optional<PageFault> fault;
 };
 
+// The outcome of a run of loads (Cpu::load_run): how many words were loaded and the last one's
+// result (its value, or the fault that ended the run).
+struct LoadRun {
+  uint32_t done = 0;
+  MemResult last;
+};
+
 class Cpu;
 
 // Ring-0 exception entry for page faults. Returns the completed result when the handler emulated
@@ -65,6 +72,15 @@ class Cpu {
   MemResult store(Vaddr va, uint64_t value, Mode mode = Mode::kUser) {
     return access({va, MemOp::kStore, mode, value});
   }
+  // A run of loads: the 8-byte words at va, va + 8, ... (at most `count`, all in va's page),
+  // each one a load as load() performs it — translated through the TLB, charged, faulting —
+  // done in one call for the host's sake; words go to `out` when given. The run ends after
+  // the first word that faulted, that has a bit of `stop_mask` set (a scan for the next
+  // present entry passes the present bit), or after which this CPU's timer interrupt is
+  // pending: software may take an interrupt between any two loads, so the caller's interrupt
+  // window runs there, exactly where it would after that single load.
+  LoadRun load_run(Vaddr va, uint32_t count, Mode mode, uint64_t stop_mask = 0,
+                   uint64_t* out = nullptr);
 
   // The CPU's clock (the ledger's running clock for this CPU, in ns) and its local timer, an APIC
   // timer in TSC-deadline mode: once the clock reaches the deadline the timer interrupt is

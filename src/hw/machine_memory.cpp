@@ -31,8 +31,13 @@ std::unique_ptr<MachineMemory::FrameWords>& MachineMemory::slot(Mfn mfn) {
 MachineMemory::FrameWords& MachineMemory::backing(Mfn mfn) {
   auto& s = slot(mfn);
   if (!s) {
-    s = std::make_unique<FrameWords>();
-    s->fill(0);
+    if (spare_.empty()) {
+      s = std::make_unique<FrameWords>();  // value-initialised: zeros
+    } else {
+      s = std::move(spare_.back());
+      spare_.pop_back();
+      s->fill(0);
+    }
     ++backed_;
   }
   return *s;
@@ -40,13 +45,18 @@ MachineMemory::FrameWords& MachineMemory::backing(Mfn mfn) {
 
 void MachineMemory::release(Mfn mfn) {
   if (frame(mfn) == nullptr) return;
-  slot(mfn).reset();
+  auto& s = slot(mfn);
+  if (spare_.size() < kSpareFrames) {
+    spare_.push_back(std::move(s));
+  } else {
+    s.reset();
+  }
   --backed_;
 }
 
 uint64_t MachineMemory::host_bytes() const {
   return groups_.capacity() * sizeof(groups_[0]) + groups_used_ * sizeof(Group) +
-         backed_ * sizeof(FrameWords);
+         (backed_ + spare_.size()) * sizeof(FrameWords);
 }
 
 void MachineMemory::write_u64(Maddr ma, uint64_t value) {

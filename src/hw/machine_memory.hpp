@@ -43,6 +43,14 @@ class MachineMemory {
   void zero_frame(Mfn mfn);           // charges hw.mem.zero_page
   void copy_frame(Mfn dst, Mfn src);  // charges hw.mem.copy_page
   bool frame_is_zero(Mfn mfn) const;
+  // The frame's 512 words for reading, or nullptr while it reads as all zeros (unbacked). Valid
+  // until the frame is next written, zeroed or copied into.
+  const uint64_t* frame_words(Mfn mfn) const {
+    if (!is_valid(mfn)) [[unlikely]]
+      bad_access(maddr_of(mfn, 0));
+    const FrameWords* f = frame(mfn);
+    return f != nullptr ? f->data() : nullptr;
+  }
 
   // Frames currently backed by host memory (for the simulator's own memory accounting).
   uint64_t backed_frames() const { return backed_; }
@@ -70,6 +78,11 @@ class MachineMemory {
   std::vector<std::unique_ptr<Group>> groups_;
   uint64_t backed_ = 0;
   uint64_t groups_used_ = 0;
+  // Storage of frames released lately, reused before allocating: a run that frees and allocates
+  // frames at the same rate (page tables of a fork and its exit) then costs the host no
+  // allocation or page faults. Bounded, and counted in host_bytes().
+  static constexpr std::size_t kSpareFrames = 256;
+  std::vector<std::unique_ptr<FrameWords>> spare_;
   sim::Ledger& ledger_;
 };
 

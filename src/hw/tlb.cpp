@@ -31,6 +31,21 @@ std::optional<TlbEntry> Tlb::lookup(Vaddr va) {
   return std::nullopt;
 }
 
+void Tlb::rehit(Vaddr va, uint64_t n) {
+  const uint64_t vpn = va.value >> kPageShift;
+  const std::size_t base = set_of(vpn) * params_.ways;
+  for (std::size_t w = 0; w < params_.ways; ++w) {
+    Way& way = ways_[base + w];
+    if (way.valid && way.entry.vpn == vpn) {
+      tick_ += n;
+      way.last_use = tick_;
+      ledger_.charge(sim::Event::kHwTlbHit, n);
+      return;
+    }
+  }
+  model_bug("TLB rehit of a page that is not cached");
+}
+
 void Tlb::insert(const TlbEntry& entry) {
   const std::size_t base = set_of(entry.vpn) * params_.ways;
   Way* victim = &ways_[base];

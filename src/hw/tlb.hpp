@@ -34,6 +34,9 @@ class Tlb {
   Tlb(TlbParams params, sim::Ledger& ledger);
 
   std::optional<TlbEntry> lookup(Vaddr va);  // charges hit/miss
+  // `n` more lookups of va that hit, as n calls of lookup(va) right after one that hit or the
+  // insert that filled its entry (the charges, the LRU state); ModelBug if va is not cached.
+  void rehit(Vaddr va, uint64_t n);
   void insert(const TlbEntry& entry);
   void flush_all();        // everything, global entries included
   void flush_nonglobal();  // what a CR3 load does

@@ -16,12 +16,12 @@ void Ledger::set_clock(const std::array<double, kEventCount>& unit_ns, double sc
 }
 
 void Ledger::end_span() {
-  if (open_spans_.empty()) return;  // unbalanced: nothing to close
-  const OpenSpan open = open_spans_.back();
-  open_spans_.pop_back();
+  if (open_spans_.empty()) return;            // unbalanced: nothing to close
+  const OpenSpan& open = open_spans_.back();  // read in place: a copy is a whole Counts
   Counts& acc = span_counts_[static_cast<std::size_t>(open.span)];
   for (std::size_t i = 0; i < kEventCount; ++i) acc[i] += counts_[i] - open.at_begin[i];
   if (open.counts_instance) span_instances_[static_cast<std::size_t>(open.span)]++;
+  open_spans_.pop_back();
 }
 
 std::vector<Counts> Ledger::since_per_cpu(const std::vector<Counts>& earlier) const {

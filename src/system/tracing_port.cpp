@@ -116,6 +116,19 @@ hw::MemResult TracingPort::guest_access(VcpuId vcpu, const hw::MemRequest& reque
   return r;
 }
 
+hw::LoadRun TracingPort::guest_load_run(VcpuId vcpu, Vaddr va, uint32_t count, uint64_t stop_mask,
+                                        uint64_t* out) {
+  if (out_ == nullptr) return inner_.guest_load_run(vcpu, va, count, stop_mask, out);
+  // Only the run's last load can have trapped (a fault ends the run).
+  const uint64_t bounced = ledger_.count(sim::Event::kXenFaultBounced);
+  const hw::LoadRun r = inner_.guest_load_run(vcpu, va, count, stop_mask, out);
+  if (ledger_.count(sim::Event::kXenFaultBounced) != bounced) {
+    line(vcpu) << "trap: page fault at " << hex(va.value + uint64_t{r.done - 1} * 8)
+               << " bounced to the guest\n";
+  }
+  return r;
+}
+
 int64_t TracingPort::switch_guest_mode(VcpuId vcpu, bool to_kernel) {
   return inner_.switch_guest_mode(vcpu, to_kernel);
 }

@@ -162,6 +162,16 @@ hw::MemResult Hypervisor::guest_access(VcpuId vcpu, const hw::MemRequest& reques
   return res;
 }
 
+hw::LoadRun Hypervisor::guest_load_run(VcpuId vcpu, Vaddr va, uint32_t count, uint64_t stop_mask,
+                                       uint64_t* out) {
+  Vcpu& v = port_vcpu(vcpu);
+  const hw::LoadRun run = machine_.cpu(v.pcpu).load_run(va, count, hw::Mode::kUser, stop_mask, out);
+  // The softirq check of the last load. Those of the loads before it had nothing to do: the
+  // run stops at the first load after which this CPU's timer is pending, all the check tests.
+  do_softirq();
+  return run;
+}
+
 int64_t Hypervisor::switch_guest_mode(VcpuId vcpu, bool to_kernel) {
   hypercall_entry(vcpu);
   // HYPERVISOR_iret is a hypercall: from user mode it is bounced like any other. The syscall

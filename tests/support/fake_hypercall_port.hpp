@@ -70,6 +70,10 @@ class FakeHypercallPort final : public abi::HypervisorPort {
   hw::MemResult guest_access(VcpuId vcpu, const hw::MemRequest& request) override {
     return real_.guest_access(vcpu, request);
   }
+  hw::LoadRun guest_load_run(VcpuId vcpu, Vaddr va, uint32_t count, uint64_t stop_mask,
+                             uint64_t* out) override {
+    return real_.guest_load_run(vcpu, va, count, stop_mask, out);
+  }
   int64_t switch_guest_mode(VcpuId vcpu, bool to_kernel) override {
     return real_.switch_guest_mode(vcpu, to_kernel);
   }

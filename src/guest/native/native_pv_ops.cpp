@@ -63,6 +63,13 @@ hw::MemResult NativePvOps::access(VcpuId vcpu, const hw::MemRequest& request) {
   return r;
 }
 
+hw::LoadRun NativePvOps::load_run(VcpuId vcpu, Vaddr va, uint32_t count, hw::Mode mode,
+                                  uint64_t stop_mask, uint64_t* out) {
+  const hw::LoadRun r = machine_.cpu(vcpu).load_run(va, count, mode, stop_mask, out);
+  if (core_ != nullptr) core_->interrupt_window(vcpu);  // the last load's window
+  return r;
+}
+
 void NativePvOps::enter_kernel(VcpuId vcpu) {
   if (core_ != nullptr) core_->interrupt_window(vcpu);
 }

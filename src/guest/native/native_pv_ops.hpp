@@ -20,6 +20,8 @@ class NativePvOps final : public PvOps {
   void attach(KernelCore& core) override;
 
   hw::MemResult access(VcpuId vcpu, const hw::MemRequest& request) override;
+  hw::LoadRun load_run(VcpuId vcpu, Vaddr va, uint32_t count, hw::Mode mode, uint64_t stop_mask,
+                       uint64_t* out) override;
   void enter_kernel(VcpuId vcpu) override;
   void return_to_user(VcpuId vcpu) override;
   void fault_delivered(VcpuId) override {}

@@ -9,19 +9,19 @@ namespace pib::guest {
 template <typename Fn>
 void XenPvOps::pgd_walk(const Mm& mm, Fn&& fn) {
   // User half only: slots below Xen's hole; depth first, each table before its children.
-  for (uint64_t slot = 0; slot < kUserPgdSlots; ++slot) {
-    const hw::Pte e4 = core_->read_entry(EntryRef{mm.pgd, slot});
-    if (!e4.present()) continue;
-    const Pfn l3 = entry_pfn(e4);
+  // Every entry is read, empty or not (next_present loads the empty ones in runs).
+  KernelCore& k = *core_;
+  for (auto e4 = k.next_present(mm.pgd, 0, kUserPgdSlots); e4.index < kUserPgdSlots;
+       e4 = k.next_present(mm.pgd, e4.index + 1, kUserPgdSlots)) {
+    const Pfn l3 = entry_pfn(e4.entry);
     fn(l3, PtLevel::kPud);
-    for (uint64_t i = 0; i < kEntriesPerTable; ++i) {
-      const hw::Pte e3 = core_->read_entry(EntryRef{l3, i});
-      if (!e3.present()) continue;
-      const Pfn l2 = entry_pfn(e3);
+    for (auto e3 = k.next_present(l3, 0); e3.index < kEntriesPerTable;
+         e3 = k.next_present(l3, e3.index + 1)) {
+      const Pfn l2 = entry_pfn(e3.entry);
       fn(l2, PtLevel::kPmd);
-      for (uint64_t j = 0; j < kEntriesPerTable; ++j) {
-        const hw::Pte e2 = core_->read_entry(EntryRef{l2, j});
-        if (e2.present()) fn(entry_pfn(e2), PtLevel::kPte);
+      for (auto e2 = k.next_present(l2, 0); e2.index < kEntriesPerTable;
+           e2 = k.next_present(l2, e2.index + 1)) {
+        fn(entry_pfn(e2.entry), PtLevel::kPte);
       }
     }
   }

@@ -109,6 +109,21 @@ hw::MemResult XenPvOps::access(VcpuId vcpu, const hw::MemRequest& request) {
   return r;
 }
 
+hw::LoadRun XenPvOps::load_run(VcpuId vcpu, Vaddr va, uint32_t count, hw::Mode mode,
+                               uint64_t stop_mask, uint64_t* out) {
+  const bool user = mode == hw::Mode::kUser;
+  if (user != in_user_.at(vcpu)) {
+    model_bug(std::string("guest ") + (user ? "user" : "kernel") + " access on vCPU " +
+              std::to_string(vcpu) + " while it runs in the other mode");
+  }
+  const hw::LoadRun r = port_.guest_load_run(vcpu, va, count, stop_mask, out);
+  if (core_ != nullptr) {  // the last load's window, as access() takes it
+    core_->interrupt_window(vcpu);
+    if (user && r.last.ok && !in_user_[vcpu]) return_to_user(vcpu);
+  }
+  return r;
+}
+
 void XenPvOps::enter_kernel(VcpuId vcpu) {
   if (!in_user_.at(vcpu)) return;
   check(port_.switch_guest_mode(vcpu, true), "syscall entry");

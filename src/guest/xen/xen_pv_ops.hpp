@@ -46,6 +46,8 @@ class XenPvOps final : public PvOps, public PtPoolPort, public TablePinPort {
   void attach(KernelCore& core) override;
 
   hw::MemResult access(VcpuId vcpu, const hw::MemRequest& request) override;
+  hw::LoadRun load_run(VcpuId vcpu, Vaddr va, uint32_t count, hw::Mode mode, uint64_t stop_mask,
+                       uint64_t* out) override;
   void enter_kernel(VcpuId vcpu) override;
   void return_to_user(VcpuId vcpu) override;
   void fault_delivered(VcpuId vcpu) override;

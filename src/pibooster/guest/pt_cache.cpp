@@ -109,11 +109,10 @@ void PageTableCache::make_clean(Pfn pfn, TableKind kind) {
       kind == TableKind::kPgd || kind == TableKind::kUserPgd ? kUserPgdSlots : kEntriesPerTable;
   if (core_.page_words_zero(pfn, last)) return;  // the normal case: one scan of the page
   bool dirty = false;
-  for (uint64_t i = 0; i < last; ++i) {
-    if (core_.read_entry(EntryRef{pfn, i}) != hw::Pte{}) {
-      core_.write_entry_native(EntryRef{pfn, i}, hw::Pte{});
-      dirty = true;
-    }
+  for (auto e = core_.next_nonzero(pfn, 0, last); e.index < last;
+       e = core_.next_nonzero(pfn, e.index + 1, last)) {
+    core_.write_entry_native(EntryRef{pfn, e.index}, hw::Pte{});
+    dirty = true;
   }
   if (dirty) core_.ledger().charge(Event::kGuestPtCacheDirty);
 }
