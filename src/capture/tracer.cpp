@@ -340,7 +340,9 @@ void Tracer::on_exit_event(pid_t tid, Task& t) {
     r.kind = Kind::kExit;
     r.pid = t.tgid;
     r.tid = tid;
-    if (!t.borrows_mm) r.state = state_of(tid);
+    // Not for the first process if it never exec'd the command: that address space is
+    // pibooster's own (and may be huge, e.g. a sanitizer's shadow).
+    if (!t.borrows_mm && t.has_image) r.state = state_of(tid);
     write(r);
   }
   resume(tid, PTRACE_CONT);

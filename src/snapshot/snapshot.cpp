@@ -2,6 +2,7 @@
 #include "snapshot/snapshot.hpp"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "common/error.hpp"
@@ -53,6 +55,86 @@ std::string read_file(const std::string& path, int pid) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// Mappings larger than this are scanned for present pages before their entries are read.
+constexpr uint64_t kScanAbove = 1ULL << 30;
+
+// Appends the present pages of [start, end) as runs, reading pagemap (one 8-byte entry per
+// page) a chunk at a time; a run never continues across calls.
+void read_pagemap(int fd, uint64_t start, uint64_t end, const std::string& base,
+                  std::vector<PageRun>& runs) {
+  constexpr uint64_t kChunk = 512;
+  uint64_t entries[kChunk];
+  PageRun run{};
+  bool open_run = false;
+  for (uint64_t chunk = start; chunk < end; chunk += kChunk * kPage) {
+    const uint64_t n = std::min(kChunk, (end - chunk) / kPage);
+    const auto want = static_cast<ssize_t>(n * sizeof(uint64_t));
+    const ssize_t got = pread(fd, entries, static_cast<size_t>(want),
+                              static_cast<off_t>((chunk / kPage) * sizeof(uint64_t)));
+    if (got != want) {
+      throw InputError(base + "/pagemap: short read at " + hex(chunk) +
+                       " (the process may have exited)");
+    }
+    for (uint64_t i = 0; i < n; ++i) {
+      const uint64_t va = chunk + i * kPage;
+      const bool present = (entries[i] >> 63) & 1;
+      const bool file = (entries[i] >> 61) & 1;
+      const bool excl = (entries[i] >> 56) & 1;
+      if (open_run && present && run.file_or_shared_anon == file && run.exclusive == excl &&
+          run.start + run.pages * kPage == va) {
+        ++run.pages;
+        continue;
+      }
+      if (open_run) runs.push_back(run);
+      open_run = present;
+      if (present) run = PageRun{va, 1, true, file, excl};
+    }
+  }
+  if (open_run) runs.push_back(run);
+}
+
+// The PAGEMAP_SCAN ioctl of /proc/PID/pagemap (Linux 6.7+, include/uapi/linux/fs.h); declared
+// here because the build's kernel headers may predate it.
+struct PmScanArg {
+  uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages, category_inverted,
+      category_mask, category_anyof_mask, return_mask;
+};
+struct PageRegion {
+  uint64_t start, end, categories;
+};
+constexpr uint64_t kPageIsPresent = 1ULL << 3;
+constexpr unsigned long kPagemapScan = _IOWR('f', 16, PmScanArg);
+
+bool scan_supported(int fd) {
+  PmScanArg arg{};
+  arg.size = sizeof arg;
+  return ioctl(fd, kPagemapScan, &arg) == 0 || errno != ENOTTY;
+}
+
+// The present stretches of [start, end); empty when there are none or the ioctl is missing.
+std::vector<std::pair<uint64_t, uint64_t>> present_ranges(int fd, uint64_t start, uint64_t end) {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  std::vector<PageRegion> vec(256);
+  for (uint64_t at = start; at < end;) {
+    PmScanArg arg{};
+    arg.size = sizeof arg;
+    arg.start = at;
+    arg.end = end;
+    arg.vec = reinterpret_cast<uint64_t>(vec.data());
+    arg.vec_len = vec.size();
+    arg.category_mask = kPageIsPresent;
+    arg.return_mask = kPageIsPresent;
+    const int n = ioctl(fd, kPagemapScan, &arg);
+    if (n < 0) return {};
+    for (int i = 0; i < n; ++i)
+      out.emplace_back(vec[static_cast<std::size_t>(i)].start,
+                       vec[static_cast<std::size_t>(i)].end);
+    if (arg.walk_end <= at) break;
+    at = arg.walk_end;
+  }
+  return out;
 }
 
 }  // namespace
@@ -126,41 +208,26 @@ Snapshot capture(int pid) {
         "cannot open " + base + "/pagemap: " + std::strerror(e) +
         (e == EACCES || e == EPERM ? " (need the same user as the process, or root)" : ""));
   }
-  // pagemap holds one 8-byte entry per page: read a mapping's entries a chunk at a time.
-  constexpr uint64_t kChunk = 512;
-  std::vector<uint64_t> entries(kChunk);
-  for (const MapEntry& v : s.vmas) {
-    if (v.start >= 0x800000000000ULL) continue;  // [vsyscall]: not in the user tables
-    PageRun run{};
-    bool open_run = false;
-    for (uint64_t chunk = v.start; chunk < v.end; chunk += kChunk * kPage) {
-      const uint64_t n = std::min(kChunk, (v.end - chunk) / kPage);
-      const auto want = static_cast<ssize_t>(n * sizeof(uint64_t));
-      const ssize_t got = pread(fd, entries.data(), static_cast<size_t>(want),
-                                static_cast<off_t>((chunk / kPage) * 8));
-      if (got != want) {
-        close(fd);
-        throw InputError(base + "/pagemap: short read at " + hex(chunk) +
-                         " (the process may have exited)");
+  try {
+    for (const MapEntry& v : s.vmas) {
+      if (v.start >= 0x800000000000ULL) continue;  // [vsyscall]: not in the user tables
+      if (v.end - v.start <= kScanAbove) {
+        read_pagemap(fd, v.start, v.end, base, s.page_runs);
+        continue;
       }
-      for (uint64_t i = 0; i < n; ++i) {
-        const uint64_t va = chunk + i * kPage;
-        const uint64_t entry = entries[i];
-        const bool present = (entry >> 63) & 1;
-        const bool file = (entry >> 61) & 1;
-        const bool excl = (entry >> 56) & 1;
-        const bool extends = open_run && present && run.file_or_shared_anon == file &&
-                             run.exclusive == excl && run.start + run.pages * kPage == va;
-        if (extends) {
-          ++run.pages;
-          continue;
-        }
-        if (open_run) s.page_runs.push_back(run);
-        open_run = present;
-        if (present) run = PageRun{va, 1, true, file, excl};
+      // A huge mapping (a sanitizer's shadow, a runtime's reservation) is mostly empty: find its
+      // present stretches first and read only those.
+      const std::vector<std::pair<uint64_t, uint64_t>> present = present_ranges(fd, v.start, v.end);
+      if (present.empty() && !scan_supported(fd)) {
+        throw InputError(base + "/maps: the mapping at " + hex(v.start) + " spans " +
+                         std::to_string((v.end - v.start) >> 30) +
+                         " GiB; reading it needs the PAGEMAP_SCAN ioctl (Linux 6.7 or later)");
       }
+      for (const auto& [from, to] : present) read_pagemap(fd, from, to, base, s.page_runs);
     }
-    if (open_run) s.page_runs.push_back(run);
+  } catch (...) {
+    close(fd);
+    throw;
   }
   close(fd);
   return s;

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // A program for the capture/replay test that makes every memory call a trace records: mmap
 // (anonymous and of a file), an mremap that grows in place and one that moves, madvise
-// (MADV_DONTNEED), mprotect, munmap of part of a mapping, brk up and down, a thread, a fork
-// whose child writes and exits, and a wait.
+// (MADV_DONTNEED), mprotect, munmap of part of a mapping, brk up and down, a 64 GiB
+// reservation with three pages touched, a thread, a fork whose child writes and exits, and a
+// wait.
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -50,6 +51,15 @@ int main(int argc, char** argv) {
   if (sbrk(64 * 4096) != (void*)-1) {
     touch(heap, 64 * 4096);
     sbrk(-32 * 4096);
+  }
+  // A huge reservation with three pages touched (as a sanitizer's shadow or a language runtime
+  // has): the capture reads only its present stretches.
+  char* huge = mmap(NULL, 64UL << 30, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (huge != MAP_FAILED) {
+    huge[0] = 1;
+    huge[5UL << 30] = 1;
+    huge[(64UL << 30) - 1] = 1;
   }
   pthread_t t;
   if (pthread_create(&t, NULL, thread_main, c) == 0) pthread_join(t, NULL);
