@@ -248,6 +248,7 @@ void Tracer::on_seccomp(pid_t tid, Task& t) {
 
 void Tracer::on_syscall_exit(pid_t tid, Task& t) {
   user_regs_struct regs{};
+  std::optional<Record> done;
   if (t.pending && ptrace(PTRACE_GETREGS, tid, nullptr, &regs) == 0) {
     Record r = std::move(*t.pending);
     r.result = static_cast<int64_t>(regs.rax);
@@ -262,19 +263,21 @@ void Tracer::on_syscall_exit(pid_t tid, Task& t) {
       }
       r.addr = 0;
       r.result = 0;
-      if (!failed && r.child > 0) write(r);
+      if (!failed && r.child > 0) done = std::move(r);
     } else if (r.kind >= Kind::kMmap) {
       if (failed) {
         ++summary_.failed_calls;
       } else {
         if (r.kind == Kind::kBrk) brk_[t.tgid] = static_cast<uint64_t>(r.result);
-        write(r);
+        done = std::move(r);
       }
     }
   }
   t.pending.reset();
   t.before.reset();
+  // The program runs on while the record is written (nothing else is read from it).
   resume(tid, PTRACE_CONT);
+  if (done) write(*done);
 }
 
 void Tracer::on_clone_event(pid_t tid, Task& t, int event) {
@@ -304,9 +307,10 @@ void Tracer::on_clone_event(pid_t tid, Task& t, int event) {
   } else {
     ++summary_.threads;
   }
-  write(r);
   adopt_child(child, r.kind == Kind::kThread ? t.tgid : child, r.kind == Kind::kVfork);
   resume(tid, PTRACE_CONT);
+  // Written before the next stop is taken, so before any record of the child.
+  write(r);
 }
 
 void Tracer::on_exec(pid_t tid, Task& t) {
@@ -330,8 +334,8 @@ void Tracer::on_exec(pid_t tid, Task& t) {
   t.has_image = true;
   t.pending.reset();
   t.before.reset();
-  if (r.state) write(r);
   resume(tid, PTRACE_CONT);
+  if (r.state) write(r);
 }
 
 void Tracer::on_exit_event(pid_t tid, Task& t) {
@@ -343,7 +347,9 @@ void Tracer::on_exit_event(pid_t tid, Task& t) {
     // Not for the first process if it never exec'd the command: that address space is
     // pibooster's own (and may be huge, e.g. a sanitizer's shadow).
     if (!t.borrows_mm && t.has_image) r.state = state_of(tid);
+    resume(tid, PTRACE_CONT);
     write(r);
+    return;
   }
   resume(tid, PTRACE_CONT);
 }
