@@ -8,17 +8,13 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "common/hex.hpp"
 #include "guest/kernel.hpp"
 #include "guest/pgtable.hpp"
 
 namespace pib::guest {
 
 namespace {
-std::string hex(uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 constexpr uint64_t page_align_up(uint64_t v) {
   return (v + kPageSize - 1) & ~(kPageSize - 1);
 }
@@ -167,13 +163,7 @@ void Kernel::exec_layout(Pid pid, const ExecLayout& layout) {
 }
 
 Pid Kernel::spawn_exec_layout(const ExecLayout& layout, VcpuId cpu) {
-  if (cpu >= core_.nr_cpus()) throw InputError("no vCPU " + std::to_string(cpu));
-  const Pid pid = next_pid_++;
-  Task t;
-  t.pid = pid;
-  t.comm = layout.comm;
-  t.cpu = cpu;
-  tasks_.emplace(pid, std::move(t));
+  const Pid pid = new_task(cpu, layout.comm);
   exec_layout(pid, layout);
   return pid;
 }

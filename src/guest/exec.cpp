@@ -122,13 +122,7 @@ void Kernel::exec(Pid pid, const Image& image) {
 
 Pid Kernel::spawn_layout(const std::vector<Vma>& vmas, uint64_t brk_start, uint64_t brk, VcpuId cpu,
                          uint64_t stack_top, uint64_t mmap_base) {
-  if (cpu >= core_.nr_cpus()) throw InputError("no vCPU " + std::to_string(cpu));
-  const Pid pid = next_pid_++;
-  Task t;
-  t.pid = pid;
-  t.comm = "snapshot";
-  t.cpu = cpu;
-  tasks_.emplace(pid, std::move(t));
+  const Pid pid = new_task(cpu, "snapshot");
   Task& task = task_mut(pid);
   enter(task);
   std::shared_ptr<Mm> mm = mm_alloc();
@@ -146,14 +140,19 @@ Pid Kernel::spawn_layout(const std::vector<Vma>& vmas, uint64_t brk_start, uint6
   return pid;
 }
 
-Pid Kernel::spawn(const Image& image, VcpuId cpu) {
+Pid Kernel::new_task(VcpuId cpu, const std::string& comm) {
   if (cpu >= core_.nr_cpus()) throw InputError("no vCPU " + std::to_string(cpu));
   const Pid pid = next_pid_++;
   Task t;
   t.pid = pid;
-  t.comm = image.name;
+  t.comm = comm;
   t.cpu = cpu;
   tasks_.emplace(pid, std::move(t));
+  return pid;
+}
+
+Pid Kernel::spawn(const Image& image, VcpuId cpu) {
+  const Pid pid = new_task(cpu, image.name);
   exec(pid, image);
   return pid;
 }

@@ -217,6 +217,8 @@ class Kernel {
   void dl_map_object(Pid pid, const ElfObject& obj);
   void dl_protect_relro(Pid pid, const ElfObject& obj);
   void exec_layout_into(Task& t, const ExecLayout& layout);
+  // A task with no mm yet on `cpu` (what spawn and spawn_exec_layout exec into).
+  Pid new_task(VcpuId cpu, const std::string& comm);
 
   // mappings (mmap.cpp)
   uint64_t get_unmapped_area(const Mm& mm, uint64_t length) const;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/hex.hpp"
 #include "common/text_file.hpp"
 
 namespace pib::snapshot {
@@ -23,12 +24,6 @@ namespace pib::snapshot {
 namespace {
 
 constexpr uint64_t kPage = 4096;
-
-std::string hex(uint64_t v) {
-  std::ostringstream o;
-  o << "0x" << std::hex << v;
-  return o.str();
-}
 
 uint64_t parse_hex(const std::string& s, const std::string& where) {
   if (s.empty()) throw InputError(where + ": empty number");

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/error.hpp"
+#include "common/hex.hpp"
 #include "common/text_file.hpp"
 #include "trace/trace.hpp"
 
@@ -19,12 +20,6 @@ using Json = nlohmann::ordered_json;
 constexpr std::array<const char*, 13> kKindNames = {
     "start", "fork",   "vfork",    "thread", "exec",   "exit",   "wait",
     "mmap",  "munmap", "mprotect", "brk",    "mremap", "madvise"};
-
-std::string hex(uint64_t v) {
-  std::ostringstream o;
-  o << "0x" << std::hex << v;
-  return o.str();
-}
 
 // Where a field sits, for error messages: "trace.jsonl:12: mmap.addr".
 struct Where {

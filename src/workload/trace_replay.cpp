@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "common/error.hpp"
+#include "common/hex.hpp"
 #include "common/text_file.hpp"
 #include "workload/snapshot_layout.hpp"
 #include "workload/snapshot_process.hpp"
@@ -21,12 +22,6 @@ namespace abi = trace::linux_abi;
 
 constexpr std::array<const char*, kReplayKinds> kReplayKindNames = {
     "fork", "exec", "exit", "mmap", "munmap", "mprotect", "brk", "mremap", "madvise", "faults"};
-
-std::string hex(uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 uint32_t prot_bits(uint64_t p) {
   uint32_t out = 0;
