@@ -13,6 +13,8 @@ std::string_view error_name(int64_t rc) {
       return "-ENOENT";
     case err::kESRCH:
       return "-ESRCH";
+    case err::kE2BIG:
+      return "-E2BIG";
     case err::kENOMEM:
       return "-ENOMEM";
     case err::kEACCES:
@@ -25,6 +27,8 @@ std::string_view error_name(int64_t rc) {
       return "-EEXIST";
     case err::kEINVAL:
       return "-EINVAL";
+    case err::kERANGE:
+      return "-ERANGE";
     case err::kENOSYS:
       return "-ENOSYS";
     case err::kEOPNOTSUPP:

@@ -25,6 +25,7 @@ enum class HypercallNr : uint32_t {
   kIret = 23,  // HYPERVISOR_iret: return to guest user mode (only meaningful in a multicall here)
   kVcpuOp = 24,
   kMmuextOp = 26,
+  kSchedOp = 29,
 };
 
 // Errors are returned as negative errno values, as Xen does.
@@ -33,12 +34,14 @@ inline constexpr int64_t kOk = 0;
 inline constexpr int64_t kEPERM = -1;
 inline constexpr int64_t kENOENT = -2;
 inline constexpr int64_t kESRCH = -3;
+inline constexpr int64_t kE2BIG = -7;
 inline constexpr int64_t kENOMEM = -12;
 inline constexpr int64_t kEACCES = -13;
 inline constexpr int64_t kEFAULT = -14;
 inline constexpr int64_t kEBUSY = -16;
 inline constexpr int64_t kEEXIST = -17;
 inline constexpr int64_t kEINVAL = -22;
+inline constexpr int64_t kERANGE = -34;
 inline constexpr int64_t kENOSYS = -38;
 inline constexpr int64_t kEOPNOTSUPP = -95;
 // Xen-internal: the hypercall was preempted and continues through a continuation. Never returned
@@ -152,6 +155,16 @@ struct UpdateVaMapping {
 // --- vcpu_op: the per-vCPU one-shot timer ---------------------------------------------------
 // VCPUOP_set_singleshot_timer / VCPUOP_stop_singleshot_timer. Deadlines are in Xen system time
 // (ns); when the timer expires Xen sends the vCPU VIRQ_TIMER.
+// sched_op (xen/include/public/sched.h): SCHEDOP_shutdown with a sched_shutdown reason. A
+// suspend (HYPERVISOR_suspend) stops the domain for the toolstack to save; the guest runs on
+// after the call, in the restored domain, or in the same one when the save was cancelled.
+inline constexpr uint32_t kSchedOpShutdown = 2;
+inline constexpr uint32_t kShutdownPoweroff = 0;
+inline constexpr uint32_t kShutdownReboot = 1;
+inline constexpr uint32_t kShutdownSuspend = 2;
+inline constexpr uint32_t kShutdownCrash = 3;
+inline constexpr uint32_t kShutdownWatchdog = 4;
+inline constexpr uint32_t kShutdownSoftReset = 5;
 inline constexpr uint32_t kVcpuOpSetSingleshotTimer = 8;
 inline constexpr uint32_t kVcpuOpStopSingleshotTimer = 9;
 inline constexpr uint32_t kVirqTimer = 0;

@@ -26,6 +26,8 @@ class HypervisorPort {
   // vcpu_op on the calling vCPU's one-shot timer (kVcpuOpSetSingleshotTimer with a deadline in
   // system time, or kVcpuOpStopSingleshotTimer).
   virtual int64_t vcpu_op(VcpuId vcpu, uint32_t cmd, uint64_t deadline_ns) = 0;
+  // sched_op(SCHEDOP_shutdown, reason): the domain shuts down for that reason (kShutdown*).
+  virtual int64_t sched_shutdown(VcpuId vcpu, uint32_t reason) = 0;
 
   // Shared-info reads, not hypercalls: the vCPU's system time (vcpu_time_info), and its pending
   // VIRQs as a bit set (1 << kVirqTimer ...), taken and cleared as the event upcall does. Taking

@@ -450,8 +450,9 @@ class Script {
         return xen_->update_va_mapping(0, e.uvm);
       case abi::HypercallNr::kIret:
         return xen_->switch_guest_mode(0, false);
-      case abi::HypercallNr::kMulticall:  // no nesting, and scripts write no vcpu_op
+      case abi::HypercallNr::kMulticall:  // no nesting, and scripts write no vcpu_op or sched_op
       case abi::HypercallNr::kVcpuOp:
+      case abi::HypercallNr::kSchedOp:
         break;
     }
     return abi::err::kENOSYS;

@@ -117,6 +117,12 @@ void Kernel::enter_interrupt(VcpuId cpu) {
   core_.ops().enter_kernel(cpu);
 }
 
+void Kernel::stop_machine(const std::function<void()>& fn) {
+  for (VcpuId v = 0; v < core_.nr_cpus(); ++v) enter_interrupt(v);  // the stopper thread's IPI
+  core_.set_cpu(0);
+  fn();
+}
+
 void Kernel::quiesce() {
   const VcpuId self = core_.cpu();
   for (VcpuId v = 0; v < core_.nr_cpus(); ++v) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -112,6 +113,9 @@ class Kernel {
   void quiesce();
   // Kernel code not on behalf of a process (an interrupt handler, a driver) on vCPU `cpu`.
   void enter_interrupt(VcpuId cpu);
+  // stop_machine: every vCPU enters the kernel and `fn` runs on vCPU 0 while they wait (as
+  // Xen's suspend runs, drivers/xen/manage.c). Processes go back to user mode as they next run.
+  void stop_machine(const std::function<void()>& fn);
 
   // ---- time: the scheduler tick and timed sleeps (timer.cpp) ------------------------------------
   // Starts the periodic tick (CONFIG_HZ) on every vCPU: the clock event device is programmed for

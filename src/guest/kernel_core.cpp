@@ -103,6 +103,18 @@ void KernelCore::kstore(Vaddr va, uint64_t value) {
   kaccess(hw::MemRequest{va, hw::MemOp::kStore, hw::Mode::kSupervisor, value});
 }
 
+void KernelCore::pgd_list_add(Pfn root, TableKind kind) {
+  if (!pgd_list_.emplace(root, kind).second) {
+    model_bug("pgd_list_add: pfn " + std::to_string(root.value) + " is listed already");
+  }
+}
+
+void KernelCore::pgd_list_del(Pfn root) {
+  if (pgd_list_.erase(root) == 0) {
+    model_bug("pgd_list_del: pfn " + std::to_string(root.value) + " is not listed");
+  }
+}
+
 void KernelCore::zero_page(Pfn pfn) {
   kaccess(hw::MemRequest{direct_va(pfn), hw::MemOp::kZeroPage});
 }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -120,6 +121,18 @@ class KernelCore {
   // The vsyscall entry every user pgd carries (set by the Xen pv-ops).
   hw::Pte vsyscall_entry;
 
+  // Linux's pgd_list (arch/x86/mm/pgtable.c, pgd_list_add/del under pgd_lock): every root
+  // table that has been constructed and not destructed, whether an mm runs on it or a cache
+  // holds it. Such a page holds machine frame numbers (its kernel half, the vsyscall slot), so
+  // whatever must see every one of them walks this list: Xen's save (xen_mm_pin_all). Linux
+  // lists kernel pgds only and reaches each user pgd through its kernel pgd (page->private);
+  // the model lists user pgds too, which reaches the same tables for a live mm and also the
+  // user pgds a cache keeps apart from any kernel pgd. Ordered by pfn, so walks are
+  // deterministic (the order of the pins changes no count).
+  const std::map<Pfn, TableKind>& pgd_list() const { return pgd_list_; }
+  void pgd_list_add(Pfn root, TableKind kind);
+  void pgd_list_del(Pfn root);
+
  private:
   PvOps& ops_;
   sim::Ledger& ledger_;
@@ -127,6 +140,7 @@ class KernelCore {
   PageAllocator alloc_;
   Mm init_mm_;
   std::unique_ptr<PtPageSource> pt_pages_;
+  std::map<Pfn, TableKind> pgd_list_;
   Watermarks watermarks_;
   Rcu rcu_;
   VcpuId cpu_ = 0;

@@ -32,7 +32,9 @@ void Kernel::pgd_free(Mm& mm) {
   if (pg.pinned && !pg.kept_pinned) model_bug("pgd_free of a pinned pgd");
   sim::SpanScope span(core_.ledger(), sim::Span::kPgdFree);
   core_.ops().pgd_free(mm);
-  core_.pt_pages().free(mm.pgd, TableKind::kPgd);
+  PtPageSource& source = core_.pt_pages();
+  if (!source.constructed(TableKind::kPgd)) destruct_table(core_, mm.pgd, TableKind::kPgd);
+  source.free(mm.pgd, TableKind::kPgd);
   core_.ledger().charge(sim::Event::kGuestPgdFree);
   mm.pgd = kInvalidPfn;
 }

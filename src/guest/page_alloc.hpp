@@ -23,10 +23,11 @@ namespace pib::guest {
 enum class PtLevel : uint8_t { kNone = 0, kPte = 1, kPmd = 2, kPud = 3, kPgd = 4 };
 
 struct Page {
-  uint32_t refcount = 0;    // 0 = free (owned by the allocator)
-  uint32_t mapcount = 0;    // user PTEs mapping this page
-  bool pinned = false;      // PG_pinned: Xen has it as a validated, read-only page table
-  bool dma_pooled = false;  // PiBooster: in the hypervisor's page-table pool (revoked from DMA)
+  uint32_t refcount = 0;     // 0 = free (owned by the allocator)
+  uint32_t mapcount = 0;     // user PTEs mapping this page
+  bool pinned = false;       // PG_pinned: Xen has it as a validated, read-only page table
+  bool save_pinned = false;  // PG_savepinned: a root pinned only for a save (xen_mm_pin_all)
+  bool dma_pooled = false;   // PiBooster: in the hypervisor's page-table pool (revoked from DMA)
   // Its page-table source keeps it pinned and read-only between uses (XenoLinux-style caches of
   // validated tables): the pv hooks leave its type alone and entries change only through Xen.
   bool kept_pinned = false;

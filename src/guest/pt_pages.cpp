@@ -18,6 +18,11 @@ void construct_table(KernelCore& core, Pfn pfn, TableKind kind) {
     // The vsyscall page's L3 (slot 511: VSYSCALL_ADDR).
     core.write_entry_native(EntryRef{pfn, kEntriesPerTable - 1}, core.vsyscall_entry);
   }
+  if (is_root(kind)) core.pgd_list_add(pfn, kind);
+}
+
+void destruct_table(KernelCore& core, Pfn pfn, TableKind kind) {
+  if (is_root(kind)) core.pgd_list_del(pfn);
 }
 
 Pfn PageAllocatorSource::alloc(TableKind kind, const Mm& /*mm*/) {

@@ -76,8 +76,15 @@ class PtPageSource {
 };
 
 // The constructor of a table page of `kind` (slab-constructor semantics): a pgd gets the
-// kernel half from swapper_pg_dir (pgd_ctor), a user pgd the vsyscall slot; other kinds none.
+// kernel half from swapper_pg_dir (pgd_ctor), a user pgd the vsyscall slot; both go on the
+// pgd list (KernelCore::pgd_list). Other kinds: nothing.
 void construct_table(KernelCore& core, Pfn pfn, TableKind kind);
+// Its destructor, before a constructed page goes back to the page allocator (pgd_dtor: off the
+// pgd list). A source that keeps constructed pages calls it only when it gives one up.
+void destruct_table(KernelCore& core, Pfn pfn, TableKind kind);
+constexpr bool is_root(TableKind kind) {
+  return kind == TableKind::kPgd || kind == TableKind::kUserPgd;
+}
 
 // Linux's own: zeroed pages from the page allocator (GFP_PGTABLE_USER), freed straight back.
 class PageAllocatorSource final : public PtPageSource {

@@ -29,6 +29,8 @@ GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
   if (config.iommu != xen::IommuMode::kNone) mp.iommu = config.iommu_params;
   if (config.pvops == PvOpsKind::kXen) {
     mp.frames = config.guest_pages + kXenReservedFrames + config.guest_pages / kPagesPerMiB;
+    if (config.save_restore_room)
+      mp.frames += config.guest_pages + config.guest_pages / kPagesPerMiB;
     machine_ = std::make_unique<hw::Machine>(mp, ledger_);
     xen_ = std::make_unique<xen::Hypervisor>(*machine_, ledger_,
                                              xen::XenParams{config.xen_generation});
@@ -108,6 +110,28 @@ void GuestSystem::install_delta() {
     dma_pool_ = config_.delta.dma_pool(ctx);
     xen_ops_->set_dma_pool_strategy(*dma_pool_);
   }
+}
+
+xen::SaveRestoreResult GuestSystem::save_restore() {
+  if (xen_ops_ == nullptr) {
+    throw InputError("save/restore needs Xen: a native kernel has no hypervisor to save it");
+  }
+  xen::SaveRestoreResult result;
+  kernel_->stop_machine([&] {
+    const DomId old = xen_ops_->start_info().domid;
+    xen_ops_->suspend();
+    result = xen::save_restore_local(*xen_, old);
+    std::optional<abi::StartInfo> restored;
+    if (result.rc == abi::err::kOk) {
+      restored = xen_ops_->start_info();
+      restored->domid = result.domain;
+      restored->p2m = result.p2m;
+    } else if (xen_->resume_domain(old) != abi::err::kOk) {
+      model_bug("a failed save left domain " + std::to_string(old) + " not resumable");
+    }
+    xen_ops_->resume(restored);
+  });
+  return result;
 }
 
 std::vector<std::string> GuestSystem::audit() const {

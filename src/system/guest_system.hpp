@@ -22,6 +22,7 @@
 #include "xen/dma_adversary.hpp"
 #include "xen/hypervisor.hpp"
 #include "xen/params.hpp"
+#include "xen/save_restore.hpp"
 
 namespace pib::system {
 
@@ -68,6 +69,9 @@ struct GuestSystemConfig {
   // (checks at every step) or attack (and tries the writes). Applies to Xen with an IOMMU;
   // other platforms have no DMA protection to attack and run without.
   xen::DmaAdversaryMode dma_adversary = xen::DmaAdversaryMode::kOff;
+  // Room on the machine for a second copy of the domain, so that it can be saved and restored
+  // on this machine (GuestSystem::save_restore), as a local migration needs.
+  bool save_restore_room = false;
   bool nic = false;   // attach a NIC (device 0x100) to the guest
   bool disk = false;  // attach a block device (device 0x200)
 };
@@ -106,6 +110,11 @@ class GuestSystem {
   }
   // Hypervisor invariants (empty when clean or on bare metal).
   std::vector<std::string> audit() const;
+  // Saves the domain and restores it as a new domain on this machine (a local migration:
+  // xen/save_restore.hpp), with the guest kernel's suspend before and resume after, under
+  // stop_machine (Xen only; needs save_restore_room). On failure (the result's rc and what) the
+  // suspend is cancelled: the guest runs on in its old domain.
+  xen::SaveRestoreResult save_restore();
 
  private:
   GuestSystemConfig config_;

@@ -143,6 +143,16 @@ int64_t TracingPort::vcpu_op(VcpuId vcpu, uint32_t cmd, uint64_t deadline_ns) {
   return inner_.vcpu_op(vcpu, cmd, deadline_ns);
 }
 
+int64_t TracingPort::sched_shutdown(VcpuId vcpu, uint32_t reason) {
+  if (out_ != nullptr) {
+    line(vcpu) << "sched_op: shutdown, reason "
+               << (reason == abi::kShutdownSuspend ? std::string("suspend")
+                                                   : std::to_string(reason))
+               << "\n";
+  }
+  return inner_.sched_shutdown(vcpu, reason);
+}
+
 void TracingPort::note_continuations(VcpuId vcpu, uint64_t before) {
   const uint64_t n = ledger_.count(sim::Event::kXenContinuation) - before;
   if (out_ != nullptr && n > 0) {

@@ -31,6 +31,7 @@ class TracingPort final : public abi::HypervisorPort {
                              uint64_t* out) override;
   int64_t switch_guest_mode(VcpuId vcpu, bool to_kernel) override;
   int64_t vcpu_op(VcpuId vcpu, uint32_t cmd, uint64_t deadline_ns) override;
+  int64_t sched_shutdown(VcpuId vcpu, uint32_t reason) override;
   uint64_t system_time_ns(VcpuId vcpu) const override { return inner_.system_time_ns(vcpu); }
   uint32_t take_pending_virqs(VcpuId vcpu) override { return inner_.take_pending_virqs(vcpu); }
   Pfn machine_to_phys(Mfn mfn) const override { return inner_.machine_to_phys(mfn); }

@@ -67,6 +67,9 @@ struct Domain {
   Mfn iommu_root = kInvalidMfn;   // root of the domain's I/O page tables (Xen-owned frames)
   std::vector<uint16_t> devices;  // assigned to it (their IOMMU contexts name its tables)
   bool dying = false;             // torn down (Hypervisor::destroy_domain): owns nothing
+  // Shut down through sched_op (d->is_shut_down, d->shutdown_code): its vCPUs are paused until
+  // the toolstack resumes the domain (a cancelled save) or destroys it. The first reason sticks.
+  std::optional<uint32_t> shutdown_reason;
   bool need_iommu_sync() const { return config.iommu == IommuMode::kSync; }
   // Xen's l1_disallow_mask lets a PV domain set cache attributes in L1 entries when it holds
   // I/O-memory or I/O-port ranges (the model's `privileged`) or has a device assigned.

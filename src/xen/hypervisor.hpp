@@ -54,6 +54,7 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   int64_t update_va_mapping(VcpuId vcpu, const abi::UpdateVaMapping& args) override;
   int64_t multicall(VcpuId vcpu, std::span<abi::MulticallEntry> entries) override;
   int64_t vcpu_op(VcpuId vcpu, uint32_t cmd, uint64_t deadline_ns) override;
+  int64_t sched_shutdown(VcpuId vcpu, uint32_t reason) override;
   uint64_t system_time_ns(VcpuId vcpu) const override;
   uint32_t take_pending_virqs(VcpuId vcpu) override;
   hw::MemResult guest_access(VcpuId vcpu, const hw::MemRequest& request) override;
@@ -94,6 +95,15 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   bool relinquish_page(Domain& d, Mfn mfn);
   // Builder-time pin of a root table and its installation as a vCPU's kernel base pointer.
   int64_t builder_pin_and_install(Domain& d, Mfn l4);
+  // ---- toolstack: save and restore (xen/save_restore.hpp, xen/shutdown.cpp) ---------------
+  // XEN_DOMCTL_resumedomain: a domain shut down for suspend runs on in place (the guest sees
+  // its suspend cancelled). -EINVAL when it is not suspended.
+  int64_t resume_domain(DomId id);
+  // The restore's pin of a localised table (MMUEXT_PIN_Lx_TABLE on the domain's behalf).
+  int64_t toolstack_pin(Domain& d, Mfn mfn, PageType type);
+  // arch_set_info_guest for a restored vCPU: its kernel and user root tables (kInvalidMfn: no
+  // user table) and the guest mode it was saved in; loads nothing (set_port_domain does).
+  int64_t toolstack_set_vcpu_tables(Domain& d, VcpuId vcpu, Mfn kernel, Mfn user, bool in_kernel);
 
   const FrameTable& frame_table() const { return frames_; }
   // Host bytes of Xen's per-frame state (frame table, M2P, free list): memory accounting, tests.

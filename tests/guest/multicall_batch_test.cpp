@@ -34,6 +34,7 @@ struct RecordingPort final : abi::HypervisorPort {
   hw::LoadRun guest_load_run(VcpuId, Vaddr, uint32_t, uint64_t, uint64_t*) override { return {}; }
   int64_t switch_guest_mode(VcpuId, bool) override { return 0; }
   int64_t vcpu_op(VcpuId, uint32_t, uint64_t) override { return 0; }
+  int64_t sched_shutdown(VcpuId, uint32_t) override { return 0; }
   uint64_t system_time_ns(VcpuId) const override { return 0; }
   uint32_t take_pending_virqs(VcpuId) override { return 0; }
   Pfn machine_to_phys(Mfn m) const override { return Pfn{m.value}; }

@@ -65,6 +65,9 @@ class FakeHypercallPort final : public abi::HypervisorPort {
   int64_t vcpu_op(VcpuId vcpu, uint32_t cmd, uint64_t deadline_ns) override {
     return real_.vcpu_op(vcpu, cmd, deadline_ns);
   }
+  int64_t sched_shutdown(VcpuId vcpu, uint32_t reason) override {
+    return real_.sched_shutdown(vcpu, reason);
+  }
   uint64_t system_time_ns(VcpuId vcpu) const override { return real_.system_time_ns(vcpu); }
   uint32_t take_pending_virqs(VcpuId vcpu) override { return real_.take_pending_virqs(vcpu); }
   hw::MemResult guest_access(VcpuId vcpu, const hw::MemRequest& request) override {

@@ -7,12 +7,12 @@
 namespace pib::guest {
 
 template <typename Fn>
-void XenPvOps::pgd_walk(const Mm& mm, Fn&& fn) {
+void XenPvOps::pgd_walk(Pfn pgd, Fn&& fn) {
   // User half only: slots below Xen's hole; depth first, each table before its children.
   // Every entry is read, empty or not (next_present loads the empty ones in runs).
   KernelCore& k = *core_;
-  for (auto e4 = k.next_present(mm.pgd, 0, kUserPgdSlots); e4.index < kUserPgdSlots;
-       e4 = k.next_present(mm.pgd, e4.index + 1, kUserPgdSlots)) {
+  for (auto e4 = k.next_present(pgd, 0, kUserPgdSlots); e4.index < kUserPgdSlots;
+       e4 = k.next_present(pgd, e4.index + 1, kUserPgdSlots)) {
     const Pfn l3 = entry_pfn(e4.entry);
     fn(l3, PtLevel::kPud);
     for (auto e3 = k.next_present(l3, 0); e3.index < kEntriesPerTable;
@@ -25,7 +25,7 @@ void XenPvOps::pgd_walk(const Mm& mm, Fn&& fn) {
       }
     }
   }
-  fn(mm.pgd, PtLevel::kPgd);  // the top level last: its remap flushes the TLB
+  fn(pgd, PtLevel::kPgd);  // the top level last: its remap flushes the TLB
 }
 
 void XenPvOps::pin_page(Pfn page, PtLevel level) {
@@ -48,37 +48,37 @@ void XenPvOps::unpin_page(Pfn page, PtLevel level) {
   if (level == PtLevel::kPte) batch().callback([] {});
 }
 
-void XenPvOps::pgd_pin(Mm& mm) {
+void XenPvOps::pin_tree(Pfn pgd, Pfn user_pgd) {
   core_->ledger().charge(sim::Event::kGuestPgdPin);
   dma_pool_->before_tree_pin([&] {
     std::vector<Pfn> tree;
-    pgd_walk(mm, [&](Pfn p, PtLevel) { tree.push_back(p); });
-    if (mm.user_pgd != kInvalidPfn) tree.push_back(mm.user_pgd);
+    pgd_walk(pgd, [&](Pfn p, PtLevel) { tree.push_back(p); });
+    if (user_pgd != kInvalidPfn) tree.push_back(user_pgd);
     return tree;
   });
-  pgd_walk(mm, [this](Pfn p, PtLevel l) { pin_page(p, l); });
-  do_pin(abi::kMmuextPinL4Table, mm.pgd);
-  if (mm.user_pgd != kInvalidPfn) {
-    pin_page(mm.user_pgd, PtLevel::kPgd);
-    do_pin(abi::kMmuextPinL4Table, mm.user_pgd);
+  pgd_walk(pgd, [this](Pfn p, PtLevel l) { pin_page(p, l); });
+  do_pin(abi::kMmuextPinL4Table, pgd);
+  if (user_pgd != kInvalidPfn) {
+    pin_page(user_pgd, PtLevel::kPgd);
+    do_pin(abi::kMmuextPinL4Table, user_pgd);
   }
   batch().issue(LazyMode::kNone);
 }
 
-void XenPvOps::pgd_unpin(Mm& mm) {
+void XenPvOps::unpin_tree(Pfn pgd, Pfn user_pgd) {
   core_->ledger().charge(sim::Event::kGuestPgdUnpin);
-  do_pin(abi::kMmuextUnpinTable, mm.pgd);
-  if (mm.user_pgd != kInvalidPfn) {
-    do_pin(abi::kMmuextUnpinTable, mm.user_pgd);
-    unpin_page(mm.user_pgd, PtLevel::kPgd);
+  do_pin(abi::kMmuextUnpinTable, pgd);
+  if (user_pgd != kInvalidPfn) {
+    do_pin(abi::kMmuextUnpinTable, user_pgd);
+    unpin_page(user_pgd, PtLevel::kPgd);
   }
   std::vector<Pfn> tree;
-  pgd_walk(mm, [&](Pfn p, PtLevel l) {
+  pgd_walk(pgd, [&](Pfn p, PtLevel l) {
     unpin_page(p, l);
     tree.push_back(p);
   });
   batch().issue(LazyMode::kNone);
-  if (mm.user_pgd != kInvalidPfn) tree.push_back(mm.user_pgd);
+  if (user_pgd != kInvalidPfn) tree.push_back(user_pgd);
   dma_pool_->after_tree_unpin(tree);
 }
 

@@ -57,6 +57,7 @@ void XenPvOps::attach(KernelCore& core) {
     batches_.back().set_kernel(&core);
   }
   pending_virqs_.assign(si_.vcpus, 0);
+  timer_deadline_.assign(si_.vcpus, kNoTimer);
   // xen_mark_init_mm_pinned: the builder's tables are validated and pinned as a tree.
   PageAllocator& pages = core.pages();
   auto mark = [&](Pfn pfn, PtLevel level) {
@@ -146,6 +147,7 @@ uint64_t XenPvOps::clock_ns(VcpuId vcpu) const {
 
 void XenPvOps::set_timer(VcpuId vcpu, uint64_t deadline_ns) {
   check(port_.vcpu_op(vcpu, abi::kVcpuOpSetSingleshotTimer, deadline_ns), "set_singleshot_timer");
+  timer_deadline_.at(vcpu) = deadline_ns;
 }
 
 bool XenPvOps::timer_interrupt_pending(VcpuId vcpu) {
@@ -321,7 +323,11 @@ void XenPvOps::pgd_free(Mm& mm) {
   if (mm.user_pgd == kInvalidPfn) return;
   Page& pg = core_->pages().page(mm.user_pgd);
   if (pg.pinned && !pg.kept_pinned) model_bug("freeing a pinned user pgd");
-  core_->pt_pages().free(mm.user_pgd, TableKind::kUserPgd);
+  PtPageSource& source = core_->pt_pages();
+  if (!source.constructed(TableKind::kUserPgd)) {
+    destruct_table(*core_, mm.user_pgd, TableKind::kUserPgd);
+  }
+  source.free(mm.user_pgd, TableKind::kUserPgd);
   core_->pages().page(mm.pgd).user_pgd = kInvalidPfn;
   mm.user_pgd = kInvalidPfn;
 }

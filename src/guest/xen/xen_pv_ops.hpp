@@ -7,6 +7,7 @@
 // operations that Xen traps and emulates on pinned tables.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "abi/port.hpp"
@@ -101,6 +102,23 @@ class XenPvOps final : public PvOps, public PtPoolPort, public TablePinPort {
 
   Mfn pfn_to_mfn(Pfn pfn) const { return si_.p2m.at(pfn.value); }
   Pfn vsyscall_l3() const { return vsyscall_l3_; }
+  const abi::StartInfo& start_info() const { return si_; }
+
+  // ---- save and restore (drivers/xen/manage.c do_suspend, arch/x86/xen/suspend_pv.c) ------
+  // xen_pv_pre_suspend: xen_mm_pin_all pins every root on the pgd list that is not pinned
+  // (so the toolstack sees it as a page table and rewrites its frames), then HYPERVISOR_suspend.
+  void suspend();
+  // The suspend call has returned: in a restored domain (`restored`: its id and the p2m the
+  // toolstack wrote) or in the same one (nullopt: the save was cancelled). xen_pv_post_suspend
+  // with xen_mm_unpin_all, then xen_timer_resume (each vCPU's one-shot timer set again); in a
+  // new domain the page-table pool is registered again first-hand, since Xen keeps it per
+  // frame and frames do not migrate.
+  void resume(const std::optional<abi::StartInfo>& restored);
+  struct SuspendCounts {
+    uint64_t save_pinned = 0;    // roots xen_mm_pin_all pinned
+    uint64_t pool_re_added = 0;  // frames given back to a new domain's pool
+  };
+  const SuspendCounts& suspend_counts() const { return suspend_counts_; }
 
  private:
   MulticallBatch& batch() { return batches_.at(cpu()); }
@@ -111,13 +129,19 @@ class XenPvOps final : public PvOps, public PtPoolPort, public TablePinPort {
   void do_pin(uint32_t cmd, Pfn pfn);                              // xen_do_pin (extends)
   void pin_pagetable_pfn(uint32_t cmd, Pfn pfn);                   // a new single-op entry
   void set_upper_hyper(EntryRef e, hw::Pte val);
-  // __xen_pgd_walk over the user half, depth first, the pgd itself last.
+  // __xen_pgd_walk over the user half of `pgd`, depth first, the pgd itself last.
   template <typename Fn>
-  void pgd_walk(const Mm& mm, Fn&& fn);
+  void pgd_walk(Pfn pgd, Fn&& fn);
   void pin_page(Pfn page, PtLevel level);
   void unpin_page(Pfn page, PtLevel level);
-  void pgd_pin(Mm& mm);
-  void pgd_unpin(Mm& mm);
+  // __xen_pgd_pin / __xen_pgd_unpin: a root with its tree and its user pgd (kInvalidPfn: none).
+  void pin_tree(Pfn pgd, Pfn user_pgd);
+  void unpin_tree(Pfn pgd, Pfn user_pgd);
+  void pgd_pin(Mm& mm) { pin_tree(mm.pgd, mm.user_pgd); }
+  void pgd_unpin(Mm& mm) { unpin_tree(mm.pgd, mm.user_pgd); }
+  void mm_pin_all();
+  void mm_unpin_all();
+  void pool_re_add();
   void drop_mm_ref(const Mm& mm);
   void drop_mm_ref_this_cpu(const Mm& mm);
 
@@ -131,6 +155,9 @@ class XenPvOps final : public PvOps, public PtPoolPort, public TablePinPort {
   std::vector<bool> in_user_;
   std::vector<uint32_t> pending_virqs_;  // VIRQs taken from Xen, not yet handled
   Pfn vsyscall_l3_ = kInvalidPfn;
+  static constexpr uint64_t kNoTimer = ~uint64_t{0};
+  std::vector<uint64_t> timer_deadline_;  // per vCPU: the one-shot deadline last set
+  SuspendCounts suspend_counts_;
   NoDmaPool no_dma_pool_;
   DmaPoolStrategy* dma_pool_ = &no_dma_pool_;
   void pool_op(uint32_t cmd, const std::vector<Pfn>& pages);

@@ -68,7 +68,7 @@ class LinuxQuicklist final : public guest::PtPageSource {
     uint64_t freed = 0;
     for (std::vector<Pfn>* list : {&tables_, &pgds_}) {
       while (freed < pages && !list->empty()) {
-        release(list->back());
+        release(list->back(), kind_of(*list));
         list->pop_back();
         ++freed;
       }
@@ -82,13 +82,17 @@ class LinuxQuicklist final : public guest::PtPageSource {
 
  private:
   std::vector<Pfn>& list_of(TableKind kind) { return kind == TableKind::kPgd ? pgds_ : tables_; }
+  // The kind that matters when a page leaves a list (the pgds were constructed).
+  TableKind kind_of(const std::vector<Pfn>& list) const {
+    return &list == &pgds_ ? TableKind::kPgd : TableKind::kL1;
+  }
 
   void trim(std::vector<Pfn>& list) {
     const uint64_t limit =
         std::max(kMinPages, core_.pages().free_pages() / kFractionOfFreeMemory / core_.nr_cpus());
     uint64_t n = 0;
     while (list.size() > limit && n < kMaxFreeAtOnce) {
-      release(list.front());  // the coldest page
+      release(list.front(), kind_of(list));  // the coldest page
       list.erase(list.begin());
       ++n;
     }
@@ -98,7 +102,8 @@ class LinuxQuicklist final : public guest::PtPageSource {
     core_.pages().page(pfn).pt_level = guest::PtLevel::kNone;
     core_.pages().free(pfn);
   }
-  void release(Pfn pfn) {  // a listed page back to the allocator
+  void release(Pfn pfn, TableKind kind) {     // a listed page back to the allocator
+    guest::destruct_table(core_, pfn, kind);  // pgd_dtor when a cached pgd leaves
     to_allocator(pfn);
     core_.ledger().charge(Event::kGuestPtCacheRelease);
   }

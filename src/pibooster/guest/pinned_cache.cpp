@@ -125,6 +125,7 @@ void PinnedTableCache::release(TableKind kind, std::vector<Pfn> pages) {
     const uint64_t words =
         kind == TableKind::kPgd || kind == TableKind::kUserPgd ? kUserPgdSlots : kEntriesPerTable;
     if (!core_.page_words_zero(p, words)) core_.zero_page(p);
+    guest::destruct_table(core_, p, kind);
     core_.pages().page(p).pt_level = guest::PtLevel::kNone;
     core_.pages().free(p);
   }

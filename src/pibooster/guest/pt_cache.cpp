@@ -154,6 +154,7 @@ void PageTableCache::release(TableKind kind, std::size_t count) {
   ready.erase(ready.begin(), ready.begin() + static_cast<std::ptrdiff_t>(count));
   pool_.pool_remove(out);  // DMA back, one batch
   for (const Pfn p : out) {
+    guest::destruct_table(core_, p, kind);  // a cached pgd stays on pgd_list until here
     core_.pages().page(p).pt_level = guest::PtLevel::kNone;
     core_.pages().free(p);
   }
