@@ -94,6 +94,7 @@ system::GuestSystemConfig system_config(const Scenario& scenario, const std::str
   const workload::WorkloadInfo info = workload::workload_info(scenario.workload.name);
   cfg.nic = info.nic;
   cfg.disk = info.disk;
+  cfg.save_restore_room = info.save_restore;
   policies::apply_policy(policy, cfg);
   return cfg;
 }

@@ -11,7 +11,7 @@ namespace pib::workload {
 namespace {
 
 // clang-format off
-constexpr std::array<ParamDoc, 30> kParamDocs{{
+constexpr std::array<ParamDoc, 31> kParamDocs{{
   {"parent_image", "lmbench-hello (unixbench.spawn: tiny-static)", "image", "built-in program the forking parent runs (tiny-static, lmbench-hello, sh)"},
   {"parent_stack_writes", "1", "pages", "stack pages the parent writes after each wait (breaks copy-on-write)"},
   {"parent_data_writes", "1", "pages", "pages of the parent's first writable data segment written after each wait"},
@@ -23,10 +23,11 @@ constexpr std::array<ParamDoc, 30> kParamDocs{{
   {"copies", "1 (unixbench.shell8: 8)", "processes", "concurrent shell-script copies, 1..64, round-robin over the vCPUs"},
   {"commands", "6", "commands", "external commands each script runs per iteration (fork of the shell + execve)"},
   {"command_image", "sh", "image", "the dynamically linked utility each script command execs"},
-  {"children", "100", "processes", "children forked and kept alive at once"},
+  {"children", "100 (proc.save_restore: 8)", "processes", "children forked and kept alive at once"},
   {"child_pages", "16", "pages", "anonymous pages each child writes while alive"},
   {"burst", "32", "processes", "proc.fluctuating: children alive at once in each burst"},
   {"lull", "64", "rounds", "proc.fluctuating: single fork+exit rounds after each burst"},
+  {"warm_rounds", "16", "rounds", "proc.save_restore: fork+exit rounds before the first save, so caches hold tables"},
   {"pages", "256 (mem.mmap_touch: 512 = 2 MiB)", "pages", "working set of the CPU-bound program; the area mem.mmap_touch maps, writes and unmaps"},
   {"trace", "(required)", "file", "trace.replay: a trace from pibooster capture, or a snapshot JSON from pibooster snapshot"},
   {"op", "fork_exit", "fork_exit|exit", "trace.replay of a snapshot: what the rebuilt process does"},

@@ -7,8 +7,8 @@
 
 #include "common/error.hpp"
 #include "workload/io_workloads.hpp"
-#include "workload/workload.hpp"
 #include "workload/trace_replay.hpp"
+#include "workload/workload.hpp"
 
 namespace pib::workload {
 
@@ -366,6 +366,52 @@ class Fluctuating final : public Workload {
   Pid parent_ = 0;
 };
 
+// A save and restore of the whole domain on this machine (a local migration), with `children`
+// processes alive, each having written `child_pages` pages, after `warm_rounds` fork+exit
+// rounds so that a design's caches hold tables. One iteration is the guest's suspend (its pins
+// of roots not in use), the toolstack's copy and the restore's pins, and the resume (unpins,
+// the pool registered again): what a design costs a migration. Xen only.
+class SaveRestore final : public Workload {
+ public:
+  explicit SaveRestore(const Params& p)
+      : image_(p.str("parent_image", "lmbench-hello")),
+        children_(p.u64("children", 8, 4096)),
+        child_pages_(p.u64("child_pages", 16, 1u << 16)),
+        warm_rounds_(p.u64("warm_rounds", 16)) {}
+  std::string operation() const override {
+    return "save/restore with " + std::to_string(children_ + 1) + " processes";
+  }
+  void setup(system::GuestSystem& sys) override {
+    if (sys.hypervisor() == nullptr) {
+      throw InputError("proc.save_restore needs Xen: a native kernel has nothing to save it");
+    }
+    Kernel& k = sys.kernel();
+    const Pid parent = start_parent(k, image_);
+    for (uint64_t i = 0; i < warm_rounds_; ++i) {
+      const Pid c = k.fork(parent);
+      touch_loop_pages(k, c, 1, 0);
+      k.exit(c);
+      k.schedule(parent);
+    }
+    for (uint64_t i = 0; i < children_; ++i) {
+      fork_live_child(k, parent, child_pages_, static_cast<VcpuId>(i % k.core().nr_cpus()));
+      k.schedule(parent);
+    }
+    k.quiesce();  // freed tables pass their grace period into the caches
+  }
+  void iteration(system::GuestSystem& sys) override {
+    at_peak(sys);
+    const xen::SaveRestoreResult r = sys.save_restore();
+    if (r.rc != abi::err::kOk) throw InputError("proc.save_restore: " + r.what);
+  }
+
+ private:
+  std::string image_;
+  uint64_t children_;
+  uint64_t child_pages_;
+  uint64_t warm_rounds_;
+};
+
 }  // namespace
 
 std::vector<WorkloadInfo> workload_catalog() {
@@ -401,6 +447,13 @@ std::vector<WorkloadInfo> workload_catalog() {
       {"proc.fluctuating",
        "bursts then lulls: N children alive at once, then M single fork+exit rounds, repeated",
        {"parent_image", "burst", "lull", "child_pages"}},
+      {"proc.save_restore",
+       "the domain saved and restored on this machine (a local migration) with N live "
+       "processes, after M fork+exit rounds",
+       {"parent_image", "children", "child_pages", "warm_rounds"},
+       false,
+       false,
+       true},
       {"trace.replay",
        "a captured real program (pibooster capture) or a snapshot, replayed event by event",
        {"trace", "op"}},
@@ -439,6 +492,7 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const Params& p
     if (name == "trace.replay") return std::make_unique<ReplayWorkload>(params);
     if (name == "proc.population") return std::make_unique<ForkPopulation>(params);
     if (name == "proc.fluctuating") return std::make_unique<Fluctuating>(params);
+    if (name == "proc.save_restore") return std::make_unique<SaveRestore>(params);
     if (name == "lat_proc.fork") return std::make_unique<ForkExit>(params, "lmbench-hello");
     if (name == "unixbench.spawn") return std::make_unique<ForkExit>(params, "tiny-static");
     if (name == "lat_proc.exec") return std::make_unique<ForkExec>(params, ForkExec::Via::kFork);

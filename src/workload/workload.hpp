@@ -81,6 +81,7 @@ struct WorkloadInfo {
   std::vector<std::string> keys;  // parameters it accepts
   bool nic = false;               // needs a NIC attached
   bool disk = false;              // needs a block device attached
+  bool save_restore = false;      // needs room on the machine for a copy of the domain
 };
 // The catalog entry of a workload (InputError naming the valid ones when unknown).
 WorkloadInfo workload_info(const std::string& name);

@@ -47,6 +47,18 @@ TEST(WorkloadCli, TraceNamesThePoolCommands) {
   EXPECT_EQ(c.out.find("cmd40"), std::string::npos);
 }
 
+TEST(WorkloadCli, SavesAndRestoresTheDomainUnderEachDesign) {
+  const Cli c = call({"workload", "proc.save_restore", "--compare", "baseline,pibooster", "--iommu",
+                      "sync", "--iterations", "2", "--trace"});
+  EXPECT_EQ(c.rc, 0) << c.err;
+  EXPECT_NE(c.out.find("save/restore with 9 processes"), std::string::npos) << c.out;
+  // The guest's suspend call and, before it, xen_mm_pin_all's pins of the cached roots.
+  EXPECT_NE(c.out.find("sched_op: shutdown, reason suspend"), std::string::npos) << c.out;
+  const Cli native = call({"workload", "proc.save_restore", "--compare", "native"});
+  EXPECT_EQ(native.rc, 2);
+  EXPECT_NE(native.err.find("proc.save_restore needs Xen"), std::string::npos) << native.err;
+}
+
 // The scenario a workload run writes reproduces it under `pibooster run`.
 TEST(WorkloadCli, WritesTheScenarioItRan) {
   const std::string dir = ::testing::TempDir() + "pibooster-workload-out";
