@@ -52,7 +52,7 @@ void Mmu::load_cr3(Mfn root, bool flush_global) {
 Translation Mmu::translate(Vaddr va, Access access, Mode mode) {
   const uint32_t code = access_bits(access, mode);
   if (!is_canonical(va)) return {Maddr{}, false, PageFault{va, code | pf_bits::kProtection}};
-  if (auto hit = tlb_.lookup(va)) {
+  if (const TlbEntry* hit = tlb_.lookup(va)) {
     const bool needs_dirty = access == Access::kWrite && !hit->dirty;
     if (permitted(hit->writable, hit->user, hit->executable, access, mode) && !needs_dirty) {
       return {maddr_of(hit->mfn, page_offset(va.value)), true, {}};

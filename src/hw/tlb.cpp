@@ -16,7 +16,7 @@ Tlb::Tlb(TlbParams params, sim::Ledger& ledger) : params_(params), ledger_(ledge
   ways_.resize(params_.entries);
 }
 
-std::optional<TlbEntry> Tlb::lookup(Vaddr va) {
+const TlbEntry* Tlb::lookup(Vaddr va) {
   const uint64_t vpn = va.value >> kPageShift;
   const std::size_t base = set_of(vpn) * params_.ways;
   for (std::size_t w = 0; w < params_.ways; ++w) {
@@ -24,11 +24,11 @@ std::optional<TlbEntry> Tlb::lookup(Vaddr va) {
     if (way.valid && way.entry.vpn == vpn) {
       way.last_use = ++tick_;
       ledger_.charge(sim::Event::kHwTlbHit);
-      return way.entry;
+      return &way.entry;
     }
   }
   ledger_.charge(sim::Event::kHwTlbMiss);
-  return std::nullopt;
+  return nullptr;
 }
 
 void Tlb::rehit(Vaddr va, uint64_t n) {

@@ -33,7 +33,8 @@ class Tlb {
  public:
   Tlb(TlbParams params, sim::Ledger& ledger);
 
-  std::optional<TlbEntry> lookup(Vaddr va);  // charges hit/miss
+  // Charges a hit or a miss; the entry stays valid until the next insert or flush.
+  const TlbEntry* lookup(Vaddr va);
   // `n` more lookups of va that hit, as n calls of lookup(va) right after one that hit or the
   // insert that filled its entry (the charges, the LRU state); ModelBug if va is not cached.
   void rehit(Vaddr va, uint64_t n);
