@@ -6,7 +6,7 @@
 // shared machine the other load only ever adds time, to either side).
 // Printed by `make bench` after the Google Benchmark cases; tests never assert on it.
 //
-//   pibooster_ratio [--rounds N]
+//   pibooster_ratio [--rounds N] [--only TEXT]   (--only: the cases whose label contains TEXT)
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -113,10 +113,13 @@ double fastest(const std::vector<double>& v) {
 
 int run(int argc, char** argv) {
   int rounds = 5;
+  std::string only;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--rounds") rounds = std::max(1, std::atoi(argv[i + 1]));
+    if (std::string(argv[i]) == "--only") only = argv[i + 1];
   }
-  const std::vector<Case> all = cases();
+  std::vector<Case> all = cases();
+  std::erase_if(all, [&](const Case& c) { return c.label.find(only) == std::string::npos; });
   std::vector<std::vector<double>> real(all.size());
   std::vector<std::vector<std::vector<double>>> sim(
       all.size(), std::vector<std::vector<double>>(kPolicies.size()));

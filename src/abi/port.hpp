@@ -45,6 +45,11 @@ class HypervisorPort {
   // would have work, so the caller's own window after the run is the one that load had.
   virtual hw::LoadRun guest_load_run(VcpuId vcpu, Vaddr va, uint32_t count, uint64_t stop_mask,
                                      uint64_t* out) = 0;
+  // A take run of guest accesses (hw::Cpu::take_run): these guest_load_run and guest_access
+  // calls, each with its interrupt window. This default makes exactly those calls; a port may
+  // do the run in one call where none of the windows has work.
+  virtual hw::TakeRun guest_take_run(VcpuId vcpu, Vaddr va, uint32_t count, uint64_t mask,
+                                     hw::TakenWord* taken);
 
   // Guest kernel <-> guest user transitions (syscall entry / HYPERVISOR_iret): the hypervisor
   // switches the vCPU between its kernel and user root tables. Returns an error if no user root

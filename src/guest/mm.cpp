@@ -48,6 +48,7 @@ void Kernel::exit_mmap(Mm& mm) {
   Gather tlb;
   tlb.mm = &mm;
   tlb.fullmm = true;
+  tlb.pages.reserve(mm.rss);  // at most one per mapped page: no regrowth (host work only)
   std::vector<VaRange> ranges;
   for (const auto& [start, vma] : mm.vmas) {
     const VaRange r = vma.range();

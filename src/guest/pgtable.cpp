@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "guest/pgtable.hpp"
 
+#include <array>
+
 #include "common/error.hpp"
 #include "guest/tlb_policy.hpp"
 
@@ -99,21 +101,35 @@ void PageTables::zap_pte_range(Gather& tlb, Mm& mm, Pfn l1, Vaddr addr, Vaddr en
   k_.ops().enter_lazy_mmu();
   const uint64_t first = table_index(addr, 1);
   const uint64_t last = first + ((end - addr + kPageSize - 1) >> kPageShift);
-  for (auto found = k_.next_present(l1, first, last); found.index < last;
-       found = k_.next_present(l1, found.index + 1, last)) {
-    const Vaddr va = addr + ((found.index - first) << kPageShift);
-    const EntryRef e{l1, found.index};
-    const hw::Pte old = k_.ops().ptep_get_and_clear(e, tlb.fullmm);
-    tlb.track(va, va + kPageSize);
-    mm.rss--;
-    const Pfn page = k_.ops().entry_pfn(old);
-    Page& pg = k_.pages().page(page);
-    if (pg.mapcount == 0) continue;  // the shared zero page: no references
-    pg.mapcount--;
-    k_.ledger().charge(sim::Event::kGuestZapPtes);
-    tlb.pages.push_back(page);
+  std::array<hw::TakenWord, kEntriesPerTable> taken;
+  const std::optional<uint32_t> n =
+      tlb.fullmm ? k_.ops().take_present_run(EntryRef{l1, first}, last, taken.data())
+                 : std::nullopt;
+  if (n) {
+    // The entries were cleared in one call; what is done with them touches no memory, so doing
+    // it afterwards charges the same (the platform does such a run only without a clock).
+    for (uint32_t i = 0; i < *n; ++i) {
+      zap_pte(tlb, mm, addr + (uint64_t{taken[i].index} << kPageShift), hw::Pte{taken[i].value});
+    }
+  } else {
+    for (auto found = k_.next_present(l1, first, last); found.index < last;
+         found = k_.next_present(l1, found.index + 1, last)) {
+      const Vaddr va = addr + ((found.index - first) << kPageShift);
+      zap_pte(tlb, mm, va, k_.ops().ptep_get_and_clear(EntryRef{l1, found.index}, tlb.fullmm));
+    }
   }
   k_.ops().leave_lazy_mmu();
+}
+
+void PageTables::zap_pte(Gather& tlb, Mm& mm, Vaddr va, hw::Pte old) {
+  tlb.track(va, va + kPageSize);
+  mm.rss--;
+  const Pfn page = k_.ops().entry_pfn(old);
+  Page& pg = k_.pages().page(page);
+  if (pg.mapcount == 0) return;  // the shared zero page: no references
+  pg.mapcount--;
+  k_.ledger().charge(sim::Event::kGuestZapPtes);
+  tlb.pages.push_back(page);
 }
 
 void PageTables::zap_range(Gather& tlb, Mm& mm, Vaddr start, Vaddr end) {

@@ -74,6 +74,8 @@ class PageTables {
   // __tlb_remove_table for each: back to the page-table page source.
   static void free_tables(KernelCore& core, const std::vector<std::pair<Pfn, PtLevel>>& tables);
   void zap_pte_range(Gather& tlb, Mm& mm, Pfn l1, Vaddr addr, Vaddr end);
+  // What zap_pte_range does with one cleared present entry `old` that mapped va.
+  void zap_pte(Gather& tlb, Mm& mm, Vaddr va, hw::Pte old);
   void free_pgd_range(Gather& tlb, Mm& mm, Vaddr addr, Vaddr end, Vaddr floor, Vaddr ceiling);
   void free_pud_range(Gather& tlb, Mm& mm, uint64_t slot, Vaddr addr, Vaddr end, Vaddr floor,
                       Vaddr ceiling);

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -84,6 +85,18 @@ class PvOps {
   virtual void set_p4d(const Mm& mm, uint64_t slot, hw::Pte val) = 0;
   // Atomic get-and-clear (full: the whole mm is being torn down, a plain store suffices).
   virtual hw::Pte ptep_get_and_clear(EntryRef e, bool full) = 0;
+  // The clearing half of a full teardown of table entries [first.index, end) in one call: the
+  // loads of a scan for present entries over the range (KernelCore::next_present) and
+  // ptep_get_and_clear(e, true) of each one found, with the same accesses and charges in the
+  // same order. The present entries' indices (from first.index) and old values go to `taken`
+  // (room for the range). nullopt where it cannot be one call — an interrupt window between
+  // two of the accesses may have work (a clock runs), or the entries are cleared through the
+  // hypervisor — and then nothing was done.
+  virtual std::optional<uint32_t> take_present_run(EntryRef first, uint64_t end,
+                                                   hw::TakenWord* taken) {
+    (void)first, (void)end, (void)taken;
+    return std::nullopt;
+  }
   virtual void ptep_set_wrprotect(EntryRef e) = 0;
   // ptep_modify_prot_start/commit: replace an entry keeping hardware A/D bits.
   virtual void ptep_modify_prot(EntryRef e, hw::Pte val) = 0;

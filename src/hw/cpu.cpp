@@ -136,4 +136,68 @@ LoadRun Cpu::load_run(Vaddr va, uint32_t count, Mode mode, uint64_t stop_mask, u
   return run;
 }
 
+MemResult Cpu::held_access(Tlb::Slot& slot, const MemRequest& request) {
+  Tlb& tlb = mmu_.tlb();
+  const Access kind = request.op == MemOp::kLoad ? Access::kRead : Access::kWrite;
+  if (tlb.unchanged(slot) && Mmu::hit_allows(tlb.entry(slot), kind, request.mode)) {
+    tlb.hit(slot);
+    const Maddr ma = maddr_of(tlb.entry(slot).mfn, page_offset(request.va.value));
+    return MemResult{true, perform(memory_, ma, request), std::nullopt};
+  }
+  const MemResult r = access(request);
+  slot = tlb.slot_of(request.va);
+  return r;
+}
+
+TakeRun Cpu::take_run(Vaddr va, uint32_t count, Mode mode, uint64_t mask, TakenWord* taken) {
+  if (page_offset(va.value) + uint64_t{count} * 8 > kPageSize) {
+    model_bug("a take run must stay within one page");
+  }
+  Tlb::Slot slot;  // none yet: the first load is a plain access()
+  auto word_va = [&](uint32_t i) { return Vaddr{va.value + uint64_t{i} * 8}; };
+  TakeRun run;
+  while (run.done < count) {
+    const uint32_t i = run.done++;
+    run.last = held_access(slot, MemRequest{word_va(i), MemOp::kLoad, mode});
+    if (!run.last.ok) return run;
+    if ((run.last.value & mask) == 0) {
+      run.done += held_empty_loads(slot, va, run.done, count, mode, mask, run.last);
+      continue;
+    }
+    run.last = held_access(slot, MemRequest{word_va(i), MemOp::kLoad, mode});
+    if (!run.last.ok) return run;
+    const uint64_t value = run.last.value;
+    run.last = held_access(slot, MemRequest{word_va(i), MemOp::kStore, mode, 0});
+    if (!run.last.ok) return run;
+    taken[run.taken++] = TakenWord{i, value};
+  }
+  return run;
+}
+
+uint32_t Cpu::held_empty_loads(const Tlb::Slot& slot, Vaddr va, uint32_t from, uint32_t count,
+                               Mode mode, uint64_t mask, MemResult& last) {
+  // The loads of the words after an empty one, up to the next with a bit of `mask` (which is
+  // left to the caller): each would hit the entry the empty one's load left, as held_access
+  // finds it, so they are charged together, reading the frame's words directly.
+  Tlb& tlb = mmu_.tlb();
+  if (!tlb.unchanged(slot) || !Mmu::hit_allows(tlb.entry(slot), Access::kRead, mode)) {
+    return 0;
+  }
+  const uint64_t* w = memory_.frame_words(tlb.entry(slot).mfn);  // nullptr: all zeros
+  if (w == nullptr) {
+    tlb.hit(slot, count - from);
+    if (count > from) last.value = 0;
+    return count - from;
+  }
+  w += page_offset(va.value) / 8;
+  uint32_t i = from;
+  while (i + 4 <= count && ((w[i] | w[i + 1] | w[i + 2] | w[i + 3]) & mask) == 0) i += 4;
+  while (i < count && (w[i] & mask) == 0) ++i;
+  if (i > from) {
+    tlb.hit(slot, i - from);
+    last.value = w[i - 1];
+  }
+  return i - from;
+}
+
 }  // namespace pib::hw

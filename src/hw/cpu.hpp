@@ -47,6 +47,20 @@ struct LoadRun {
   MemResult last;
 };
 
+// One word a take run (Cpu::take_run) cleared: its index in the run and the value it held.
+struct TakenWord {
+  uint32_t index = 0;
+  uint64_t value = 0;
+};
+
+// The outcome of a take run: words covered, words taken, and the last access's result (ok, or
+// the fault that ended the run).
+struct TakeRun {
+  uint32_t done = 0;
+  uint32_t taken = 0;
+  MemResult last;
+};
+
 class Cpu;
 
 // Ring-0 exception entry for page faults. Returns the completed result when the handler emulated
@@ -82,6 +96,14 @@ class Cpu {
   LoadRun load_run(Vaddr va, uint32_t count, Mode mode, uint64_t stop_mask = 0,
                    uint64_t* out = nullptr);
 
+  // A teardown run over a table (native_local_ptep_get_and_clear of each entry it finds): the
+  // words at va, va + 8, ... (`count`, all in va's page) are loaded in turn as load_run loads
+  // them, and each word with a bit of `mask` set is then loaded again and stored 0, a load and
+  // a store as access() performs them; its index and value go to `taken` (room for `count`).
+  // Exactly those CPU operations in that order, in one call: callers use it where no interrupt
+  // window between them can have work (no clock). Ends early at the first fault.
+  TakeRun take_run(Vaddr va, uint32_t count, Mode mode, uint64_t mask, TakenWord* taken);
+
   // The CPU's clock (the ledger's running clock for this CPU, in ns) and its local timer, an APIC
   // timer in TSC-deadline mode: once the clock reaches the deadline the timer interrupt is
   // pending until software re-arms or disarms the timer. Interrupts are not injected into the
@@ -97,6 +119,13 @@ class Cpu {
 
  private:
   MemResult page_operation(const MemRequest& request);
+  // access() of a load or store in the page whose TLB entry `slot` held after the previous
+  // access of the run: while the TLB is unchanged and that entry allows it, the lookup access()
+  // would make hits it, so the hit is charged and the word done directly; otherwise access()
+  // itself, after which `slot` holds whatever entry now caches the page.
+  MemResult held_access(Tlb::Slot& slot, const MemRequest& request);
+  uint32_t held_empty_loads(const Tlb::Slot& slot, Vaddr va, uint32_t from, uint32_t count,
+                            Mode mode, uint64_t mask, MemResult& last);
   MemResult deliver(const PageFault& fault, const MemRequest& request);
 
   CpuId id_;

@@ -59,13 +59,6 @@ uint64_t MachineMemory::host_bytes() const {
          (backed_ + spare_.size()) * sizeof(FrameWords);
 }
 
-void MachineMemory::write_u64(Maddr ma, uint64_t value) {
-  check(ma);
-  const Mfn mfn = mfn_of(ma);
-  if (value == 0 && frame(mfn) == nullptr) return;  // writing zero into an unbacked frame
-  backing(mfn)[page_offset(ma.value) / 8] = value;
-}
-
 uint64_t MachineMemory::cmpxchg_u64(Maddr ma, uint64_t expected, uint64_t desired) {
   const uint64_t found = read_u64(ma);
   if (found == expected) write_u64(ma, desired);

@@ -30,7 +30,16 @@ class MachineMemory {
     const FrameWords* f = frame(mfn_of(ma));
     return f != nullptr ? (*f)[page_offset(ma.value) / 8] : 0;
   }
-  void write_u64(Maddr ma, uint64_t value);
+  // Inline: every simulated store ends here; only a frame's first non-zero word goes out of line.
+  void write_u64(Maddr ma, uint64_t value) {
+    check(ma);
+    FrameWords* f = frame(mfn_of(ma));
+    if (f == nullptr) [[unlikely]] {
+      if (value == 0) return;  // writing zero into an unbacked frame
+      f = &backing(mfn_of(ma));
+    }
+    (*f)[page_offset(ma.value) / 8] = value;
+  }
   // Atomic compare-exchange; returns the value found (== expected on success).
   uint64_t cmpxchg_u64(Maddr ma, uint64_t expected, uint64_t desired);
 
@@ -62,7 +71,7 @@ class MachineMemory {
   static constexpr unsigned kGroupShift = 9;  // frames per directory group: 2 MiB of memory
   using Group = std::array<std::unique_ptr<FrameWords>, uint64_t{1} << kGroupShift>;
   FrameWords& backing(Mfn mfn);
-  const FrameWords* frame(Mfn mfn) const {
+  FrameWords* frame(Mfn mfn) const {
     const auto& group = groups_[mfn.value >> kGroupShift];
     return group ? (*group)[mfn.value & ((uint64_t{1} << kGroupShift) - 1)].get() : nullptr;
   }

@@ -49,14 +49,17 @@ void Mmu::load_cr3(Mfn root, bool flush_global) {
   }
 }
 
+bool Mmu::hit_allows(const TlbEntry& entry, Access access, Mode mode) {
+  const bool needs_dirty = access == Access::kWrite && !entry.dirty;
+  return permitted(entry.writable, entry.user, entry.executable, access, mode) && !needs_dirty;
+}
+
 Translation Mmu::translate(Vaddr va, Access access, Mode mode) {
   const uint32_t code = access_bits(access, mode);
   if (!is_canonical(va)) return {Maddr{}, false, PageFault{va, code | pf_bits::kProtection}};
-  if (auto hit = tlb_.lookup(va)) {
-    const bool needs_dirty = access == Access::kWrite && !hit->dirty;
-    if (permitted(hit->writable, hit->user, hit->executable, access, mode) && !needs_dirty) {
+  if (const TlbEntry* hit = tlb_.lookup(va)) {
+    if (hit_allows(*hit, access, mode))
       return {maddr_of(hit->mfn, page_offset(va.value)), true, {}};
-    }
     // A write through a clean entry re-walks to set D; a cached entry that forbids the access is
     // dropped and the tables are consulted again (hardware re-walks before faulting).
     tlb_.invlpg(va);

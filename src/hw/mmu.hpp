@@ -44,6 +44,9 @@ class Mmu {
   Mmu(MachineMemory& memory, sim::Ledger& ledger, TlbParams tlb_params);
 
   Translation translate(Vaddr va, Access access, Mode mode);
+  // Whether a TLB hit on `entry` completes the access (else translate() re-walks): permitted,
+  // and a write finds the D bit already set.
+  static bool hit_allows(const TlbEntry& entry, Access access, Mode mode);
 
   // A CR3 write: installs a new root and flushes non-global TLB entries, or everything when
   // `flush_global` (the CR4.PGE toggle system software uses to drop global entries too).

@@ -16,7 +16,7 @@ Tlb::Tlb(TlbParams params, sim::Ledger& ledger) : params_(params), ledger_(ledge
   ways_.resize(params_.entries);
 }
 
-std::optional<TlbEntry> Tlb::lookup(Vaddr va) {
+const TlbEntry* Tlb::lookup(Vaddr va) {
   const uint64_t vpn = va.value >> kPageShift;
   const std::size_t base = set_of(vpn) * params_.ways;
   for (std::size_t w = 0; w < params_.ways; ++w) {
@@ -24,11 +24,11 @@ std::optional<TlbEntry> Tlb::lookup(Vaddr va) {
     if (way.valid && way.entry.vpn == vpn) {
       way.last_use = ++tick_;
       ledger_.charge(sim::Event::kHwTlbHit);
-      return way.entry;
+      return &way.entry;
     }
   }
   ledger_.charge(sim::Event::kHwTlbMiss);
-  return std::nullopt;
+  return nullptr;
 }
 
 void Tlb::rehit(Vaddr va, uint64_t n) {
@@ -46,7 +46,18 @@ void Tlb::rehit(Vaddr va, uint64_t n) {
   model_bug("TLB rehit of a page that is not cached");
 }
 
+Tlb::Slot Tlb::slot_of(Vaddr va) const {
+  const uint64_t vpn = va.value >> kPageShift;
+  const std::size_t base = set_of(vpn) * params_.ways;
+  for (std::size_t w = 0; w < params_.ways; ++w) {
+    const Way& way = ways_[base + w];
+    if (way.valid && way.entry.vpn == vpn) return Slot{base + w, epoch_};
+  }
+  return Slot{};
+}
+
 void Tlb::insert(const TlbEntry& entry) {
+  ++epoch_;
   const std::size_t base = set_of(entry.vpn) * params_.ways;
   Way* victim = &ways_[base];
   for (std::size_t w = 0; w < params_.ways; ++w) {
@@ -68,11 +79,13 @@ void Tlb::insert(const TlbEntry& entry) {
 
 void Tlb::flush_all() {
   ledger_.charge(sim::Event::kHwTlbFlushFull);
+  ++epoch_;
   for (auto& w : ways_) w.valid = false;
 }
 
 void Tlb::flush_nonglobal() {
   ledger_.charge(sim::Event::kHwTlbFlushNonGlobal);
+  ++epoch_;
   for (auto& w : ways_) {
     if (!w.entry.global) w.valid = false;
   }
@@ -80,6 +93,7 @@ void Tlb::flush_nonglobal() {
 
 void Tlb::invlpg(Vaddr va) {
   ledger_.charge(sim::Event::kHwTlbInvlpg);
+  ++epoch_;
   const uint64_t vpn = va.value >> kPageShift;
   const std::size_t base = set_of(vpn) * params_.ways;
   for (std::size_t w = 0; w < params_.ways; ++w) {

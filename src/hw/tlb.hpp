@@ -33,10 +33,27 @@ class Tlb {
  public:
   Tlb(TlbParams params, sim::Ledger& ledger);
 
-  std::optional<TlbEntry> lookup(Vaddr va);  // charges hit/miss
+  // Charges a hit or a miss; the entry stays valid until the next insert or flush.
+  const TlbEntry* lookup(Vaddr va);
   // `n` more lookups of va that hit, as n calls of lookup(va) right after one that hit or the
   // insert that filled its entry (the charges, the LRU state); ModelBug if va is not cached.
   void rehit(Vaddr va, uint64_t n);
+  // Where va is cached now (no charge, no LRU update). It stays where it is until the TLB next
+  // changes (an insert, a flush, an invlpg), which unchanged() tells: until then a lookup of
+  // va would hit that entry, and hit() is that lookup's effect.
+  struct Slot {
+    static constexpr std::size_t kNone = ~std::size_t{0};
+    std::size_t way = kNone;
+    uint64_t epoch = 0;
+  };
+  Slot slot_of(Vaddr va) const;
+  bool unchanged(const Slot& s) const { return s.way != Slot::kNone && s.epoch == epoch_; }
+  const TlbEntry& entry(const Slot& s) const { return ways_[s.way].entry; }
+  void hit(const Slot& s, uint64_t n = 1) {
+    tick_ += n;
+    ways_[s.way].last_use = tick_;
+    ledger_.charge(sim::Event::kHwTlbHit, n);
+  }
   void insert(const TlbEntry& entry);
   void flush_all();        // everything, global entries included
   void flush_nonglobal();  // what a CR3 load does
@@ -61,6 +78,7 @@ class Tlb {
   bool pow2_sets_ = false;
   std::vector<Way> ways_;  // sets_ * params_.ways
   uint64_t tick_ = 0;
+  uint64_t epoch_ = 0;  // changes with every insert, flush and invlpg (Slot)
   sim::Ledger& ledger_;
 };
 

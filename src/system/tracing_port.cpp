@@ -129,6 +129,13 @@ hw::LoadRun TracingPort::guest_load_run(VcpuId vcpu, Vaddr va, uint32_t count, u
   return r;
 }
 
+hw::TakeRun TracingPort::guest_take_run(VcpuId vcpu, Vaddr va, uint32_t count, uint64_t mask,
+                                        hw::TakenWord* taken) {
+  if (out_ == nullptr) return inner_.guest_take_run(vcpu, va, count, mask, taken);
+  // Traced: access by access through this port, so that each trap is printed where it happens.
+  return HypervisorPort::guest_take_run(vcpu, va, count, mask, taken);
+}
+
 int64_t TracingPort::switch_guest_mode(VcpuId vcpu, bool to_kernel) {
   return inner_.switch_guest_mode(vcpu, to_kernel);
 }

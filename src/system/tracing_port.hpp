@@ -29,6 +29,8 @@ class TracingPort final : public abi::HypervisorPort {
   hw::MemResult guest_access(VcpuId vcpu, const hw::MemRequest& request) override;
   hw::LoadRun guest_load_run(VcpuId vcpu, Vaddr va, uint32_t count, uint64_t stop_mask,
                              uint64_t* out) override;
+  hw::TakeRun guest_take_run(VcpuId vcpu, Vaddr va, uint32_t count, uint64_t mask,
+                             hw::TakenWord* taken) override;
   int64_t switch_guest_mode(VcpuId vcpu, bool to_kernel) override;
   int64_t vcpu_op(VcpuId vcpu, uint32_t cmd, uint64_t deadline_ns) override;
   int64_t sched_shutdown(VcpuId vcpu, uint32_t reason) override;

@@ -172,6 +172,17 @@ hw::LoadRun Hypervisor::guest_load_run(VcpuId vcpu, Vaddr va, uint32_t count, ui
   return run;
 }
 
+hw::TakeRun Hypervisor::guest_take_run(VcpuId vcpu, Vaddr va, uint32_t count, uint64_t mask,
+                                       hw::TakenWord* taken) {
+  // With a clock, the timer may become pending between two of the accesses: their softirq
+  // checks may have work, so each is made as its own port call.
+  if (ledger_.clock_on()) return HypervisorPort::guest_take_run(vcpu, va, count, mask, taken);
+  // Without one, every check in between has nothing to do (do_softirq), and each access's
+  // port_vcpu selects the same vCPU: the CPU does the run in one call.
+  Vcpu& v = port_vcpu(vcpu);
+  return machine_.cpu(v.pcpu).take_run(va, count, hw::Mode::kUser, mask, taken);
+}
+
 int64_t Hypervisor::switch_guest_mode(VcpuId vcpu, bool to_kernel) {
   hypercall_entry(vcpu);
   // HYPERVISOR_iret is a hypercall: from user mode it is bounced like any other. The syscall

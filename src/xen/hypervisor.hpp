@@ -60,6 +60,8 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   hw::MemResult guest_access(VcpuId vcpu, const hw::MemRequest& request) override;
   hw::LoadRun guest_load_run(VcpuId vcpu, Vaddr va, uint32_t count, uint64_t stop_mask,
                              uint64_t* out) override;
+  hw::TakeRun guest_take_run(VcpuId vcpu, Vaddr va, uint32_t count, uint64_t mask,
+                             hw::TakenWord* taken) override;
   int64_t switch_guest_mode(VcpuId vcpu, bool to_kernel) override;
   Pfn machine_to_phys(Mfn mfn) const override;
 

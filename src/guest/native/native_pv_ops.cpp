@@ -130,6 +130,19 @@ hw::Pte NativePvOps::ptep_get_and_clear(EntryRef e, bool full) {
   return hw::Pte{core_->kaccess(hw::MemRequest{va, hw::MemOp::kXchg, hw::Mode::kSupervisor, 0})};
 }
 
+std::optional<uint32_t> NativePvOps::take_present_run(EntryRef first, uint64_t end,
+                                                      hw::TakenWord* taken) {
+  // The windows after each access take a pending timer interrupt. Without a clock the timer's
+  // state cannot change during the run, so if none is pending now, none of them has work.
+  hw::Cpu& cpu = machine_.cpu(core_->cpu());
+  if (core_->ledger().clock_on() || cpu.timer_interrupt_pending()) return std::nullopt;
+  const auto count = static_cast<uint32_t>(end - first.index);
+  const hw::TakeRun run =
+      cpu.take_run(core_->entry_va(first), count, hw::Mode::kSupervisor, ptflags::kPresent, taken);
+  if (!run.last.ok) model_bug("native teardown of a page table faulted");
+  return run.taken;
+}
+
 void NativePvOps::ptep_set_wrprotect(EntryRef e) {
   core_->kaccess(
       hw::MemRequest{core_->entry_va(e), hw::MemOp::kAndNot, hw::Mode::kSupervisor, ptflags::kRw});

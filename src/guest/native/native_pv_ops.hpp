@@ -36,6 +36,8 @@ class NativePvOps final : public PvOps {
   Pfn entry_pfn(hw::Pte entry) const override;
 
   void set_pte(EntryRef e, hw::Pte val) override;
+  std::optional<uint32_t> take_present_run(EntryRef first, uint64_t end,
+                                           hw::TakenWord* taken) override;
   void set_pmd(EntryRef e, hw::Pte val) override;
   void set_pud(EntryRef e, hw::Pte val) override;
   void set_p4d(const Mm& mm, uint64_t slot, hw::Pte val) override;

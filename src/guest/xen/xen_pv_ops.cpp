@@ -256,6 +256,19 @@ hw::Pte XenPvOps::ptep_get_and_clear(EntryRef e, bool full) {
   return hw::Pte{core_->kaccess(hw::MemRequest{va, hw::MemOp::kXchg, hw::Mode::kSupervisor, 0})};
 }
 
+std::optional<uint32_t> XenPvOps::take_present_run(EntryRef first, uint64_t end,
+                                                   hw::TakenWord* taken) {
+  // A pinned table is cleared through Xen (ptep_get_and_clear). Without a clock no event is
+  // ever pending (only Xen's timer softirq raises one), so no window in between has work.
+  if (page_pinned(first.table) || core_->ledger().clock_on()) return std::nullopt;
+  if (in_user_.at(cpu())) model_bug("guest kernel teardown while the vCPU runs in user mode");
+  const auto count = static_cast<uint32_t>(end - first.index);
+  const hw::TakeRun run =
+      port_.guest_take_run(cpu(), core_->entry_va(first), count, ptflags::kPresent, taken);
+  if (!run.last.ok) model_bug("guest teardown of a page table faulted");
+  return run.taken;
+}
+
 void XenPvOps::ptep_set_wrprotect(EntryRef e) {
   core_->kaccess(
       hw::MemRequest{core_->entry_va(e), hw::MemOp::kAndNot, hw::Mode::kSupervisor, ptflags::kRw});
