@@ -30,6 +30,7 @@ class TracingPort final : public abi::HypervisorPort {
   hw::LoadRun guest_load_run(VcpuId vcpu, Vaddr va, uint32_t count, uint64_t stop_mask,
                              uint64_t* out) override;
   int64_t switch_guest_mode(VcpuId vcpu, bool to_kernel) override;
+  int64_t memory_op(VcpuId vcpu, uint32_t cmd, abi::MemoryReservation& reservation) override;
   int64_t vcpu_op(VcpuId vcpu, uint32_t cmd, uint64_t deadline_ns) override;
   uint64_t system_time_ns(VcpuId vcpu) const override { return inner_.system_time_ns(vcpu); }
   uint32_t take_pending_virqs(VcpuId vcpu) override { return inner_.take_pending_virqs(vcpu); }
