@@ -13,6 +13,8 @@ std::string_view error_name(int64_t rc) {
       return "-ENOENT";
     case err::kESRCH:
       return "-ESRCH";
+    case err::kENXIO:
+      return "-ENXIO";
     case err::kE2BIG:
       return "-E2BIG";
     case err::kENOMEM:

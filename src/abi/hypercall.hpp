@@ -20,6 +20,7 @@ namespace pib::abi {
 
 enum class HypercallNr : uint32_t {
   kMmuUpdate = 1,
+  kMemoryOp = 12,
   kMulticall = 13,
   kUpdateVaMapping = 14,
   kIret = 23,  // HYPERVISOR_iret: return to guest user mode (only meaningful in a multicall here)
@@ -34,6 +35,7 @@ inline constexpr int64_t kOk = 0;
 inline constexpr int64_t kEPERM = -1;
 inline constexpr int64_t kENOENT = -2;
 inline constexpr int64_t kESRCH = -3;
+inline constexpr int64_t kENXIO = -6;
 inline constexpr int64_t kE2BIG = -7;
 inline constexpr int64_t kENOMEM = -12;
 inline constexpr int64_t kEACCES = -13;
@@ -168,6 +170,34 @@ inline constexpr uint32_t kShutdownSoftReset = 5;
 inline constexpr uint32_t kVcpuOpSetSingleshotTimer = 8;
 inline constexpr uint32_t kVcpuOpStopSingleshotTimer = 9;
 inline constexpr uint32_t kVirqTimer = 0;
+
+// --- memory_op (public/memory.h) -------------------------------------------------------------
+// How frames enter and leave a domain. The reservation commands return the number of extents
+// completed (a short count is how every failure shows); the statistics commands return a count or
+// an error.
+enum MemoryOpCmd : uint32_t {
+  kXenmemIncreaseReservation = 0,
+  kXenmemDecreaseReservation = 1,
+  kXenmemCurrentReservation = 3,  // the domain's pages (tot_pages)
+  kXenmemMaximumReservation = 4,  // its limit (max_pages)
+  kXenmemPopulatePhysmap = 6,
+};
+// mem_flags: the highest address an allocated frame may have (bits 0-7; 0 = no limit), a NUMA
+// node (bits 8-15, node + 1), and modifiers.
+inline constexpr uint32_t kXenmemfAddressBitsMask = 0xff;
+inline constexpr uint32_t kXenmemfNodeMask = 0xff00;
+inline constexpr uint32_t kXenmemfPopulateOnDemand = 1U << 16;
+inline constexpr uint32_t kXenmemfExactNodeRequest = 1U << 17;
+inline constexpr uint32_t kXenmemfVnode = 1U << 18;
+// struct xen_memory_reservation (and xen_memory_domain for the statistics commands: domid only).
+struct MemoryReservation {
+  // Decrease: the frames given back (for a PV domain a guest frame number is the MFN). Populate:
+  // the guest pfns to fill in, overwritten with the MFNs Xen chose. Increase: the MFNs out.
+  std::vector<uint64_t> extent_start;
+  uint32_t extent_order = 0;  // each extent is 2^order frames
+  uint32_t mem_flags = 0;
+  DomId domid = kDomidSelf;
+};
 
 // --- multicall --------------------------------------------------------------------------------
 struct MulticallEntry {

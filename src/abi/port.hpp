@@ -23,6 +23,10 @@ class HypervisorPort {
                             DomId foreigndom = kDomidSelf) = 0;
   virtual int64_t update_va_mapping(VcpuId vcpu, const UpdateVaMapping& args) = 0;
   virtual int64_t multicall(VcpuId vcpu, std::span<MulticallEntry> entries) = 0;
+  // memory_op (abi::MemoryOpCmd): frames leave and enter a domain. The reservation commands
+  // return how many extents of `reservation` were completed and may rewrite its extent list
+  // (populate: the MFNs chosen); the statistics commands return a page count or an error.
+  virtual int64_t memory_op(VcpuId vcpu, uint32_t cmd, MemoryReservation& reservation) = 0;
   // vcpu_op on the calling vCPU's one-shot timer (kVcpuOpSetSingleshotTimer with a deadline in
   // system time, or kVcpuOpStopSingleshotTimer).
   virtual int64_t vcpu_op(VcpuId vcpu, uint32_t cmd, uint64_t deadline_ns) = 0;

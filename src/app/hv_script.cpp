@@ -451,6 +451,7 @@ class Script {
       case abi::HypercallNr::kIret:
         return xen_->switch_guest_mode(0, false);
       case abi::HypercallNr::kMulticall:  // no nesting, and scripts write no vcpu_op or sched_op
+      case abi::HypercallNr::kMemoryOp:   // issued directly (memory_op lines), never here
       case abi::HypercallNr::kVcpuOp:
       case abi::HypercallNr::kSchedOp:
         break;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// An append-only list of frame numbers that mostly come in runs of consecutive values (v, v+1,
+// A list of frame numbers that mostly come in runs of consecutive values (v, v+1,
 // v+2, ...), stored as those runs: the frames a domain builder hands out in ascending order, or
 // a p2m filled pfn by pfn, cost one entry per run instead of one per frame.
 #pragma once
@@ -64,6 +64,28 @@ class RunList {
       runs_.push_back(Run{first.value, count, size_});
     }
     size_ += count;
+  }
+
+  // Removes one element (the list keeps its order); false if `v` is not in it. Linear in the
+  // number of runs: for the rare removals (a frame given back), not for hot paths.
+  bool erase(V v) {
+    for (std::size_t r = 0; r < runs_.size(); ++r) {
+      Run& run = runs_[r];
+      if (v.value < run.first || v.value >= run.first + run.count) continue;
+      const uint64_t offset = v.value - run.first;
+      const Run tail{v.value + 1, run.count - offset - 1, run.index + offset};
+      run.count = offset;
+      std::size_t next = r + 1;
+      if (tail.count != 0) runs_.insert(runs_.begin() + static_cast<std::ptrdiff_t>(next++), tail);
+      if (runs_[r].count == 0) {
+        runs_.erase(runs_.begin() + static_cast<std::ptrdiff_t>(r));
+        --next;
+      }
+      for (std::size_t k = next; k < runs_.size(); ++k) --runs_[k].index;
+      --size_;
+      return true;
+    }
+    return false;
   }
 
   uint64_t size() const { return size_; }

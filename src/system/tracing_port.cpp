@@ -140,6 +140,17 @@ int64_t TracingPort::switch_guest_mode(VcpuId vcpu, bool to_kernel) {
   return inner_.switch_guest_mode(vcpu, to_kernel);
 }
 
+int64_t TracingPort::memory_op(VcpuId vcpu, uint32_t cmd, abi::MemoryReservation& reservation) {
+  if (out_ != nullptr) {
+    line(vcpu) << "memory_op: cmd " << cmd << ", " << reservation.extent_start.size()
+               << " extent(s) of order " << reservation.extent_order << "\n";
+  }
+  const uint64_t before = ledger_.count(sim::Event::kXenContinuation);
+  const int64_t rc = inner_.memory_op(vcpu, cmd, reservation);
+  note_continuations(vcpu, before);
+  return rc;
+}
+
 int64_t TracingPort::vcpu_op(VcpuId vcpu, uint32_t cmd, uint64_t deadline_ns) {
   if (out_ != nullptr) {
     line(vcpu) << (cmd == abi::kVcpuOpSetSingleshotTimer

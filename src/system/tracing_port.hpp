@@ -32,6 +32,7 @@ class TracingPort final : public abi::HypervisorPort {
   hw::TakeRun guest_take_run(VcpuId vcpu, Vaddr va, uint32_t count, uint64_t mask,
                              hw::TakenWord* taken) override;
   int64_t switch_guest_mode(VcpuId vcpu, bool to_kernel) override;
+  int64_t memory_op(VcpuId vcpu, uint32_t cmd, abi::MemoryReservation& reservation) override;
   int64_t vcpu_op(VcpuId vcpu, uint32_t cmd, uint64_t deadline_ns) override;
   int64_t sched_shutdown(VcpuId vcpu, uint32_t reason) override;
   uint64_t system_time_ns(VcpuId vcpu) const override { return inner_.system_time_ns(vcpu); }

@@ -99,12 +99,13 @@ Mfn Hypervisor::alloc_domheap_page(Domain& d) {
 
 Mfn Hypervisor::alloc_domheap_run(Domain& d, uint64_t max, uint64_t* count) {
   *count = 0;
-  if (free_frames_.empty() || d.pages.size() >= d.config.max_pages) return kInvalidMfn;
+  if (d.dying || free_frames_.empty() || d.pages.size() >= d.config.max_pages) return kInvalidMfn;
   // populate_physmap tells the IOMMU of each frame, and its I/O page tables come from the same
   // free list: then frames must be taken one at a time to interleave exactly as before.
   const bool per_frame = d.config.iommu != IommuMode::kNone && machine_.iommu() != nullptr;
   const uint64_t want = per_frame ? 1 : std::min(max, d.config.max_pages - d.pages.size());
   const Mfn first = free_frames_.pop_run(want, count);
+  flush_before_reuse(first, *count);
   PageInfo pg;
   pg.owner = d.id;
   pg.allocated = true;

@@ -53,6 +53,7 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
                     DomId foreigndom) override;
   int64_t update_va_mapping(VcpuId vcpu, const abi::UpdateVaMapping& args) override;
   int64_t multicall(VcpuId vcpu, std::span<abi::MulticallEntry> entries) override;
+  int64_t memory_op(VcpuId vcpu, uint32_t cmd, abi::MemoryReservation& reservation) override;
   int64_t vcpu_op(VcpuId vcpu, uint32_t cmd, uint64_t deadline_ns) override;
   int64_t sched_shutdown(VcpuId vcpu, uint32_t reason) override;
   uint64_t system_time_ns(VcpuId vcpu) const override;
@@ -169,6 +170,20 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   // Returns an error when the IOMMU update a type change needs fails (modern Xen fails the
   // type acquisition; paper-era Xen reports and carries on).
   int64_t change_type(Mfn mfn, PageType from, PageType to, Domain& d);
+
+  // ---- memory_op (memory_op.cpp) --------------------------------------------------------
+  int64_t reservation_op(uint32_t cmd, abi::MemoryReservation& r, Domain& caller);
+  // The frames of one extent given back (guest_remove_page for each); false where Xen stops.
+  bool decrease_extent(Domain& d, uint64_t gmfn, uint32_t order);
+  int64_t guest_remove_page(Domain& d, Mfn gmfn);
+  // One extent of 2^order consecutive frames for `d`, below `limit` (kInvalidMfn when none).
+  Mfn alloc_extent(Domain& d, uint32_t order, Mfn limit);
+  // guest_physmap_add_page of a PV domain: the IOMMU learns of the frames, the M2P of their pfns.
+  bool physmap_add(Domain& d, Mfn first, uint64_t gpfn, uint32_t order);
+  // A frame freed while the domain lives may still be cached by some CPU's TLB: before it is
+  // handed out again, every CPU that has not flushed since the free flushes (alloc_heap_pages
+  // and the TLB clock). A no-op for frames never freed that way.
+  void flush_before_reuse(Mfn first, uint64_t count);
 
   // ---- IOMMU synchronisation (iommu_sync.cpp) -----------------------------------------------
   int64_t iommu_map(Domain& d, Mfn mfn, bool writable);
@@ -304,8 +319,9 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   std::vector<uint64_t> tlbflush_time_;
   std::unique_ptr<ValidationPolicy> validation_;
   InterleavingObserver* observer_ = nullptr;
-  VcpuId current_vcpu_ = 0;      // the vCPU whose hypercall is being served
-  uint32_t announce_depth_ = 0;  // > 0 while an observer runs (no frame-table compaction)
+  bool freed_while_running_ = false;  // some free frame carries a TLB-clock stamp (see above)
+  VcpuId current_vcpu_ = 0;           // the vCPU whose hypercall is being served
+  uint32_t announce_depth_ = 0;       // > 0 while an observer runs (no frame-table compaction)
 };
 
 }  // namespace pib::xen

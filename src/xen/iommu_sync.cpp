@@ -31,6 +31,7 @@ std::pair<Mfn, uint64_t> Hypervisor::iommu_leaf(Domain& d, Mfn dfn, bool create)
     }
     if (!create || free_frames_.empty()) return {kInvalidMfn, 0};
     const Mfn next = free_frames_.pop();  // from Xen's own heap
+    flush_before_reuse(next, 1);
     frames_[next].owner = kXenOwner;
     mem_.zero_frame(next);
     ledger_.charge(Event::kHwIommuPtAlloc);
@@ -117,6 +118,7 @@ void Hypervisor::iommu_populate(Domain& d, Mfn mfn) {
   if (d.iommu_root == kInvalidMfn) {
     if (free_frames_.empty()) throw InputError("iommu: no memory for the domain's I/O page tables");
     d.iommu_root = free_frames_.pop();
+    flush_before_reuse(d.iommu_root, 1);
     frames_[d.iommu_root].owner = kXenOwner;
     mem_.zero_frame(d.iommu_root);
     ledger_.charge(Event::kHwIommuPtAlloc);

@@ -12,7 +12,9 @@ using sim::Event;
 bool Hypervisor::get_page(Mfn mfn, const Domain& d) {
   if (!frames_.valid(mfn)) return false;
   PageInfo& pg = frames_[mfn];
-  if (pg.owner != d.id || !pg.allocated || pg.count == 0) return false;
+  // Xen takes a reference on any frame of the domain's that is still referenced: one given back
+  // (no allocation reference) but still mapped or pinned can be mapped again.
+  if (pg.owner != d.id || pg.count == 0) return false;
   ++pg.count;
   return true;
 }
@@ -25,7 +27,17 @@ void Hypervisor::put_page(Mfn mfn) {
     // Last reference gone (the allocation reference was dropped earlier): the frame is free.
     if (pg.dma_revoked) validation_->before_free(*this, mfn);
     cleanup_page_mappings(mfn);
-    frames_[mfn] = PageInfo{};  // pool state included: a free frame is in no pool
+    PageInfo freed;  // pool state included: a free frame is in no pool
+    const DomId owner = frames_[mfn].owner;
+    if (owner < domains_.size() && !domains_[owner]->dying) {
+      // Freed while its domain runs (given back): it leaves the domain's pages now (tot_pages),
+      // and a CPU may still cache a translation of it, so it is stamped with the TLB clock for
+      // the flush before it is handed out again. (Teardown flushes the domain's CPUs first.)
+      domains_[owner]->pages.erase(mfn);
+      freed.tlbflush_timestamp = tlbflush_clock_;
+      freed_while_running_ = true;
+    }
+    frames_[mfn] = freed;
     m2p_.set(mfn.value, kInvalidPfn.value);
     free_frames_.push(mfn);
     interleave(Step::kFrameFreed, mfn);

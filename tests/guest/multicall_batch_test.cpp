@@ -33,6 +33,7 @@ struct RecordingPort final : abi::HypervisorPort {
   hw::MemResult guest_access(VcpuId, const hw::MemRequest&) override { return {}; }
   hw::LoadRun guest_load_run(VcpuId, Vaddr, uint32_t, uint64_t, uint64_t*) override { return {}; }
   int64_t switch_guest_mode(VcpuId, bool) override { return 0; }
+  int64_t memory_op(VcpuId, uint32_t, abi::MemoryReservation&) override { return 0; }
   int64_t vcpu_op(VcpuId, uint32_t, uint64_t) override { return 0; }
   int64_t sched_shutdown(VcpuId, uint32_t) override { return 0; }
   uint64_t system_time_ns(VcpuId) const override { return 0; }

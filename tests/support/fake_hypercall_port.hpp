@@ -62,6 +62,9 @@ class FakeHypercallPort final : public abi::HypervisorPort {
     }
     return real_.multicall(vcpu, entries);
   }
+  int64_t memory_op(VcpuId vcpu, uint32_t cmd, abi::MemoryReservation& reservation) override {
+    return real_.memory_op(vcpu, cmd, reservation);
+  }
   int64_t vcpu_op(VcpuId vcpu, uint32_t cmd, uint64_t deadline_ns) override {
     return real_.vcpu_op(vcpu, cmd, deadline_ns);
   }

@@ -53,6 +53,25 @@ TEST(ChunkedTable, CompactFoldsChunksThatBecameUniform) {
   EXPECT_EQ(t.dense_chunks(), 0u);
 }
 
+TEST(RunList, EraseSplitsARunAndKeepsTheOrderAndTheIndices) {
+  RunList<Mfn> l;
+  l.append_run(Mfn{10}, 5);  // 10..14
+  l.push_back(Mfn{3});
+  EXPECT_TRUE(l.erase(Mfn{12}));
+  EXPECT_TRUE(l.erase(Mfn{10}));
+  EXPECT_TRUE(l.erase(Mfn{3}));
+  EXPECT_FALSE(l.erase(Mfn{12})) << "already gone";
+  EXPECT_FALSE(l.erase(Mfn{99}));
+  const std::vector<uint64_t> want = {11, 13, 14};
+  ASSERT_EQ(l.size(), want.size());
+  std::vector<uint64_t> seen;
+  for (const Mfn m : l) seen.push_back(m.value);
+  EXPECT_EQ(seen, want);
+  for (uint64_t i = 0; i < want.size(); ++i) EXPECT_EQ(l[i].value, want[i]);
+  l.push_back(Mfn{15});  // continues the last run again
+  EXPECT_EQ(l.runs().size(), 2u);
+}
+
 TEST(RunList, StoresConsecutiveValuesAsRuns) {
   RunList<Mfn> l;
   l.append_run(Mfn{10}, 5);  // 10..14
