@@ -14,7 +14,11 @@
 
 #include "common/error.hpp"
 #include "common/text_file.hpp"
+#include "hw/dma_devices.hpp"
+#include "pibooster/xen/pt_pool_validation.hpp"
+#include "pibooster/xen/pt_pool_validation_2016.hpp"
 #include "xen/audit.hpp"
+#include "xen/dma_adversary.hpp"
 #include "xen/domain_builder.hpp"
 
 namespace pib::app {
@@ -37,13 +41,21 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
+// "-EPERM  done=0" reads as "-EPERM done=0".
+std::string collapse_spaces(const std::string& s) {
+  std::string out;
+  for (const auto& w : split_ws(s)) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
 // What a line promises: "-> ok", "-> -EINVAL", "-> fault", "-> 0x1234".
 struct Expectation {
   std::string text;
 };
 
 struct Outcome {
-  std::string text;  // "0", "-EINVAL", "fault", "0x1234"
+  std::string text;                             // "0", "-EINVAL", "fault", "0x1234"
+  std::optional<uint32_t> done = std::nullopt;  // mmu_update / mmuext_op: requests completed
 };
 
 class Script {
@@ -67,7 +79,7 @@ class Script {
       if (line.empty()) continue;
       std::optional<Expectation> expect;
       if (const auto arrow = line.find("->"); arrow != std::string::npos) {
-        expect = Expectation{trim(line.substr(arrow + 2))};
+        expect = Expectation{collapse_spaces(trim(line.substr(arrow + 2)))};
         line = trim(line.substr(0, arrow));
       }
       execute(line, expect);
@@ -88,6 +100,9 @@ class Script {
     xen::PvDomainSpec spec;
     hw::MachineParams mp;
     xen::XenParams xp;
+    bool caching_mode = false;
+    std::string policy = "combined";
+    auto adversary = xen::DmaAdversaryMode::kOff;
     for (const auto& [k, v] : kv) {
       if (k == "pages") {
         spec.pages = bounded(k, v, 1, kMaxScriptPages);
@@ -102,16 +117,49 @@ class Script {
                ")");
         xp.generation = *g;
       } else if (k == "privileged") {
-        spec.privileged = v == "yes" || v == "true";
+        spec.privileged = yes_no(k, v);
+      } else if (k == "iommu") {
+        spec.iommu = xen::iommu_mode_by_name(v);
+      } else if (k == "caching_mode") {
+        caching_mode = yes_no(k, v);
+      } else if (k == "device") {
+        device_ = static_cast<uint16_t>(bounded(k, v, 0, 0xffff));
+      } else if (k == "policy") {
+        policy = v;
+      } else if (k == "adversary") {
+        const auto m = xen::kDmaAdversaryModeNames.find(v);
+        if (!m) fail("unknown adversary mode '" + v + "' (valid: off, audit, attack)");
+        adversary = *m;
       } else {
-        fail("unknown domain key '" + k + "' (valid: pages, vcpus, cpus, generation, privileged)");
+        fail("unknown domain key '" + k +
+             "' (valid: pages, vcpus, cpus, generation, privileged, iommu, caching_mode, device, "
+             "policy, adversary)");
       }
+    }
+    if (device_ && spec.iommu == xen::IommuMode::kNone) fail("'device' needs an iommu mode");
+    if (adversary == xen::DmaAdversaryMode::kAttack && !device_) {
+      fail("adversary=attack needs a device");
     }
     mp.cpus = std::max(mp.cpus, spec.vcpus);
     mp.frames = spec.pages + 1024;
+    if (spec.iommu != xen::IommuMode::kNone)
+      mp.iommu = hw::IommuParams{.caching_mode = caching_mode};
     machine_ = std::make_unique<hw::Machine>(mp, ledger_);
     xen_ = std::make_unique<xen::Hypervisor>(*machine_, ledger_, xp);
+    if (policy == "pibooster") {
+      xen_->set_validation_policy(std::make_unique<pibooster::PtPoolValidation>());
+    } else if (policy == "pibooster-2016") {
+      xen_->set_validation_policy(std::make_unique<pibooster::PtPoolValidation2016>());
+    } else if (policy != "combined") {
+      fail("unknown policy '" + policy + "' (valid: combined, pibooster, pibooster-2016)");
+    }
     si_ = xen::build_pv_domain(*xen_, spec);
+    if (device_) xen_->assign_device(si_.domid, *device_);
+    if (adversary != xen::DmaAdversaryMode::kOff) {
+      adversary_ = std::make_unique<xen::DmaAdversary>(
+          xen::DmaAdversaryParams{.mode = adversary, .device = device_.value_or(0)});
+      xen_->set_interleaving_observer(adversary_.get());
+    }
     next_free_ = si_.first_free_pfn.value;
     ledger_.reset();  // the script's counters start after boot
     out_ << "# domain: " << spec.pages << " pages, " << spec.vcpus << " vcpu(s), Xen "
@@ -120,6 +168,12 @@ class Script {
 
   void ensure_booted() {
     if (!xen_) boot({});
+  }
+
+  bool yes_no(const std::string& key, const std::string& v) const {
+    if (v == "yes" || v == "true") return true;
+    if (v == "no" || v == "false") return false;
+    fail("domain " + key + " must be yes or no, got '" + v + "'");
   }
 
   // ---- values --------------------------------------------------------------------------
@@ -159,7 +213,10 @@ class Script {
   // A declared frame's machine frame, or a raw one written "mfn:0x123" (for attacks).
   Mfn mfn(const std::string& name) const {
     if (name.rfind("mfn:", 0) == 0) return Mfn{number(name.substr(4))};
-    return si_.p2m.at(frame(name).value);
+    const Pfn pfn = frame(name);
+    // The guest's own p2m: what populate_physmap handed back replaces the builder's frame.
+    if (const auto it = p2m_changes_.find(pfn.value); it != p2m_changes_.end()) return it->second;
+    return si_.p2m.at(pfn.value);
   }
 
   static uint64_t flag_bit(const std::string& f) {
@@ -181,7 +238,7 @@ class Script {
   }
 
   // VALUE: a number, or pte(FRAME, FLAGS...) / pte(mfn:0x123, FLAGS...)
-  uint64_t value(const std::string& text) const {
+  uint64_t value_of(const std::string& text) const {
     const std::string t = trim(text);
     if (t.rfind("pte(", 0) != 0) return number(t);
     if (t.back() != ')') fail("pte(...) is missing its ')'");
@@ -226,14 +283,21 @@ class Script {
               int line_no = 0) {
     ++result_.lines_run;
     bool ok = true;
+    // "-> RC" checks the result; "-> RC done=N" the requests completed as well.
+    const std::string shown =
+        got.text + (got.done ? " done=" + std::to_string(*got.done) : std::string());
     if (e) {
       std::string want = e->text;
-      if (want == "ok") want = "0";
-      ok = want == got.text;
+      const bool with_done = want.find(" done=") != std::string::npos;
+      if (want == "ok" || want.rfind("ok ", 0) == 0) want = "0" + want.substr(2);
+      // "ok" and "0" are the same answer, whichever side writes it.
+      const std::string have = (got.text == "ok" ? "0" : got.text) +
+                               (with_done && got.done ? " done=" + std::to_string(*got.done) : "");
+      ok = want == have;
       if (!ok) ++result_.failed_expectations;
     }
     out_ << std::setw(4) << (line_no != 0 ? line_no : line_no_) << "  " << std::left
-         << std::setw(52) << line << std::right << " => " << got.text;
+         << std::setw(52) << line << std::right << " => " << shown;
     if (e) out_ << (ok ? "   (as expected)" : "   ** EXPECTED " + e->text + " **");
     out_ << "\n";
   }
@@ -260,6 +324,52 @@ class Script {
       return;
     }
     ensure_booted();
+    if (cmd == "vcpu") {
+      // "vcpu N" selects the vCPU of the lines that follow; "vcpu N COMMAND..." of one line.
+      if (words.size() < 2) fail("'vcpu' needs a vCPU number");
+      const uint64_t n = number(words[1]);
+      if (n >= si_.vcpus)
+        fail("no vcpu " + words[1] + " (the domain has " + std::to_string(si_.vcpus) + ")");
+      if (words.size() == 2) {
+        vcpu_ = static_cast<VcpuId>(n);
+        return;
+      }
+      const VcpuId saved = vcpu_;
+      vcpu_ = static_cast<VcpuId>(n);
+      const auto rest = line.find(words[2], line.find(words[1]) + words[1].size());
+      execute(line.substr(rest), expect);
+      vcpu_ = saved;
+      return;
+    }
+    if (cmd == "decrease_reservation" || cmd == "populate_physmap" ||
+        cmd == "increase_reservation" || cmd == "current_reservation" ||
+        cmd == "maximum_reservation") {
+      if (in_multicall_) fail("memory_op lines cannot be part of a multicall in scripts");
+      memory_op(line, words, expect);
+      return;
+    }
+    if (cmd == "dma") {
+      if (in_multicall_) fail("a device access is not a hypercall");
+      dma(line, words, expect);
+      return;
+    }
+    if (cmd == "count") {
+      if (words.size() != 2) fail("usage: count COUNTER (a name from 'pibooster stats --list')");
+      const auto ev = sim::event_by_name(words[1]);
+      if (!ev) fail("unknown counter '" + words[1] + "' (see 'pibooster stats --list')");
+      report(line, Outcome{std::to_string(ledger_.count(*ev))}, expect);
+      return;
+    }
+    if (cmd == "adversary") {
+      if (!adversary_) fail("no DMA adversary: add adversary=audit|attack to the domain line");
+      report(line,
+             Outcome{adversary_->violations() == 0
+                         ? "clean"
+                         : std::to_string(adversary_->violations()) + " violation(s)"},
+             expect ? expect : std::optional<Expectation>{Expectation{"clean"}});
+      for (const auto& f : adversary_->findings()) out_ << "        " << f << "\n";
+      return;
+    }
     if (cmd == "frame") {
       if (words.size() < 2) fail("'frame' needs at least one name");
       for (std::size_t i = 1; i < words.size(); ++i) {
@@ -281,7 +391,7 @@ class Script {
     if (cmd == "end") {
       if (!in_multicall_) fail("'end' without 'multicall'");
       in_multicall_ = false;
-      const int64_t r = xen_->multicall(0, mc_);
+      const int64_t r = xen_->multicall(vcpu_, mc_);
       report("multicall (" + std::to_string(mc_.size()) + " entries)", rc(r), expect);
       for (std::size_t i = 0; i < mc_.size(); ++i) {
         report("  [" + std::to_string(i) + "] " + mc_lines_[i], rc(mc_[i].result), mc_expect_[i],
@@ -302,10 +412,19 @@ class Script {
       return;
     }
     if (cmd == "read" || cmd == "write" || cmd == "xchg") {
-      memory_op(line, words, expect);
+      memory_access(line, words, expect);
       return;
     }
-    abi::MulticallEntry entry = hypercall(line, words);
+    std::string call = line;
+    DomId foreigndom = abi::kDomidSelf;
+    if (const auto f = call.find(" foreigndom="); f != std::string::npos) {
+      const auto end = call.find(' ', f + 1);
+      foreigndom = static_cast<DomId>(
+          number(call.substr(f + 12, end == std::string::npos ? std::string::npos : end - f - 12)));
+      call.erase(f, end == std::string::npos ? std::string::npos : end - f);
+    }
+    abi::MulticallEntry entry = hypercall(call, split_ws(call));
+    entry.foreigndom = foreigndom;
     if (in_multicall_) {
       mc_.push_back(std::move(entry));
       mc_expect_.push_back(expect);
@@ -313,11 +432,14 @@ class Script {
       mc_line_nos_.push_back(line_no_);
       return;
     }
-    report(line, rc(issue(entry)), expect);
+    std::optional<uint32_t> done;
+    Outcome got = rc(issue(entry, &done));
+    got.done = done;
+    report(line, got, expect);
   }
 
-  void memory_op(const std::string& line, const std::vector<std::string>& words,
-                 const std::optional<Expectation>& expect) {
+  void memory_access(const std::string& line, const std::vector<std::string>& words,
+                     const std::optional<Expectation>& expect) {
     if (in_multicall_) fail("memory accesses cannot be part of a multicall");
     if (words.size() < 2) fail("'" + words[0] + "' needs an address");
     hw::MemRequest req{address(words[1]), hw::MemOp::kLoad};
@@ -325,9 +447,9 @@ class Script {
       const auto eq = line.find('=');
       if (eq == std::string::npos) fail("'" + words[0] + "' needs '= VALUE'");
       req.op = words[0] == "write" ? hw::MemOp::kStore : hw::MemOp::kXchg;
-      req.value = value(line.substr(eq + 1));
+      req.value = value_of(line.substr(eq + 1));
     }
-    const auto r = xen_->guest_access(0, req);
+    const auto r = xen_->guest_access(vcpu_, req);
     if (!r.ok) {
       report(line, Outcome{"fault"}, expect);
     } else if (req.op == hw::MemOp::kStore) {
@@ -335,6 +457,88 @@ class Script {
     } else {
       report(line, Outcome{hex(r.value)}, expect);
     }
+  }
+
+  // memory_op: the reservation commands print the extents completed; populate_physmap writes
+  // the frames Xen chose into the script's p2m (as a guest does with what comes back).
+  void memory_op(const std::string& line, const std::vector<std::string>& words,
+                 const std::optional<Expectation>& expect) {
+    if (expect && (expect->text == "ok" || expect->text.rfind("ok ", 0) == 0)) {
+      fail("memory_op returns a count of extents (or an error): expect a number, not 'ok'");
+    }
+    const std::string& cmd = words[0];
+    abi::MemoryReservation r;
+    std::vector<std::string> names;
+    for (std::size_t i = 1; i < words.size(); ++i) {
+      const std::string& w = words[i];
+      if (w.rfind("order=", 0) == 0) {
+        r.extent_order = static_cast<uint32_t>(number(w.substr(6)));
+      } else if (w.rfind("domid=", 0) == 0) {
+        r.domid = static_cast<DomId>(number(w.substr(6)));
+      } else if (w.rfind("flags=", 0) == 0) {
+        r.mem_flags = static_cast<uint32_t>(number(w.substr(6)));
+      } else if (cmd == "populate_physmap") {
+        names.push_back(w);
+        r.extent_start.push_back(w.rfind("pfn:", 0) == 0 ? number(w.substr(4)) : frame(w).value);
+      } else if (cmd == "decrease_reservation") {
+        r.extent_start.push_back(mfn(w).value);
+      } else if (cmd == "increase_reservation") {
+        const uint64_t n = number(w);  // bounded before anything is allocated
+        if (n > kMaxScriptExtents) {
+          fail("at most " + std::to_string(kMaxScriptExtents) + " extents per memory_op line");
+        }
+        r.extent_start.resize(n);
+      } else {
+        fail("'" + cmd + "' takes only domid=N");
+      }
+      if (r.extent_start.size() > kMaxScriptExtents) {
+        fail("at most " + std::to_string(kMaxScriptExtents) + " extents per memory_op line");
+      }
+    }
+    static const std::map<std::string, uint32_t> cmds{
+        {"increase_reservation", abi::kXenmemIncreaseReservation},
+        {"decrease_reservation", abi::kXenmemDecreaseReservation},
+        {"populate_physmap", abi::kXenmemPopulatePhysmap},
+        {"current_reservation", abi::kXenmemCurrentReservation},
+        {"maximum_reservation", abi::kXenmemMaximumReservation}};
+    const int64_t rc = xen_->memory_op(vcpu_, cmds.at(cmd), r);
+    report(line, Outcome{rc < 0 ? std::string(abi::error_name(rc)) : std::to_string(rc)}, expect);
+    for (int64_t i = 0;
+         i < rc && cmd != "decrease_reservation" && i < int64_t(r.extent_start.size()); ++i) {
+      const Mfn got{r.extent_start[static_cast<std::size_t>(i)]};
+      if (cmd == "populate_physmap" && names[static_cast<std::size_t>(i)].rfind("pfn:", 0) != 0 &&
+          (r.domid == abi::kDomidSelf || r.domid == si_.domid)) {
+        p2m_changes_[frame(names[static_cast<std::size_t>(i)]).value] = got;
+      }
+      out_ << "        extent " << i << ": mfn " << hex(got.value) << "\n";
+    }
+  }
+
+  // A device access to an I/O address, through the IOMMU and its IOTLB as cached (or straight
+  // to memory without an IOMMU): the value read, ok, or blocked.
+  void dma(const std::string& line, const std::vector<std::string>& words,
+           const std::optional<Expectation>& expect) {
+    if (words.size() < 3 || (words[1] != "read" && words[1] != "write")) {
+      fail("usage: dma read ADDR | dma write ADDR = VALUE (ADDR: FRAME[IDX] or a number)");
+    }
+    if (!device_) fail("no device: add device=N (and an iommu mode) to the domain line");
+    const bool write = words[1] == "write";
+    uint64_t value = 0;
+    if (write) {
+      const auto eq = line.find('=');
+      if (eq == std::string::npos) fail("'dma write' needs '= VALUE'");
+      value = value_of(line.substr(eq + 1));
+    }
+    uint64_t iova = 0;
+    if (words[2].find('[') != std::string::npos) {
+      const auto [name, idx] = slot(words[2]);
+      iova = maddr_of(mfn(name), idx * 8).value;  // PV: the I/O address of a frame is its MFN
+    } else {
+      iova = number(words[2]);
+    }
+    hw::DmaPath path(machine_->memory(), machine_->iommu(), ledger_, *device_);
+    const hw::DmaResult r = path.u64(iova, write, value);
+    report(line, Outcome{!r.ok ? "blocked" : write ? "ok" : hex(r.value)}, expect);
   }
 
   static uint64_t flush_flags(const std::vector<std::string>& words, std::size_t from) {
@@ -365,10 +569,14 @@ class Script {
         if (eq == std::string::npos) fail("mmu_update request needs 'FRAME[IDX] = VALUE'");
         std::string lhs = trim(one.substr(0, eq));
         uint64_t cmd_bits = abi::kMmuNormalPtUpdate;
+        if (lhs.rfind("ptr ", 0) == 0) {  // a raw ptr: any address, any command bits
+          e.mmu_updates.push_back({raw_ptr(trim(lhs.substr(4))), value_of(one.substr(eq + 1))});
+          continue;
+        }
         if (lhs.rfind("machphys ", 0) == 0) {
           e.mmu_updates.push_back(
               {maddr_of(mfn(trim(lhs.substr(9)))).value | abi::kMmuMachphysUpdate,
-               value(one.substr(eq + 1))});
+               value_of(one.substr(eq + 1))});
           continue;
         }
         if (lhs.rfind("preserve_ad ", 0) == 0) {
@@ -377,7 +585,7 @@ class Script {
         }
         const auto [name, idx] = slot(lhs);
         e.mmu_updates.push_back(
-            {maddr_of(mfn(name), idx * 8).value | cmd_bits, value(one.substr(eq + 1))});
+            {maddr_of(mfn(name), idx * 8).value | cmd_bits, value_of(one.substr(eq + 1))});
       }
     } else if (cmd == "pin") {
       need(3);
@@ -403,6 +611,20 @@ class Script {
     } else if (cmd == "invlpg") {
       need(2);
       ext(abi::kMmuextInvlpgLocal, address(w[1]).value);
+    } else if (cmd == "pool_add" || cmd == "pool_remove") {
+      // PiBooster's MMUEXT_PT_POOL_ADD / _REMOVE, one op per frame in one mmuext_op.
+      need(2);
+      for (std::size_t i = 1; i < w.size(); ++i) {
+        ext(cmd == "pool_add" ? abi::kMmuextPtPoolAdd : abi::kMmuextPtPoolRemove, mfn(w[i]).value);
+      }
+    } else if (cmd == "mmuext") {
+      // Any mmuext command: "mmuext CMD [ARG1 [ARG2]]", CMD a number or Xen's name without
+      // MMUEXT_ (INVLPG_MULTI, CLEAR_PAGE, SET_LDT, ...); an ARG may be a frame (its MFN).
+      need(2);
+      const auto named = abi::kMmuextCmdNames.find(w[1]);
+      const uint32_t c =
+          named ? static_cast<uint32_t>(*named) : static_cast<uint32_t>(number(w[1]));
+      ext(c, w.size() > 2 ? argument(w[2]) : 0, w.size() > 3 ? argument(w[3]) : 0);
     } else if (cmd == "mark_super") {
       need(2);
       ext(abi::kMmuextMarkSuper, number(w[1]));
@@ -427,29 +649,61 @@ class Script {
         rhs = rhs.substr(0, semi);
       }
       e.op = abi::HypercallNr::kUpdateVaMapping;
-      e.uvm = {.va = address(w[1]), .val = value(rhs), .flags = flags};
+      e.uvm = {.va = address(w[1]), .val = value_of(rhs), .flags = flags};
     } else if (cmd == "iret") {
       e.op = abi::HypercallNr::kIret;
     } else {
       fail("unknown command '" + cmd +
            "' (valid: domain frame read write xchg mmu_update pin unpin new_baseptr "
-           "new_user_baseptr flush invlpg remap update_va_mapping mark_super iret multicall end "
-           "audit counters)");
+           "new_user_baseptr flush invlpg remap update_va_mapping mark_super pool_add pool_remove "
+           "mmuext iret multicall end audit counters count vcpu dma adversary "
+           "decrease_reservation populate_physmap increase_reservation current_reservation "
+           "maximum_reservation)");
     }
     return e;
   }
 
-  int64_t issue(abi::MulticallEntry& e) {
+  // A raw mmu_update ptr: a number, or maddr(FRAME[IDX]) / maddr(FRAME), each optionally
+  // followed by +N (an offset or command bits: misaligned and undefined commands included).
+  uint64_t raw_ptr(const std::string& text) const {
+    std::string base = text;
+    uint64_t plus = 0;
+    if (const auto p = text.rfind('+'); p != std::string::npos) {
+      base = trim(text.substr(0, p));
+      plus = number(trim(text.substr(p + 1)));
+    }
+    if (base.rfind("maddr(", 0) != 0) return number(base) + plus;
+    if (base.back() != ')') fail("maddr(...) is missing its ')'");
+    const std::string inner = trim(base.substr(6, base.size() - 7));
+    if (inner.find('[') == std::string::npos) return maddr_of(mfn(inner)).value + plus;
+    const auto [name, idx] = slot(inner);
+    return maddr_of(mfn(name), idx * 8).value + plus;
+  }
+  // An mmuext argument: a frame name or mfn:N (its MFN), or a number.
+  uint64_t argument(const std::string& text) const {
+    if (text.rfind("mfn:", 0) == 0 || frames_.count(text) != 0 || text == "l4") {
+      return mfn(text).value;
+    }
+    return number(text);
+  }
+
+  int64_t issue(abi::MulticallEntry& e, std::optional<uint32_t>* done_out) {
     uint32_t done = 0;
     switch (e.op) {
-      case abi::HypercallNr::kMmuUpdate:
-        return xen_->mmu_update(0, e.mmu_updates, &done, abi::kDomidSelf);
-      case abi::HypercallNr::kMmuextOp:
-        return xen_->mmuext_op(0, e.mmuext_ops, &done, abi::kDomidSelf);
+      case abi::HypercallNr::kMmuUpdate: {
+        const int64_t rc = xen_->mmu_update(vcpu_, e.mmu_updates, &done, e.foreigndom);
+        *done_out = done;
+        return rc;
+      }
+      case abi::HypercallNr::kMmuextOp: {
+        const int64_t rc = xen_->mmuext_op(vcpu_, e.mmuext_ops, &done, e.foreigndom);
+        *done_out = done;
+        return rc;
+      }
       case abi::HypercallNr::kUpdateVaMapping:
-        return xen_->update_va_mapping(0, e.uvm);
+        return xen_->update_va_mapping(vcpu_, e.uvm);
       case abi::HypercallNr::kIret:
-        return xen_->switch_guest_mode(0, false);
+        return xen_->switch_guest_mode(vcpu_, false);
       case abi::HypercallNr::kMulticall:  // no nesting, and scripts write no vcpu_op or sched_op
       case abi::HypercallNr::kMemoryOp:   // issued directly (memory_op lines), never here
       case abi::HypercallNr::kVcpuOp:
@@ -477,6 +731,10 @@ class Script {
   abi::StartInfo si_;
   uint64_t next_free_ = 0;
   std::map<std::string, Pfn> frames_;
+  std::map<uint64_t, Mfn> p2m_changes_;  // pfn -> the frame populate_physmap gave it
+  VcpuId vcpu_ = 0;                      // the vCPU lines run on ('vcpu N')
+  std::optional<uint16_t> device_;       // the domain's assigned device ('device=N')
+  std::unique_ptr<xen::DmaAdversary> adversary_;
   bool in_multicall_ = false;
   std::vector<abi::MulticallEntry> mc_;
   std::vector<std::optional<Expectation>> mc_expect_;

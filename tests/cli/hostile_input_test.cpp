@@ -128,6 +128,21 @@ TEST(HostileInput, HugeHvScriptDomainsAreRefusedBeforeAllocation) {
             std::string::npos);
 }
 
+TEST(HostileInput, HvScriptMemoryOpListsAreBoundedBeforeAllocation) {
+  EXPECT_NE(script_error("increase_reservation 99999999999 -> 0\n")
+                .find("t.hvs:1: at most 4096 extents per memory_op line"),
+            std::string::npos);
+  EXPECT_NE(script_error("frame a\ndecrease_reservation a -> ok\n")
+                .find("t.hvs:2: memory_op returns a count"),
+            std::string::npos);
+  EXPECT_NE(script_error("dma read 0x1000\n").find("t.hvs:1: no device"), std::string::npos);
+  EXPECT_NE(script_error("domain device=3\n").find("'device' needs an iommu mode"),
+            std::string::npos);
+  EXPECT_NE(script_error("domain policy=nope\n").find("unknown policy 'nope'"), std::string::npos);
+  EXPECT_NE(script_error("vcpu 5 flush local\n").find("t.hvs:1: no vcpu 5"), std::string::npos);
+  EXPECT_NE(script_error("count no.such\n").find("unknown counter 'no.such'"), std::string::npos);
+}
+
 TEST(HostileInput, HvScriptOnADirectoryOrADeviceIsAnError) {
   TempDir d("hvs-dir");
   EXPECT_REFUSED(call_cli({"hv-script", d.str()}), "is a directory, not a file");
