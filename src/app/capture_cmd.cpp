@@ -128,8 +128,9 @@ int cmd_capture(const std::vector<std::string>& args, std::ostream& out, std::os
   trace_out.flush();
   file.flush();
   out << "captured '" << options.command[0] << "': " << s.processes << " process(es), " << s.threads
-      << " thread(s), " << s.records << " records, " << s.states << " address spaces read, "
-      << s.stops << " stops; exit status " << s.exit_status << "\n";
+      << " thread(s), " << s.records << " records, " << s.states << " address spaces read ("
+      << s.skipped_states << " not needed), " << s.stops << " stops; exit status " << s.exit_status
+      << "\n";
   out << std::fixed << std::setprecision(3) << "time: " << s.seconds << " s under capture";
   if (overhead) {
     out << ", " << alone << " s alone (" << std::setprecision(1)

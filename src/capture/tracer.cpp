@@ -105,6 +105,8 @@ class Tracer {
   void on_exit_event(pid_t tid, Task& t);
   void adopt_child(pid_t child, pid_t tgid, bool borrows_mm);
   std::optional<trace::State> state_of(pid_t tid);
+  // Whether [addr, addr + length) has a present page in `tid` (or cannot be probed).
+  bool has_pages(pid_t tid, uint64_t addr, uint64_t length);
   void write(const Record& r);
   void resume(pid_t tid, enum __ptrace_request how, int sig = 0);
 
@@ -125,6 +127,22 @@ std::optional<trace::State> Tracer::state_of(pid_t tid) {
   } catch (const InputError&) {
     ++summary_.lost_states;  // the process was killed between the stop and the read
     return std::nullopt;
+  }
+}
+
+bool Tracer::has_pages(pid_t tid, uint64_t addr, uint64_t length) {
+  // A range with no present page: the call can remove no page, so the state before it adds
+  // nothing replay needs (free_pgtables frees tables by the range and its neighbours, not by
+  // what is present), and one read of the range's pagemap is far cheaper than maps, status and
+  // every mapping's pagemap. A nonsensical range (the call will fail) takes the state.
+  constexpr uint64_t kUserTop = 1ULL << 47;
+  if (length == 0 || addr >= kUserTop || length > kUserTop - addr) return true;
+  try {
+    if (snapshot::any_present(tid, addr, addr + length)) return true;
+    ++summary_.skipped_states;
+    return false;
+  } catch (const InputError&) {
+    return true;  // the process vanished: state_of records the lost state
   }
 }
 
@@ -171,7 +189,8 @@ void Tracer::on_seccomp(pid_t tid, Task& t) {
                              std::to_string(static_cast<int>(regs.r8)));
       }
       // A placement that replaces mappings can remove pages and tables: read the state first.
-      want_state = want_state && (r.flags & abi::kMapFixed) != 0;
+      want_state =
+          want_state && (r.flags & abi::kMapFixed) != 0 && has_pages(tid, r.addr, r.length);
       break;
     case nr::kMunmap:
     case nr::kMprotect:
@@ -190,12 +209,14 @@ void Tracer::on_seccomp(pid_t tid, Task& t) {
       } else if (r.kind == Kind::kMadvise) {
         want_state = want_state && drops_pages(r.arg);
       }
+      want_state = want_state && has_pages(tid, r.addr, r.length);
       break;
     case nr::kBrk:
       r.kind = Kind::kBrk;
       r.addr = regs.rdi;
       // Only a shrinking brk removes pages; brk(0) only asks.
-      want_state = want_state && regs.rdi != 0 && regs.rdi < brk_[t.tgid];
+      want_state = want_state && regs.rdi != 0 && regs.rdi < brk_[t.tgid] &&
+                   has_pages(tid, regs.rdi, brk_[t.tgid] - regs.rdi);
       break;
     case nr::kMremap:
       r.kind = Kind::kMremap;
@@ -300,15 +321,17 @@ void Tracer::on_clone_event(pid_t tid, Task& t, int event) {
   if (r.kind == Kind::kFork) {
     brk_[child] = brk_[t.tgid];
     if (!t.borrows_mm) r.state = state_of(tid);
-    r.child_state = state_of(child);
     ++summary_.processes;
   } else if (r.kind == Kind::kVfork) {
     ++summary_.processes;
   } else {
     ++summary_.threads;
   }
-  adopt_child(child, r.kind == Kind::kThread ? t.tgid : child, r.kind == Kind::kVfork);
   resume(tid, PTRACE_CONT);
+  // The child of a fork has its own address space and runs no instruction before its first
+  // stop, which the tracer has not let go yet: its state can be read while the parent runs on.
+  if (r.kind == Kind::kFork) r.child_state = state_of(child);
+  adopt_child(child, r.kind == Kind::kThread ? t.tgid : child, r.kind == Kind::kVfork);
   // Written before the next stop is taken, so before any record of the child.
   write(r);
 }

@@ -25,12 +25,13 @@ struct CaptureSummary {
   uint64_t processes = 0;  // processes created (the first included), threads excluded
   uint64_t threads = 0;
   uint64_t records = 0;
-  uint64_t states = 0;        // address spaces read
-  uint64_t stops = 0;         // times the program was stopped for the tracer
-  uint64_t failed_calls = 0;  // recorded calls that failed (left out of the trace)
-  uint64_t lost_states = 0;   // address spaces that could not be read (process gone)
-  double seconds = 0;         // wall time from start to the last process's exit
-  int exit_status = 0;        // the first process's, as a shell reports it (128+signal)
+  uint64_t states = 0;          // address spaces read
+  uint64_t skipped_states = 0;  // reads left out: the call's range had no present page
+  uint64_t stops = 0;           // times the program was stopped for the tracer
+  uint64_t failed_calls = 0;    // recorded calls that failed (left out of the trace)
+  uint64_t lost_states = 0;     // address spaces that could not be read (process gone)
+  double seconds = 0;           // wall time from start to the last process's exit
+  int exit_status = 0;          // the first process's, as a shell reports it (128+signal)
 };
 
 // Runs `options.command` to completion, writing the trace to `out` as it goes. InputError when

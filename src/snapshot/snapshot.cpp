@@ -38,18 +38,40 @@ uint64_t parse_hex(const std::string& s, const std::string& where) {
   return v;
 }
 
+// One read loop on the descriptor: /proc files are generated per read and a tracer reads them
+// hundreds of times a second, so no stream machinery.
 std::string read_file(const std::string& path, int pid) {
-  std::ifstream in(path);
-  if (!in) {
+  const int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) {
     const int e = errno;
     if (e == ENOENT || e == ESRCH) {
       throw InputError("process " + std::to_string(pid) + " does not exist (or exited): " + path);
     }
     throw InputError("cannot read " + path + ": " + std::strerror(e));
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::string text;
+  char buf[16384];
+  for (;;) {
+    const ssize_t got = read(fd, buf, sizeof buf);
+    if (got < 0) {
+      const int e = errno;
+      close(fd);
+      if (e == ESRCH) throw InputError("process " + std::to_string(pid) + " exited: " + path);
+      throw InputError("cannot read " + path + ": " + std::strerror(e));
+    }
+    if (got == 0) break;
+    text.append(buf, static_cast<std::size_t>(got));
+  }
+  close(fd);
+  return text;
+}
+
+const std::string& kernel_release() {
+  static const std::string release = [] {
+    utsname u{};
+    return uname(&u) == 0 ? std::string(u.release) : std::string();
+  }();
+  return release;
 }
 
 // Mappings larger than this are scanned for present pages before their entries are read.
@@ -178,8 +200,7 @@ Snapshot capture(int pid) {
   const std::string base = "/proc/" + std::to_string(pid);
   Snapshot s;
   s.origin = base;
-  utsname u{};
-  if (uname(&u) == 0) s.kernel = u.release;
+  s.kernel = kernel_release();
   s.vmas = parse_maps(read_file(base + "/maps", pid), base + "/maps");
   const std::string status = read_file(base + "/status", pid);
   std::istringstream st(status);
@@ -226,6 +247,39 @@ Snapshot capture(int pid) {
   }
   close(fd);
   return s;
+}
+
+bool any_present(int pid, uint64_t start, uint64_t end) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/pagemap";
+  const int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) {
+    const int e = errno;
+    throw InputError("cannot open " + path + ": " + std::strerror(e));
+  }
+  constexpr uint64_t kChunk = 512;
+  uint64_t entries[kChunk];
+  start &= ~(kPage - 1);
+  bool found = false;
+  for (uint64_t chunk = start; chunk < end && !found; chunk += kChunk * kPage) {
+    const uint64_t n = std::min(kChunk, (end - chunk + kPage - 1) / kPage);
+    const ssize_t got = pread(fd, entries, static_cast<size_t>(n * sizeof(uint64_t)),
+                              static_cast<off_t>((chunk / kPage) * sizeof(uint64_t)));
+    if (got < 0) {
+      const int e = errno;
+      close(fd);
+      throw InputError("cannot read " + path + ": " + std::strerror(e));
+    }
+    // A short read ends at the top of the user address space: nothing above it is present.
+    for (ssize_t i = 0; i < got / static_cast<ssize_t>(sizeof(uint64_t)); ++i) {
+      if ((entries[i] >> 63) != 0) {
+        found = true;
+        break;
+      }
+    }
+    if (got != static_cast<ssize_t>(n * sizeof(uint64_t))) break;
+  }
+  close(fd);
+  return found;
 }
 
 Snapshot parse(const std::string& text, const std::string& origin) {

@@ -42,6 +42,9 @@ struct Snapshot {
 // Reads a live process. InputError for a process that does not exist (or vanished while being
 // read), missing permission, or a malformed /proc file (naming file and line).
 Snapshot capture(int pid);
+// Whether any page of [start, end) is present in the live process's page tables (one pagemap
+// read of the range, no maps or status). InputError as capture().
+bool any_present(int pid, uint64_t start, uint64_t end);
 // Parses the maps text (for tests and for capture).
 std::vector<MapEntry> parse_maps(const std::string& text, const std::string& origin);
 

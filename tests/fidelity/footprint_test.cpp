@@ -4,6 +4,7 @@
 // page-table pages below the pgd with VmPTE.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -114,6 +115,23 @@ TEST(Snapshot, MalformedInputIsNamed) {
   EXPECT_THROW(snapshot::parse("{\"vmas\": []}", "s.json"), InputError);  // no VmPTE
   EXPECT_THROW(snapshot::parse("not json", "s.json"), InputError);
   EXPECT_THROW(snapshot::capture(999999999), InputError);  // no such process
+}
+
+// The tracer's cheap probe: a range answers "present" exactly when one of its pages is.
+TEST(Snapshot, AnyPresentSeesOnlyTheRangesTouchedPages) {
+  constexpr uint64_t kPage = 4096;
+  void* mem = mmap(nullptr, 4 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mem, MAP_FAILED);
+  const auto base = reinterpret_cast<uint64_t>(mem);
+  const int self = static_cast<int>(getpid());
+  EXPECT_FALSE(snapshot::any_present(self, base, base + 4 * kPage));
+  static_cast<volatile char*>(mem)[2 * kPage] = 1;  // the third page only
+  EXPECT_TRUE(snapshot::any_present(self, base, base + 4 * kPage));
+  EXPECT_TRUE(snapshot::any_present(self, base + 2 * kPage + 100, base + 2 * kPage + 101));
+  EXPECT_FALSE(snapshot::any_present(self, base, base + 2 * kPage));
+  EXPECT_FALSE(snapshot::any_present(self, base + 3 * kPage, base + 4 * kPage));
+  munmap(mem, 4 * kPage);
+  EXPECT_THROW(snapshot::any_present(999999999, base, base + kPage), InputError);
 }
 
 TEST(Snapshot, JsonRoundTrips) {
