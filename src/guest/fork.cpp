@@ -89,6 +89,26 @@ void Kernel::copy_page_range(Mm& child, Mm& parent, const Vma& vma) {
   }
 }
 
+hw::CopyWord Kernel::fork_entry(Mm& child, const Vma& vma, hw::Pte pte) {
+  hw::CopyWord w;
+  if (vma.cow() && pte.has(ptflags::kRw)) {
+    w.clear_in_source = ptflags::kRw;
+    pte = pte.without(ptflags::kRw);
+  }
+  if (vma.shared) pte = pte.without(ptflags::kDirty);  // pte_mkclean
+  pte = pte.without(ptflags::kAccessed);               // pte_mkold
+  const Pfn page = core_.ops().entry_pfn(pte);
+  if (page != zero_page_) {
+    Page& pg = core_.pages().page(page);
+    pg.refcount++;
+    pg.mapcount++;
+    core_.ledger().charge(sim::Event::kGuestForkPtes);
+  }
+  child.rss++;
+  w.store = pte.raw();
+  return w;
+}
+
 void Kernel::copy_pte_range(Mm& child, const Vma& vma, EntryRef child_pmd, EntryRef parent_pmd,
                             Vaddr start, Vaddr end) {
   PageTables pt(core_);
@@ -98,26 +118,24 @@ void Kernel::copy_pte_range(Mm& child, const Vma& vma, EntryRef child_pmd, Entry
   ops.enter_lazy_mmu();
   const uint64_t first = table_index(start, 1);
   const uint64_t last = first + ((end - start + kPageSize - 1) >> kPageShift);
-  for (auto found = core_.next_present(parent_l1, first, last); found.index < last;
-       found = core_.next_present(parent_l1, found.index + 1, last)) {
-    const Vaddr va = start + ((found.index - first) << kPageShift);
-    const EntryRef src{parent_l1, found.index};
-    hw::Pte pte = found.entry;
-    if (vma.cow() && pte.has(ptflags::kRw)) {
-      ops.ptep_set_wrprotect(src);  // native atomic clear: trapped by Xen on a pinned L1
-      pte = pte.without(ptflags::kRw);
+  // The child's entry of a parent entry has the same index: the range starts at the same
+  // address in both trees.
+  struct Context {
+    Kernel* kernel;
+    Mm* child;
+    const Vma* vma;
+  } context{this, &child, &vma};
+  auto entry = [](void* c, uint32_t /*index*/, uint64_t word) {
+    auto* ctx = static_cast<Context*>(c);
+    return ctx->kernel->fork_entry(*ctx->child, *ctx->vma, hw::Pte{word});
+  };
+  if (!ops.copy_present_run(EntryRef{parent_l1, first}, last, child_l1, entry, &context)) {
+    for (auto found = core_.next_present(parent_l1, first, last); found.index < last;
+         found = core_.next_present(parent_l1, found.index + 1, last)) {
+      const hw::CopyWord w = fork_entry(child, vma, found.entry);
+      if (w.clear_in_source != 0) ops.ptep_set_wrprotect(EntryRef{parent_l1, found.index});
+      ops.set_pte(EntryRef{child_l1, found.index}, hw::Pte{w.store});
     }
-    if (vma.shared) pte = pte.without(ptflags::kDirty);  // pte_mkclean
-    pte = pte.without(ptflags::kAccessed);               // pte_mkold
-    const Pfn page = ops.entry_pfn(pte);
-    if (page != zero_page_) {
-      Page& pg = core_.pages().page(page);
-      pg.refcount++;
-      pg.mapcount++;
-      core_.ledger().charge(sim::Event::kGuestForkPtes);
-    }
-    ops.set_pte(EntryRef{child_l1, table_index(va, 1)}, pte);
-    child.rss++;
   }
   ops.leave_lazy_mmu();
 }

@@ -202,6 +202,9 @@ class Kernel {
   // fork (fork.cpp)
   void dup_mmap(Mm& child, Mm& parent);
   void copy_page_range(Mm& child, Mm& parent, const Vma& vma);
+  // One present parent entry of copy_pte_range: the bits the parent's entry loses first (RW of
+  // a COW page: ptep_set_wrprotect) and the child's entry, with the page's references taken.
+  hw::CopyWord fork_entry(Mm& child, const Vma& vma, hw::Pte pte);
   void copy_pte_range(Mm& child, const Vma& vma, EntryRef child_pmd, EntryRef parent_pmd,
                       Vaddr start, Vaddr end);
 

@@ -97,6 +97,17 @@ class PvOps {
     (void)first, (void)end, (void)taken;
     return std::nullopt;
   }
+  // The copying half of fork's copy_pte_range over entries [first.index, end) of a table into
+  // `dst` at the same indices: the loads of a scan for present entries (KernelCore::next_present)
+  // and, for each one found, `fn` (hw::CopyWord: the bits the entry loses, the child's entry),
+  // ptep_set_wrprotect of it where it loses RW and set_pte of the child's, with the same
+  // accesses and charges in the same order. False where it cannot be one call (as
+  // take_present_run), and then nothing was done.
+  virtual bool copy_present_run(EntryRef first, uint64_t end, Pfn dst, hw::CopyWordFn fn,
+                                void* context) {
+    (void)first, (void)end, (void)dst, (void)fn, (void)context;
+    return false;
+  }
   virtual void ptep_set_wrprotect(EntryRef e) = 0;
   // ptep_modify_prot_start/commit: replace an entry keeping hardware A/D bits.
   virtual void ptep_modify_prot(EntryRef e, hw::Pte val) = 0;

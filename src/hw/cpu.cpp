@@ -174,6 +174,36 @@ TakeRun Cpu::take_run(Vaddr va, uint32_t count, Mode mode, uint64_t mask, TakenW
   return run;
 }
 
+CopyRun Cpu::copy_run(Vaddr src, Vaddr dst, uint32_t count, Mode mode, uint64_t mask, CopyWordFn fn,
+                      void* context) {
+  if (page_offset(src.value) + uint64_t{count} * 8 > kPageSize ||
+      page_offset(dst.value) + uint64_t{count} * 8 > kPageSize) {
+    model_bug("a copy run must stay within one source and one destination page");
+  }
+  Tlb::Slot from;  // none yet: each page's first access is a plain access()
+  Tlb::Slot to;
+  auto at = [](Vaddr base, uint32_t i) { return Vaddr{base.value + uint64_t{i} * 8}; };
+  CopyRun run;
+  while (run.done < count) {
+    const uint32_t i = run.done++;
+    run.last = held_access(from, MemRequest{at(src, i), MemOp::kLoad, mode});
+    if (!run.last.ok) return run;
+    if ((run.last.value & mask) == 0) {
+      run.done += held_empty_loads(from, src, run.done, count, mode, mask, run.last);
+      continue;
+    }
+    const CopyWord w = fn(context, i, run.last.value);
+    if (w.clear_in_source != 0) {
+      run.last = held_access(from, MemRequest{at(src, i), MemOp::kAndNot, mode, w.clear_in_source});
+      if (!run.last.ok) return run;
+    }
+    run.last = held_access(to, MemRequest{at(dst, i), MemOp::kStore, mode, w.store});
+    if (!run.last.ok) return run;
+    ++run.copied;
+  }
+  return run;
+}
+
 uint32_t Cpu::held_empty_loads(const Tlb::Slot& slot, Vaddr va, uint32_t from, uint32_t count,
                                Mode mode, uint64_t mask, MemResult& last) {
   // The loads of the words after an empty one, up to the next with a bit of `mask` (which is

@@ -61,6 +61,23 @@ struct TakeRun {
   MemResult last;
 };
 
+// What a copy run (Cpu::copy_run) does with a source word that has a bit of its mask: the bits
+// cleared in the source first (an atomic and-not; none: no access), then the value stored in
+// the destination word of the same index.
+struct CopyWord {
+  uint64_t clear_in_source = 0;
+  uint64_t store = 0;
+};
+// Called once per such word, in order: its index in the run and its value.
+using CopyWordFn = CopyWord (*)(void* context, uint32_t index, uint64_t word);
+
+// The outcome of a copy run: source words covered, words copied, and the last access's result.
+struct CopyRun {
+  uint32_t done = 0;
+  uint32_t copied = 0;
+  MemResult last;
+};
+
 class Cpu;
 
 // Ring-0 exception entry for page faults. Returns the completed result when the handler emulated
@@ -103,6 +120,15 @@ class Cpu {
   // Exactly those CPU operations in that order, in one call: callers use it where no interrupt
   // window between them can have work (no clock). Ends early at the first fault.
   TakeRun take_run(Vaddr va, uint32_t count, Mode mode, uint64_t mask, TakenWord* taken);
+
+  // A copying run between two tables (fork's copy loop): the words at src, src + 8, ... (`count`,
+  // all in src's page) are loaded in turn as load_run loads them; for each with a bit of `mask`
+  // `fn` says what to do, then the source word gets its and-not (when there are bits to clear)
+  // and the word of the same index at dst (its page too) its store, each an access() as it
+  // would be on its own. Exactly those CPU operations in that order, in one call, for callers
+  // where no interrupt window between them can have work (no clock). Ends at the first fault.
+  CopyRun copy_run(Vaddr src, Vaddr dst, uint32_t count, Mode mode, uint64_t mask, CopyWordFn fn,
+                   void* context);
 
   // The CPU's clock (the ledger's running clock for this CPU, in ns) and its local timer, an APIC
   // timer in TSC-deadline mode: once the clock reaches the deadline the timer interrupt is

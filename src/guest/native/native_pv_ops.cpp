@@ -143,6 +143,19 @@ std::optional<uint32_t> NativePvOps::take_present_run(EntryRef first, uint64_t e
   return run.taken;
 }
 
+bool NativePvOps::copy_present_run(EntryRef first, uint64_t end, Pfn dst, hw::CopyWordFn fn,
+                                   void* context) {
+  hw::Cpu& cpu = machine_.cpu(core_->cpu());
+  if (core_->ledger().clock_on() || cpu.timer_interrupt_pending()) return false;
+  const auto count = static_cast<uint32_t>(end - first.index);
+  const hw::CopyRun run =
+      cpu.copy_run(core_->entry_va(first), core_->entry_va(EntryRef{dst, first.index}), count,
+                   hw::Mode::kSupervisor, ptflags::kPresent, fn, context);
+  if (!run.last.ok) model_bug("native copy of a page table faulted");
+  core_->ledger().charge(sim::Event::kGuestSetPte, run.copied);  // set_pte's, one per copy
+  return true;
+}
+
 void NativePvOps::ptep_set_wrprotect(EntryRef e) {
   core_->kaccess(
       hw::MemRequest{core_->entry_va(e), hw::MemOp::kAndNot, hw::Mode::kSupervisor, ptflags::kRw});

@@ -42,6 +42,8 @@ class NativePvOps final : public PvOps {
   void set_pud(EntryRef e, hw::Pte val) override;
   void set_p4d(const Mm& mm, uint64_t slot, hw::Pte val) override;
   hw::Pte ptep_get_and_clear(EntryRef e, bool full) override;
+  bool copy_present_run(EntryRef first, uint64_t end, Pfn dst, hw::CopyWordFn fn,
+                        void* context) override;
   void ptep_set_wrprotect(EntryRef e) override;
   void ptep_modify_prot(EntryRef e, hw::Pte val) override;
 
