@@ -8,6 +8,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <set>
 #include <ostream>
 #include <vector>
 
@@ -79,6 +80,7 @@ enum class Kind : uint8_t {
   kDmaWrite,
   kDmaRead,
   kModeSwitch,
+  kMemoryOp,  // shares nibble 14 with the mode switch (count 3-8)
   kTimer,
 };
 // The low nibble of an operation's first byte; common operations appear more than once.
@@ -112,6 +114,8 @@ struct Op {
   uint64_t iova = 0;
   bool to_kernel = false;
   uint64_t delay_ns = 0;
+  uint32_t memory_cmd = 0;  // kMemoryOp
+  abi::MemoryReservation reservation;
 };
 
 // Commands a guest may send, undefined numbers included; the pool commands are PiBooster's.
@@ -180,10 +184,16 @@ class Decoder {
         break;
       }
       case Kind::kModeSwitch:
+        if (count > 2) {
+          memory_op(count, op);
+          break;
+        }
         op.to_kernel = count & 1;
         break;
       case Kind::kTimer:
         op.delay_ns = uint64_t{in_.byte()} * 50;
+        break;
+      case Kind::kMemoryOp:  // never in kKindOf: decoded from the mode-switch nibble
         break;
     }
     return op;
@@ -302,6 +312,47 @@ class Decoder {
         break;
     }
     return op;
+  }
+  // memory_op (the mode-switch nibble with count 3-8): 3, 4 decrease_reservation of one or two
+  // frames; 5 populate_physmap at one frame's pfn (one given back, or one in use); 6
+  // increase_reservation of one frame; 7, 8 decrease / populate with an order byte (0-9), a
+  // domain and (populate) an address-width limit.
+  void memory_op(unsigned count, Op& op) {
+    op.kind = Kind::kMemoryOp;
+    abi::MemoryReservation& r = op.reservation;
+    auto pfn_of_frame = [&] {
+      Pfn pfn;
+      frame(&pfn);
+      return pfn.value;
+    };
+    switch (count) {
+      case 3:
+      case 4:
+        op.memory_cmd = abi::kXenmemDecreaseReservation;
+        for (unsigned i = 0; i < count - 2; ++i) r.extent_start.push_back(frame(nullptr).value);
+        break;
+      case 5:
+        op.memory_cmd = abi::kXenmemPopulatePhysmap;
+        r.extent_start.push_back(pfn_of_frame());
+        break;
+      case 6:
+        op.memory_cmd = abi::kXenmemIncreaseReservation;
+        r.extent_start.push_back(0);
+        break;
+      case 7:
+        op.memory_cmd = abi::kXenmemDecreaseReservation;
+        r.extent_order = in_.byte() % 10;
+        r.domid = foreign();
+        r.extent_start.push_back(frame(nullptr).value);
+        break;
+      default:
+        op.memory_cmd = abi::kXenmemPopulatePhysmap;
+        r.extent_order = in_.byte() % 10;
+        r.domid = foreign();
+        r.mem_flags = in_.byte() & abi::kXenmemfAddressBitsMask;
+        r.extent_start.push_back(pfn_of_frame());
+        break;
+    }
   }
   abi::UpdateVaMapping update_va_mapping() {
     Pfn pfn;
@@ -460,6 +511,13 @@ Outcome execute(World& w, const Op& op) {
     case Kind::kModeSwitch:
       out.rc = x.switch_guest_mode(op.vcpu, op.to_kernel);
       break;
+    case Kind::kMemoryOp: {
+      // The extents done (or an error) only: which machine frames a populate chose is Xen's
+      // business, and configurations may have handed different frames to their I/O tables.
+      abi::MemoryReservation r = op.reservation;
+      out.rc = x.memory_op(op.vcpu, op.memory_cmd, r);
+      break;
+    }
     case Kind::kTimer:
       out.rc = op.delay_ns == 0 ? x.vcpu_op(op.vcpu, abi::kVcpuOpStopSingleshotTimer, 0)
                                 : x.vcpu_op(op.vcpu, abi::kVcpuOpSetSingleshotTimer,
@@ -527,6 +585,13 @@ std::string describe(const Op& op) {
       return s + "dma read " + hex(op.iova);
     case Kind::kModeSwitch:
       return s + (op.to_kernel ? "switch to kernel" : "switch to user");
+    case Kind::kMemoryOp: {
+      s += "memory_op " + std::to_string(op.memory_cmd) + " order " +
+           std::to_string(op.reservation.extent_order) + " dom " + hex(op.reservation.domid) +
+           " flags " + hex(op.reservation.mem_flags);
+      for (const uint64_t e : op.reservation.extent_start) s += " " + hex(e);
+      return s;
+    }
     case Kind::kTimer:
       return s + "timer +" + std::to_string(op.delay_ns) + " ns";
   }
@@ -565,6 +630,7 @@ bool accepted_what_was_refused(const Op& op, const Outcome& base, const Outcome&
     }
     return false;
   }
+  if (op.kind == Kind::kMemoryOp) return pol.rc > base.rc;  // more extents done
   if (base.rc >= 0) return false;
   if (op.kind == Kind::kMmuUpdate || op.kind == Kind::kMmuext) {
     return pol.rc == 0 || pol.done > base.done;
@@ -677,6 +743,7 @@ CaseResult run_hypercall_case(std::span<const uint8_t> input, std::ostream* trac
   std::vector<Outcome> outcomes(worlds.size());
   std::vector<uint64_t> fast_before(worlds.size());
   std::vector<uint64_t> xsa286_before(worlds.size());
+  std::set<uint64_t> given_back;  // MFNs a decrease_reservation has named
   for (std::size_t step = 0; !in.done() && step < kMaxSteps; ++step) {
     const Op op = decode.next();
     ++result.steps;
@@ -686,12 +753,22 @@ CaseResult run_hypercall_case(std::span<const uint8_t> input, std::ostream* trac
     };
     if (trace != nullptr) *trace << "step " << step << ": " << describe(op) << "\n";
     // The generations' IOMMU mapping disciplines differ for frames that never had a writable
-    // type (paper-era maps every frame at populate time, modern only writable ones; A3).
+    // type (paper-era maps every frame at populate time, modern only writable ones; A3) and for
+    // frames given back (paper-era unmaps at decrease_reservation whatever the type, modern at
+    // the last put_page of a writable frame, cleanup_page_mappings).
     bool dma_discipline_differs = false;
     if (op.kind == Kind::kDmaWrite || op.kind == Kind::kDmaRead) {
       const auto& ft = worlds[bases[0]]->xen.frame_table();
       const Mfn m{op.iova >> kPageShift};
-      dma_discipline_differs = ft.valid(m) && !ft[m].ever_writable;
+      dma_discipline_differs = (ft.valid(m) && !ft[m].ever_writable) || given_back.count(m.value);
+    }
+    if (op.kind == Kind::kMemoryOp && op.memory_cmd == abi::kXenmemDecreaseReservation) {
+      for (const uint64_t first : op.reservation.extent_start) {
+        const uint64_t frames = uint64_t{1} << op.reservation.extent_order;
+        for (uint64_t f = 0; f < frames && first + f < kMachineFrames; ++f) {
+          given_back.insert(first + f);
+        }
+      }
     }
     for (std::size_t i = 0; i < worlds.size(); ++i) {
       World& w = *worlds[i];

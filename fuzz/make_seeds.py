@@ -16,6 +16,8 @@ TLB_FLUSH_MULTI, NEW_USER_BASEPTR, POOL_ADD, POOL_REMOVE = 8, 14, 20, 21
 # Value flag-set selectors: 0 none, 1 read-only, 2 read-write, 3 table.
 NONE, RO, RW, TABLE = 0, 1, 2, 3
 NX = 8
+# memory_op shares the mode-switch nibble: its count selects the command.
+DECREASE, DECREASE2, POPULATE, INCREASE, DECREASE_ORDER, POPULATE_ORDER = 3, 4, 5, 6, 7, 8
 
 
 def op(kind, count=1, vcpu=0):
@@ -77,6 +79,15 @@ SEEDS = {
     "seed-caching-mode": bytes([4]) + op(DMAR) + bytes([17, 0]) + remap(17, RO) +
     mmuext(PIN_L1, 17) + op(DMAW) + bytes([17, 0]) + value(RW, 9) + mmuext(UNPIN, 17) +
     remap(17, RW) + op(DMAW) + bytes([17, 0]) + value(RW, 9),
+    # Frames leave and enter the domain: a free frame given back and its pfn populated again, a
+    # pinned table and a live initial table refused (the free frame is unmapped first, so that it
+# leaves the domain and makes room), DMA to the given-back frame, a whole
+    # order-1 extent, an increase, another domain's reservation.
+    "seed-memory-op": bytes([0]) + op(UVM) + bytes([18]) + value(NONE, 0) + bytes([2]) +
+    op(MODE, DECREASE) + bytes([18]) + op(DMAW) + bytes([18, 0]) +
+    value(RW, 9) + op(MODE, POPULATE) + bytes([18]) + remap(19, RO) + mmuext(PIN_L1, 19) +
+    op(MODE, DECREASE2) + bytes([19, 3]) + op(MODE, DECREASE_ORDER) + bytes([1, 0, 20]) +
+    op(MODE, INCREASE) + op(MODE, POPULATE_ORDER) + bytes([0, 2, 0, 21]),
 }
 
 
