@@ -27,6 +27,8 @@ std::string read_hv_script_file(const std::string& path);
 // Upper bounds of a script's `domain` line, checked before anything is allocated.
 inline constexpr uint64_t kMaxScriptPages = 1 << 18;  // 1 GiB of guest memory
 inline constexpr uint64_t kMaxScriptCpus = 64;        // vCPU and CPU masks are 64-bit
+// The clock's cost per event (domain clock=NS), in ns.
+inline constexpr uint64_t kMaxScriptUnitNs = 1000000;
 // Extents one memory_op line may name (checked as they are read, before any allocation).
 inline constexpr uint64_t kMaxScriptExtents = 4096;
 

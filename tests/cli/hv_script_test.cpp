@@ -61,6 +61,57 @@ TEST(HvScript, MalformedLinesNameFileAndLine) {
   EXPECT_NE(error_of("frame a\nwrite a[0] = 12z\n").find("not a number: '12z'"), std::string::npos);
 }
 
+// A line armed with 'at' runs where the hypervisor announces its step, and only there; one
+// that never runs is an unmet expectation; lines that would run on the announcing vCPU, or
+// that cannot run at a step, are refused.
+TEST(HvScript, ArmedLinesRunBetweenTheStepsOfAHypercall) {
+  std::string out;
+  auto r = run_text(
+      "domain vcpus=2 generation=modern\n"
+      "frame t\n"
+      "remap t ro\n"
+      "at between-ops t: vcpu 1 remap t rw -> -EBUSY\n"  // pinned between the two ops
+      "batch pin l1 t ; unpin t -> ok done=2\n"
+      "remap t rw -> ok\n",
+      &out);
+  EXPECT_EQ(r.failed_expectations, 0) << out;
+  EXPECT_LT(out.find("at between-ops"), out.find("remap t rw")) << out;
+  r = run_text("frame t\nremap t ro\nat validate-end t: dma read t[0]\n", &out);
+  EXPECT_EQ(r.failed_expectations, 1) << "never reached";
+  EXPECT_NE(out.find("NEVER REACHED"), std::string::npos) << out;
+  EXPECT_NE(error_of("frame t\nat validate-end t: pin l1 t\n").find("on another vCPU"),
+            std::string::npos);
+  EXPECT_NE(error_of("frame t\nat teatime t: dma read t[0]\n").find("unknown step"),
+            std::string::npos);
+  EXPECT_NE(error_of("frame t\nat type-change: at type-change: audit\n").find("cannot run"),
+            std::string::npos);
+  EXPECT_NE(error_of("frame t\nat type-change t\n").find("usage: at STEP"), std::string::npos);
+}
+
+TEST(HvScript, ClockTimersSecondDomainAndBatchesAreChecked) {
+  EXPECT_NE(error_of("timer +100\n").find("no clock"), std::string::npos);
+  EXPECT_NE(error_of("domain clock=0\n").find("out of range"), std::string::npos);
+  EXPECT_NE(error_of("domain clock=40\ntimer 100\n").find("usage: timer"), std::string::npos);
+  EXPECT_NE(error_of("other frame x\n").find("no second domain"), std::string::npos);
+  EXPECT_NE(error_of("domain other=64\nother frame x\nread x[0]\n").find("second domain"),
+            std::string::npos);
+  EXPECT_NE(error_of("frame t\nbatch pin l1 t ; remap t ro\n").find("mmuext commands only"),
+            std::string::npos);
+  std::string out;
+  const auto r = run_text(
+      "domain clock=40 other=64\n"
+      "time -> 0\n"
+      "other frame x\n"
+      "other remap x ro -> ok\n"
+      "frame t\n"
+      "remap t ro -> ok\n"
+      "batch pin l1 t ; unpin t ; pin l1 t -> ok done=3\n"
+      "info t -> dom0 count=3 l1 type_count=1 validated pinned allocated\n"
+      "audit\n",
+      &out);
+  EXPECT_EQ(r.failed_expectations, 0) << out;
+}
+
 TEST(HvScript, ShippedExamplesMeetTheirExpectations) {
   const char* root = std::getenv("PIB_SOURCE_DIR");
   ASSERT_NE(root, nullptr);
