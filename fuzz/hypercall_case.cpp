@@ -8,8 +8,8 @@
 #include <exception>
 #include <memory>
 #include <optional>
-#include <set>
 #include <ostream>
+#include <set>
 #include <vector>
 
 #include "abi/hypercall.hpp"
@@ -408,6 +408,7 @@ struct World {
   xen::Hypervisor xen;
   abi::StartInfo si;
   abi::StartInfo other;
+  std::set<uint64_t> given_back;  // MFNs a decrease_reservation has named
 
   World(std::string name, xen::XenGeneration g, std::unique_ptr<xen::ValidationPolicy> policy,
         const Header& h)
@@ -459,6 +460,9 @@ bool in_xsa288_hole(const World& w, uint64_t iova) {
   const Mfn m{iova >> kPageShift};
   if (!w.xen.frame_table().valid(m)) return false;
   const xen::PageInfo& pg = w.xen.frame_table()[m];
+  // The advisory's other half: a frame given back, mapped again on a type change to writable
+  // and then freed stays in the IOMMU (no cleanup_page_mappings before 4.12).
+  if (w.given_back.count(m.value) != 0 && pg.owner != w.si.domid) return true;
   const bool live_pt =
       pg.type != xen::PageType::kWritable && pg.type != xen::PageType::kNone && pg.type_count > 0;
   return pg.owner == w.si.domid && live_pt && !pg.ever_writable && !pg.dma_revoked;
@@ -516,6 +520,14 @@ Outcome execute(World& w, const Op& op) {
       // business, and configurations may have handed different frames to their I/O tables.
       abi::MemoryReservation r = op.reservation;
       out.rc = x.memory_op(op.vcpu, op.memory_cmd, r);
+      if (op.memory_cmd == abi::kXenmemDecreaseReservation) {
+        const uint64_t frames = uint64_t{1} << op.reservation.extent_order;
+        for (const uint64_t first : op.reservation.extent_start) {
+          for (uint64_t f = 0; f < frames && first + f < kMachineFrames; ++f) {
+            w.given_back.insert(first + f);
+          }
+        }
+      }
       break;
     }
     case Kind::kTimer:
@@ -620,6 +632,27 @@ std::string dma_adversary(World& w) {
     }
   }
   return {};
+}
+
+// The auditor's problems, less XSA-288 on paper-era Xen: a given-back frame that a type change
+// mapped again and that was then freed stays in the domain's IOMMU (the advisory; the auditor
+// reports it, example 11-xsa-288-freed-frame-dma.hvs). Device writes there are not performed
+// (in_xsa288_hole), so the hole cannot corrupt what the frame becomes.
+std::vector<std::string> audit_problems(const World& w) {
+  std::vector<std::string> problems = xen::audit(w.xen);
+  if (w.xen.params().generation != xen::XenGeneration::kPaperEra || w.given_back.empty()) {
+    return problems;
+  }
+  const std::string maps = "'s IOMMU maps frame ";
+  const std::string not_owned = " it does not own";
+  std::erase_if(problems, [&](const std::string& p) {
+    const auto at = p.find(maps);
+    if (at == std::string::npos || !p.ends_with(not_owned)) return false;
+    const std::string frame =
+        p.substr(at + maps.size(), p.size() - not_owned.size() - at - maps.size());
+    return w.given_back.count(std::stoull(frame, nullptr, 16)) != 0;
+  });
+  return problems;
 }
 
 // Did `pol` accept a request that `base` refused?
@@ -743,7 +776,6 @@ CaseResult run_hypercall_case(std::span<const uint8_t> input, std::ostream* trac
   std::vector<Outcome> outcomes(worlds.size());
   std::vector<uint64_t> fast_before(worlds.size());
   std::vector<uint64_t> xsa286_before(worlds.size());
-  std::set<uint64_t> given_back;  // MFNs a decrease_reservation has named
   for (std::size_t step = 0; !in.done() && step < kMaxSteps; ++step) {
     const Op op = decode.next();
     ++result.steps;
@@ -760,15 +792,8 @@ CaseResult run_hypercall_case(std::span<const uint8_t> input, std::ostream* trac
     if (op.kind == Kind::kDmaWrite || op.kind == Kind::kDmaRead) {
       const auto& ft = worlds[bases[0]]->xen.frame_table();
       const Mfn m{op.iova >> kPageShift};
-      dma_discipline_differs = (ft.valid(m) && !ft[m].ever_writable) || given_back.count(m.value);
-    }
-    if (op.kind == Kind::kMemoryOp && op.memory_cmd == abi::kXenmemDecreaseReservation) {
-      for (const uint64_t first : op.reservation.extent_start) {
-        const uint64_t frames = uint64_t{1} << op.reservation.extent_order;
-        for (uint64_t f = 0; f < frames && first + f < kMachineFrames; ++f) {
-          given_back.insert(first + f);
-        }
-      }
+      dma_discipline_differs =
+          (ft.valid(m) && !ft[m].ever_writable) || worlds[bases[0]]->given_back.count(m.value) != 0;
     }
     for (std::size_t i = 0; i < worlds.size(); ++i) {
       World& w = *worlds[i];
@@ -780,7 +805,7 @@ CaseResult run_hypercall_case(std::span<const uint8_t> input, std::ostream* trac
         return fail(w.label + ": exception escaped the hypervisor: " + e.what());
       }
       if (trace != nullptr) *trace << "  " << w.label << ": " << describe(outcomes[i]) << "\n";
-      if (const auto problems = xen::audit(w.xen); !problems.empty()) {
+      if (const auto problems = audit_problems(w); !problems.empty()) {
         return fail(w.label + ": auditor: " + problems.front() + " (" +
                     std::to_string(problems.size()) + " problems)");
       }
