@@ -122,6 +122,13 @@ class Script {
         spec.iommu = xen::iommu_mode_by_name(v);
       } else if (k == "caching_mode") {
         caching_mode = yes_no(k, v);
+      } else if (k == "superpages") {
+        const auto sp = xen::kIommuSuperpagesNames.find(v);
+        if (!sp) {
+          fail("unknown superpages '" + v +
+               "' (valid: " + xen::kIommuSuperpagesNames.valid_names() + ")");
+        }
+        xp.iommu_superpages = *sp;
       } else if (k == "device") {
         device_ = static_cast<uint16_t>(bounded(k, v, 0, 0xffff));
       } else if (k == "policy") {
@@ -132,11 +139,15 @@ class Script {
         adversary = *m;
       } else {
         fail("unknown domain key '" + k +
-             "' (valid: pages, vcpus, cpus, generation, privileged, iommu, caching_mode, device, "
-             "policy, adversary)");
+             "' (valid: pages, vcpus, cpus, generation, privileged, iommu, caching_mode, "
+             "superpages, device, policy, adversary)");
       }
     }
     if (device_ && spec.iommu == xen::IommuMode::kNone) fail("'device' needs an iommu mode");
+    if (xp.iommu_superpages == xen::IommuSuperpages::kOn &&
+        xp.generation != xen::XenGeneration::kModern) {
+      fail("superpages=on needs generation=modern: paper-era Xen has no IOMMU superpages");
+    }
     if (adversary == xen::DmaAdversaryMode::kAttack && !device_) {
       fail("adversary=attack needs a device");
     }

@@ -62,10 +62,32 @@ const TomlSection<Config>& machine_section() {
 }
 
 const TomlSection<Config>& xen_section() {
-  static const TomlSection<Config> section{"xen",
-                                           {enum_key<Config>(
-                                               "generation", xen::kXenGenerationNames,
-                                               [](auto& c) -> auto& { return c.xen_generation; })}};
+  static const TomlSection<Config> section{
+      "xen",
+      {enum_key<Config>(
+           "generation", xen::kXenGenerationNames,
+           [](auto& c) -> auto& { return c.xen_generation; }),
+       // Xen's iommu=[no-]superpages; left out when it follows the generation.
+       {"iommu_superpages",
+        [](const TomlValue& v, Config& c) {
+          try {
+            c.iommu_superpages = xen::kIommuSuperpagesNames.by_name(v.name());
+          } catch (const InputError& e) {
+            v.fail(std::string(": ") + e.what());
+          }
+        },
+        [](const Config& c) -> std::optional<std::string> {
+          if (c.iommu_superpages == xen::IommuSuperpages::kDefault) return std::nullopt;
+          return toml_string(std::string(xen::name_of(c.iommu_superpages)));
+        }}},
+      [](const Config& c) -> std::string {
+        if (c.iommu_superpages == xen::IommuSuperpages::kOn &&
+            c.xen_generation != xen::XenGeneration::kModern) {
+          return "xen.iommu_superpages = \"on\" needs a modern generation: paper-era Xen has "
+                 "no IOMMU superpages";
+        }
+        return "";
+      }};
   return section;
 }
 
