@@ -101,6 +101,7 @@ class Script {
     hw::MachineParams mp;
     xen::XenParams xp;
     bool caching_mode = false;
+    uint64_t max_pages = 0;  // XEN_DOMCTL_max_mem; 0: the domain's size
     std::string policy = "combined";
     auto adversary = xen::DmaAdversaryMode::kOff;
     for (const auto& [k, v] : kv) {
@@ -122,6 +123,8 @@ class Script {
         spec.iommu = xen::iommu_mode_by_name(v);
       } else if (k == "caching_mode") {
         caching_mode = yes_no(k, v);
+      } else if (k == "max_pages") {
+        max_pages = bounded(k, v, 1, kMaxScriptPages);
       } else if (k == "superpages") {
         const auto sp = xen::kIommuSuperpagesNames.find(v);
         if (!sp) {
@@ -139,8 +142,8 @@ class Script {
         adversary = *m;
       } else {
         fail("unknown domain key '" + k +
-             "' (valid: pages, vcpus, cpus, generation, privileged, iommu, caching_mode, "
-             "superpages, device, policy, adversary)");
+             "' (valid: pages, max_pages, vcpus, cpus, generation, privileged, iommu, "
+             "caching_mode, superpages, device, policy, adversary)");
       }
     }
     if (device_ && spec.iommu == xen::IommuMode::kNone) fail("'device' needs an iommu mode");
@@ -152,7 +155,8 @@ class Script {
       fail("adversary=attack needs a device");
     }
     mp.cpus = std::max(mp.cpus, spec.vcpus);
-    mp.frames = spec.pages + 1024;
+    if (max_pages != 0 && max_pages < spec.pages) fail("max_pages below pages");
+    mp.frames = std::max(spec.pages, max_pages) + 1024;
     if (spec.iommu != xen::IommuMode::kNone)
       mp.iommu = hw::IommuParams{.caching_mode = caching_mode};
     machine_ = std::make_unique<hw::Machine>(mp, ledger_);
@@ -165,6 +169,8 @@ class Script {
       fail("unknown policy '" + policy + "' (valid: combined, pibooster, pibooster-2016)");
     }
     si_ = xen::build_pv_domain(*xen_, spec);
+    // The toolstack's max_mem: room to populate beyond what the builder gave.
+    if (max_pages != 0) xen_->domain(si_.domid).config.max_pages = max_pages;
     if (device_) xen_->assign_device(si_.domid, *device_);
     if (adversary != xen::DmaAdversaryMode::kOff) {
       adversary_ = std::make_unique<xen::DmaAdversary>(

@@ -74,7 +74,7 @@ TEST(HvScript, ShippedExamplesMeetTheirExpectations) {
     EXPECT_GT(r.lines_run, 0);
     ++scripts;
   }
-  EXPECT_GE(scripts, 18);
+  EXPECT_GE(scripts, 19);
 }
 
 TEST(Cli, StatsListPrintsEveryCounterAndUnknownCommandsFail) {
