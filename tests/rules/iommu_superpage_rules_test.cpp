@@ -217,6 +217,56 @@ TEST(IommuSuperpageRules, UnmappingABlocksLastFrameFreesTheEmptyTableDomainWide)
   }
 }
 
+// Frames for the domain until Xen's free stack tops at `boundary` (a multiple of 512): 2 MiB
+// extents while they fit, single frames for the rest, counting the I/O tables that come with
+// them.
+void populate_up_to(PvFixture& fx, uint64_t boundary, uint64_t& gpfn) {
+  uint64_t next = 0;
+  do {
+    const uint64_t tables = fx.count(Event::kHwIommuPtAlloc);
+    const uint32_t order = next != 0 && next + 2 * kBlockFrames < boundary ? 9 : 0;
+    const Populated got = populate(fx, gpfn, order);
+    ASSERT_EQ(got.rc, 1);
+    gpfn += uint64_t{1} << order;
+    next = got.first.value + (uint64_t{1} << order) + (fx.count(Event::kHwIommuPtAlloc) - tables);
+  } while (next != boundary);
+}
+
+TEST(IommuSuperpageRules, AGigabyteOfMergedBlocksMergesIntoOne1GiBSuperpage) {
+  // A privileged domain (its extents may be 1 GiB) on a machine with a second gigabyte.
+  constexpr uint64_t kGiB = kBlockFrames * kBlockFrames;
+  PvFixtureParams p = with(xen::IommuSuperpages::kOn);
+  p.machine_frames = 2 * kGiB + 8192;
+  p.privileged = true;
+  PvFixture fx(p);
+  fx.xen.domain(fx.si.domid).config.max_pages = 2 * kGiB;
+  uint64_t gpfn = fx.si.nr_pages;
+  populate_up_to(fx, kGiB, gpfn);
+  Counts n(fx);
+  const Populated giga = populate(fx, gpfn, 18);
+  ASSERT_EQ(giga.rc, 1);
+  ASSERT_EQ(giga.first.value, kGiB);
+  // Each 2 MiB block merges as it completes; the last one completes the level-2 table too,
+  // and one domain-wide flush covers both merges.
+  EXPECT_EQ(n(Event::kXenIommuCoalesce), kBlockFrames + 1);
+  EXPECT_EQ(n(Event::kXenIommuPtFree), kBlockFrames + 1);
+  EXPECT_EQ(n(Event::kHwIotlbInvDomain), kBlockFrames);
+  const hw::DmaResult r = dma_write(fx, Mfn{kGiB + 123457});
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.mfn->value, kGiB + 123457);
+  ASSERT_EQ(fx.machine.iommu()->cached_translations().size(), 1u);
+  EXPECT_EQ(fx.machine.iommu()->cached_translations()[0].pages, kGiB);
+  // A page table inside splits the gigabyte into 2 MiB leaves and one of them into 4 KiB.
+  Counts pin(fx);
+  ASSERT_EQ(fx.mmuext(abi::kMmuextPinL1Table, kGiB + 4096), kOk);
+  EXPECT_EQ(pin(Event::kXenIommuShatter), 2u);
+  EXPECT_EQ(pin(Event::kHwIotlbInvPage), 1u);
+  EXPECT_FALSE(dma_write(fx, Mfn{kGiB + 4096}).ok);
+  EXPECT_TRUE(dma_write(fx, Mfn{kGiB + 4097}).ok);
+  EXPECT_TRUE(dma_write(fx, Mfn{kGiB + 100000}).ok);
+  EXPECT_AUDIT_CLEAN(fx);
+}
+
 TEST(IommuSuperpageRules, ADeviceBetweenEveryStepNeverReachesATableInASplitBlock) {
   PvFixture fx(with(xen::IommuSuperpages::kOn));
   const Mfn first = populate_block(fx);

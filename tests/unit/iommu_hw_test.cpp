@@ -182,6 +182,20 @@ TEST_F(IommuHwSuperpages, ADomainSelectiveInvalidationEvictsSuperpagesAndPages) 
   EXPECT_EQ(io.iotlb_occupancy(), 0u);
 }
 
+TEST_F(IommuHwSuperpages, A1GiBLeafTranslatesTheOffsetWithinItsGigabyte) {
+  Iommu io(mem, ledger, IommuParams{});
+  mem.write_entry(Mfn{1}, 0, (2ULL << 12) | iopte::kRead | iopte::kWrite);
+  mem.write_entry(Mfn{2}, 0, iopte::kRead | iopte::kWrite | iopte::kSuperpage);  // frames 0..
+  io.set_context(3, 7, root);
+  const DmaResult r = io.dma_u64(3, 700 * 4096 + 16, true, 9);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.mfn->value, 700u);
+  ASSERT_EQ(io.cached_translations().size(), 1u);
+  EXPECT_EQ(io.cached_translations()[0].pages, 512u * 512u);
+  EXPECT_TRUE(io.dma_u64(3, 5 * 4096, false).ok);
+  EXPECT_EQ(count(sim::Event::kHwIotlbHit), 1u);
+}
+
 TEST_F(IommuHwSuperpages, APsEntryBeyondTheLargePageCapabilityIsNotAMapping) {
   Iommu io(mem, ledger, IommuParams{.superpage_levels = 0});
   map_2mib();
