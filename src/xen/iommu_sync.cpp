@@ -165,8 +165,10 @@ void Hypervisor::iommu_populate(Domain& d, Mfn mfn) {
   if (iommu_walk(d, mfn.value, true, path, &shattered) != IoWalk::kOk) {
     throw InputError("iommu: no memory for the domain's I/O page tables");
   }
-  // Population runs with IOTLB flushes suppressed (iommu_dont_flush_iotlb): no invalidation
-  // for the entry itself; a merge frees a table, which waits for a domain-wide one.
+  // No invalidation for the entry itself: a not-present entry made present needs none without
+  // caching mode (with it, a domU's populate_physmap would flush each frame: not modelled; a
+  // dom0 build suppresses them, iommu_dont_flush_iotlb). A merge frees a table, which must
+  // wait for a domain-wide invalidation either way.
   mem_.write_entry(path.table[1], l1_index(mfn.value), (mfn.value << kPageShift) | kPresent);
   ledger_.charge(Event::kHwIommuMap);
   std::vector<Mfn> freed;
