@@ -72,6 +72,15 @@ hw::DmaResult dma_write(PvFixture& fx, Mfn frame, uint64_t value = 0x5a5a) {
   return fx.machine.iommu()->dma_u64(kDmaDevice, frame.value << kPageShift, true, value);
 }
 
+// The guest maps `frame` writable through the direct-map alias of a spare pfn, as Linux remaps
+// a freed page table RW: the frame's type turns writable again.
+int64_t map_writable(PvFixture& fx, Mfn frame) {
+  const Pfn alias = fx.alloc();
+  return fx.xen.update_va_mapping(0, {.va = fx.va(alias),
+                                      .val = (frame.value << kPageShift) | kDataRw | kNx,
+                                      .flags = abi::kUvmfInvlpg});
+}
+
 bool superpage_cached(PvFixture& fx) {
   for (const auto& t : fx.machine.iommu()->cached_translations()) {
     if (t.pages == kBlockFrames) return true;
@@ -132,11 +141,7 @@ TEST(IommuSuperpageRules, TheFrameBecomingWritableAgainReMergesTheBlock) {
   Counts n(fx);
   // The guest maps the frame writable (as Linux remaps a freed page table RW): the type
   // turns writable, the IOMMU maps it, and the table is whole again.
-  const Pfn alias = fx.alloc();
-  ASSERT_EQ(fx.xen.update_va_mapping(0, {.va = fx.va(alias),
-                                         .val = (table.value << kPageShift) | kDataRw | kNx,
-                                         .flags = abi::kUvmfInvlpg}),
-            kOk);
+  ASSERT_EQ(map_writable(fx, table), kOk);
   EXPECT_EQ(n(Event::kHwIommuMap), 1u);
   EXPECT_EQ(n(Event::kXenIommuCoalesce), 1u);
   EXPECT_EQ(n(Event::kXenIommuPtFree), 1u);
@@ -166,11 +171,7 @@ TEST(IommuSuperpageRules, WithNoSuperpagesTheBlockKeepsItsFourKibEntries) {
   EXPECT_EQ(pin(Event::kXenIommuShatter), 0u);
   ASSERT_EQ(fx.mmuext(abi::kMmuextUnpinTable, table.value), kOk);
   Counts remap(fx);
-  const Pfn alias = fx.alloc();
-  ASSERT_EQ(fx.xen.update_va_mapping(0, {.va = fx.va(alias),
-                                         .val = (table.value << kPageShift) | kDataRw | kNx,
-                                         .flags = abi::kUvmfInvlpg}),
-            kOk);
+  ASSERT_EQ(map_writable(fx, table), kOk);
   EXPECT_EQ(remap(Event::kHwIommuMap), 1u);
   EXPECT_EQ(remap(Event::kXenIommuMapSkipped), 1u);
   EXPECT_EQ(remap(Event::kHwIotlbInvDomain) + remap(Event::kHwIotlbInvPage), 0u);
@@ -278,11 +279,7 @@ TEST(IommuSuperpageRules, ADeviceBetweenEveryStepNeverReachesATableInASplitBlock
   const Mfn table{first.value + 7};
   ASSERT_EQ(fx.mmuext(abi::kMmuextPinL1Table, table.value), kOk);
   ASSERT_EQ(fx.mmuext(abi::kMmuextUnpinTable, table.value), kOk);
-  const Pfn alias = fx.alloc();
-  ASSERT_EQ(fx.xen.update_va_mapping(0, {.va = fx.va(alias),
-                                         .val = (table.value << kPageShift) | kDataRw | kNx,
-                                         .flags = abi::kUvmfInvlpg}),
-            kOk);
+  ASSERT_EQ(map_writable(fx, table), kOk);
   fx.xen.set_interleaving_observer(nullptr);
   EXPECT_GT(adversary.points(), 0u);
   EXPECT_EQ(adversary.violations(), 0u) << adversary.summary();
