@@ -31,6 +31,7 @@ void Script::boot(const std::map<std::string, std::string>& kv) {
   auto adversary = xen::DmaAdversaryMode::kOff;
   uint64_t clock_ns = 0;
   uint64_t other_pages = 0;
+  uint64_t max_pages = 0;  // XEN_DOMCTL_max_mem; 0: the domain's size
   for (const auto& [k, v] : kv) {
     if (k == "pages") {
       spec.pages = bounded(k, v, 1, kMaxScriptPages);
@@ -50,6 +51,15 @@ void Script::boot(const std::map<std::string, std::string>& kv) {
       spec.iommu = xen::iommu_mode_by_name(v);
     } else if (k == "caching_mode") {
       caching_mode = yes_no(k, v);
+    } else if (k == "max_pages") {
+      max_pages = bounded(k, v, 1, kMaxScriptPages);
+    } else if (k == "superpages") {
+      const auto sp = xen::kIommuSuperpagesNames.find(v);
+      if (!sp) {
+        fail("unknown superpages '" + v + "' (valid: " + xen::kIommuSuperpagesNames.valid_names() +
+             ")");
+      }
+      xp.iommu_superpages = *sp;
     } else if (k == "device") {
       device_ = static_cast<uint16_t>(bounded(k, v, 0, 0xffff));
     } else if (k == "policy") {
@@ -64,16 +74,21 @@ void Script::boot(const std::map<std::string, std::string>& kv) {
       other_pages = bounded(k, v, 1, kMaxScriptPages);
     } else {
       fail("unknown domain key '" + k +
-           "' (valid: pages, vcpus, cpus, generation, privileged, iommu, caching_mode, device, "
-           "policy, adversary, clock, other)");
+           "' (valid: pages, max_pages, vcpus, cpus, generation, privileged, iommu, "
+           "caching_mode, superpages, device, policy, adversary, clock, other)");
     }
   }
   if (device_ && spec.iommu == xen::IommuMode::kNone) fail("'device' needs an iommu mode");
+  if (xp.iommu_superpages == xen::IommuSuperpages::kOn &&
+      xp.generation != xen::XenGeneration::kModern) {
+    fail("superpages=on needs generation=modern: paper-era Xen has no IOMMU superpages");
+  }
   if (adversary == xen::DmaAdversaryMode::kAttack && !device_) {
     fail("adversary=attack needs a device");
   }
   mp.cpus = std::max(mp.cpus, spec.vcpus);
-  mp.frames = spec.pages + other_pages + 1024;
+  if (max_pages != 0 && max_pages < spec.pages) fail("max_pages below pages");
+  mp.frames = std::max(spec.pages, max_pages) + other_pages + 1024;
   if (spec.iommu != xen::IommuMode::kNone) mp.iommu = hw::IommuParams{.caching_mode = caching_mode};
   machine_ = std::make_unique<hw::Machine>(mp, ledger_);
   xen_ = std::make_unique<xen::Hypervisor>(*machine_, ledger_, xp);
@@ -85,6 +100,8 @@ void Script::boot(const std::map<std::string, std::string>& kv) {
     fail("unknown policy '" + policy + "' (valid: combined, pibooster, pibooster-2016)");
   }
   si_ = xen::build_pv_domain(*xen_, spec);
+  // The toolstack's max_mem: room to populate beyond what the builder gave.
+  if (max_pages != 0) xen_->domain(si_.domid).config.max_pages = max_pages;
   if (other_pages != 0) {
     // Built second: the first domain stays the one every line runs as unless told otherwise.
     other_built_ = xen::build_pv_domain(

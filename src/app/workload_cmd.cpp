@@ -32,6 +32,8 @@ the system (scenario keys):
   --iommu MODE        [machine] iommu: none (default), sync or relaxed
   --caching-mode      [machine] caching_mode = true: invalidate the IOTLB on every map too
   --xen GEN           [xen] generation: modern (4.15-4.17, default) or paper-era (4.8-4.11)
+  --iommu-superpages S  [xen] iommu_superpages: on, off (iommu=no-superpages) or default
+                      (on for modern Xen, as 4.17; paper-era Xen has none)
   --linux GEN         [guest] linux: Linux generation of the Xen paths, 6 (default) or 4
   --randomize-va-space N  [guest] randomize_va_space: 0, 1 or 2 (default, Linux's)
   --hz N              [guest] hz: the guest kernel's tick (1..10000; default none): the CPUs
@@ -68,6 +70,7 @@ constexpr KeyFlag kKeyFlags[] = {
     {"--memory-mib", "machine.memory_mib"},
     {"--iommu", "machine.iommu"},
     {"--xen", "xen.generation"},
+    {"--iommu-superpages", "xen.iommu_superpages"},
     {"--linux", "guest.linux"},
     {"--randomize-va-space", "guest.randomize_va_space"},
     {"--clock-scale", "machine.clock_scale"},

@@ -41,58 +41,84 @@ void Iommu::submit(const InvalidationDescriptor& d) {
   queue_.push_back(d);
 }
 
+namespace {
+constexpr unsigned kOrders[] = {0, 9, 18};  // 4 KiB, 2 MiB, 1 GiB
+}  // namespace
+
 void Iommu::wait() {
   ledger_.charge(sim::Event::kHwIommuInvWait);
   for (const InvalidationDescriptor& d : queue_) {
-    const uint64_t first = d.iova >> kPageShift;
     const uint64_t count = uint64_t{1} << d.address_mask;
+    const uint64_t first = (d.iova >> kPageShift) & ~(count - 1);
     for (Way& w : ways_) {
       if (!w.valid) continue;
-      const bool hit =
-          d.scope == InvalidationScope::kGlobal ||
-          (w.domain == d.domain &&
-           (d.scope == InvalidationScope::kDomain ||
-            (w.page >= (first & ~(count - 1)) && w.page < (first & ~(count - 1)) + count)));
+      // A page-selective invalidation removes every entry overlapping its range: a superpage
+      // entry goes when any of its pages is named.
+      const uint64_t lo = w.tag << w.order;
+      const uint64_t hi = lo + (uint64_t{1} << w.order);
+      const bool hit = d.scope == InvalidationScope::kGlobal ||
+                       (w.domain == d.domain && (d.scope == InvalidationScope::kDomain ||
+                                                 (lo < first + count && first < hi)));
       if (hit) w.valid = false;
     }
   }
   queue_.clear();
 }
 
-uint64_t Iommu::walk(Mfn root, uint64_t iova) const {
+Iommu::Leaf Iommu::walk(Mfn root, uint64_t iova) const {
   Mfn table = root;
   for (unsigned level = 4; level >= 1; --level) {
     const uint64_t index = (iova >> (kPageShift + 9ULL * (level - 1))) & 511;
     const uint64_t e = memory_.read_entry(table, index);
-    if ((e & (iopte::kRead | iopte::kWrite)) == 0) return 0;
-    if (level == 1) return e;
+    if ((e & (iopte::kRead | iopte::kWrite)) == 0) return {};
+    if (level == 1) return {e, 0};
+    if ((e & iopte::kSuperpage) != 0) {
+      // Beyond the large-page capability, or misaligned: reserved, treated as not mapped.
+      const unsigned order = 9 * (level - 1);
+      const uint64_t block_frames = uint64_t{1} << order;
+      if (level - 1 > params_.superpage_levels || level > 3) return {};
+      if ((((e & iopte::kAddrMask) >> kPageShift) & (block_frames - 1)) != 0) return {};
+      return {e, order};
+    }
     const Mfn next{(e & iopte::kAddrMask) >> kPageShift};
-    if (!memory_.is_valid(next)) return 0;
+    if (!memory_.is_valid(next)) return {};
     table = next;
   }
-  return 0;
+  return {};
+}
+
+std::size_t Iommu::lookup(uint16_t domain, uint64_t page) const {
+  // Each size is looked up in the set its own tag selects (none beyond the capability).
+  for (const unsigned order : kOrders) {
+    if (order / 9 > params_.superpage_levels) break;
+    const uint64_t tag = page >> order;
+    const std::size_t base = set_of(tag) * params_.iotlb_ways;
+    for (std::size_t i = base; i < base + params_.iotlb_ways; ++i) {
+      const Way& w = ways_[i];
+      if (w.valid && w.domain == domain && w.order == order && w.tag == tag) return i;
+    }
+  }
+  return ways_.size();
 }
 
 std::optional<uint64_t> Iommu::translate(uint16_t device, uint64_t iova, bool write,
                                          const char** why) {
   const Context& c = contexts_[device];
   const uint64_t page = iova >> kPageShift;
-  Way* set = &ways_[set_of(page) * params_.iotlb_ways];
-  Way* found = nullptr;
-  for (uint32_t i = 0; i < params_.iotlb_ways; ++i) {
-    if (set[i].valid && set[i].domain == c.domain && set[i].page == page) found = &set[i];
-  }
-  uint64_t leaf = 0;
-  if (found != nullptr) {
+  const std::size_t found = lookup(c.domain, page);
+  Leaf leaf;
+  if (found != ways_.size()) {
     ledger_.charge(sim::Event::kHwIotlbHit);
-    found->last_use = ++tick_;
-    leaf = found->leaf;
+    ways_[found].last_use = ++tick_;
+    leaf = Leaf{ways_[found].leaf, ways_[found].order};
   } else {
     ledger_.charge(sim::Event::kHwIotlbMiss);
     ledger_.charge(sim::Event::kHwIommuWalk);
     leaf = walk(c.root, iova);
     // Without caching mode the hardware caches only present translations.
-    if (leaf != 0 || params_.caching_mode) {
+    if (leaf.entry != 0 || params_.caching_mode) {
+      const uint64_t tag = page >> leaf.order;
+      Way* set = &ways_[set_of(tag) * params_.iotlb_ways];
       Way* victim = &set[0];
       for (uint32_t i = 0; i < params_.iotlb_ways; ++i) {
         if (!set[i].valid) {
@@ -101,22 +127,23 @@ std::optional<uint64_t> Iommu::translate(uint16_t device, uint64_t iova, bool wr
         }
         if (set[i].last_use < victim->last_use) victim = &set[i];
       }
-      *victim = Way{true, c.domain, page, leaf, ++tick_};
+      *victim = Way{true, c.domain, leaf.order, tag, leaf.entry, ++tick_};
     }
   }
-  if (leaf == 0) {
+  if (leaf.entry == 0) {
     *why = "not mapped";
     return std::nullopt;
   }
-  if (write && !(leaf & iopte::kWrite)) {
+  if (write && !(leaf.entry & iopte::kWrite)) {
     *why = "write to a read-only mapping";
     return std::nullopt;
   }
-  if (!write && !(leaf & iopte::kRead)) {
+  if (!write && !(leaf.entry & iopte::kRead)) {
     *why = "read of a write-only mapping";
     return std::nullopt;
   }
-  return (leaf & iopte::kAddrMask) | (iova & (kPageSize - 1));
+  const uint64_t span = uint64_t{1} << (kPageShift + leaf.order);
+  return (leaf.entry & iopte::kAddrMask & ~(span - 1)) | (iova & (span - 1));
 }
 
 DmaResult Iommu::dma_u64(uint16_t device, uint64_t iova, bool write, uint64_t value) {
@@ -158,18 +185,17 @@ DmaResult Iommu::dma_page(uint16_t device, uint64_t iova, bool write, uint64_t f
 }
 
 std::optional<uint64_t> Iommu::cached_entry(uint16_t domain, uint64_t iova) const {
-  const uint64_t page = iova >> kPageShift;
-  const Way* set = &ways_[set_of(page) * params_.iotlb_ways];
-  for (uint32_t i = 0; i < params_.iotlb_ways; ++i) {
-    if (set[i].valid && set[i].domain == domain && set[i].page == page) return set[i].leaf;
-  }
-  return std::nullopt;
+  const std::size_t i = lookup(domain, iova >> kPageShift);
+  if (i == ways_.size()) return std::nullopt;
+  return ways_[i].leaf;
 }
 
 std::vector<Iommu::CachedTranslation> Iommu::cached_translations() const {
   std::vector<CachedTranslation> out;
   for (const Way& w : ways_) {
-    if (w.valid) out.push_back(CachedTranslation{w.domain, w.page, w.leaf});
+    if (w.valid) {
+      out.push_back(CachedTranslation{w.domain, w.tag << w.order, uint64_t{1} << w.order, w.leaf});
+    }
   }
   return out;
 }

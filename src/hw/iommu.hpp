@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // A VT-d-like IOMMU: per-device context entries naming an I/O domain and the root of its
-// 4-level I/O page tables (in machine memory, written by system software), a set-associative
-// LRU IOTLB tagged by domain, queued invalidation (page-selective with an address mask,
-// domain-selective, global) completed by a wait descriptor, and the caching-mode capability:
+// 4-level I/O page tables (in machine memory, written by system software), whose level-2 and
+// level-3 entries may be superpage leaves (PS bit: 2 MiB, 1 GiB) as far as the large-page
+// capability goes; a set-associative LRU IOTLB tagged by domain, caching each translation at
+// the size of its leaf; queued invalidation (page-selective with an address mask,
+// domain-selective, global) completed by a wait descriptor; and the caching-mode capability:
 // with caching mode on, the IOTLB also caches not-present translations, so software must
 // invalidate after making an entry present. DMA requests are translated (IOTLB, else a walk
 // that fills it); a request to an address that is not mapped, or a write to a read-only one, is
@@ -24,6 +26,8 @@ namespace pib::hw {
 namespace iopte {
 inline constexpr uint64_t kRead = 1ULL << 0;
 inline constexpr uint64_t kWrite = 1ULL << 1;
+// PS: at level 2 or 3 the entry maps a 2 MiB or 1 GiB block itself (must be aligned to it).
+inline constexpr uint64_t kSuperpage = 1ULL << 7;
 inline constexpr uint64_t kAddrMask = 0x000ffffffffff000ULL;
 }  // namespace iopte
 
@@ -31,6 +35,9 @@ struct IommuParams {
   uint32_t iotlb_entries = 64;  // reach 256 KiB with 4 KiB pages (cost-sources §4, pcie-bench)
   uint32_t iotlb_ways = 4;
   bool caching_mode = false;  // CM: emulated / nested IOMMUs report it
+  // SLLPS, the second-level large-page sizes walked: 0 none, 1 2 MiB, 2 also 1 GiB (QEMU's
+  // emulated VT-d and server parts report both). A PS entry beyond it is a fault.
+  unsigned superpage_levels = 2;
 };
 
 enum class InvalidationScope { kPage, kDomain, kGlobal };
@@ -82,8 +89,9 @@ class Iommu {
   // invalidated), for auditors. No side effects, no charges.
   struct CachedTranslation {
     uint16_t domain = 0;
-    uint64_t iova_page = 0;
-    uint64_t leaf = 0;  // the cached I/O PTE
+    uint64_t iova_page = 0;  // the first 4 KiB page it covers
+    uint64_t pages = 1;      // 1, or 512 / 262144 for a 2 MiB / 1 GiB superpage
+    uint64_t leaf = 0;       // the cached I/O PTE (for a superpage its block's first frame)
   };
   std::vector<CachedTranslation> cached_translations() const;
   std::size_t iotlb_occupancy() const;
@@ -97,13 +105,19 @@ class Iommu {
   struct Way {
     bool valid = false;
     uint16_t domain = 0;
-    uint64_t page = 0;
-    uint64_t leaf = 0;  // the cached I/O PTE (0 = a cached not-present result, CM only)
+    unsigned order = 0;  // log2 of the 4 KiB pages the entry covers: 0, 9 or 18
+    uint64_t tag = 0;    // the 4 KiB page number >> order
+    uint64_t leaf = 0;   // the cached I/O PTE (0 = a cached not-present result, CM only)
     uint64_t last_use = 0;
   };
+  struct Leaf {
+    uint64_t entry = 0;  // 0 if any level is absent
+    unsigned order = 0;
+  };
   std::optional<uint64_t> translate(uint16_t device, uint64_t iova, bool write, const char** why);
-  uint64_t walk(Mfn root, uint64_t iova) const;  // the leaf entry, 0 if any level is absent
-  std::size_t set_of(uint64_t page) const { return page % sets_; }
+  Leaf walk(Mfn root, uint64_t iova) const;
+  std::size_t set_of(uint64_t tag) const { return tag % sets_; }
+  std::size_t lookup(uint16_t domain, uint64_t page) const;  // the way, or ways_.size()
 
   MachineMemory& memory_;
   sim::Ledger& ledger_;

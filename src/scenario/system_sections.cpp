@@ -38,18 +38,9 @@ const TomlSection<Config>& machine_section() {
           integer_key<Config>(
               "iotlb_ways", 1, 64, [](auto& c) -> auto& { return c.iommu_params.iotlb_ways; }),
           // Devices acting between the steps of every hypercall (left out when off).
-          {"dma_adversary",
-           [](const TomlValue& v, Config& c) {
-             try {
-               c.dma_adversary = xen::kDmaAdversaryModeNames.by_name(v.name());
-             } catch (const InputError& e) {
-               v.fail(std::string(": ") + e.what());
-             }
-           },
-           [](const Config& c) -> std::optional<std::string> {
-             if (c.dma_adversary == xen::DmaAdversaryMode::kOff) return std::nullopt;
-             return toml_string(std::string(xen::name_of(c.dma_adversary)));
-           }},
+          optional_enum_key<Config>(
+              "dma_adversary", xen::kDmaAdversaryModeNames, xen::DmaAdversaryMode::kOff,
+              [](auto& c) -> auto& { return c.dma_adversary; }),
           // The CPUs' clock runs this many times slower (an emulator); used with a tick.
           number_key<Config>(
               "clock_scale", 1e-6, 1e12, [](auto& c) -> auto& { return c.clock_scale; }),
@@ -62,10 +53,23 @@ const TomlSection<Config>& machine_section() {
 }
 
 const TomlSection<Config>& xen_section() {
-  static const TomlSection<Config> section{"xen",
-                                           {enum_key<Config>(
-                                               "generation", xen::kXenGenerationNames,
-                                               [](auto& c) -> auto& { return c.xen_generation; })}};
+  static const TomlSection<Config> section{
+      "xen",
+      {enum_key<Config>(
+           "generation", xen::kXenGenerationNames,
+           [](auto& c) -> auto& { return c.xen_generation; }),
+       // Xen's iommu=[no-]superpages; left out when it follows the generation.
+       optional_enum_key<Config>(
+           "iommu_superpages", xen::kIommuSuperpagesNames, xen::IommuSuperpages::kDefault,
+           [](auto& c) -> auto& { return c.iommu_superpages; })},
+      [](const Config& c) -> std::string {
+        if (c.iommu_superpages == xen::IommuSuperpages::kOn &&
+            c.xen_generation != xen::XenGeneration::kModern) {
+          return "xen.iommu_superpages = \"on\" needs a modern generation: paper-era Xen has "
+                 "no IOMMU superpages";
+        }
+        return "";
+      }};
   return section;
 }
 

@@ -205,4 +205,18 @@ TomlKey<T> enum_key(std::string_view name, const NameTable<E, N>& names, Field f
           }};
 }
 
+// The same, left out of the written file while the field holds `unset` (a key most files
+// never name, such as a device that is off by default).
+template <typename T, typename E, std::size_t N, typename Field>
+TomlKey<T> optional_enum_key(std::string_view name, const NameTable<E, N>& names, E unset,
+                             Field field) {
+  TomlKey<T> key = enum_key<T>(name, names, field);
+  auto write = key.write;
+  key.write = [=](const T& t) -> std::optional<std::string> {
+    if (field(t) == unset) return std::nullopt;
+    return write(t);
+  };
+  return key;
+}
+
 }  // namespace pib::scenario

@@ -32,8 +32,10 @@ GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
     if (config.save_restore_room)
       mp.frames += config.guest_pages + config.guest_pages / kPagesPerMiB;
     machine_ = std::make_unique<hw::Machine>(mp, ledger_);
-    xen_ = std::make_unique<xen::Hypervisor>(*machine_, ledger_,
-                                             xen::XenParams{config.xen_generation});
+    xen_ = std::make_unique<xen::Hypervisor>(
+        *machine_, ledger_,
+        xen::XenParams{.generation = config.xen_generation,
+                       .iommu_superpages = config.iommu_superpages});
     if (config.delta.xen_validation) {
       xen_->set_validation_policy(config.delta.xen_validation(config));
     }

@@ -42,6 +42,7 @@ struct GuestSystemConfig {
   uint64_t guest_pages = 128 * kPagesPerMiB;
   uint32_t vcpus = 1;
   xen::XenGeneration xen_generation = xen::XenGeneration::kModern;
+  xen::IommuSuperpages iommu_superpages = xen::IommuSuperpages::kDefault;
   guest::LinuxGeneration linux_generation = guest::LinuxGeneration::kLinux6;
   hw::TlbParams tlb{};
   // The IOMMU (machine) and how the domain uses it (Xen): kNone = no IOMMU on the machine.

@@ -211,17 +211,29 @@ class Auditor {
       if ((e & (hw::iopte::kRead | hw::iopte::kWrite)) == 0) continue;
       const Mfn target{(e & hw::iopte::kAddrMask) >> kPageShift};
       const uint64_t dfn = (base << 9) | i;
-      if (level > 1) {
+      const bool leaf = level == 1 || (e & hw::iopte::kSuperpage) != 0;
+      if (!leaf) {
         walk_io(d, target, level - 1, dfn);
         continue;
       }
-      if (target.value != dfn) fail("I/O mapping " + hex(dfn) + " is not the identity");
-      // A relaxed hardware domain has all of RAM mapped by design, and its mappings never follow
-      // what it gives back; a synchronised domain's IOMMU maps only frames it owns.
-      if (!ft_.valid(target) || (d.need_iommu_sync() && ft_[target].owner != d.id)) {
-        fail("domain " + std::to_string(d.id) + "'s IOMMU maps frame " + hex(target.value) +
-             " it does not own");
+      if (level > 3 || (level > 1 && xen_.iommu_superpage_levels() < level - 1)) {
+        fail("I/O superpage at level " + std::to_string(level) + " for " + hex(dfn) +
+             " where Xen uses no superpages of that size");
       }
+      // A leaf maps 1, 512 or 512^2 frames: each one the identity, and owned.
+      const uint64_t frames = uint64_t{1} << (9 * (level - 1));
+      const uint64_t first = dfn * frames;
+      if (target.value != first) fail("I/O mapping " + hex(first) + " is not the identity");
+      for (uint64_t f = first; f < first + frames; ++f) check_io_target(d, Mfn{f});
+    }
+  }
+
+  void check_io_target(const Domain& d, Mfn target) {
+    // A relaxed hardware domain has all of RAM mapped by design, and its mappings never follow
+    // what it gives back; a synchronised domain's IOMMU maps only frames it owns.
+    if (!ft_.valid(target) || (d.need_iommu_sync() && ft_[target].owner != d.id)) {
+      fail("domain " + std::to_string(d.id) + "'s IOMMU maps frame " + hex(target.value) +
+           " it does not own");
     }
   }
 

@@ -66,16 +66,22 @@ void DmaAdversary::at(Hypervisor& xen, const InterleavingPoint& p) {
     if (const hw::Iommu* iommu = xen.machine().iommu(); iommu != nullptr) {
       for (const auto& t : iommu->cached_translations()) {
         if ((t.leaf & hw::iopte::kWrite) == 0) continue;
-        const Mfn m{(t.leaf & hw::iopte::kAddrMask) >> kPageShift};
-        if (!ft.valid(m)) continue;
-        const PageInfo& pg = ft[m];
-        const std::string entry =
-            "IOTLB entry of domain " + std::to_string(t.domain) + " for " + hex(t.iova_page);
-        if (pg.owner != t.domain) {
-          note(p, entry + " writes frame " + hex(m.value) + ", which the domain does not own");
-        } else if (live_table(pg) && !xsa288_exempt(xen, pg)) {
-          note(p, entry + " writes " + describe(pg) + " " + hex(m.value));
-          if (pg.validated) targets.push_back(m);
+        // A superpage entry reaches every frame of its block.
+        const uint64_t first = ((t.leaf & hw::iopte::kAddrMask) >> kPageShift) & ~(t.pages - 1);
+        for (uint64_t f = first; f < first + t.pages; ++f) {
+          const Mfn m{f};
+          if (!ft.valid(m)) continue;
+          const PageInfo& pg = ft[m];
+          auto entry = [&] {
+            return "IOTLB entry of domain " + std::to_string(t.domain) + " for " +
+                   hex(t.iova_page + (f - first));
+          };
+          if (pg.owner != t.domain) {
+            note(p, entry() + " writes frame " + hex(m.value) + ", which the domain does not own");
+          } else if (live_table(pg) && !xsa288_exempt(xen, pg)) {
+            note(p, entry() + " writes " + describe(pg) + " " + hex(m.value));
+            if (pg.validated) targets.push_back(m);
+          }
         }
       }
     }

@@ -28,6 +28,7 @@ void Hypervisor::destroy_domain(DomId id) {
       for (uint64_t i = 0; i < kEntriesPerTable && level > 1; ++i) {
         const uint64_t e = mem_.read_entry(table, i);
         if ((e & (hw::iopte::kRead | hw::iopte::kWrite)) == 0) continue;
+        if ((e & hw::iopte::kSuperpage) != 0) continue;  // a superpage maps, it is no table
         todo.emplace_back(Mfn{(e & hw::iopte::kAddrMask) >> kPageShift}, level - 1);
       }
       mem_.zero_frame(table);

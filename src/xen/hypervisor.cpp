@@ -41,6 +41,10 @@ Hypervisor::Hypervisor(hw::Machine& machine, sim::Ledger& ledger, XenParams para
       frames_(machine.memory().frame_count()),
       tlbflush_time_(machine.cpu_count(), 0),
       validation_(std::make_unique<CombinedValidation>()) {
+  if (params.iommu_superpages == IommuSuperpages::kOn &&
+      params.generation != XenGeneration::kModern) {
+    throw InputError("IOMMU superpages: paper-era Xen has none (Xen 4.17 added them)");
+  }
   // Frame 0 is never handed out (a zero MFN in an entry is a common guest bug worth catching);
   // frame 1 is Xen's own (empty) L3 behind the reserved L4 slots. The rest is free.
   for (uint64_t f = 0; f < 2; ++f) {

@@ -8,6 +8,7 @@
 // the auditor (through the privileged part of the interface below).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -92,6 +93,9 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   void assign_device(DomId id, uint16_t device);
   // The I/O PTE the domain's IOMMU tables hold for a frame (0 when absent): auditor, tests.
   uint64_t iommu_entry(const Domain& d, Mfn mfn) const;
+  // Superpage sizes the IOMMU driver merges into (iommu=[no-]superpages and the unit's
+  // capability): 0 none, 1 2 MiB, 2 also 1 GiB.
+  unsigned iommu_superpage_levels() const;
   // Drops the allocation reference (PGC_allocated) of one of the domain's frames, as
   // guest_remove_page and domain teardown do; the frame is freed when its last reference goes.
   // False when the domain does not own the frame. Not a guest interface (tests, toolstack).
@@ -188,9 +192,27 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   // ---- IOMMU synchronisation (iommu_sync.cpp) -----------------------------------------------
   int64_t iommu_map(Domain& d, Mfn mfn, bool writable);
   int64_t iommu_unmap(Domain& d, Mfn mfn);
-  // The leaf I/O PTE of `dfn`, allocating intermediate tables when `create` (kInvalidMfn
-  // table when that fails or the path is absent).
-  std::pair<Mfn, uint64_t> iommu_leaf(Domain& d, Mfn dfn, bool create);
+
+  // ---- I/O page tables (iommu_pt.cpp) ---------------------------------------------------
+  // The tables on one I/O frame's path: table[level] for levels 4 (the root) down to 1.
+  struct IoPath {
+    std::array<Mfn, 5> table{};
+  };
+  enum class IoWalk { kOk, kAbsent, kNoMemory };
+  // Walks to the level-1 table of `dfn`, allocating missing tables when `create`. A superpage
+  // met on the way is split into a table of 512 smaller entries mapping the same block
+  // (*shattered), create or not, as addr_to_dma_page_maddr does for a 4 KiB target.
+  IoWalk iommu_walk(Domain& d, uint64_t dfn, bool create, IoPath& path, bool* shattered);
+  // After dfn's leaf was written present: each table on its path the write made one aligned,
+  // contiguous run of identical entries becomes one superpage entry in its parent, as far as
+  // the sizes Xen uses reach. The replaced tables go to `freed`; true if any was replaced.
+  bool iommu_coalesce(const IoPath& path, uint64_t dfn, std::vector<Mfn>& freed);
+  // After dfn's leaf was cleared: level-1 and level-2 tables left empty leave their parents
+  // (Xen 4.17 frees them). True if any did.
+  bool iommu_prune(const IoPath& path, uint64_t dfn, std::vector<Mfn>& freed);
+  // Tables replaced or emptied go back to Xen's heap once the domain-wide flush is done.
+  void iommu_free_tables(const std::vector<Mfn>& freed);
+  Mfn alloc_io_table();
 
   // ---- validation (validate.cpp) ---------------------------------------------------------
   int64_t validate_table(Mfn mfn, PageType type, Domain& d);

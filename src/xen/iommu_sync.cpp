@@ -3,7 +3,9 @@
 // address of a frame is its MFN), populated at build time, and the map/unmap that type changes
 // across writability trigger, each flushed synchronously with a page-selective invalidation
 // and a wait, exactly as iommu_legacy_map/unmap do — no batching. A map that only makes a
-// not-present entry present needs no invalidation unless the IOMMU reports caching mode.
+// not-present entry present needs no invalidation unless the IOMMU reports caching mode. With
+// Xen 4.17's superpages (iommu_pt.cpp) a map that merges a table, or an unmap that empties
+// one, is flushed domain-wide instead (IOMMU_FLUSHF_all); a split is flushed page-selectively.
 #include <string>
 
 #include "common/error.hpp"
@@ -14,32 +16,11 @@ namespace pib::xen {
 using sim::Event;
 
 namespace {
-constexpr uint64_t io_index(uint64_t dfn, unsigned level) {
-  return (dfn >> (9ULL * (level - 1))) & 511;
+constexpr uint64_t kPresent = hw::iopte::kRead | hw::iopte::kWrite;
+constexpr uint64_t l1_index(uint64_t dfn) {
+  return dfn & 511;
 }
 }  // namespace
-
-std::pair<Mfn, uint64_t> Hypervisor::iommu_leaf(Domain& d, Mfn dfn, bool create) {
-  Mfn table = d.iommu_root;
-  if (table == kInvalidMfn) return {kInvalidMfn, 0};
-  for (unsigned level = 4; level > 1; --level) {
-    const uint64_t idx = io_index(dfn.value, level);
-    const uint64_t e = mem_.read_entry(table, idx);
-    if ((e & (hw::iopte::kRead | hw::iopte::kWrite)) != 0) {
-      table = Mfn{(e & hw::iopte::kAddrMask) >> kPageShift};
-      continue;
-    }
-    if (!create || free_frames_.empty()) return {kInvalidMfn, 0};
-    const Mfn next = free_frames_.pop();  // from Xen's own heap
-    flush_before_reuse(next, 1);
-    frames_[next].owner = kXenOwner;
-    mem_.zero_frame(next);
-    ledger_.charge(Event::kHwIommuPtAlloc);
-    mem_.write_entry(table, idx, (next.value << kPageShift) | hw::iopte::kRead | hw::iopte::kWrite);
-    table = next;
-  }
-  return {table, io_index(dfn.value, 1)};
-}
 
 void Hypervisor::iommu_flush_page(Domain& d, Mfn dfn) {
   hw::Iommu* iommu = machine_.iommu();
@@ -63,12 +44,18 @@ void Hypervisor::iommu_flush_domain(Domain& d) {
 bool Hypervisor::iommu_restore_unflushed(Domain& d, Mfn mfn, bool* needs_flush) {
   *needs_flush = false;
   if (machine_.iommu() == nullptr || d.iommu_root == kInvalidMfn) return true;
-  const auto [table, idx] = iommu_leaf(d, mfn, true);
-  if (table == kInvalidMfn) return false;
-  mem_.write_entry(table, idx, (mfn.value << kPageShift) | hw::iopte::kRead | hw::iopte::kWrite);
+  IoPath path;
+  bool shattered = false;
+  if (iommu_walk(d, mfn.value, true, path, &shattered) != IoWalk::kOk) return false;
+  mem_.write_entry(path.table[1], l1_index(mfn.value), (mfn.value << kPageShift) | kPresent);
   ledger_.charge(Event::kHwIommuMap);
   interleave(Step::kIommuEntry, mfn);
-  if (machine_.iommu()->caching_mode()) {
+  std::vector<Mfn> freed;
+  if (iommu_coalesce(path, mfn.value, freed)) {
+    // A merge cannot wait: the replaced table is freed only after the domain-wide flush.
+    iommu_flush_domain(d);
+    iommu_free_tables(freed);
+  } else if (shattered || machine_.iommu()->caching_mode()) {
     *needs_flush = true;
   } else {
     ledger_.charge(Event::kXenIommuMapSkipped);
@@ -78,17 +65,27 @@ bool Hypervisor::iommu_restore_unflushed(Domain& d, Mfn mfn, bool* needs_flush) 
 
 int64_t Hypervisor::iommu_map(Domain& d, Mfn mfn, bool writable) {
   if (machine_.iommu() == nullptr || d.iommu_root == kInvalidMfn) return abi::err::kOk;
-  const auto [table, idx] = iommu_leaf(d, mfn, true);
-  if (table == kInvalidMfn) return abi::err::kENOMEM;
-  const uint64_t old = mem_.read_entry(table, idx);
+  IoPath path;
+  bool shattered = false;
+  if (iommu_walk(d, mfn.value, true, path, &shattered) != IoWalk::kOk) return abi::err::kENOMEM;
+  const uint64_t old = mem_.read_entry(path.table[1], l1_index(mfn.value));
   const uint64_t val =
       (mfn.value << kPageShift) | hw::iopte::kRead | (writable ? hw::iopte::kWrite : 0);
-  if (old == val) return abi::err::kOk;  // nothing changed, nothing to flush
-  mem_.write_entry(table, idx, val);
+  if (old == val) {
+    // Nothing changed, nothing merges; but a superpage split on the way stays split, and
+    // the split (IOMMU_FLUSHF_modified) is flushed, as in 4.17.
+    if (shattered) iommu_flush_page(d, mfn);
+    return abi::err::kOk;
+  }
+  mem_.write_entry(path.table[1], l1_index(mfn.value), val);
   ledger_.charge(Event::kHwIommuMap);
   interleave(Step::kIommuEntry, mfn);
-  const bool was_present = (old & (hw::iopte::kRead | hw::iopte::kWrite)) != 0;
-  if (was_present || machine_.iommu()->caching_mode()) {
+  std::vector<Mfn> freed;
+  if (iommu_coalesce(path, mfn.value, freed)) {
+    // IOMMU_FLUSHF_all: a domain-selective invalidation, caching mode or not.
+    iommu_flush_domain(d);
+    iommu_free_tables(freed);
+  } else if ((old & kPresent) != 0 || shattered || machine_.iommu()->caching_mode()) {
     iommu_flush_page(d, mfn);
   } else {
     ledger_.charge(Event::kXenIommuMapSkipped);  // "added" only: no flush without CM
@@ -96,20 +93,56 @@ int64_t Hypervisor::iommu_map(Domain& d, Mfn mfn, bool writable) {
   return abi::err::kOk;
 }
 
+namespace {
+// Out of memory for the table a split needs: the frame would stay DMA-reachable.
+[[noreturn]] void split_failed() {
+  throw InputError("iommu: no memory to split an I/O superpage");
+}
+}  // namespace
+
 bool Hypervisor::iommu_clear(Domain& d, Mfn mfn) {
   if (machine_.iommu() == nullptr || d.iommu_root == kInvalidMfn) return false;
-  const auto [table, idx] = iommu_leaf(d, mfn, false);
-  if (table == kInvalidMfn) return false;
-  const uint64_t old = mem_.read_entry(table, idx);
-  if ((old & (hw::iopte::kRead | hw::iopte::kWrite)) == 0) return false;
-  mem_.write_entry(table, idx, 0);
+  IoPath path;
+  bool shattered = false;
+  const IoWalk w = iommu_walk(d, mfn.value, false, path, &shattered);
+  if (w == IoWalk::kNoMemory) split_failed();
+  if (w != IoWalk::kOk) return false;
+  const uint64_t old = mem_.read_entry(path.table[1], l1_index(mfn.value));
+  if ((old & kPresent) == 0) return false;
+  mem_.write_entry(path.table[1], l1_index(mfn.value), 0);
   ledger_.charge(Event::kHwIommuUnmap);
   interleave(Step::kIommuEntry, mfn);
+  std::vector<Mfn> freed;
+  if (iommu_prune(path, mfn.value, freed)) {
+    // The emptied tables may be walked until a domain-wide flush; they cannot wait for the
+    // caller's deferred page flush.
+    iommu_flush_domain(d);
+    iommu_free_tables(freed);
+  }
   return true;
 }
 
 int64_t Hypervisor::iommu_unmap(Domain& d, Mfn mfn) {
-  if (iommu_clear(d, mfn)) iommu_flush_page(d, mfn);
+  if (machine_.iommu() == nullptr || d.iommu_root == kInvalidMfn) return abi::err::kOk;
+  IoPath path;
+  bool shattered = false;
+  const IoWalk w = iommu_walk(d, mfn.value, false, path, &shattered);
+  if (w == IoWalk::kNoMemory) return abi::err::kENOMEM;
+  if (w != IoWalk::kOk) return abi::err::kOk;
+  const uint64_t old = mem_.read_entry(path.table[1], l1_index(mfn.value));
+  if ((old & kPresent) == 0) return abi::err::kOk;
+  mem_.write_entry(path.table[1], l1_index(mfn.value), 0);
+  ledger_.charge(Event::kHwIommuUnmap);
+  interleave(Step::kIommuEntry, mfn);
+  std::vector<Mfn> freed;
+  if (iommu_prune(path, mfn.value, freed)) {
+    iommu_flush_domain(d);  // IOMMU_FLUSHF_all
+    iommu_free_tables(freed);
+  } else {
+    // One page-selective invalidation, also after a split: it removes the superpage's
+    // cached translation, which overlaps the page.
+    iommu_flush_page(d, mfn);
+  }
   return abi::err::kOk;
 }
 
@@ -117,11 +150,7 @@ void Hypervisor::iommu_populate(Domain& d, Mfn mfn) {
   if (d.config.iommu == IommuMode::kNone || machine_.iommu() == nullptr) return;
   if (d.iommu_root == kInvalidMfn) {
     if (free_frames_.empty()) throw InputError("iommu: no memory for the domain's I/O page tables");
-    d.iommu_root = free_frames_.pop();
-    flush_before_reuse(d.iommu_root, 1);
-    frames_[d.iommu_root].owner = kXenOwner;
-    mem_.zero_frame(d.iommu_root);
-    ledger_.charge(Event::kHwIommuPtAlloc);
+    d.iommu_root = alloc_io_table();
   }
   PageInfo& pg = frames_[mfn];
   if (d.config.iommu == IommuMode::kSync && params_.generation == XenGeneration::kModern) {
@@ -131,11 +160,22 @@ void Hypervisor::iommu_populate(Domain& d, Mfn mfn) {
     pg.ever_writable = true;
   }
   // Paper-era populate (and relaxed dom0) maps every frame whatever its type.
-  const auto [table, idx] = iommu_leaf(d, mfn, true);
-  if (table == kInvalidMfn) throw InputError("iommu: no memory for the domain's I/O page tables");
-  // Population runs with IOTLB flushes suppressed (iommu_dont_flush_iotlb): no invalidation.
-  mem_.write_entry(table, idx, (mfn.value << kPageShift) | hw::iopte::kRead | hw::iopte::kWrite);
+  IoPath path;
+  bool shattered = false;
+  if (iommu_walk(d, mfn.value, true, path, &shattered) != IoWalk::kOk) {
+    throw InputError("iommu: no memory for the domain's I/O page tables");
+  }
+  // No invalidation for the entry itself: a not-present entry made present needs none without
+  // caching mode (with it, a domU's populate_physmap would flush each frame: not modelled; a
+  // dom0 build suppresses them, iommu_dont_flush_iotlb). A merge frees a table, which must
+  // wait for a domain-wide invalidation either way.
+  mem_.write_entry(path.table[1], l1_index(mfn.value), (mfn.value << kPageShift) | kPresent);
   ledger_.charge(Event::kHwIommuMap);
+  std::vector<Mfn> freed;
+  if (iommu_coalesce(path, mfn.value, freed)) {
+    iommu_flush_domain(d);
+    iommu_free_tables(freed);
+  }
 }
 
 void Hypervisor::assign_device(DomId id, uint16_t device) {
@@ -148,18 +188,6 @@ void Hypervisor::assign_device(DomId id, uint16_t device) {
   }
   iommu->set_context(device, d.id, d.iommu_root);
   d.devices.push_back(device);
-}
-
-uint64_t Hypervisor::iommu_entry(const Domain& d, Mfn mfn) const {
-  Mfn table = d.iommu_root;
-  if (table == kInvalidMfn) return 0;
-  for (unsigned level = 4; level >= 1; --level) {
-    const uint64_t e = mem_.read_entry(table, io_index(mfn.value, level));
-    if ((e & (hw::iopte::kRead | hw::iopte::kWrite)) == 0) return 0;
-    if (level == 1) return e;
-    table = Mfn{(e & hw::iopte::kAddrMask) >> kPageShift};
-  }
-  return 0;
 }
 
 }  // namespace pib::xen

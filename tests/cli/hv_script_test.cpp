@@ -125,7 +125,7 @@ TEST(HvScript, ShippedExamplesMeetTheirExpectations) {
     EXPECT_GT(r.lines_run, 0);
     ++scripts;
   }
-  EXPECT_GE(scripts, 18);
+  EXPECT_GE(scripts, 28);
 }
 
 TEST(Cli, StatsListPrintsEveryCounterAndUnknownCommandsFail) {

@@ -9,10 +9,9 @@ namespace {
 abi::StartInfo build(xen::Hypervisor& xen, const PvFixtureParams& p) {
   if (p.policy) xen.set_validation_policy(p.policy());
   abi::StartInfo si = xen::build_pv_domain(
-      xen, xen::PvDomainSpec{.pages = p.domain_pages,
-                             .vcpus = p.vcpus,
-                             .privileged = p.privileged,
-                             .iommu = p.iommu});
+      xen,
+      xen::PvDomainSpec{
+          .pages = p.domain_pages, .vcpus = p.vcpus, .privileged = p.privileged, .iommu = p.iommu});
   if (p.dma_device) xen.assign_device(0, kDmaDevice);
   return si;
 }
@@ -26,7 +25,8 @@ PvFixture::PvFixture(PvFixtureParams p)
                                              ? std::nullopt
                                              : std::optional<hw::IommuParams>{hw::IommuParams{}}},
               ledger),
-      xen(machine, ledger, xen::XenParams{.generation = p.generation}),
+      xen(machine, ledger,
+          xen::XenParams{.generation = p.generation, .iommu_superpages = p.iommu_superpages}),
       si(build(xen, p)),
       next_free_(si.first_free_pfn.value) {}
 

@@ -120,5 +120,95 @@ TEST_F(IommuHw, DevicesWithoutAContextAreNotTranslated) {
   EXPECT_EQ(count(sim::Event::kHwIotlbMiss), 0u);
 }
 
+// Superpage leaves (PS at level 2 or 3): a machine big enough for a 2 MiB block at frames
+// 512..1023, I/O tables in frames 1..3 (root 1, level 3 in 2, level 2 in 3).
+struct IommuHwSuperpages : ::testing::Test {
+  sim::Ledger ledger;
+  MachineMemory mem{1024, ledger};
+  Mfn root{1};
+  static constexpr uint64_t kBlock = 2ULL << 20;  // I/O address of the block (and its frames)
+  void map_2mib(uint64_t flags = iopte::kRead | iopte::kWrite) {
+    mem.write_entry(Mfn{1}, 0, (2ULL << 12) | iopte::kRead | iopte::kWrite);
+    mem.write_entry(Mfn{2}, 0, (3ULL << 12) | iopte::kRead | iopte::kWrite);
+    mem.write_entry(Mfn{3}, 1, (512ULL << 12) | flags | iopte::kSuperpage);
+  }
+  uint64_t count(sim::Event e) const { return ledger.count(e); }
+};
+
+TEST_F(IommuHwSuperpages, TranslatesEveryPageOfTheBlockThroughOneCachedEntry) {
+  Iommu io(mem, ledger, IommuParams{});
+  map_2mib();
+  io.set_context(3, 7, root);
+  const DmaResult w = io.dma_u64(3, kBlock + 5 * 4096 + 8, true, 0x77);
+  ASSERT_TRUE(w.ok);
+  EXPECT_EQ(w.mfn->value, 517u);
+  EXPECT_EQ(mem.read_u64(Maddr{517 * 4096 + 8}), 0x77u);
+  const DmaResult r = io.dma_u64(3, kBlock + 511 * 4096, false);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.mfn->value, 1023u);
+  EXPECT_EQ(count(sim::Event::kHwIotlbMiss), 1u) << "one walk serves the whole block";
+  EXPECT_EQ(count(sim::Event::kHwIotlbHit), 1u);
+  const auto cached = io.cached_translations();
+  ASSERT_EQ(cached.size(), 1u);
+  EXPECT_EQ(cached[0].pages, 512u);
+  EXPECT_EQ(cached[0].iova_page, 512u);
+}
+
+TEST_F(IommuHwSuperpages, APageSelectiveInvalidationInsideTheBlockEvictsTheSuperpage) {
+  Iommu io(mem, ledger, IommuParams{});
+  map_2mib();
+  io.set_context(3, 7, root);
+  ASSERT_TRUE(io.dma_u64(3, kBlock, false).ok);
+  io.submit(InvalidationDescriptor{InvalidationScope::kPage, 7, kBlock + 100 * 4096, 0});
+  io.wait();
+  EXPECT_EQ(io.iotlb_occupancy(), 0u);
+  io.submit(InvalidationDescriptor{InvalidationScope::kPage, 7, kBlock + 512 * 4096, 0});
+  ASSERT_TRUE(io.dma_u64(3, kBlock, false).ok);
+  io.wait();
+  EXPECT_EQ(io.iotlb_occupancy(), 1u) << "a page outside the block leaves it cached";
+}
+
+TEST_F(IommuHwSuperpages, ADomainSelectiveInvalidationEvictsSuperpagesAndPages) {
+  Iommu io(mem, ledger, IommuParams{});
+  map_2mib();
+  mem.write_entry(Mfn{3}, 0, (4ULL << 12) | iopte::kRead | iopte::kWrite);  // L1 for block 0
+  mem.write_entry(Mfn{4}, 20, (20ULL << 12) | iopte::kRead | iopte::kWrite);
+  io.set_context(3, 7, root);
+  ASSERT_TRUE(io.dma_u64(3, kBlock, false).ok);
+  ASSERT_TRUE(io.dma_u64(3, 20 * 4096, false).ok);
+  EXPECT_EQ(io.iotlb_occupancy(), 2u);
+  io.submit(InvalidationDescriptor{InvalidationScope::kDomain, 7, 0, 0});
+  io.wait();
+  EXPECT_EQ(io.iotlb_occupancy(), 0u);
+}
+
+TEST_F(IommuHwSuperpages, A1GiBLeafTranslatesTheOffsetWithinItsGigabyte) {
+  Iommu io(mem, ledger, IommuParams{});
+  mem.write_entry(Mfn{1}, 0, (2ULL << 12) | iopte::kRead | iopte::kWrite);
+  mem.write_entry(Mfn{2}, 0, iopte::kRead | iopte::kWrite | iopte::kSuperpage);  // frames 0..
+  io.set_context(3, 7, root);
+  const DmaResult r = io.dma_u64(3, 700 * 4096 + 16, true, 9);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.mfn->value, 700u);
+  ASSERT_EQ(io.cached_translations().size(), 1u);
+  EXPECT_EQ(io.cached_translations()[0].pages, 512u * 512u);
+  EXPECT_TRUE(io.dma_u64(3, 5 * 4096, false).ok);
+  EXPECT_EQ(count(sim::Event::kHwIotlbHit), 1u);
+}
+
+TEST_F(IommuHwSuperpages, APsEntryBeyondTheLargePageCapabilityIsNotAMapping) {
+  Iommu io(mem, ledger, IommuParams{.superpage_levels = 0});
+  map_2mib();
+  io.set_context(3, 7, root);
+  EXPECT_FALSE(io.dma_u64(3, kBlock, false).ok);
+  // A 1 GiB leaf needs the second size too; a misaligned one is no mapping either.
+  Iommu io1(mem, ledger, IommuParams{.superpage_levels = 1});
+  io1.set_context(3, 7, root);
+  mem.write_entry(Mfn{2}, 1, (0ULL << 12) | iopte::kRead | iopte::kWrite | iopte::kSuperpage);
+  EXPECT_FALSE(io1.dma_u64(3, 1ULL << 30, false).ok);
+  mem.write_entry(Mfn{3}, 1, (513ULL << 12) | iopte::kRead | iopte::kWrite | iopte::kSuperpage);
+  EXPECT_FALSE(io1.dma_u64(3, kBlock, false).ok);
+}
+
 }  // namespace
 }  // namespace pib::hw

@@ -27,6 +27,7 @@ void expect_same(const Scenario& a, const Scenario& b) {
   EXPECT_EQ(x.iommu_params.iotlb_ways, y.iommu_params.iotlb_ways);
   EXPECT_EQ(x.clock_scale, y.clock_scale);
   EXPECT_EQ(x.xen_generation, y.xen_generation);
+  EXPECT_EQ(x.iommu_superpages, y.iommu_superpages);
   EXPECT_EQ(x.linux_generation, y.linux_generation);
   EXPECT_EQ(x.randomize_va_space, y.randomize_va_space);
   EXPECT_EQ(x.hz, y.hz);
@@ -72,6 +73,7 @@ iotlb_ways = 8
 clock_scale = 2.5
 [xen]
 generation = "paper-era"
+iommu_superpages = "no-superpages"
 [guest]
 linux = 4
 randomize_va_space = 1
@@ -100,6 +102,7 @@ TEST(ScenarioToml, AScenarioWithEveryKeySetRoundTrips) {
   EXPECT_TRUE(s.system.iommu_params.caching_mode);
   EXPECT_EQ(s.system.clock_scale, 2.5);
   EXPECT_EQ(s.system.linux_generation, guest::LinuxGeneration::kLinux4);
+  EXPECT_EQ(s.system.iommu_superpages, xen::IommuSuperpages::kOff);
   EXPECT_EQ(s.system.seed, 42u);
   EXPECT_EQ(s.system.ptcache.release_batch, 8u);
   EXPECT_EQ(s.paper.latency_pct, -12.5);
@@ -115,6 +118,7 @@ TEST(ScenarioToml, AScenarioWithEveryKeySetRoundTrips) {
                                 "iotlb_ways",
                                 "clock_scale",
                                 "generation",
+                                "iommu_superpages",
                                 "linux",
                                 "randomize_va_space",
                                 "hz",
@@ -141,6 +145,12 @@ TEST(ScenarioToml, ErrorsNameTheLineTheKeyAndWhatIsValid) {
   const std::string minimal = "[scenario]\nname = \"t\"\n[workload]\nname = \"lat_proc.fork\"\n";
   EXPECT_EQ(error_of(minimal + "[machine]\niommu = \"strict\"\n"),
             "s.toml:6: machine.iommu: unknown IOMMU mode 'strict' (valid: none, sync, relaxed)");
+  EXPECT_EQ(error_of(minimal + "[xen]\ngeneration = \"paper-era\"\niommu_superpages = \"on\"\n"),
+            "s.toml:5: xen.iommu_superpages = \"on\" needs a modern generation: paper-era Xen has "
+            "no IOMMU superpages");
+  EXPECT_EQ(error_of(minimal + "[xen]\niommu_superpages = \"yes\"\n"),
+            "s.toml:6: xen.iommu_superpages: unknown IOMMU superpages 'yes' (valid: default, on, "
+            "off, superpages, no-superpages)");
   EXPECT_EQ(error_of(minimal + "[guest]\nlinux = 5\n"),
             "s.toml:6: guest.linux: unknown Linux generation '5' (valid: 4, 6)");
   EXPECT_NE(error_of(minimal + "[pibooster]\nsize = 3\n")
