@@ -60,6 +60,10 @@ void Script::boot(const std::map<std::string, std::string>& kv) {
              ")");
       }
       xp.iommu_superpages = *sp;
+    } else if (k == "xsa288") {
+      const auto x = xen::kXsa288Names.find(v);
+      if (!x) fail("unknown xsa288 '" + v + "' (valid: " + xen::kXsa288Names.valid_names() + ")");
+      xp.xsa288 = *x;
     } else if (k == "device") {
       device_ = static_cast<uint16_t>(bounded(k, v, 0, 0xffff));
     } else if (k == "policy") {
@@ -75,13 +79,16 @@ void Script::boot(const std::map<std::string, std::string>& kv) {
     } else {
       fail("unknown domain key '" + k +
            "' (valid: pages, max_pages, vcpus, cpus, generation, privileged, iommu, "
-           "caching_mode, superpages, device, policy, adversary, clock, other)");
+           "caching_mode, superpages, xsa288, device, policy, adversary, clock, other)");
     }
   }
   if (device_ && spec.iommu == xen::IommuMode::kNone) fail("'device' needs an iommu mode");
   if (xp.iommu_superpages == xen::IommuSuperpages::kOn &&
       xp.generation != xen::XenGeneration::kModern) {
     fail("superpages=on needs generation=modern: paper-era Xen has no IOMMU superpages");
+  }
+  if (xp.xsa288 == xen::Xsa288::kBackport && xp.generation != xen::XenGeneration::kPaperEra) {
+    fail("xsa288=backport needs generation=paper-era: modern Xen has the fix");
   }
   if (adversary == xen::DmaAdversaryMode::kAttack && !device_) {
     fail("adversary=attack needs a device");

@@ -33,6 +33,7 @@ the system (scenario keys):
   --caching-mode      [machine] caching_mode = true: invalidate the IOTLB on every map too
   --xen GEN           [xen] generation: modern (4.15-4.17, default) or paper-era (4.8-4.11)
   --iommu-superpages S  [xen] iommu_superpages: on, off (iommu=no-superpages) or default
+  --xsa288 backport     [xen] xsa288: paper-era Xen with XSA-288's fix (patched 4.8-4.11)
                       (on for modern Xen, as 4.17; paper-era Xen has none)
   --linux GEN         [guest] linux: Linux generation of the Xen paths, 6 (default) or 4
   --randomize-va-space N  [guest] randomize_va_space: 0, 1 or 2 (default, Linux's)
@@ -71,6 +72,7 @@ constexpr KeyFlag kKeyFlags[] = {
     {"--iommu", "machine.iommu"},
     {"--xen", "xen.generation"},
     {"--iommu-superpages", "xen.iommu_superpages"},
+    {"--xsa288", "xen.xsa288"},
     {"--linux", "guest.linux"},
     {"--randomize-va-space", "guest.randomize_va_space"},
     {"--clock-scale", "machine.clock_scale"},

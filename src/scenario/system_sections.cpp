@@ -61,12 +61,22 @@ const TomlSection<Config>& xen_section() {
        // Xen's iommu=[no-]superpages; left out when it follows the generation.
        optional_enum_key<Config>(
            "iommu_superpages", xen::kIommuSuperpagesNames, xen::IommuSuperpages::kDefault,
-           [](auto& c) -> auto& { return c.iommu_superpages; })},
+           [](auto& c) -> auto& { return c.iommu_superpages; }),
+       // XSA-288's fix on a paper-era Xen (the patched 4.8-4.11 stable releases); left out
+       // when it follows the generation.
+       optional_enum_key<Config>(
+           "xsa288", xen::kXsa288Names, xen::Xsa288::kDefault,
+           [](auto& c) -> auto& { return c.xsa288; })},
       [](const Config& c) -> std::string {
         if (c.iommu_superpages == xen::IommuSuperpages::kOn &&
             c.xen_generation != xen::XenGeneration::kModern) {
           return "xen.iommu_superpages = \"on\" needs a modern generation: paper-era Xen has "
                  "no IOMMU superpages";
+        }
+        if (c.xsa288 == xen::Xsa288::kBackport &&
+            c.xen_generation != xen::XenGeneration::kPaperEra) {
+          return "xen.xsa288 = \"backport\" is for a paper-era generation: modern Xen has the "
+                 "fix";
         }
         return "";
       }};

@@ -35,7 +35,8 @@ GuestSystem::GuestSystem(const GuestSystemConfig& config) : config_(config) {
     xen_ = std::make_unique<xen::Hypervisor>(
         *machine_, ledger_,
         xen::XenParams{.generation = config.xen_generation,
-                       .iommu_superpages = config.iommu_superpages});
+                       .iommu_superpages = config.iommu_superpages,
+                       .xsa288 = config.xsa288});
     if (config.delta.xen_validation) {
       xen_->set_validation_policy(config.delta.xen_validation(config));
     }

@@ -43,6 +43,7 @@ struct GuestSystemConfig {
   uint32_t vcpus = 1;
   xen::XenGeneration xen_generation = xen::XenGeneration::kModern;
   xen::IommuSuperpages iommu_superpages = xen::IommuSuperpages::kDefault;
+  xen::Xsa288 xsa288 = xen::Xsa288::kDefault;  // "backport": paper-era with XSA-288's fix
   guest::LinuxGeneration linux_generation = guest::LinuxGeneration::kLinux6;
   hw::TlbParams tlb{};
   // The IOMMU (machine) and how the domain uses it (Xen): kNone = no IOMMU on the machine.

@@ -176,7 +176,8 @@ class Auditor {
     if (d.iommu_root == kInvalidMfn) return;
     walk_io(d, d.iommu_root, 4, 0);
     if (!d.need_iommu_sync()) return;
-    const bool modern = xen_.params().generation == XenGeneration::kModern;
+    // XSA-288's fix (modern Xen, or the 4.8-4.11 backport) decides the mapping discipline.
+    const bool modern = xsa288_fixed(xen_.params());
     for (const Mfn mfn : d.pages) {
       const PageInfo& pg = ft_[mfn];
       const uint64_t e = xen_.iommu_entry(d, mfn);

@@ -24,7 +24,7 @@ bool live_table(const PageInfo& pg) {
 // Paper-era Xen leaves frames that were never writable in the IOMMU whatever their type
 // (XSA-288): Xen's own hole, which the hypervisor auditor exempts too.
 bool xsa288_exempt(const Hypervisor& xen, const PageInfo& pg) {
-  return xen.params().generation != XenGeneration::kModern && !pg.ever_writable;
+  return !xsa288_fixed(xen.params()) && !pg.ever_writable;
 }
 
 std::string describe(const PageInfo& pg) {

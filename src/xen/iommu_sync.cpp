@@ -153,7 +153,7 @@ void Hypervisor::iommu_populate(Domain& d, Mfn mfn) {
     d.iommu_root = alloc_io_table();
   }
   PageInfo& pg = frames_[mfn];
-  if (d.config.iommu == IommuMode::kSync && params_.generation == XenGeneration::kModern) {
+  if (d.config.iommu == IommuMode::kSync && xsa288_fixed(params_)) {
     // Post-XSA-288: a frame is in the IOMMU exactly while its type is writable; populating
     // takes and drops a writable type reference, leaving it writable with count 0.
     pg.type = PageType::kWritable;

@@ -176,7 +176,7 @@ int64_t Hypervisor::guest_remove_page(Domain& d, Mfn mfn) {
   // A PV guest frame number is the machine frame (get_gfn_query reports RAM for it).
   if (!frames_.valid(mfn)) return abi::err::kEINVAL;  // "page number invalid"
   if (!get_page(mfn, d)) return abi::err::kENXIO;     // "Bad page free": not the domain's frame
-  if (params_.generation == XenGeneration::kPaperEra && d.need_iommu_sync()) {
+  if (!xsa288_fixed(params_) && d.need_iommu_sync()) {
     // 4.8-4.11 guest_physmap_remove_page (p2m_remove_page, PV branch): out of the IOMMU now,
     // whatever the frame's type, with the invalidation an unmap needs.
     iommu_unmap(d, mfn);
@@ -218,7 +218,7 @@ bool Hypervisor::physmap_add(Domain& d, Mfn first, uint64_t gpfn, uint32_t order
   for (uint64_t k = 0; k < (uint64_t{1} << order); ++k) {
     const Mfn m{first.value + k};
     if (d.need_iommu_sync()) {
-      if (params_.generation == XenGeneration::kModern) {
+      if (xsa288_fixed(params_)) {
         // 4.17 guest_physmap_add_page: a writable type reference taken and dropped leaves the
         // frame writable-typed with count 0, and so in the IOMMU (the type change maps it).
         // A failure stops populate_physmap; the frame stays allocated to the domain.

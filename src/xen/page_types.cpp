@@ -49,7 +49,7 @@ void Hypervisor::cleanup_page_mappings(Mfn mfn) {
   // in its PV owner's IOMMU; it leaves it before it goes back to the heap. Paper-era Xen
   // removed frames from the IOMMU at decrease_reservation instead, whatever their type.
   const PageInfo& pg = frames_[mfn];
-  if (params_.generation != XenGeneration::kModern || pg.type != PageType::kWritable) return;
+  if (!xsa288_fixed(params_) || pg.type != PageType::kWritable) return;
   if (pg.owner >= domains_.size()) return;
   Domain& d = *domains_[pg.owner];
   if (d.need_iommu_sync()) iommu_unmap(d, mfn);

@@ -44,11 +44,30 @@ inline std::string_view name_of(IommuSuperpages s) {
   return kIommuSuperpagesNames.name_of(s);
 }
 
+// XSA-288 (inconsistent PV IOMMU discipline): fixed in 4.12 and backported to the 4.8-4.11
+// stable branches. With the fix a PV domain's frame is in its IOMMU exactly while its type is
+// writable: populating maps only by way of a writable type reference, giving a frame back does
+// not unmap it, and its final put_page does (cleanup_page_mappings). "default" follows the
+// generation: fixed in modern Xen, unfixed in paper-era Xen (4.8-4.11 as released);
+// "backport" is a paper-era Xen from a patched stable release.
+enum class Xsa288 { kDefault, kBackport };
+inline constexpr auto kXsa288Names = make_names<Xsa288>(
+    "XSA-288 fix", {{Xsa288::kDefault, "default"}, {Xsa288::kBackport, "backport"}});
+inline std::string_view name_of(Xsa288 x) {
+  return kXsa288Names.name_of(x);
+}
+
 struct XenParams {
   XenGeneration generation = XenGeneration::kPaperEra;
   bool pv_linear_pt = true;  // CONFIG_PV_LINEAR_PT / "pv-linear-pt" (default on)
   IommuSuperpages iommu_superpages = IommuSuperpages::kDefault;
+  Xsa288 xsa288 = Xsa288::kDefault;
 };
+
+// Whether this Xen has XSA-288's fix (the option resolved).
+inline bool xsa288_fixed(const XenParams& p) {
+  return p.generation == XenGeneration::kModern || p.xsa288 == Xsa288::kBackport;
+}
 
 // Whether this Xen merges I/O page tables into superpages (the option resolved).
 inline bool iommu_superpages_on(const XenParams& p) {

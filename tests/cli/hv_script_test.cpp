@@ -125,7 +125,7 @@ TEST(HvScript, ShippedExamplesMeetTheirExpectations) {
     EXPECT_GT(r.lines_run, 0);
     ++scripts;
   }
-  EXPECT_GE(scripts, 28);
+  EXPECT_GE(scripts, 29);
 }
 
 TEST(Cli, StatsListPrintsEveryCounterAndUnknownCommandsFail) {

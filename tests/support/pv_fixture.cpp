@@ -26,7 +26,9 @@ PvFixture::PvFixture(PvFixtureParams p)
                                              : std::optional<hw::IommuParams>{hw::IommuParams{}}},
               ledger),
       xen(machine, ledger,
-          xen::XenParams{.generation = p.generation, .iommu_superpages = p.iommu_superpages}),
+          xen::XenParams{.generation = p.generation,
+                         .iommu_superpages = p.iommu_superpages,
+                         .xsa288 = p.xsa288}),
       si(build(xen, p)),
       next_free_(si.first_free_pfn.value) {}
 

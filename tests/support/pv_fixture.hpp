@@ -28,6 +28,7 @@ struct PvFixtureParams {
   uint32_t vcpus = 1;
   xen::XenGeneration generation = xen::XenGeneration::kPaperEra;
   xen::IommuSuperpages iommu_superpages = xen::IommuSuperpages::kDefault;
+  xen::Xsa288 xsa288 = xen::Xsa288::kDefault;
   bool privileged = false;
   // With an IOMMU on the machine (no caching mode) and the domain in this mode when not kNone.
   xen::IommuMode iommu = xen::IommuMode::kNone;
