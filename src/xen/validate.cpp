@@ -177,6 +177,10 @@ void Hypervisor::defer_failed_validation(Mfn mfn, Mfn failed_child) {
   // the failing one. A child whose own failure was deferred the same way hands its general
   // reference to the failing entry (PTF_partial_set).
   Vcpu& v = port_dom().vcpus[current_vcpu_];
+  // The teardown will be a devalidation of its own; its scan is charged now, as the resumed
+  // demotion that performs it charges none.
+  ledger_.charge(Event::kXenDevalidateTables);
+  ledger_.charge(Event::kXenDevalidateEntriesScanned, kEntriesPerTable);
   PageInfo& pg = frames_[mfn];
   pg.partial_entry = failed_child != kInvalidMfn && v.old_guest_table == failed_child;
   v.old_guest_table = mfn;
@@ -210,11 +214,12 @@ int64_t Hypervisor::validate_table(Mfn mfn, PageType type, Domain& d, bool preem
     }
     first_check = false;
     const Pte e{mem_.read_entry(mfn, i)};
-    ledger_.charge(Event::kXenValidateEntriesPresent);
-    const int64_t rc =
-        level == 1 ? get_page_from_l1e(e, d)
-                   : get_page_from_upper(e, mfn, level, d, preemptible, start_partial && i == start,
-                                         /*retain_on_restart=*/true);
+    // The entry holding a partial child is handled again, but counted once.
+    const bool again = start_partial && i == start;
+    if (!again) ledger_.charge(Event::kXenValidateEntriesPresent);
+    const int64_t rc = level == 1 ? get_page_from_l1e(e, d)
+                                  : get_page_from_upper(e, mfn, level, d, preemptible, again,
+                                                        /*retain_on_restart=*/true);
     if (rc == abi::err::kERESTART) {
       // The child's validation stopped part-way: this entry keeps its general reference on it.
       PageInfo& pg = frames_[mfn];
@@ -302,9 +307,10 @@ int64_t Hypervisor::devalidate_table(Mfn mfn, PageType type, Domain& d, bool pre
       return preempted_at(mfn, top);
     }
     first_check = false;
-    ledger_.charge(Event::kXenDevalidateEntriesPresent);
-    const int64_t rc = put_page_from_upper(Pte{mem_.read_entry(mfn, i)}, mfn, level, d, preemptible,
-                                           top_partial && i == top);
+    const bool again = top_partial && i == top;  // counted when it was first handled
+    if (!again) ledger_.charge(Event::kXenDevalidateEntriesPresent);
+    const int64_t rc =
+        put_page_from_upper(Pte{mem_.read_entry(mfn, i)}, mfn, level, d, preemptible, again);
     if (rc == abi::err::kERESTART) {
       PageInfo& pg = frames_[mfn];
       pg.nr_validated = static_cast<uint16_t>(i);
