@@ -8,6 +8,7 @@
 #include <set>
 
 #include "support/pv_fixture.hpp"
+#include "xen/dma_adversary.hpp"
 
 namespace pib::test {
 namespace {
@@ -264,6 +265,72 @@ TEST(PartialValidationRules, L3EntryUpdateValidatesItsNewL2PreemptiblyAndIsIssue
   EXPECT_EQ(fx.page(l2).type_count, 1u);
   EXPECT_EQ(fx.page(l2).count, 3u) << "allocation, read-only alias, the L3 entry";
   for (const Pfn l1 : l1s) EXPECT_TRUE(fx.page(l1).validated);
+  EXPECT_AUDIT_CLEAN(fx);
+}
+
+TEST(PartialValidationRules, NewBaseptrOfAnUnvalidatedTreeIsPreemptedAndIssuedAgain) {
+  PvFixture fx;
+  const Tree t = build_tree(fx, kL2s, kL1s);
+  const Mfn old_base = fx.xen.domain(fx.si.domid).vcpus[0].guest_table;
+  const uint32_t old_count = fx.xen.frame_table()[old_base].type_count;
+  const uint64_t installs = fx.count(Event::kXenNewBaseptr);
+  clock_on(fx, 10);
+  {
+    EveryPeriod timer(fx, 100);
+    ASSERT_EQ(fx.mmuext(abi::kMmuextNewBaseptr, fx.mfn(t.l4).value), kOk);
+    EXPECT_EQ(timer.partial_levels, (std::set<unsigned>{2, 3, 4}));
+    EXPECT_EQ(timer.audit_problems, std::vector<std::string>{});
+  }
+  EXPECT_EQ(fx.xen.domain(fx.si.domid).vcpus[0].guest_table, fx.mfn(t.l4));
+  EXPECT_EQ(fx.page(t.l4).type_count, 1u) << "the base pointer's reference only";
+  EXPECT_TRUE(fx.page(t.l4).validated);
+  EXPECT_EQ(fx.xen.frame_table()[old_base].type_count, old_count - 1);
+  EXPECT_EQ(fx.count(Event::kXenNewBaseptr) - installs, 1u) << "installed once";
+  EXPECT_EQ(fx.count(Event::kXenPreempted), 16u);
+  EXPECT_AUDIT_CLEAN(fx);
+}
+
+TEST(PartialValidationRules, PinInsideAMulticallIsRewrittenAndEachContinuationRunsSoftirqs) {
+  PvFixture fx;
+  const Tree t = build_tree(fx, kL2s, kL1s);
+  clock_on(fx, 10);
+  std::vector<abi::MulticallEntry> batch(1);
+  batch[0].op = abi::HypercallNr::kMmuextOp;
+  batch[0].mmuext_ops = {abi::MmuextOp{.cmd = abi::kMmuextPinL4Table, .arg1 = fx.mfn(t.l4).value}};
+  const uint64_t calls = fx.count(Event::kXenHcMulticall);
+  {
+    EveryPeriod timer(fx, 100);
+    ASSERT_EQ(fx.xen.multicall(0, batch), kOk);
+  }
+  EXPECT_EQ(batch[0].result, kOk);
+  EXPECT_TRUE(fx.page(t.l4).pinned);
+  EXPECT_EQ(fx.count(Event::kXenPreempted), 16u);
+  EXPECT_EQ(fx.count(Event::kXenHcMulticall) - calls, 17u) << "re-entered per preemption";
+  EXPECT_EQ(fx.count(Event::kXenMcSubMmuextOp), 17u) << "the sub-call issued again each time";
+  EXPECT_EQ(fx.count(Event::kXenTimerInterrupts), 16u) << "taken on the way back each time";
+  EXPECT_EQ(fx.xen.take_pending_virqs(0), 1u << abi::kVirqTimer);
+  EXPECT_AUDIT_CLEAN(fx);
+}
+
+TEST(PartialValidationRules, PartialTablesAreNeverDmaWritable) {
+  PvFixture fx({.generation = xen::XenGeneration::kModern,
+                .iommu = xen::IommuMode::kSync,
+                .dma_device = true});
+  const Tree t = build_tree(fx, kL2s, kL1s);
+  clock_on(fx, 10);
+  xen::DmaAdversary adversary({.mode = xen::DmaAdversaryMode::kAudit});
+  {
+    EveryPeriod timer(fx, 100);
+    adversary.chain(&timer);
+    fx.xen.set_interleaving_observer(&adversary);
+    ASSERT_EQ(fx.pin(4, t.l4), kOk);
+    ASSERT_EQ(fx.unpin(t.l4), kOk);
+    EXPECT_EQ(timer.partial_levels, (std::set<unsigned>{2, 3, 4}));
+    EXPECT_EQ(timer.audit_problems, std::vector<std::string>{});
+  }
+  EXPECT_GT(fx.count(Event::kXenPreempted), 0u);
+  EXPECT_GT(adversary.points(), 0u);
+  EXPECT_EQ(adversary.violations(), 0u) << adversary.summary();
   EXPECT_AUDIT_CLEAN(fx);
 }
 
