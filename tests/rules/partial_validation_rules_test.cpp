@@ -225,6 +225,55 @@ TEST(PartialValidationRules, FailureAfterValidatedEntriesDefersTheTeardownToACon
   EXPECT_AUDIT_CLEAN(fx);
 }
 
+TEST(PartialValidationRules, NestedFailureHandsTheChildsReferenceToTheFailingEntry) {
+  // L4 -> {L3a, L3b}; L3b's entry 1 is refused after its entry 0 validated an L2. L3b's
+  // teardown is deferred, then the L4's (its entry 1 now holds L3b's general reference, a
+  // partial child): one teardown of the whole tree through old_guest_table.
+  PvFixture fx;
+  const Tree t = build_tree(fx, 1, 2);  // L4[0] = L3a, with one L2 and two L1s
+  const Pfn l3b = fx.make_table();
+  const Pfn l2b = fx.make_table();
+  const Pfn bad = fx.alloc();
+  ASSERT_EQ(fx.update(t.l4, 1, fx.pte(l3b, kTableFlags & ~kRw)), kOk);
+  ASSERT_EQ(fx.update(l3b, 0, fx.pte(l2b, kTableFlags & ~kRw)), kOk);
+  ASSERT_EQ(fx.update(l3b, 1, fx.pte(bad, kTableFlags & ~kRw)), kOk);
+  std::vector<Pfn> frames = t.all();
+  frames.insert(frames.end(), {l3b, l2b, bad});
+  std::vector<std::pair<uint32_t, uint32_t>> before;
+  for (const Pfn p : frames) before.emplace_back(fx.page(p).count, fx.page(p).type_count);
+  clock_on(fx, 0);
+  EveryPeriod timer(fx, 1e12);
+  EXPECT_EQ(fx.pin(4, t.l4), kEINVAL);
+  EXPECT_EQ(timer.pending_old_guest_table, (std::set<uint64_t>{fx.mfn(t.l4).value}));
+  EXPECT_EQ(timer.partial_levels, (std::set<unsigned>{3, 4}));
+  EXPECT_EQ(timer.audit_problems, std::vector<std::string>{}) << "partial child accounted";
+  EXPECT_EQ(fx.count(Event::kXenContinuation), 1u);
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    EXPECT_EQ(fx.page(frames[i]).count, before[i].first) << i;
+    EXPECT_EQ(fx.page(frames[i]).type_count, before[i].second) << i;
+    EXPECT_FALSE(fx.page(frames[i]).partial) << i;
+  }
+  EXPECT_AUDIT_CLEAN(fx);
+}
+
+TEST(PartialValidationRules, PinningAPinnedTableDropsItsReferencesThroughOldGuestTable) {
+  // pin_drop: refused, and the refused pin's references go through a continuation; an L1's
+  // go at once.
+  PvFixture fx;
+  const Pfn l2 = fx.make_table();
+  const Pfn l1 = fx.make_table();
+  ASSERT_EQ(fx.pin(2, l2), kOk);
+  ASSERT_EQ(fx.pin(1, l1), kOk);
+  const uint32_t count = fx.page(l2).count;
+  EXPECT_EQ(fx.pin(1, l1), kEINVAL);
+  EXPECT_EQ(fx.count(Event::kXenContinuation), 0u);
+  EXPECT_EQ(fx.pin(2, l2), kEINVAL);
+  EXPECT_EQ(fx.count(Event::kXenContinuation), 1u);
+  EXPECT_EQ(fx.page(l2).count, count);
+  EXPECT_EQ(fx.page(l2).type_count, 1u);
+  EXPECT_AUDIT_CLEAN(fx);
+}
+
 TEST(PartialValidationRules, FailureAtTheFirstEntryIsUndoneInline) {
   // The same refusal at entry 0: nothing was validated, nothing is deferred.
   PvFixture fx;
