@@ -383,6 +383,50 @@ TEST(PartialValidationRules, PartialTablesAreNeverDmaWritable) {
   EXPECT_AUDIT_CLEAN(fx);
 }
 
+// At the reentrant point after the preempted unpin, vCPU 1 pins the half-devalidated L4 again.
+class PinOnVcpu1 : public xen::InterleavingObserver {
+ public:
+  PinOnVcpu1(PvFixture& fx, Pfn l4, xen::InterleavingObserver& next)
+      : fx_(fx), l4_(l4), next_(next) {}
+  void at(xen::Hypervisor& xen, const xen::InterleavingPoint& p) override {
+    if (p.step == xen::Step::kBetweenOps && p.reentrant && !done_ && fx_.page(l4_).partial) {
+      done_ = true;
+      was_partial = true;
+      rc = fx_.mmuext(abi::kMmuextPinL4Table, fx_.mfn(l4_).value, 0, 1);
+    }
+    next_.at(xen, p);
+  }
+  bool was_partial = false;
+  int64_t rc = 1;
+
+ private:
+  PvFixture& fx_;
+  Pfn l4_;
+  xen::InterleavingObserver& next_;
+  bool done_ = false;
+};
+
+TEST(PartialValidationRules, AnotherAcquisitionTakesAPartialTableOver) {
+  // vCPU 0's unpin stops part-way (the L4 partial, its put pending); vCPU 1's pin of the same
+  // L4 takes the state over and validates it again from where the devalidation stopped; vCPU
+  // 0's pending put then finds nothing of the partial state left to drop.
+  PvFixture fx({.cpus = 2, .vcpus = 2});
+  const Tree t = build_tree(fx, kL2s, kL1s);
+  ASSERT_EQ(fx.pin(4, t.l4), kOk);
+  const auto pinned = states(fx, t);
+  clock_on(fx, 10);
+  EveryPeriod timer(fx, 100);
+  PinOnVcpu1 vcpu1(fx, t.l4, timer);
+  fx.xen.set_interleaving_observer(&vcpu1);
+  ASSERT_EQ(fx.unpin(t.l4), kOk);
+  ASSERT_TRUE(vcpu1.was_partial) << "the unpin must stop part-way for this test";
+  EXPECT_EQ(vcpu1.rc, kOk);
+  EXPECT_EQ(timer.audit_problems, std::vector<std::string>{});
+  EXPECT_EQ(states(fx, t), pinned) << "pinned again, every table validated once more";
+  EXPECT_FALSE(fx.xen.domain(fx.si.domid).vcpus[0].old_guest_table);
+  EXPECT_AUDIT_CLEAN(fx);
+}
+
 TEST(PartialValidationRules, WithoutAClockNothingIsEverPartial) {
   PvFixture fx;
   const Tree t = build_tree(fx, kL2s, kL1s);
