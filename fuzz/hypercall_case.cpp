@@ -612,6 +612,21 @@ std::string describe(const Op& op) {
 
 // ---- the oracles ----------------------------------------------------------------------------
 
+// Continuations re-enter at once in the model, so no hypercall returns to the guest with a
+// table left PGT_partial or a deferred put pending (old_guest_table).
+std::string partial_left(const xen::Hypervisor& xen) {
+  for (const DomId id : xen.domain_ids()) {
+    const xen::Domain& d = xen.domain(id);
+    for (const xen::Vcpu& v : d.vcpus) {
+      if (v.old_guest_table) return "old_guest_table pending after the hypercall";
+    }
+    for (const Mfn m : d.pages) {
+      if (xen.frame_table()[m].partial) return "a table left PGT_partial after the hypercall";
+    }
+  }
+  return {};
+}
+
 // The DMA adversary: the device writes every frame it must not reach (a word it already holds,
 // so a wrongly allowed write changes no state before it is reported).
 std::string dma_adversary(World& w) {
@@ -808,6 +823,9 @@ CaseResult run_hypercall_case(std::span<const uint8_t> input, std::ostream* trac
       if (const auto problems = audit_problems(w); !problems.empty()) {
         return fail(w.label + ": auditor: " + problems.front() + " (" +
                     std::to_string(problems.size()) + " problems)");
+      }
+      if (const std::string left = partial_left(w.xen); !left.empty()) {
+        return fail(w.label + ": " + left);
       }
       if (const std::string dma = dma_adversary(w); !dma.empty()) return fail(w.label + ": " + dma);
     }

@@ -65,13 +65,36 @@ class Auditor {
     for (const Vcpu& v : d.vcpus) {
       add_root_refs(v.guest_table);
       add_root_refs(v.guest_table_user);
-      if (v.old_guest_table) add_root_refs(*v.old_guest_table);
+      // A partial old_guest_table holds a general reference only (its state has the type count).
+      if (v.old_guest_table && v.old_guest_table_partial) ++expected(*v.old_guest_table).count;
+      if (v.old_guest_table && !v.old_guest_table_partial) add_root_refs(*v.old_guest_table);
     }
     for (Mfn m : d.pages) {
       const PageInfo& pg = ft_[m];
-      if (pg.owner != d.id || !is_pt_type(pg.type) || !pg.validated) continue;
+      if (pg.owner != d.id || !is_pt_type(pg.type)) continue;
+      if (pg.partial) {
+        // PGT_partial: the state owns the type count of 1 and a general reference; only the
+        // entries whose references it still holds are checked, and a partial child's entry
+        // holds a general reference alone.
+        add_root_refs(m);
+        audit_table(d, m, level_of(pg.type), pg.nr_validated);
+        if (pg.partial_entry) {
+          // (The child may have been validated since by another acquisition, which took its
+          // partial type count over: the entry's general reference is all it holds either way.)
+          const Pte e{xen_.machine().memory().read_entry(m, pg.nr_validated)};
+          if (e.present() && ft_.valid(e.mfn())) {
+            ++expected(e.mfn()).count;
+          } else {
+            fail("dom" + std::to_string(d.id) + " partial " + hex(m.value) + "[" +
+                 std::to_string(pg.nr_validated) + "]: no child there");
+          }
+        }
+        exp_->compact();
+        continue;
+      }
+      if (!pg.validated) continue;
       if (pg.type == PageType::kL4) ++validated_l4;
-      audit_table(d, m, level_of(pg.type));
+      audit_table(d, m, level_of(pg.type), kEntriesPerTable);
       exp_->compact();
     }
     for (Mfn m : d.pages) {
@@ -98,7 +121,12 @@ class Auditor {
         fail(at() + ": validated page table with no type references");
       }
       if (pg.type_count == 0 && pg.pinned) fail(at() + ": pinned with no type references");
-      if (pg.type_count > 0 && !pg.validated) fail(at() + ": typed in use but not validated");
+      if (pg.type_count > 0 && !pg.validated && !pg.partial) {
+        fail(at() + ": typed in use but not validated");
+      }
+      if (pg.partial && (pg.type_count != 1 || !is_pt_type(pg.type) || pg.validated)) {
+        fail(at() + ": PGT_partial with type count " + std::to_string(pg.type_count));
+      }
     }
     if (validated_l4 != d.nr_l4_pages) {
       fail("dom" + std::to_string(d.id) + ": nr_l4_pages " + std::to_string(d.nr_l4_pages) +
@@ -106,7 +134,8 @@ class Auditor {
     }
   }
 
-  void audit_table(const Domain& d, Mfn table, unsigned level) {
+  // Entries [0, end) of a table holding their references (all of a validated table).
+  void audit_table(const Domain& d, Mfn table, unsigned level, uint64_t end) {
     const auto& mem = xen_.machine().memory();
     const auto at = [&] {
       return "dom" + std::to_string(d.id) + " L" + std::to_string(level) + " " + hex(table.value);
@@ -114,11 +143,12 @@ class Auditor {
     // The auditor writes no guest memory, so the frame's words stay put while it reads them;
     // non-present entries are skipped over the words (the fuzzer audits after every step).
     const uint64_t* words = mem.frame_words(table);  // nullptr: all zero
-    for (uint64_t i = 0; i < kEntriesPerTable; ++i) {
+    for (uint64_t i = 0; i < end; ++i) {
       const bool xen_slot = level == 4 && !is_guest_l4_slot(i);
       if (!xen_slot && (words == nullptr || (words[i] & kPresent) == 0)) continue;
       const Pte e{words != nullptr ? words[i] : 0};
       if (xen_slot) {
+        if (end < kEntriesPerTable) continue;  // written when a validation completes
         const Mfn want = i == kLinearSlot ? table : xen_.xen_l3();
         if (!e.present() || e.mfn() != want || e.has(kUser)) {
           fail(at() + "[" + std::to_string(i) + "]: Xen slot does not hold Xen's entry");

@@ -22,8 +22,12 @@ struct Vcpu {
   bool in_kernel = true;
   bool online = false;
   // A page-table reference whose drop was deferred (current->arch.old_guest_table); released at
-  // the start of the next mmu_update/mmuext_op entry, i.e. in a continuation.
+  // the start of the next mmu_update/mmuext_op entry, i.e. in a continuation. With
+  // `old_guest_table_partial` the table is PGT_partial and the reference is a general one only
+  // (the partial state owns the type count): a preempted devalidation, or a failed validation
+  // whose teardown was deferred.
   std::optional<Mfn> old_guest_table;
+  bool old_guest_table_partial = false;
   // VCPUOP_set_singleshot_timer's deadline (system time, ns; kNoDeadline when stopped) and the
   // VIRQs raised for the vCPU that its event upcall has not taken yet.
   uint64_t singleshot_deadline = kNoDeadline;

@@ -46,11 +46,7 @@ void Hypervisor::destroy_domain(DomId id) {
   for (Vcpu& v : d.vcpus) {
     current_pcpu_ = v.pcpu;
     current_vcpu_ = v.id;
-    if (v.old_guest_table) {
-      Mfn m = *v.old_guest_table;
-      v.old_guest_table.reset();
-      drop_root(m);
-    }
+    put_old_guest_table(v, d, false);  // a deferred put, possibly of a partial table
     drop_root(v.guest_table);
     drop_root(v.guest_table_user);
     v.online = false;

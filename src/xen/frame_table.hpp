@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Xen's per-frame metadata (struct page_info): owner, general reference count, type, type count,
-// validated/pinned flags, the TLB-clock stamp of the frame's last type use, and the linear
-// page-table counter. Owned by the Hypervisor; read by the auditor and by tests.
+// validated/pinned/partial flags with the progress of a partial (de)validation, the TLB-clock stamp
+// of the frame's last type use, and the linear page-table counter. Owned by the Hypervisor; read by
+// the auditor and by tests.
 #pragma once
 
 #include <cstdint>
@@ -50,6 +51,15 @@ struct PageInfo {
   // device may still reach it through a cached translation: it does not count as revoked.
   // Changed in the same step as the type and count above (one record, as in type_info).
   bool dma_revoke_pending = false;
+  // PGT_partial: the validation or devalidation of this L2-L4 table stopped part-way (preempted,
+  // or failed with its teardown deferred to old_guest_table). Entries [0, nr_validated) hold
+  // their references; when `partial_entry` (PTF_partial_set in partial_flags), entry
+  // nr_validated holds a general reference on a child left partial itself. The state owns the
+  // type count of 1 and one extra general reference (get_page_light). Both fields are 0 outside
+  // the state, so that frames in a shared state still compare equal (sparse storage).
+  bool partial = false;
+  bool partial_entry = false;
+  uint16_t nr_validated = 0;  // nr_validated_ptes
 
   bool operator==(const PageInfo&) const = default;
 };

@@ -167,10 +167,29 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   void put_page(Mfn mfn);
   // The final put_page's IOMMU clean-up of a frame about to be freed.
   void cleanup_page_mappings(Mfn mfn);
-  int64_t get_page_type(Mfn mfn, PageType type, Domain& d);
-  void put_page_type(Mfn mfn, Domain& d);
-  int64_t get_page_and_type(Mfn mfn, Domain& d, PageType type);
+  // `preemptible` (Xen's PTF_preemptible, get_page_type_preemptible): an L2-L4 validation may
+  // stop part-way with kERESTART, leaving the frame PGT_partial; the next acquisition of the
+  // same type takes the validation over where it stopped. Only hypercall paths that can
+  // continue pass it (pins, base pointers, L3/L4 entry updates and the children they validate).
+  int64_t get_page_type(Mfn mfn, PageType type, Domain& d, bool preemptible = false);
+  // `partial_set` (PTF_partial_set): drop only what a PGT_partial state holds (nothing if the
+  // frame is no longer partial). kERESTART when a preemptible devalidation stopped part-way.
+  int64_t put_page_type(Mfn mfn, Domain& d, bool preemptible = false, bool partial_set = false);
+  // get_page_and_type_from_mfn: with `partial_set` the caller already holds the general
+  // reference; `retain_on_restart` keeps it when the validation stops part-way (a parent table's
+  // entry then holds it). A failed validation whose teardown is deferred keeps it too (it goes to
+  // old_guest_table with the frame).
+  int64_t get_page_and_type(Mfn mfn, Domain& d, PageType type, bool preemptible = false,
+                            bool partial_set = false, bool retain_on_restart = false);
   void put_page_and_type(Mfn mfn, Domain& d);
+  // put_page_and_type_preemptible: on kERESTART the general reference is still held.
+  int64_t put_page_and_type_preemptible(Mfn mfn, Domain& d);
+  // The type acquisition's end after a PT validation returned `rc` (validate_page's outcomes).
+  int64_t finish_validation(Mfn mfn, int64_t rc, bool resumed);
+  // True when `mfn` is the current vCPU's old_guest_table.
+  bool is_old_guest_table(Mfn mfn) const;
+  // Defers the teardown of a table whose validation failed part-way (old_guest_table, partial).
+  void defer_failed_validation(Mfn mfn, Mfn failed_child);
   // Returns an error when the IOMMU update a type change needs fails (modern Xen fails the
   // type acquisition; paper-era Xen reports and carries on).
   int64_t change_type(Mfn mfn, PageType from, PageType to, Domain& d);
@@ -215,15 +234,22 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   Mfn alloc_io_table();
 
   // ---- validation (validate.cpp) ---------------------------------------------------------
-  int64_t validate_table(Mfn mfn, PageType type, Domain& d);
-  void devalidate_table(Mfn mfn, PageType type, Domain& d);
+  // promote_lN_table / demote_lN_table. `resumed`: carry on from the frame's PGT_partial
+  // progress. Preemptible ones return kERESTART with the progress recorded in the frame.
+  int64_t validate_table(Mfn mfn, PageType type, Domain& d, bool preemptible, bool resumed);
+  int64_t devalidate_table(Mfn mfn, PageType type, Domain& d, bool preemptible, bool resumed);
+  // Records where a preempted (de)validation stops and charges the preemption.
+  int64_t preempted_at(Mfn mfn, uint64_t index);
   void init_xen_l4_slots(Mfn l4);
   int64_t get_page_from_l1e(hw::Pte e, Domain& d);
   void put_page_from_l1e(hw::Pte e, Domain& d);
-  int64_t get_page_from_upper(hw::Pte e, Mfn table, unsigned level, Domain& d);
+  int64_t get_page_from_upper(hw::Pte e, Mfn table, unsigned level, Domain& d,
+                              bool preemptible = false, bool partial_set = false,
+                              bool retain_on_restart = false);
   // Returns the child whose type+general ref must still be dropped (kInvalidMfn if none).
   Mfn release_upper_entry(hw::Pte e, Mfn table, unsigned level);
-  void put_page_from_upper(hw::Pte e, Mfn table, unsigned level, Domain& d);
+  int64_t put_page_from_upper(hw::Pte e, Mfn table, unsigned level, Domain& d,
+                              bool preemptible = false, bool partial_set = false);
   int64_t get_linear_pagetable(hw::Pte e, Mfn table, unsigned level, Domain& d);
   hw::Pte adjust_guest_entry(hw::Pte e, unsigned level) const;
 
@@ -233,7 +259,15 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
                           Vcpu& v, bool preserve_ad);
   bool fast_path_ok(hw::Pte old_e, hw::Pte new_e, unsigned level) const;
   bool upper_put_is_deferred(unsigned level) const;
-  void run_deferred_put(Vcpu& v, Domain& d);
+  // put_old_guest_table: drops the deferred reference; kERESTART when its devalidation was
+  // preempted (it stays pending, now partial).
+  int64_t put_old_guest_table(Vcpu& v, Domain& d, bool preemptible = true);
+  // A pending old_guest_table ends the invocation: back to the guest (softirqs run), then the
+  // continuation re-enters `hypercall` and first runs put_old_guest_table. False when that put
+  // was preempted again (the caller then stops with kERESTART).
+  bool continue_into_old_guest_table(Vcpu& v, Domain& d, sim::Event hypercall);
+  // The same at the end of a batch: continuations until the deferred put is complete.
+  void finish_old_guest_table(Vcpu& v, Domain& d, sim::Event hypercall);
   int64_t do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu& v, bool* touched_upper);
   // The XSA-286 flush of an mmu_update invocation that changed upper entries (modern Xen);
   // clears *touched_upper.
@@ -243,10 +277,14 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
 
   // ---- mmuext (mmuext.cpp) ---------------------------------------------------------------
   int64_t do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v);
-  int64_t pin_table(Mfn mfn, PageType type, Domain& d);
-  int64_t unpin_table(Mfn mfn, Domain& d);
-  int64_t new_guest_cr3(Mfn mfn, Domain& d, Vcpu& v);
-  int64_t new_user_baseptr(Mfn mfn, Domain& d, Vcpu& v);
+  // `preemptible`: a guest's mmuext_op (the builder and the toolstack pass false).
+  int64_t pin_table(Mfn mfn, PageType type, Domain& d, bool preemptible);
+  int64_t unpin_table(Mfn mfn, Domain& d, Vcpu& v);
+  int64_t new_guest_cr3(Mfn mfn, Domain& d, Vcpu& v, bool preemptible);
+  int64_t new_user_baseptr(Mfn mfn, Domain& d, Vcpu& v, bool preemptible);
+  // Drops a replaced root table's references; a preempted devalidation leaves it to
+  // old_guest_table and returns kERESTART.
+  int64_t put_old_base(Mfn old, Domain& d, Vcpu& v, bool preemptible);
 
   // ---- update_va_mapping, ptwr emulation (va_mapping.cpp, ptwr.cpp) ------------------------
   // Finds the L1 table mapping `va` through Xen's linear page table on the vCPU's CPU.

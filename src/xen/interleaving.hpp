@@ -6,7 +6,7 @@
 // announcement is one pointer test.
 //
 // Who calls: the Hypervisor at every I/O page-table write, IOTLB invalidation, type change,
-// validation, frame free and between the operations of an mmuext_op batch; validation
+// validation, frame free, continuation and between the operations of an mmuext_op batch; validation
 // policies at the steps of their own commands (Hypervisor::interleave).
 // What an observer may do: at every point, DMA (through hw::Iommu) and read any state. Only at
 // points marked `reentrant` may it also enter the hypervisor on another vCPU (a hypercall,
@@ -35,6 +35,8 @@ enum class Step : uint8_t {
   kBetweenOps,        // one operation of a batch is done, the next (or the batch end) follows
   kPoolChange,        // a validation policy changed a frame's pool state (its own commands)
   kFrameFreed,        // a frame's last reference went: it is back on Xen's free list
+  kContinuation,      // a hypercall went back to the guest through a continuation and is about
+                      // to re-enter (a preempted table may be PGT_partial in between)
 };
 inline constexpr auto kStepNames =
     make_names<Step>("interleaving step", {{Step::kIommuEntry, "iommu-entry"},
@@ -45,7 +47,8 @@ inline constexpr auto kStepNames =
                                            {Step::kValidateEnd, "validate-end"},
                                            {Step::kBetweenOps, "between-ops"},
                                            {Step::kPoolChange, "pool-change"},
-                                           {Step::kFrameFreed, "frame-freed"}});
+                                           {Step::kFrameFreed, "frame-freed"},
+                                           {Step::kContinuation, "continuation"}});
 inline std::string_view name_of(Step s) {
   return kStepNames.name_of(s);
 }

@@ -8,12 +8,22 @@ namespace pib::xen {
 
 using sim::Event;
 
-int64_t Hypervisor::pin_table(Mfn mfn, PageType type, Domain& d) {
-  const int64_t rc = get_page_and_type(mfn, d, type);
+// MMUEXT_PIN_Lx_TABLE: get_page_type_preemptible. A validation stopped part-way drops the
+// op's general reference (the partial state keeps the type count), and the continuation issues
+// the pin again, which takes the validation over.
+int64_t Hypervisor::pin_table(Mfn mfn, PageType type, Domain& d, bool preemptible) {
+  const int64_t rc = get_page_and_type(mfn, d, type, preemptible);
   if (rc != abi::err::kOk) return rc;
   PageInfo& pg = frames_[mfn];
   if (pg.pinned) {  // "mfn already pinned"
-    put_page_and_type(mfn, d);
+    if (preemptible && type != PageType::kL1) {
+      // Xen drops an L2-L4 pin attempt's references through old_guest_table (pin_drop).
+      Vcpu& v = port_dom().vcpus[current_vcpu_];
+      v.old_guest_table = mfn;
+      v.old_guest_table_partial = false;
+    } else {
+      put_page_and_type(mfn, d);
+    }
     return abi::err::kEINVAL;
   }
   pg.pinned = true;
@@ -21,7 +31,10 @@ int64_t Hypervisor::pin_table(Mfn mfn, PageType type, Domain& d) {
   return abi::err::kOk;
 }
 
-int64_t Hypervisor::unpin_table(Mfn mfn, Domain& d) {
+// MMUEXT_UNPIN_TABLE: put_page_and_type_preemptible. A devalidation stopped part-way leaves the
+// table to old_guest_table (with the pin's general reference); the op itself has succeeded, and
+// the next op (or the batch's end) goes through a continuation that finishes the put.
+int64_t Hypervisor::unpin_table(Mfn mfn, Domain& d, Vcpu& v) {
   if (!get_page(mfn, d)) return abi::err::kEINVAL;
   PageInfo& pg = frames_[mfn];
   if (!pg.pinned) {  // "mfn not pinned"
@@ -30,32 +43,54 @@ int64_t Hypervisor::unpin_table(Mfn mfn, Domain& d) {
   }
   pg.pinned = false;
   ledger_.charge(Event::kXenUnpin);
-  put_page_and_type(mfn, d);  // the pin's references; may devalidate the whole subtree
+  // The pin's references; may devalidate the whole subtree.
+  if (put_page_and_type_preemptible(mfn, d) == abi::err::kERESTART) {
+    v.old_guest_table = mfn;
+    v.old_guest_table_partial = true;
+  }
   put_page(mfn);
   return abi::err::kOk;
 }
 
-int64_t Hypervisor::new_guest_cr3(Mfn mfn, Domain& d, Vcpu& v) {
-  const int64_t rc = get_page_and_type(mfn, d, PageType::kL4);
-  if (rc != abi::err::kOk) return rc;
+// The op's new root table is validated preemptibly (kERESTART: the op is issued again). The old
+// one's references go preemptibly too; when that stops part-way the op also ends with
+// kERESTART, and its second issue finds the table installed already.
+int64_t Hypervisor::new_guest_cr3(Mfn mfn, Domain& d, Vcpu& v, bool preemptible) {
   const Mfn old = v.guest_table;
+  if (old == mfn) {
+    if (v.in_kernel) write_ptbase(v, d);
+    return abi::err::kOk;
+  }
+  const int64_t rc = get_page_and_type(mfn, d, PageType::kL4, preemptible);
+  if (rc != abi::err::kOk) return rc;
   v.guest_table = mfn;
   ledger_.charge(Event::kXenNewBaseptr);
   if (v.in_kernel) write_ptbase(v, d);
-  if (old != kInvalidMfn) put_page_and_type(old, d);
-  return abi::err::kOk;
+  return old == kInvalidMfn ? abi::err::kOk : put_old_base(old, d, v, preemptible);
 }
 
-int64_t Hypervisor::new_user_baseptr(Mfn mfn, Domain& d, Vcpu& v) {
-  if (mfn.value != 0) {
-    const int64_t rc = get_page_and_type(mfn, d, PageType::kL4);
+int64_t Hypervisor::new_user_baseptr(Mfn mfn, Domain& d, Vcpu& v, bool preemptible) {
+  const Mfn old = v.guest_table_user;
+  const Mfn wanted = mfn.value != 0 ? mfn : kInvalidMfn;
+  if (old == wanted) return abi::err::kOk;
+  if (wanted != kInvalidMfn) {
+    const int64_t rc = get_page_and_type(mfn, d, PageType::kL4, preemptible);
     if (rc != abi::err::kOk) return rc;
   }
-  const Mfn old = v.guest_table_user;
-  v.guest_table_user = mfn.value != 0 ? mfn : kInvalidMfn;
+  v.guest_table_user = wanted;
   ledger_.charge(Event::kXenNewUserBaseptr);  // loaded at the next switch to user mode
-  if (old != kInvalidMfn) put_page_and_type(old, d);
-  return abi::err::kOk;
+  return old == kInvalidMfn ? abi::err::kOk : put_old_base(old, d, v, preemptible);
+}
+
+int64_t Hypervisor::put_old_base(Mfn old, Domain& d, Vcpu& v, bool preemptible) {
+  if (!preemptible) {
+    put_page_and_type(old, d);
+    return abi::err::kOk;
+  }
+  if (put_page_and_type_preemptible(old, d) != abi::err::kERESTART) return abi::err::kOk;
+  v.old_guest_table = old;
+  v.old_guest_table_partial = true;
+  return abi::err::kERESTART;
 }
 
 int64_t Hypervisor::do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v) {
@@ -66,13 +101,13 @@ int64_t Hypervisor::do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v) {
     case abi::kMmuextPinL2Table:
     case abi::kMmuextPinL3Table:
     case abi::kMmuextPinL4Table:
-      return pin_table(mfn, pt_type_of_level(op.cmd + 1), d);
+      return pin_table(mfn, pt_type_of_level(op.cmd + 1), d, true);
     case abi::kMmuextUnpinTable:
-      return unpin_table(mfn, d);
+      return unpin_table(mfn, d, v);
     case abi::kMmuextNewBaseptr:
-      return new_guest_cr3(mfn, d, v);
+      return new_guest_cr3(mfn, d, v, true);
     case abi::kMmuextNewUserBaseptr:
-      return new_user_baseptr(mfn, d, v);
+      return new_user_baseptr(mfn, d, v, true);
     case abi::kMmuextTlbFlushLocal:
       ledger_.charge(Event::kXenTlbFlushGuestReq);
       flush_mask(here);
@@ -156,8 +191,9 @@ int64_t Hypervisor::mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> o
   Vcpu& v = port_vcpu(vcpu);
   Domain& d = port_dom();
   if (done != nullptr) *done = 0;
-  run_deferred_put(v, d);
-  // do_mmuext_op checks the page owner before its loop, whatever the ops.
+  // do_mmuext_op (4.17) first finishes a deferred put (preemptible), then checks the page owner
+  // before its loop, whatever the ops.
+  if (put_old_guest_table(v, d) == abi::err::kERESTART) return abi::err::kERESTART;
   int64_t rc = check_pg_owner(foreigndom, d, true);
   if (rc != abi::err::kOk) {
     ledger_.charge(Event::kXenHcFailed);
@@ -165,16 +201,27 @@ int64_t Hypervisor::mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> o
   }
   uint32_t i = 0;
   for (; i < ops.size(); ++i) {
+    // A put deferred by the op before (a preempted unpin) ends the invocation; the
+    // continuation's entry finishes it.
+    if (v.old_guest_table && !continue_into_old_guest_table(v, d, Event::kXenHcMmuextOp)) {
+      rc = abi::err::kERESTART;
+      break;
+    }
     if (i > 0 && hypercall_preempt_check()) {
       ledger_.charge(Event::kXenPreempted);
       rc = abi::err::kERESTART;
       break;
     }
-    ledger_.charge(Event::kXenMmuextOps);
     rc = do_one_mmuext(ops[i], d, v);
+    // An op preempted part-way (a partial validation) is issued again by the continuation:
+    // counted once, when it ends.
+    if (rc != abi::err::kERESTART) ledger_.charge(Event::kXenMmuextOps);
     if (rc != abi::err::kOk) break;
     interleave(Step::kBetweenOps, Mfn{ops[i].arg1}, true);
   }
+  // Still pending at the end (the last op's deferred put, a failed validation's teardown):
+  // continuations finish it before the result is returned.
+  if (rc != abi::err::kERESTART) finish_old_guest_table(v, d, Event::kXenHcMmuextOp);
   if (done != nullptr) *done = i;
   if (rc != abi::err::kOk && rc != abi::err::kERESTART) ledger_.charge(Event::kXenHcFailed);
   validation_->end_of_batch(*this, d, v.id);  // e.g. pool operations share one IOTLB invalidation
@@ -186,12 +233,12 @@ int64_t Hypervisor::mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> o
 namespace pib::xen {
 
 int64_t Hypervisor::builder_pin_and_install(Domain& d, Mfn l4) {
-  const int64_t rc = pin_table(l4, PageType::kL4, d);
+  const int64_t rc = pin_table(l4, PageType::kL4, d, false);
   if (rc != abi::err::kOk) return rc;
   for (Vcpu& v : d.vcpus) {
     current_pcpu_ = v.pcpu;
     v.in_kernel = true;
-    const int64_t r = new_guest_cr3(l4, d, v);
+    const int64_t r = new_guest_cr3(l4, d, v, false);
     if (r != abi::err::kOk) return r;
   }
   frames_.compact();  // the last chunks of the direct map's frames (see validate_table)

@@ -57,7 +57,9 @@ int64_t Hypervisor::mod_upper_entry(Mfn table, unsigned level, uint64_t index, P
       mem_.write_entry(table, index, new_e.raw());
       return abi::err::kOk;
     }
-    const int64_t rc = get_page_from_upper(new_e, table, level, d);
+    // mod_l3_entry / mod_l4_entry validate a new child preemptibly (kERESTART: the request is
+    // issued again by the continuation, which takes the child's validation over).
+    const int64_t rc = get_page_from_upper(new_e, table, level, d, /*preemptible=*/true);
     if (rc != abi::err::kOk) return rc;
   }
   ledger_.charge(Event::kXenModEntrySlow);
@@ -74,11 +76,32 @@ int64_t Hypervisor::mod_upper_entry(Mfn table, unsigned level, uint64_t index, P
   return abi::err::kOk;
 }
 
-void Hypervisor::run_deferred_put(Vcpu& v, Domain& d) {
-  if (!v.old_guest_table) return;
-  const Mfn child = *v.old_guest_table;
+int64_t Hypervisor::put_old_guest_table(Vcpu& v, Domain& d, bool preemptible) {
+  if (!v.old_guest_table) return abi::err::kOk;
+  const Mfn table = *v.old_guest_table;
+  const int64_t rc = put_page_type(table, d, preemptible, v.old_guest_table_partial);
+  if (rc == abi::err::kERESTART) {
+    v.old_guest_table_partial = true;  // the partial state now holds the type count
+    return rc;
+  }
   v.old_guest_table.reset();
-  put_page_and_type(child, d);
+  v.old_guest_table_partial = false;
+  put_page(table);
+  return abi::err::kOk;
+}
+
+bool Hypervisor::continue_into_old_guest_table(Vcpu& v, Domain& d, Event hypercall) {
+  do_softirq();  // on the way back to the guest
+  interleave(Step::kContinuation, *v.old_guest_table);
+  charge_continuation(hypercall);
+  return put_old_guest_table(v, d) == abi::err::kOk;
+}
+
+void Hypervisor::finish_old_guest_table(Vcpu& v, Domain& d, Event hypercall) {
+  // Xen's continuation with no items left (count MMU_UPDATE_PREEMPTED, the result passed in
+  // foreigndom): each entry runs put_old_guest_table, again while it is preempted, and then
+  // returns the result the batch had.
+  while (v.old_guest_table) continue_into_old_guest_table(v, d, hypercall);
 }
 
 int64_t Hypervisor::do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu& v,
@@ -144,7 +167,8 @@ int64_t Hypervisor::mmu_update(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs
 
 // do_mmu_update (4.17). A deferred put (old_guest_table) stops the request loop: Xen creates a
 // continuation and, still in this invocation, performs the XSA-286 flush for the upper entries
-// changed so far; the continuation's entry then runs put_old_guest_table. So the put (and the
+// changed so far; the continuation's entry then runs put_old_guest_table (preemptible: a
+// preempted put ends that entry with another continuation). So the put (and the
 // TLB-clock stamp a devalidation leaves) comes after that flush, and each deferred put ends
 // one invocation with its own flush.
 int64_t Hypervisor::mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs,
@@ -152,7 +176,7 @@ int64_t Hypervisor::mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate>
   Vcpu& v = port_vcpu(vcpu);
   Domain& d = port_dom();
   if (done != nullptr) *done = 0;
-  run_deferred_put(v, d);
+  if (put_old_guest_table(v, d) == abi::err::kERESTART) return abi::err::kERESTART;
   int64_t rc = check_pg_owner(foreigndom, d, !reqs.empty());
   if (rc != abi::err::kOk) {
     ledger_.charge(Event::kXenHcFailed);
@@ -169,19 +193,21 @@ int64_t Hypervisor::mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate>
     if (v.old_guest_table) {
       // The invocation ends here; its continuation re-enters with the requests left.
       flush_linear_pt(d, &touched_upper);
-      charge_continuation(Event::kXenHcMmuUpdate);
-      run_deferred_put(v, d);
+      if (!continue_into_old_guest_table(v, d, Event::kXenHcMmuUpdate)) {
+        rc = abi::err::kERESTART;
+        break;
+      }
     }
-    ledger_.charge(Event::kXenMmuUpdateRequests);
     rc = do_one_mmu_update(reqs[i], d, v, &touched_upper);
+    // A request preempted part-way (its new child's validation) is issued again: counted once.
+    if (rc != abi::err::kERESTART) ledger_.charge(Event::kXenMmuUpdateRequests);
     if (rc != abi::err::kOk) break;
   }
   flush_linear_pt(d, &touched_upper);
-  if (v.old_guest_table) {
-    // Still pending at the end: Xen re-enters through a continuation to finish the put.
-    charge_continuation(Event::kXenHcMmuUpdate);
-    run_deferred_put(v, d);
-  }
+  // Still pending at the end (a put deferred by the last request, or the teardown of a failed
+  // validation): Xen re-enters through continuations to finish it. When preempted, the
+  // continuation that re-issues the requests left runs it first instead.
+  if (rc != abi::err::kERESTART) finish_old_guest_table(v, d, Event::kXenHcMmuUpdate);
   if (done != nullptr) *done = i;
   if (rc != abi::err::kOk && rc != abi::err::kERESTART) ledger_.charge(Event::kXenHcFailed);
   return rc;

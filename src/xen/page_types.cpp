@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // General references and typed references: get_page/put_page and _get_page_type/_put_page_type
 // of xen/arch/x86/mm.c, including sticky types, validation on the 0->1 acquisition, devalidation
-// on 1->0, and the type-change TLB shoot-down filtered by the TLB clock.
+// on 1->0, PGT_partial (a preemptible (de)validation stopped part-way, taken over by the next
+// acquisition or finished by the next put), and the type-change TLB shoot-down filtered by the
+// TLB clock.
 #include "common/error.hpp"
 #include "xen/hypervisor.hpp"
 
@@ -105,66 +107,131 @@ int64_t Hypervisor::change_type(Mfn mfn, PageType from, PageType to, Domain& d) 
   return abi::err::kOk;
 }
 
-int64_t Hypervisor::get_page_type(Mfn mfn, PageType type, Domain& d) {
+int64_t Hypervisor::get_page_type(Mfn mfn, PageType type, Domain& d, bool preemptible) {
   if (is_pt_type(type) && frames_[mfn].type_count == 0 && frames_[mfn].dma_revoked) {
     validation_->before_page_table_use(*this, mfn, d);  // may complete an invalidation
   }
   PageInfo& pg = frames_[mfn];
+  bool resumed = false;
   if (pg.type_count > 0) {
     if (pg.type != type) return abi::err::kEINVAL;  // "Bad type": in use with another type
-    // count > 0 but not validated only happens when a validation of this very frame is still on
-    // the stack (a table reaching itself through its children); Xen would spin or fail.
-    if (!pg.validated) return abi::err::kEINVAL;
-    ++pg.type_count;
-    return abi::err::kOk;
+    if (pg.validated) {
+      ++pg.type_count;
+      return abi::err::kOk;
+    }
+    // Count > 0 but not validated: either a validation of this very frame is still on the stack
+    // (a table reaching itself through its children), which Xen would spin on or fail; or the
+    // frame is PGT_partial, and this acquisition takes the (de)validation over from where it
+    // stopped: the partial state's type count becomes this acquisition's.
+    if (!pg.partial) return abi::err::kEINVAL;
+    pg.partial = false;
+    resumed = true;
+  } else {
+    if (pg.type != type) {
+      const int64_t rc = change_type(mfn, pg.type, type, d);
+      if (rc != abi::err::kOk) return rc;
+    }
+    pg.type_count = 1;
+    if (pg.validated) return abi::err::kOk;  // sticky type, still validated (non-PT types)
+    if (!is_pt_type(type)) {
+      pg.validated = true;
+      return abi::err::kOk;
+    }
+    interleave(Step::kValidateBegin, mfn);
   }
-  if (pg.type != type) {
-    const int64_t rc = change_type(mfn, pg.type, type, d);
-    if (rc != abi::err::kOk) return rc;
-  }
-  pg.type_count = 1;
-  if (pg.validated) return abi::err::kOk;  // sticky type, still validated (non-PT types)
-  if (!is_pt_type(type)) {
-    pg.validated = true;
-    return abi::err::kOk;
-  }
-  interleave(Step::kValidateBegin, mfn);
-  const int64_t rc = validate_table(mfn, type, d);
-  if (rc != abi::err::kOk) {
-    // Failed validation: the frame loses its type (Xen clears type_info entirely).
-    pg.type_count = 0;
-    pg.type = PageType::kNone;
-    pg.validated = false;
-    pg.linear_pt_count = 0;
-    return rc;
-  }
-  pg.validated = true;
-  interleave(Step::kValidateEnd, mfn);
-  return abi::err::kOk;
+  return finish_validation(mfn, validate_table(mfn, type, d, preemptible, resumed), resumed);
 }
 
-void Hypervisor::put_page_type(Mfn mfn, Domain& d) {
+bool Hypervisor::is_old_guest_table(Mfn mfn) const {
+  if (port_domain_ >= domains_.size()) return false;
+  const Domain& d = *domains_[port_domain_];
+  return current_vcpu_ < d.vcpus.size() && d.vcpus[current_vcpu_].old_guest_table == mfn;
+}
+
+// validate_page's outcomes. The frame is looked up again: the validation may have compacted
+// the frame table.
+int64_t Hypervisor::finish_validation(Mfn mfn, int64_t rc, bool resumed) {
   PageInfo& pg = frames_[mfn];
+  if (rc == abi::err::kOk) {
+    pg.validated = true;
+    pg.nr_validated = 0;
+    pg.partial_entry = false;
+    interleave(Step::kValidateEnd, mfn);
+    if (resumed) put_page(mfn);  // the partial state's general reference
+    return rc;
+  }
+  if (rc == abi::err::kERESTART || is_old_guest_table(mfn)) {
+    // Stopped part-way (preempted, or failed with its teardown deferred): the frame keeps its
+    // type count as PGT_partial, which holds one more general reference (a resumed validation
+    // still has the one it took over).
+    pg.partial = true;
+    if (!resumed) ++pg.count;
+    return rc;
+  }
+  // Failed with nothing left to tear down: the frame loses its type (Xen clears type_info).
+  pg.type_count = 0;
+  pg.type = PageType::kNone;
+  pg.validated = false;
+  pg.linear_pt_count = 0;
+  pg.nr_validated = 0;
+  pg.partial_entry = false;
+  if (resumed) put_page(mfn);
+  return rc;
+}
+
+int64_t Hypervisor::put_page_type(Mfn mfn, Domain& d, bool preemptible, bool partial_set) {
+  PageInfo& pg = frames_[mfn];
+  // A partial state someone else has taken over (and completed) leaves nothing to drop here.
+  if (partial_set && !pg.partial) return abi::err::kOk;
   if (pg.type_count == 0) model_bug("put_page_type on a frame with no type references");
-  if (pg.type_count == 1 && is_pt_type(pg.type) && pg.validated) {
-    // Last typed use of a table: drop what validation took. The type itself stays (sticky).
+  if (pg.type_count == 1 && is_pt_type(pg.type) && (pg.validated || pg.partial)) {
+    // Last typed use of a table: drop what validation took (all of it, or what a partial
+    // state still holds). The type itself stays (sticky).
+    const bool resumed = pg.partial;
+    if (!resumed) {
+      pg.nr_validated = static_cast<uint16_t>(kEntriesPerTable);
+      pg.partial_entry = false;
+    }
     pg.validated = false;
-    devalidate_table(mfn, pg.type, d);
+    pg.partial = false;
+    const int64_t rc = devalidate_table(mfn, pg.type, d, preemptible, resumed);
+    PageInfo& p = frames_[mfn];
+    if (rc == abi::err::kERESTART) {
+      p.partial = true;  // the state keeps the type count and a general reference
+      if (!resumed) ++p.count;
+      return rc;
+    }
+    p.nr_validated = 0;
+    p.partial_entry = false;
+    p.type_count = 0;
+    p.tlbflush_timestamp = tlbflush_clock_;
+    if (resumed) put_page(mfn);
+    return abi::err::kOk;
   }
   --pg.type_count;
   if (pg.type_count == 0) pg.tlbflush_timestamp = tlbflush_clock_;
+  return abi::err::kOk;
 }
 
-int64_t Hypervisor::get_page_and_type(Mfn mfn, Domain& d, PageType type) {
-  if (!get_page(mfn, d)) return abi::err::kEINVAL;
-  const int64_t rc = get_page_type(mfn, type, d);
-  if (rc != abi::err::kOk) put_page(mfn);
+int64_t Hypervisor::get_page_and_type(Mfn mfn, Domain& d, PageType type, bool preemptible,
+                                      bool partial_set, bool retain_on_restart) {
+  if (!partial_set && !get_page(mfn, d)) return abi::err::kEINVAL;
+  const int64_t rc = get_page_type(mfn, type, d, preemptible);
+  if (rc == abi::err::kOk || partial_set) return rc;
+  if (is_old_guest_table(mfn) || (retain_on_restart && rc == abi::err::kERESTART)) return rc;
+  put_page(mfn);
   return rc;
 }
 
 void Hypervisor::put_page_and_type(Mfn mfn, Domain& d) {
   put_page_type(mfn, d);
   put_page(mfn);
+}
+
+int64_t Hypervisor::put_page_and_type_preemptible(Mfn mfn, Domain& d) {
+  const int64_t rc = put_page_type(mfn, d, true);
+  if (rc == abi::err::kOk) put_page(mfn);
+  return rc;
 }
 
 }  // namespace pib::xen

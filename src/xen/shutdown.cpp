@@ -29,7 +29,7 @@ int64_t Hypervisor::resume_domain(DomId id) {
 int64_t Hypervisor::toolstack_pin(Domain& d, Mfn mfn, PageType type) {
   current_pcpu_ = d.vcpus.front().pcpu;
   current_vcpu_ = 0;
-  return pin_table(mfn, type, d);
+  return pin_table(mfn, type, d, false);
 }
 
 int64_t Hypervisor::toolstack_set_vcpu_tables(Domain& d, VcpuId vcpu, Mfn kernel, Mfn user,
@@ -40,8 +40,8 @@ int64_t Hypervisor::toolstack_set_vcpu_tables(Domain& d, VcpuId vcpu, Mfn kernel
   current_vcpu_ = vcpu;
   // Loaded when the vCPU is next scheduled (set_port_domain), in the mode it was saved in.
   v.in_kernel = false;
-  int64_t rc = new_guest_cr3(kernel, d, v);
-  if (rc == abi::err::kOk && user != kInvalidMfn) rc = new_user_baseptr(user, d, v);
+  int64_t rc = new_guest_cr3(kernel, d, v, false);
+  if (rc == abi::err::kOk && user != kInvalidMfn) rc = new_user_baseptr(user, d, v, false);
   v.in_kernel = in_kernel;
   v.online = rc == abi::err::kOk;
   return rc;

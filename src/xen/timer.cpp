@@ -100,6 +100,7 @@ void Hypervisor::reenter_preempted(Event hypercall, Event requeued, uint64_t lef
   // Back to the guest first (softirqs run there), which then re-executes the hypercall with the
   // arguments Xen rewrote: the rest of its items.
   do_softirq();
+  interleave(Step::kContinuation, kInvalidMfn);
   charge_continuation(hypercall);
   ledger_.charge(requeued, left);
 }

@@ -45,7 +45,7 @@ int64_t Hypervisor::update_va_mapping_body(VcpuId vcpu, const abi::UpdateVaMappi
     ledger_.charge(Event::kXenHcFailed);
     return abi::err::kEINVAL;
   }
-  run_deferred_put(v, d);
+  put_old_guest_table(v, d, false);  // never pending between hypercalls in the model
   const Mfn l1 = map_guest_l1e(args.va, v, d);
   if (l1 == kInvalidMfn) {
     ledger_.charge(Event::kXenHcFailed);

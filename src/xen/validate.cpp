@@ -116,13 +116,17 @@ int64_t Hypervisor::get_linear_pagetable(Pte e, Mfn table, unsigned level, Domai
   return abi::err::kOk;
 }
 
-int64_t Hypervisor::get_page_from_upper(Pte e, Mfn table, unsigned level, Domain& d) {
+int64_t Hypervisor::get_page_from_upper(Pte e, Mfn table, unsigned level, Domain& d,
+                                        bool preemptible, bool partial_set,
+                                        bool retain_on_restart) {
   if (!e.present()) return abi::err::kOk;
   if (e.flags() & kBaseDisallow) return abi::err::kEINVAL;  // PSE, PWT, PCD, G at L2-L4
   // get_page_from_mfn fails for a frame outside RAM, including one named by bits 46-51.
   if (!frames_.valid(Mfn{xen_frame_number(e)})) return abi::err::kEINVAL;
   const Mfn target = e.mfn();
-  int64_t rc = get_page_and_type(target, d, pt_type_of_level(level - 1));
+  // get_page_from_l3e/l4e validate their L2/L3 child preemptibly; an L2's L1 children never are.
+  int64_t rc = get_page_and_type(target, d, pt_type_of_level(level - 1), preemptible && level >= 3,
+                                 partial_set, retain_on_restart);
   if (rc == abi::err::kEINVAL && frames_[target].type == pt_type_of_level(level)) {
     rc = get_linear_pagetable(e, table, level, d);
   }
@@ -140,9 +144,15 @@ Mfn Hypervisor::release_upper_entry(Pte e, Mfn table, unsigned level) {
   return target;
 }
 
-void Hypervisor::put_page_from_upper(Pte e, Mfn table, unsigned level, Domain& d) {
-  const Mfn child = release_upper_entry(e, table, level);
-  if (child != kInvalidMfn) put_page_and_type(child, d);
+int64_t Hypervisor::put_page_from_upper(Pte e, Mfn table, unsigned level, Domain& d,
+                                        bool preemptible, bool partial_set) {
+  // An entry holding a partial child had its linear accounting (none: partial children are
+  // never linear) settled when it stopped; only the child's partial state is left to drop.
+  const Mfn child = partial_set ? e.mfn() : release_upper_entry(e, table, level);
+  if (child == kInvalidMfn) return abi::err::kOk;
+  const int64_t rc = put_page_type(child, d, preemptible && level >= 3, partial_set);
+  if (rc == abi::err::kOk) put_page(child);
+  return rc;
 }
 
 void Hypervisor::init_xen_l4_slots(Mfn l4) {
@@ -153,17 +163,76 @@ void Hypervisor::init_xen_l4_slots(Mfn l4) {
   }
 }
 
-int64_t Hypervisor::validate_table(Mfn mfn, PageType type, Domain& d) {
+int64_t Hypervisor::preempted_at(Mfn mfn, uint64_t index) {
+  PageInfo& pg = frames_[mfn];
+  pg.nr_validated = static_cast<uint16_t>(index);
+  pg.partial_entry = false;
+  ledger_.charge(Event::kXenPreempted);
+  return abi::err::kERESTART;
+}
+
+void Hypervisor::defer_failed_validation(Mfn mfn, Mfn failed_child) {
+  // promote_l2/l3/l4_table on a failure past entry 0: no teardown here; the table goes to
+  // old_guest_table as partial, and put_old_guest_table (preemptible) undoes the entries before
+  // the failing one. A child whose own failure was deferred the same way hands its general
+  // reference to the failing entry (PTF_partial_set).
+  Vcpu& v = port_dom().vcpus[current_vcpu_];
+  // The teardown will be a devalidation of its own; its scan is charged now, as the resumed
+  // demotion that performs it charges none.
+  ledger_.charge(Event::kXenDevalidateTables);
+  ledger_.charge(Event::kXenDevalidateEntriesScanned, kEntriesPerTable);
+  PageInfo& pg = frames_[mfn];
+  pg.partial_entry = failed_child != kInvalidMfn && v.old_guest_table == failed_child;
+  v.old_guest_table = mfn;
+  v.old_guest_table_partial = true;
+}
+
+// promote_l1_table .. promote_l4_table (4.17). Preemptible L2 and L3 validations check for a
+// pending softirq before every entry after the first of this invocation; an L4 validation is
+// preempted only through its L3 children, an L1 validation never. Time passes only while entries
+// are handled, so one check before the next present entry (and one after the last) answers as
+// Xen's check at every index would; Xen would stop at the first index after the last one
+// handled, which is where the work resumes (nr_validated).
+int64_t Hypervisor::validate_table(Mfn mfn, PageType type, Domain& d, bool preemptible,
+                                   bool resumed) {
   const unsigned level = level_of(type);
-  ledger_.charge(Event::kXenValidateTables);
-  ledger_.charge(Event::kXenValidateEntriesScanned, kEntriesPerTable);
-  for (uint64_t i = first_present_from(mem_, mfn, 0); i < kEntriesPerTable;
+  const uint64_t start = resumed ? frames_[mfn].nr_validated : 0;
+  const bool start_partial = resumed && frames_[mfn].partial_entry;
+  if (!resumed) {
+    // The whole scan is charged once, when the validation begins.
+    ledger_.charge(Event::kXenValidateTables);
+    ledger_.charge(Event::kXenValidateEntriesScanned, kEntriesPerTable);
+  }
+  const bool checks = preemptible && (level == 2 || level == 3);
+  const bool defer_failure = preemptible && level >= 2;
+  bool first_check = true;  // Xen's check at index start + 1 is still to come
+  for (uint64_t i = first_present_from(mem_, mfn, start); i < kEntriesPerTable;
        i = first_present_from(mem_, mfn, i + 1)) {
     if (level == 4 && !is_guest_l4_slot(i)) continue;
+    if (checks && first_check && i > start && hypercall_preempt_check()) {
+      return preempted_at(mfn, start + 1);
+    }
+    first_check = false;
     const Pte e{mem_.read_entry(mfn, i)};
-    ledger_.charge(Event::kXenValidateEntriesPresent);
-    const int64_t rc = level == 1 ? get_page_from_l1e(e, d) : get_page_from_upper(e, mfn, level, d);
+    // The entry holding a partial child is handled again, but counted once.
+    const bool again = start_partial && i == start;
+    if (!again) ledger_.charge(Event::kXenValidateEntriesPresent);
+    const int64_t rc = level == 1 ? get_page_from_l1e(e, d)
+                                  : get_page_from_upper(e, mfn, level, d, preemptible, again,
+                                                        /*retain_on_restart=*/true);
+    if (rc == abi::err::kERESTART) {
+      // The child's validation stopped part-way: this entry keeps its general reference on it.
+      PageInfo& pg = frames_[mfn];
+      pg.nr_validated = static_cast<uint16_t>(i);
+      pg.partial_entry = true;
+      return rc;
+    }
     if (rc != abi::err::kOk) {
+      if (defer_failure && i > 0) {
+        frames_[mfn].nr_validated = static_cast<uint16_t>(i);
+        defer_failed_validation(mfn, level == 1 ? kInvalidMfn : e.mfn());
+        return rc;
+      }
       // Undo the references taken by the entries before this one.
       for (uint64_t j = i; j-- > 0;) {
         if (level == 4 && !is_guest_l4_slot(j)) continue;
@@ -178,6 +247,12 @@ int64_t Hypervisor::validate_table(Mfn mfn, PageType type, Domain& d) {
     }
     const Pte adjusted = adjust_guest_entry(e, level);
     if (adjusted != e) mem_.write_entry(mfn, i, adjusted.raw());
+    if (checks && i + 1 < kEntriesPerTable && hypercall_preempt_check()) {
+      return preempted_at(mfn, i + 1);
+    }
+  }
+  if (checks && first_check && start + 1 < kEntriesPerTable && hypercall_preempt_check()) {
+    return preempted_at(mfn, start + 1);
   }
   if (level == 4) {
     init_xen_l4_slots(mfn);
@@ -187,7 +262,7 @@ int64_t Hypervisor::validate_table(Mfn mfn, PageType type, Domain& d) {
   // validating the builder's direct map would so make the table dense. Frames that end up in
   // one shared state fold back here. Safe: the only frame-table references held up the stack
   // are get_page_type's, for tables still being validated (type count 1, not validated), and
-  // no chunk of 512 frames can consist of those alone.
+  // no chunk of 512 frames can consist of those alone; callers look their frame up again.
   // Not while an interleaving observer runs: the hypercall it interrupted may hold references.
   if (level == 1 && announce_depth_ == 0 &&
       frames_.chunks_written_since_compact() >= kCompactAfterChunks) {
@@ -196,28 +271,56 @@ int64_t Hypervisor::validate_table(Mfn mfn, PageType type, Domain& d) {
   return abi::err::kOk;
 }
 
-void Hypervisor::devalidate_table(Mfn mfn, PageType type, Domain& d) {
+// demote_l1_table .. demote_l4_table (4.17): entries are left as they are; only the references
+// they held are dropped, L2-L4 in reverse order from where the references end (nr_validated,
+// and the entry holding a partial child first). Preemptible L2 and L3 devalidations check after
+// every entry but the last (index 0); an L4 stops only through its L3 children.
+int64_t Hypervisor::devalidate_table(Mfn mfn, PageType type, Domain& d, bool preemptible,
+                                     bool resumed) {
   const unsigned level = level_of(type);
-  ledger_.charge(Event::kXenDevalidateTables);
-  ledger_.charge(Event::kXenDevalidateEntriesScanned, kEntriesPerTable);
-  // Entries are left as they are; only the references they held are dropped. L2-L4 are walked
-  // in reverse order, as Xen does.
+  if (!resumed) {
+    ledger_.charge(Event::kXenDevalidateTables);
+    ledger_.charge(Event::kXenDevalidateEntriesScanned, kEntriesPerTable);
+  }
   if (level == 1) {
     for (uint64_t i = first_present_from(mem_, mfn, 0); i < kEntriesPerTable;
          i = first_present_from(mem_, mfn, i + 1)) {
       ledger_.charge(Event::kXenDevalidateEntriesPresent);
       put_page_from_l1e(Pte{mem_.read_entry(mfn, i)}, d);
     }
-  } else {
-    for (uint64_t n = last_present_below(mem_, mfn, kEntriesPerTable); n > 0;
-         n = last_present_below(mem_, mfn, n - 1)) {
-      const uint64_t i = n - 1;
-      if (level == 4 && !is_guest_l4_slot(i)) continue;
-      ledger_.charge(Event::kXenDevalidateEntriesPresent);
-      put_page_from_upper(Pte{mem_.read_entry(mfn, i)}, mfn, level, d);
-    }
+    return abi::err::kOk;
   }
-  if (level == 4) --d.nr_l4_pages;
+  // nr_l4_pages counts validated L4s: one being devalidated leaves the count when it begins
+  // (Xen: when it ends, and also for an L4 whose failed validation is torn down, which it
+  // never counted).
+  if (level == 4 && !resumed) --d.nr_l4_pages;
+  const bool top_partial = frames_[mfn].partial_entry;
+  const uint64_t end = frames_[mfn].nr_validated + (top_partial ? 1 : 0);  // one past the top
+  const uint64_t top = end - 1;
+  const bool checks = preemptible && (level == 2 || level == 3);
+  bool first_check = true;  // Xen's check after the top index is still to come
+  for (uint64_t n = last_present_below(mem_, mfn, end); n > 0;
+       n = last_present_below(mem_, mfn, n - 1)) {
+    const uint64_t i = n - 1;
+    if (level == 4 && !is_guest_l4_slot(i)) continue;
+    if (checks && first_check && i < top && hypercall_preempt_check()) {
+      return preempted_at(mfn, top);
+    }
+    first_check = false;
+    const bool again = top_partial && i == top;  // counted when it was first handled
+    if (!again) ledger_.charge(Event::kXenDevalidateEntriesPresent);
+    const int64_t rc =
+        put_page_from_upper(Pte{mem_.read_entry(mfn, i)}, mfn, level, d, preemptible, again);
+    if (rc == abi::err::kERESTART) {
+      PageInfo& pg = frames_[mfn];
+      pg.nr_validated = static_cast<uint16_t>(i);
+      pg.partial_entry = true;
+      return rc;
+    }
+    if (checks && i > 0 && hypercall_preempt_check()) return preempted_at(mfn, i);
+  }
+  if (checks && first_check && end > 1 && hypercall_preempt_check()) return preempted_at(mfn, top);
+  return abi::err::kOk;
 }
 
 }  // namespace pib::xen
