@@ -134,6 +134,7 @@ enum class Event : std::size_t {
   kGuestPtCacheOp,
   // --- time: timers, interrupts, hypercall preemption ---
   kXenHcVcpuOp,
+  kXenHcMemoryOp,
   kXenTimerInterrupts,
   kXenPreempted,
   kXenMmuUpdateRequeued,
@@ -285,6 +286,7 @@ inline constexpr std::array<EventInfo, kEventCount> kEventTable{{
   {Event::kGuestPtCacheDirty, "guest.ptcache.dirty", "pages", "freed tables the cache found not clean and cleared before reuse", Cost::kTally},
   {Event::kGuestPtCacheOp, "guest.ptcache.ops", "ops", "page-table page cache pops and pushes (per-level LIFO)", Cost::kWork},
   {Event::kXenHcVcpuOp, "xen.hypercall.vcpu_op", "calls", "vcpu_op hypercalls (the guest programming its one-shot timer)", Cost::kTally},
+  {Event::kXenHcMemoryOp, "xen.hypercall.memory_op", "calls", "memory_op hypercalls (frames given back to Xen or taken from it, reservation queries)", Cost::kTally},
   {Event::kXenTimerInterrupts, "xen.timer.interrupts", "interrupts", "timer interrupts taken by Xen (each raises TIMER_SOFTIRQ)", Cost::kTally},
   {Event::kXenPreempted, "xen.hypercall.preempted", "calls", "hypercalls Xen preempted because a softirq was pending (each continues through a continuation)", Cost::kTally},
   {Event::kXenMmuUpdateRequeued, "xen.mmu_update.requeued", "requests", "mmu_update requests announced again by a continuation (the count it re-enters with)", Cost::kTally},

@@ -52,6 +52,7 @@ unsigned order_from_pages(uint64_t pages) {
 int64_t Hypervisor::memory_op(VcpuId vcpu, uint32_t cmd, abi::MemoryReservation& reservation) {
   hypercall_entry(vcpu);
   if (bounce_user_mode_hypercall(vcpu)) return abi::err::kBouncedToGuestKernel;
+  ledger_.charge(Event::kXenHcMemoryOp);
   port_vcpu(vcpu);
   Domain& caller = port_dom();
   const uint32_t op = cmd & kMemopCmdMask;
