@@ -182,7 +182,7 @@ void Script::as_other(const std::string& line, const std::optional<Expectation>&
   as_other_ = true;
   xen_->set_port_domain(other_.domid);
   try {
-    execute(line.substr(line.find(words[1])), expect);
+    execute(line.substr(line.find(words[1], words[0].size())), expect);
   } catch (...) {
     as_other_ = false;
     throw;
