@@ -3,6 +3,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <exception>
@@ -670,6 +671,37 @@ std::vector<std::string> audit_problems(const World& w) {
   return problems;
 }
 
+// The per-world oracles: auditor, no PGT_partial left behind, the DMA adversary.
+std::string check_world(World& w) {
+  if (const auto problems = audit_problems(w); !problems.empty()) {
+    return w.label + ": auditor: " + problems.front() + " (" + std::to_string(problems.size()) +
+           " problems)";
+  }
+  if (const std::string left = partial_left(w.xen); !left.empty()) return w.label + ": " + left;
+  if (const std::string dma = dma_adversary(w); !dma.empty()) return w.label + ": " + dma;
+  return {};
+}
+
+// Did the whole operation fail (so it should have changed nothing)? A mode switch and a timer
+// always count as done.
+bool refused_whole(const Op& op, const Outcome& o) {
+  switch (op.kind) {
+    case Kind::kMmuUpdate:
+    case Kind::kMmuext:
+      return o.rc < 0 && o.done == 0;
+    case Kind::kMulticall:
+      return !o.sub.empty() &&
+             std::all_of(o.sub.begin(), o.sub.end(), [](int64_t r) { return r < 0; });
+    case Kind::kMemoryOp:
+      return o.rc <= 0;
+    case Kind::kModeSwitch:
+    case Kind::kTimer:
+      return false;
+    default:  // update_va_mapping, guest accesses, DMA
+      return o.rc < 0;
+  }
+}
+
 // Did `pol` accept a request that `base` refused?
 bool accepted_what_was_refused(const Op& op, const Outcome& base, const Outcome& pol) {
   if (op.kind == Kind::kMulticall) {
@@ -788,6 +820,7 @@ CaseResult run_hypercall_case(std::span<const uint8_t> input, std::ostream* trac
   }
 
   Decoder decode(in, worlds[0]->xen, worlds[0]->si, worlds[0]->other, header.vcpus);
+  std::vector<bool> unchecked(worlds.size(), false);  // refused steps since the last check
   std::vector<Outcome> outcomes(worlds.size());
   std::vector<uint64_t> fast_before(worlds.size());
   std::vector<uint64_t> xsa286_before(worlds.size());
@@ -820,14 +853,11 @@ CaseResult run_hypercall_case(std::span<const uint8_t> input, std::ostream* trac
         return fail(w.label + ": exception escaped the hypervisor: " + e.what());
       }
       if (trace != nullptr) *trace << "  " << w.label << ": " << describe(outcomes[i]) << "\n";
-      if (const auto problems = audit_problems(w); !problems.empty()) {
-        return fail(w.label + ": auditor: " + problems.front() + " (" +
-                    std::to_string(problems.size()) + " problems)");
-      }
-      if (const std::string left = partial_left(w.xen); !left.empty()) {
-        return fail(w.label + ": " + left);
-      }
-      if (const std::string dma = dma_adversary(w); !dma.empty()) return fail(w.label + ": " + dma);
+      // A step refused whole is checked with the next one checked: whatever it wrongly changed
+      // is still there then (the auditor is a third of a step's time).
+      unchecked[i] = refused_whole(op, outcomes[i]);
+      if (unchecked[i]) continue;
+      if (const std::string found = check_world(w); !found.empty()) return fail(found);
     }
     for (Pair& p : pairs) {
       if (p.diverged) continue;
@@ -866,6 +896,13 @@ CaseResult run_hypercall_case(std::span<const uint8_t> input, std::ostream* trac
           wb.ledger.count(sim::Event::kXenTlbFlushMmuUpdate) != xsa286_before[p.other]) {
         p.diverged = true;
       }
+    }
+  }
+  for (std::size_t i = 0; i < worlds.size(); ++i) {
+    if (!unchecked[i]) continue;
+    if (const std::string found = check_world(*worlds[i]); !found.empty()) {
+      result.finding = "after step " + std::to_string(result.steps - 1) + ": " + found;
+      return result;
     }
   }
   return result;

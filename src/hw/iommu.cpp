@@ -6,7 +6,7 @@
 namespace pib::hw {
 
 Iommu::Iommu(MachineMemory& memory, sim::Ledger& ledger, IommuParams params)
-    : memory_(memory), ledger_(ledger), params_(params), contexts_(65536) {
+    : memory_(memory), ledger_(ledger), params_(params) {
   if (params.iotlb_ways == 0 || params.iotlb_entries % params.iotlb_ways != 0) {
     throw InputError("iommu: IOTLB entries must be a multiple of its ways");
   }
@@ -14,16 +14,24 @@ Iommu::Iommu(MachineMemory& memory, sim::Ledger& ledger, IommuParams params)
   ways_.resize(params.iotlb_entries);
 }
 
+const Iommu::Context& Iommu::context(uint16_t device) const {
+  static const Context kAbsent{};
+  const auto& bus = buses_[device >> 8];
+  return bus ? (*bus)[device & 0xff] : kAbsent;
+}
+
 void Iommu::set_context(uint16_t device, uint16_t domain, Mfn root) {
-  contexts_[device] = Context{true, domain, root};
+  auto& bus = buses_[device >> 8];
+  if (!bus) bus = std::make_unique<ContextTable>();
+  (*bus)[device & 0xff] = Context{true, domain, root};
 }
 
 void Iommu::clear_context(uint16_t device) {
-  contexts_[device] = Context{};
+  if (auto& bus = buses_[device >> 8]) (*bus)[device & 0xff] = Context{};
 }
 
 bool Iommu::translates(uint16_t device) const {
-  return contexts_[device].present;
+  return context(device).present;
 }
 
 void Iommu::submit(const InvalidationDescriptor& d) {
@@ -103,7 +111,7 @@ std::size_t Iommu::lookup(uint16_t domain, uint64_t page) const {
 
 std::optional<uint64_t> Iommu::translate(uint16_t device, uint64_t iova, bool write,
                                          const char** why) {
-  const Context& c = contexts_[device];
+  const Context& c = context(device);
   const uint64_t page = iova >> kPageShift;
   const std::size_t found = lookup(c.domain, page);
   Leaf leaf;
@@ -148,7 +156,7 @@ std::optional<uint64_t> Iommu::translate(uint16_t device, uint64_t iova, bool wr
 
 DmaResult Iommu::dma_u64(uint16_t device, uint64_t iova, bool write, uint64_t value) {
   uint64_t ma = iova;
-  if (contexts_[device].present) {
+  if (context(device).present) {
     const char* why = "";
     const auto t = translate(device, iova, write, &why);
     if (!t) {

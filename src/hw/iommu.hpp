@@ -11,7 +11,9 @@
 // blocked, counted and logged, and moves no data. Knows nothing of Xen.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -114,6 +116,10 @@ class Iommu {
     uint64_t entry = 0;  // 0 if any level is absent
     unsigned order = 0;
   };
+  // VT-d's root table has one context table per bus (device >> 8), of one entry per device and
+  // function (device & 0xff); a bus's table exists once a device on it has a context.
+  using ContextTable = std::array<Context, 256>;
+  const Context& context(uint16_t device) const;
   std::optional<uint64_t> translate(uint16_t device, uint64_t iova, bool write, const char** why);
   Leaf walk(Mfn root, uint64_t iova) const;
   std::size_t set_of(uint64_t tag) const { return tag % sets_; }
@@ -122,7 +128,7 @@ class Iommu {
   MachineMemory& memory_;
   sim::Ledger& ledger_;
   IommuParams params_;
-  std::vector<Context> contexts_;
+  std::array<std::unique_ptr<ContextTable>, 256> buses_;
   std::size_t sets_;
   std::vector<Way> ways_;
   uint64_t tick_ = 0;

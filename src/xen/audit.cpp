@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "xen/audit.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <optional>
 
@@ -42,8 +43,13 @@ class Auditor {
   void fail(const std::string& what) { problems_.push_back(what); }
 
   // References found, per frame. Sparse like the frame table: the direct map gives most frames
-  // the same count, so chunks are folded after each table (no reference is held then).
+  // the same count, so chunks are folded after a table (no reference is held then) once there
+  // are enough of them to matter; folding a few back each time would only refill them.
   Expected& expected(Mfn m) { return exp_->mut(m.value); }
+  void fold_counts() {
+    constexpr uint64_t kFoldAbove = 64;  // chunks of 512 frames: 768 KiB of counts
+    if (exp_->dense_chunks() > kFoldAbove) fold_counts();
+  }
 
   void add_root_refs(Mfn m) {
     if (m == kInvalidMfn) return;
@@ -89,13 +95,13 @@ class Auditor {
                  std::to_string(pg.nr_validated) + "]: no child there");
           }
         }
-        exp_->compact();
+        fold_counts();
         continue;
       }
       if (!pg.validated) continue;
       if (pg.type == PageType::kL4) ++validated_l4;
       audit_table(d, m, level_of(pg.type), kEntriesPerTable);
-      exp_->compact();
+      fold_counts();
     }
     for (Mfn m : d.pages) {
       const PageInfo& pg = ft_[m];
@@ -136,67 +142,94 @@ class Auditor {
 
   // Entries [0, end) of a table holding their references (all of a validated table).
   void audit_table(const Domain& d, Mfn table, unsigned level, uint64_t end) {
-    const auto& mem = xen_.machine().memory();
-    const auto at = [&] {
-      return "dom" + std::to_string(d.id) + " L" + std::to_string(level) + " " + hex(table.value);
-    };
     // The auditor writes no guest memory, so the frame's words stay put while it reads them;
-    // non-present entries are skipped over the words (the fuzzer audits after every step).
-    const uint64_t* words = mem.frame_words(table);  // nullptr: all zero
-    for (uint64_t i = 0; i < end; ++i) {
-      const bool xen_slot = level == 4 && !is_guest_l4_slot(i);
-      if (!xen_slot && (words == nullptr || (words[i] & kPresent) == 0)) continue;
-      const Pte e{words != nullptr ? words[i] : 0};
-      if (xen_slot) {
-        if (end < kEntriesPerTable) continue;  // written when a validation completes
-        const Mfn want = i == kLinearSlot ? table : xen_.xen_l3();
-        if (!e.present() || e.mfn() != want || e.has(kUser)) {
-          fail(at() + "[" + std::to_string(i) + "]: Xen slot does not hold Xen's entry");
-        }
-        continue;
+    // non-present entries are skipped by a scan of the words alone (the fuzzer audits after
+    // every step), and Xen's L4 slots are checked apart.
+    const uint64_t* words = xen_.machine().memory().frame_words(table);  // nullptr: all zero
+    if (level == 4 && end == kEntriesPerTable) {
+      for (uint64_t i = 0; i < kEntriesPerTable; ++i) {
+        if (!is_guest_l4_slot(i)) audit_xen_slot(d, table, i, Pte{words ? words[i] : 0});
       }
-      if (!e.present()) continue;
-      const auto where = [&] {
-        return at() + "[" + std::to_string(i) + "] -> " + hex(e.mfn().value);
-      };
-      if (!ft_.valid(e.mfn())) {
-        fail(where() + ": maps a frame outside memory");
-        continue;
-      }
-      const PageInfo& target = ft_[e.mfn()];
-      Expected& x = expected(e.mfn());
-      if (level == 1) {
-        if (e.flags() & l1_disallow_mask(d.may_use_cache_attrs())) {
-          fail(where() + ": disallowed flags in a validated L1");
-        }
-        if (target.owner != d.id) fail(where() + ": maps a frame the domain does not own");
-        ++x.count;
-        if (e.has(kRw)) {
-          ++x.type_count;
-          if (target.type != PageType::kWritable) {
-            fail(where() + ": writable mapping of a " + std::string(type_name(target.type)) +
-                 " frame");
-          }
-        }
-        continue;
-      }
-      if (e.flags() & kBaseDisallow) fail(where() + ": disallowed flags in a validated table");
-      if (target.owner != d.id) fail(where() + ": references a frame the domain does not own");
-      if (e.mfn() == table) {
-        if (e.has(kRw)) fail(where() + ": writable self-map");
-        continue;  // self-maps hold no references
-      }
-      ++x.count;
-      ++x.type_count;
-      if (target.type == pt_type_of_level(level)) {
-        if (e.has(kRw)) fail(where() + ": writable linear page-table entry");
-        --x.linear;
-        ++expected(table).linear;
-      } else if (target.type != pt_type_of_level(level - 1)) {
-        fail(where() + ": child has type " + std::string(type_name(target.type)));
-      }
-      if (!target.validated) fail(where() + ": child not validated");
     }
+    if (words == nullptr) return;
+    for (uint64_t i = next_present(words, 0, end); i < end; i = next_present(words, i + 1, end)) {
+      if (level == 4 && !is_guest_l4_slot(i)) continue;  // (written when a validation completes)
+      audit_entry(d, table, level, i, Pte{words[i]});
+    }
+  }
+
+  // The first index in [from, end) whose word has a bit of `mask`, or end. Mostly-empty tables
+  // are the common case, so whole cache lines of words are tested at once.
+  static uint64_t next_with(const uint64_t* words, uint64_t from, uint64_t end, uint64_t mask) {
+    constexpr uint64_t kLine = 8;  // words per 64-byte line
+    while (from < end && from % kLine != 0) {
+      if (words[from] & mask) return from;
+      ++from;
+    }
+    while (from + kLine <= end) {
+      uint64_t any = 0;
+      for (uint64_t k = 0; k < kLine; ++k) any |= words[from + k];
+      if (any & mask) break;
+      from += kLine;
+    }
+    while (from < end && (words[from] & mask) == 0) ++from;
+    return from;
+  }
+  static uint64_t next_present(const uint64_t* words, uint64_t from, uint64_t end) {
+    return next_with(words, from, end, kPresent);
+  }
+
+  std::string where(const Domain& d, Mfn table, unsigned level, uint64_t i) const {
+    return "dom" + std::to_string(d.id) + " L" + std::to_string(level) + " " + hex(table.value) +
+           "[" + std::to_string(i) + "]";
+  }
+
+  void audit_xen_slot(const Domain& d, Mfn table, uint64_t i, Pte e) {
+    const Mfn want = i == kLinearSlot ? table : xen_.xen_l3();
+    if (!e.present() || e.mfn() != want || e.has(kUser)) {
+      fail(where(d, table, 4, i) + ": Xen slot does not hold Xen's entry");
+    }
+  }
+
+  // One present guest entry of a validated (or partly validated) table.
+  void audit_entry(const Domain& d, Mfn table, unsigned level, uint64_t i, Pte e) {
+    const auto at = [&] { return where(d, table, level, i) + " -> " + hex(e.mfn().value); };
+    if (!ft_.valid(e.mfn())) {
+      fail(at() + ": maps a frame outside memory");
+      return;
+    }
+    const PageInfo& target = ft_[e.mfn()];
+    Expected& x = expected(e.mfn());
+    if (level == 1) {
+      if (e.flags() & l1_disallow_mask(d.may_use_cache_attrs())) {
+        fail(at() + ": disallowed flags in a validated L1");
+      }
+      if (target.owner != d.id) fail(at() + ": maps a frame the domain does not own");
+      ++x.count;
+      if (e.has(kRw)) {
+        ++x.type_count;
+        if (target.type != PageType::kWritable) {
+          fail(at() + ": writable mapping of a " + std::string(type_name(target.type)) + " frame");
+        }
+      }
+      return;
+    }
+    if (e.flags() & kBaseDisallow) fail(at() + ": disallowed flags in a validated table");
+    if (target.owner != d.id) fail(at() + ": references a frame the domain does not own");
+    if (e.mfn() == table) {
+      if (e.has(kRw)) fail(at() + ": writable self-map");
+      return;  // self-maps hold no references
+    }
+    ++x.count;
+    ++x.type_count;
+    if (target.type == pt_type_of_level(level)) {
+      if (e.has(kRw)) fail(at() + ": writable linear page-table entry");
+      --x.linear;
+      ++expected(table).linear;
+    } else if (target.type != pt_type_of_level(level - 1)) {
+      fail(at() + ": child has type " + std::string(type_name(target.type)));
+    }
+    if (!target.validated) fail(at() + ": child not validated");
   }
 
   // The domain's I/O page tables: every mapping targets one of its own frames; with
@@ -204,13 +237,16 @@ class Auditor {
   // a frame is mapped exactly while its type is writable.
   void audit_iommu(const Domain& d) {
     if (d.iommu_root == kInvalidMfn) return;
+    // One walk of the I/O page tables records the entry each frame sees (a superpage's share as
+    // the 4 KiB entry a split would give it), so the checks below do not walk again per frame.
+    io_runs_.clear();
     walk_io(d, d.iommu_root, 4, 0);
     if (!d.need_iommu_sync()) return;
     // XSA-288's fix (modern Xen, or the 4.8-4.11 backport) decides the mapping discipline.
     const bool modern = xsa288_fixed(xen_.params());
     for (const Mfn mfn : d.pages) {
       const PageInfo& pg = ft_[mfn];
-      const uint64_t e = xen_.iommu_entry(d, mfn);
+      const uint64_t e = io_entry(mfn);
       const bool writable_dma = (e & hw::iopte::kWrite) != 0;
       const bool validated_pt =
           pg.type != PageType::kWritable && pg.type != PageType::kNone && pg.type_count > 0;
@@ -237,9 +273,12 @@ class Auditor {
       fail("I/O page table " + hex(table.value) + " of domain " + std::to_string(d.id) +
            " is not a Xen-owned frame");
     }
-    for (uint64_t i = 0; i < kEntriesPerTable; ++i) {
-      const uint64_t e = xen_.machine().memory().read_entry(table, i);
-      if ((e & (hw::iopte::kRead | hw::iopte::kWrite)) == 0) continue;
+    const uint64_t* words = xen_.machine().memory().frame_words(table);  // nullptr: all zero
+    if (words == nullptr) return;
+    constexpr uint64_t kMapped = hw::iopte::kRead | hw::iopte::kWrite;
+    for (uint64_t i = next_with(words, 0, kEntriesPerTable, kMapped); i < kEntriesPerTable;
+         i = next_with(words, i + 1, kEntriesPerTable, kMapped)) {
+      const uint64_t e = words[i];
       const Mfn target{(e & hw::iopte::kAddrMask) >> kPageShift};
       const uint64_t dfn = (base << 9) | i;
       const bool leaf = level == 1 || (e & hw::iopte::kSuperpage) != 0;
@@ -255,8 +294,31 @@ class Auditor {
       const uint64_t frames = uint64_t{1} << (9 * (level - 1));
       const uint64_t first = dfn * frames;
       if (target.value != first) fail("I/O mapping " + hex(first) + " is not the identity");
+      const uint64_t frame_entry = level == 1 ? e : e & ~hw::iopte::kSuperpage;
       for (uint64_t f = first; f < first + frames; ++f) check_io_target(d, Mfn{f});
+      record_io_run(first, frames, frame_entry);
     }
+  }
+
+  // The walk visits leaves in ascending I/O frame order.
+  void record_io_run(uint64_t first, uint64_t frames, uint64_t entry) {
+    if (!io_runs_.empty()) {
+      IoRun& last = io_runs_.back();
+      if (last.first + last.frames == first && last.entry + (last.frames << kPageShift) == entry) {
+        last.frames += frames;
+        return;
+      }
+    }
+    io_runs_.push_back(IoRun{first, frames, entry});
+  }
+
+  // The 4 KiB entry the domain's I/O tables give `dfn` (0: not mapped).
+  uint64_t io_entry(Mfn dfn) const {
+    const auto after = std::upper_bound(io_runs_.begin(), io_runs_.end(), dfn.value,
+                                        [](uint64_t v, const IoRun& r) { return v < r.first; });
+    if (after == io_runs_.begin()) return 0;
+    const IoRun& r = *(after - 1);
+    return dfn.value < r.first + r.frames ? r.entry + ((dfn.value - r.first) << kPageShift) : 0;
   }
 
   void check_io_target(const Domain& d, Mfn target) {
@@ -291,6 +353,14 @@ class Auditor {
   const Hypervisor& xen_;
   const FrameTable& ft_;
   std::optional<ChunkedTable<Expected>> exp_;
+  // The I/O mappings of the domain being audited, in I/O frame order: runs of frames whose
+  // entries step by one frame (an identity map with the same permissions is one run).
+  struct IoRun {
+    uint64_t first = 0;
+    uint64_t frames = 0;
+    uint64_t entry = 0;  // the first frame's 4 KiB entry
+  };
+  std::vector<IoRun> io_runs_;
   std::vector<std::string> problems_;
 };
 

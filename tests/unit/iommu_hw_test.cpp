@@ -37,6 +37,29 @@ TEST_F(IommuHw, TranslatesThroughTheTablesAndCachesInTheIotlb) {
   EXPECT_EQ(count(sim::Event::kHwIotlbHit), 1u);
 }
 
+// Context entries live in per-bus context tables: a device's entry is its own, whatever bus
+// (device >> 8) and function (device & 0xff) it has, and clearing one leaves the others.
+TEST_F(IommuHw, ContextEntriesAreSeparatePerBusAndFunction) {
+  Iommu io(mem, ledger, IommuParams{});
+  link();
+  map(5, Mfn{20}, true);
+  io.set_context(0x0103, 7, root);
+  io.set_context(0xff03, 7, root);
+  EXPECT_TRUE(io.translates(0x0103));
+  EXPECT_TRUE(io.translates(0xff03));
+  EXPECT_FALSE(io.translates(0x0104));  // same bus, other function
+  EXPECT_FALSE(io.translates(0x0203));  // same function, other bus
+  EXPECT_FALSE(io.translates(0x0003));
+  io.clear_context(0x0103);
+  io.clear_context(0x4242);  // a bus without a context table: nothing to clear
+  EXPECT_FALSE(io.translates(0x0103));
+  EXPECT_TRUE(io.translates(0xff03));
+  EXPECT_TRUE(io.dma_u64(0xff03, 5 * 4096, true, 1).ok);
+  // Without a context the IOMMU is bypassed: the address is the machine address.
+  EXPECT_TRUE(io.dma_u64(0x0103, 30 * 4096, true, 9).ok);
+  EXPECT_EQ(mem.read_u64(Maddr{30 * 4096}), 9u);
+}
+
 TEST_F(IommuHw, BlockedDmaWritesNothingAndIsLogged) {
   Iommu io(mem, ledger, IommuParams{});
   link();
