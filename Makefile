@@ -30,6 +30,9 @@ test-sanitize: deps
 # long campaigns; the corpus directory is shared, so both builds continue the same corpus.
 FUZZ_SECONDS ?= 60
 FUZZ_SANITIZE ?= on
+# FUZZ_JOBS=N: N libFuzzer workers on the shared corpus, each FUZZ_SECONDS long (logs: fuzz-N.log).
+FUZZ_JOBS ?= 1
+FUZZ_PARALLEL := $(if $(filter-out 1,$(FUZZ_JOBS)),-jobs=$(FUZZ_JOBS) -workers=$(FUZZ_JOBS))
 FUZZ_DIR := $(if $(filter off,$(FUZZ_SANITIZE)),build-fuzz-fast,build-fuzz)
 fuzz:
 	@./scripts/install-deps.sh --fuzz
@@ -39,7 +42,7 @@ fuzz:
 	  -DPIBOOSTER_BENCH=OFF >/dev/null
 	@cmake --build $(FUZZ_DIR) --target pibooster_fuzz -j $(JOBS)
 	@mkdir -p build-fuzz/corpus
-	@cd $(FUZZ_DIR) && ./fuzz/pibooster_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	@cd $(FUZZ_DIR) && ./fuzz/pibooster_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(FUZZ_PARALLEL) \
 	  -max_len=512 -artifact_prefix=./ $(abspath build-fuzz/corpus) ../fuzz/corpus
 
 # Google Benchmark cases (hot paths, host memory), then the ratio table: simulated operations
