@@ -654,19 +654,13 @@ std::string dma_adversary(World& w) {
 // mapped again and that was then freed stays in the domain's IOMMU (the advisory; the auditor
 // reports it, example 11-xsa-288-freed-frame-dma.hvs). Device writes there are not performed
 // (in_xsa288_hole), so the hole cannot corrupt what the frame becomes.
-std::vector<std::string> audit_problems(const World& w) {
-  std::vector<std::string> problems = xen::audit(w.xen);
+std::vector<xen::AuditProblem> audit_problems(const World& w) {
+  std::vector<xen::AuditProblem> problems = xen::audit_problems(w.xen);
   if (w.xen.params().generation != xen::XenGeneration::kPaperEra || w.given_back.empty()) {
     return problems;
   }
-  const std::string maps = "'s IOMMU maps frame ";
-  const std::string not_owned = " it does not own";
-  std::erase_if(problems, [&](const std::string& p) {
-    const auto at = p.find(maps);
-    if (at == std::string::npos || !p.ends_with(not_owned)) return false;
-    const std::string frame =
-        p.substr(at + maps.size(), p.size() - not_owned.size() - at - maps.size());
-    return w.given_back.count(std::stoull(frame, nullptr, 16)) != 0;
+  std::erase_if(problems, [&](const xen::AuditProblem& p) {
+    return p.kind == xen::AuditKind::kIommuMapsUnowned && w.given_back.count(p.frame.value) != 0;
   });
   return problems;
 }
@@ -674,8 +668,8 @@ std::vector<std::string> audit_problems(const World& w) {
 // The per-world oracles: auditor, no PGT_partial left behind, the DMA adversary.
 std::string check_world(World& w) {
   if (const auto problems = audit_problems(w); !problems.empty()) {
-    return w.label + ": auditor: " + problems.front() + " (" + std::to_string(problems.size()) +
-           " problems)";
+    return w.label + ": auditor: " + problems.front().text + " (" +
+           std::to_string(problems.size()) + " problems)";
   }
   if (const std::string left = partial_left(w.xen); !left.empty()) return w.label + ": " + left;
   if (const std::string dma = dma_adversary(w); !dma.empty()) return w.label + ": " + dma;

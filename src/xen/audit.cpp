@@ -32,7 +32,7 @@ class Auditor {
  public:
   explicit Auditor(const Hypervisor& xen) : xen_(xen), ft_(xen.frame_table()) {}
 
-  std::vector<std::string> run() {
+  std::vector<AuditProblem> run() {
     for (DomId id : xen_.domain_ids()) audit_domain(xen_.domain(id));
     for (DomId id : xen_.domain_ids()) audit_iommu(xen_.domain(id));
     audit_tlbs();
@@ -40,7 +40,9 @@ class Auditor {
   }
 
  private:
-  void fail(const std::string& what) { problems_.push_back(what); }
+  void fail(std::string what, AuditKind kind = AuditKind::kOther, Mfn frame = kInvalidMfn) {
+    problems_.push_back(AuditProblem{kind, frame, std::move(what)});
+  }
 
   // References found, per frame. Sparse like the frame table: the direct map gives most frames
   // the same count, so chunks are folded after a table (no reference is held then) once there
@@ -326,7 +328,8 @@ class Auditor {
     // what it gives back; a synchronised domain's IOMMU maps only frames it owns.
     if (!ft_.valid(target) || (d.need_iommu_sync() && ft_[target].owner != d.id)) {
       fail("domain " + std::to_string(d.id) + "'s IOMMU maps frame " + hex(target.value) +
-           " it does not own");
+               " it does not own",
+           AuditKind::kIommuMapsUnowned, target);
     }
   }
 
@@ -361,13 +364,19 @@ class Auditor {
     uint64_t entry = 0;  // the first frame's 4 KiB entry
   };
   std::vector<IoRun> io_runs_;
-  std::vector<std::string> problems_;
+  std::vector<AuditProblem> problems_;
 };
 
 }  // namespace
 
-std::vector<std::string> audit(const Hypervisor& xen) {
+std::vector<AuditProblem> audit_problems(const Hypervisor& xen) {
   return Auditor(xen).run();
+}
+
+std::vector<std::string> audit(const Hypervisor& xen) {
+  std::vector<std::string> texts;
+  for (AuditProblem& p : audit_problems(xen)) texts.push_back(std::move(p.text));
+  return texts;
 }
 
 }  // namespace pib::xen

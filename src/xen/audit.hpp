@@ -11,6 +11,19 @@
 
 namespace pib::xen {
 
+// One violation; `kind` names the few a caller may need to tell apart without reading the text.
+enum class AuditKind {
+  kOther,
+  kIommuMapsUnowned,  // a synchronised domain's IOMMU maps `frame`, which it does not own
+};
+struct AuditProblem {
+  AuditKind kind = AuditKind::kOther;
+  Mfn frame = kInvalidMfn;  // kIommuMapsUnowned: the frame
+  std::string text;
+};
+
+std::vector<AuditProblem> audit_problems(const Hypervisor& xen);
+// The problems' texts.
 std::vector<std::string> audit(const Hypervisor& xen);
 
 }  // namespace pib::xen

@@ -147,6 +147,11 @@ TEST(MemoryOpAttacks, PaperEraXenLeavesAFreedFrameDmaReachable_Xsa288) {
       const auto problems = fx.audit();
       ASSERT_EQ(problems.size(), 1u);
       EXPECT_NE(problems[0].find("it does not own"), std::string::npos) << problems[0];
+      // The kind and frame the fuzzer's XSA-288 allowance keys on.
+      const auto typed = xen::audit_problems(fx.xen);
+      ASSERT_EQ(typed.size(), 1u);
+      EXPECT_EQ(typed[0].kind, xen::AuditKind::kIommuMapsUnowned);
+      EXPECT_EQ(typed[0].frame, fx.mfn(f));
     }
   }
 }
