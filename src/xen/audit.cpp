@@ -50,7 +50,7 @@ class Auditor {
   Expected& expected(Mfn m) { return exp_->mut(m.value); }
   void fold_counts() {
     constexpr uint64_t kFoldAbove = 64;  // chunks of 512 frames: 768 KiB of counts
-    if (exp_->dense_chunks() > kFoldAbove) fold_counts();
+    if (exp_->dense_chunks() > kFoldAbove) exp_->compact();
   }
 
   void add_root_refs(Mfn m) {
