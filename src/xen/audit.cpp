@@ -38,6 +38,10 @@ class Auditor {
     audit_tlbs();
     return std::move(problems_);
   }
+  std::vector<AuditProblem> run_tlbs() {
+    audit_tlbs();
+    return std::move(problems_);
+  }
 
  private:
   void fail(std::string what, AuditKind kind = AuditKind::kOther, Mfn frame = kInvalidMfn) {
@@ -371,6 +375,10 @@ class Auditor {
 
 std::vector<AuditProblem> audit_problems(const Hypervisor& xen) {
   return Auditor(xen).run();
+}
+
+std::vector<AuditProblem> audit_tlb_problems(const Hypervisor& xen) {
+  return Auditor(xen).run_tlbs();
 }
 
 std::vector<std::string> audit(const Hypervisor& xen) {

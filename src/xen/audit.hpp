@@ -23,6 +23,10 @@ struct AuditProblem {
 };
 
 std::vector<AuditProblem> audit_problems(const Hypervisor& xen);
+// The TLB rule alone (every guest-usable writable translation a CPU caches leads to a
+// writable-typed frame): all a guest access can break when it did not enter Xen, since only
+// Xen changes the frame table and the I/O page tables.
+std::vector<AuditProblem> audit_tlb_problems(const Hypervisor& xen);
 // The problems' texts.
 std::vector<std::string> audit(const Hypervisor& xen);
 
