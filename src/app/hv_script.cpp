@@ -214,8 +214,8 @@ void Script::execute(const std::string& line, const std::optional<Expectation>& 
   DomId foreigndom = abi::kDomidSelf;
   if (const auto f = call.find(" foreigndom="); f != std::string::npos) {
     const auto end = call.find(' ', f + 1);
-    foreigndom = static_cast<DomId>(
-        number(call.substr(f + 12, end == std::string::npos ? std::string::npos : end - f - 12)));
+    foreigndom =
+        domid(call.substr(f + 12, end == std::string::npos ? std::string::npos : end - f - 12));
     call.erase(f, end == std::string::npos ? std::string::npos : end - f);
   }
   abi::MulticallEntry entry = hypercall(call, split_ws(call));

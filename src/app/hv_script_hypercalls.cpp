@@ -164,7 +164,7 @@ void Script::memory_op(const std::string& line, const std::vector<std::string>& 
     if (w.rfind("order=", 0) == 0) {
       r.extent_order = static_cast<uint32_t>(number(w.substr(6)));
     } else if (w.rfind("domid=", 0) == 0) {
-      r.domid = static_cast<DomId>(number(w.substr(6)));
+      r.domid = domid(w.substr(6));
     } else if (w.rfind("flags=", 0) == 0) {
       r.mem_flags = static_cast<uint32_t>(number(w.substr(6)));
     } else if (cmd == "populate_physmap") {

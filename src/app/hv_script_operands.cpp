@@ -11,6 +11,12 @@ namespace pib::app::hvs {
 using namespace hw::pte_bits;
 
 // A non-negative integer (decimal, 0x hex or 0 octal); a sign is refused rather than wrapped.
+DomId Script::domid(const std::string& s) const {
+  const uint64_t v = number(s);
+  if (v > 0xffff) fail("a domain id is 16 bits (at most 0xffff), got '" + s + "'");
+  return static_cast<DomId>(v);
+}
+
 uint64_t Script::number(const std::string& s) const {
   if (s.empty() || !std::isdigit(static_cast<unsigned char>(s[0]))) {
     fail("not a non-negative number: '" + s + "'");

@@ -84,6 +84,8 @@ class Script : public xen::InterleavingObserver {
 
   // ---- hv_script_operands.cpp ------------------------------------------------------------
   uint64_t number(const std::string& s) const;
+  // A domain id (16 bits: a larger number is an error, not wrapped).
+  DomId domid(const std::string& s) const;
   // A declared frame: its domain's start info and guest frame number.
   struct Named {
     bool other = false;

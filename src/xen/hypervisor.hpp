@@ -241,7 +241,10 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   // Records where a preempted (de)validation stops and charges the preemption.
   int64_t preempted_at(Mfn mfn, uint64_t index);
   void init_xen_l4_slots(Mfn l4);
-  int64_t get_page_from_l1e(hw::Pte e, Domain& d);
+  // `pg_owner` is the domain whose frames the entry may map (mmu_update's foreigndom): the
+  // table's own domain, another domain (for a control domain), DOMID_IO or DOMID_XEN.
+  int64_t get_page_from_l1e(hw::Pte e, Domain& d, DomId pg_owner);
+  int64_t get_page_from_l1e(hw::Pte e, Domain& d) { return get_page_from_l1e(e, d, d.id); }
   void put_page_from_l1e(hw::Pte e, Domain& d);
   int64_t get_page_from_upper(hw::Pte e, Mfn table, unsigned level, Domain& d,
                               bool preemptible = false, bool partial_set = false,
@@ -254,7 +257,8 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   hw::Pte adjust_guest_entry(hw::Pte e, unsigned level) const;
 
   // ---- entry updates (mod_entry.cpp) -----------------------------------------------------
-  int64_t mod_l1_entry(Mfn table, uint64_t index, hw::Pte value, Domain& d, bool preserve_ad);
+  int64_t mod_l1_entry(Mfn table, uint64_t index, hw::Pte value, Domain& d, bool preserve_ad,
+                       DomId pg_owner);
   int64_t mod_upper_entry(Mfn table, unsigned level, uint64_t index, hw::Pte value, Domain& d,
                           Vcpu& v, bool preserve_ad);
   bool fast_path_ok(hw::Pte old_e, hw::Pte new_e, unsigned level) const;
@@ -268,12 +272,20 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   bool continue_into_old_guest_table(Vcpu& v, Domain& d, sim::Event hypercall);
   // The same at the end of a batch: continuations until the deferred put is complete.
   void finish_old_guest_table(Vcpu& v, Domain& d, sim::Event hypercall);
-  int64_t do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu& v, bool* touched_upper);
+  // One request of an mmu_update naming `pg_owner` (get_pg_owner); *xsm_checked records that
+  // the XSM check a page-table or machphys request needs has passed in this invocation.
+  int64_t do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu& v, DomId pg_owner,
+                            bool* xsm_checked, bool* touched_upper);
   // The XSA-286 flush of an mmu_update invocation that changed upper entries (modern Xen);
   // clears *touched_upper.
   void flush_linear_pt(Domain& d, bool* touched_upper);
-  // The foreigndom argument of mmu_update / mmuext_op (get_pg_owner and its XSM check).
-  int64_t check_pg_owner(DomId foreigndom, const Domain& d, bool any_request) const;
+  // get_pg_owner: the domain foreigndom names (*pg_owner: the caller's id for DOMID_SELF,
+  // another domain's, DOMID_IO or DOMID_XEN), or -ESRCH for the caller's own numeric id and
+  // for an id no domain has.
+  int64_t get_pg_owner(DomId foreigndom, const Domain& d, DomId* pg_owner) const;
+  // The dummy XSM policy's XSM_TARGET rule: a domain may act on its own pages, a control
+  // domain (the model's `privileged`) on anyone's; else -EPERM.
+  int64_t xsm_target(const Domain& d, DomId pg_owner) const;
 
   // ---- mmuext (mmuext.cpp) ---------------------------------------------------------------
   int64_t do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v);

@@ -194,7 +194,11 @@ int64_t Hypervisor::mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> o
   // do_mmuext_op (4.17) first finishes a deferred put (preemptible), then checks the page owner
   // before its loop, whatever the ops.
   if (put_old_guest_table(v, d) == abi::err::kERESTART) return abi::err::kERESTART;
-  int64_t rc = check_pg_owner(foreigndom, d, true);
+  // xsm_mmuext_op has no DOMID_IO exception. A control domain's ops on another domain's
+  // pages (the domain builder's pins) are not modelled: refused like an unprivileged caller's.
+  DomId pg_owner = d.id;
+  int64_t rc = get_pg_owner(foreigndom, d, &pg_owner);
+  if (rc == abi::err::kOk && pg_owner != d.id) rc = abi::err::kEPERM;
   if (rc != abi::err::kOk) {
     ledger_.charge(Event::kXenHcFailed);
     return rc;

@@ -16,8 +16,8 @@ namespace {
 constexpr uint64_t kAdBits = kAccessed | kDirty;
 }
 
-int64_t Hypervisor::mod_l1_entry(Mfn table, uint64_t index, Pte value, Domain& d,
-                                 bool preserve_ad) {
+int64_t Hypervisor::mod_l1_entry(Mfn table, uint64_t index, Pte value, Domain& d, bool preserve_ad,
+                                 DomId pg_owner) {
   const Pte old_e{mem_.read_entry(table, index)};
   Pte new_e = value;
   if (preserve_ad) new_e = new_e.with(old_e.raw() & kAdBits);
@@ -29,7 +29,7 @@ int64_t Hypervisor::mod_l1_entry(Mfn table, uint64_t index, Pte value, Domain& d
       mem_.write_entry(table, index, new_e.raw());
       return abi::err::kOk;
     }
-    const int64_t rc = get_page_from_l1e(new_e, d);
+    const int64_t rc = get_page_from_l1e(new_e, d, pg_owner);
     if (rc != abi::err::kOk) return rc;
   }
   ledger_.charge(Event::kXenModEntrySlow);
@@ -104,13 +104,24 @@ void Hypervisor::finish_old_guest_table(Vcpu& v, Domain& d, Event hypercall) {
   while (v.old_guest_table) continue_into_old_guest_table(v, d, hypercall);
 }
 
-int64_t Hypervisor::do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu& v,
-                                      bool* touched_upper) {
+int64_t Hypervisor::do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu& v, DomId pg_owner,
+                                      bool* xsm_checked, bool* touched_upper) {
   // do_mmu_update decodes the command from the low 3 bits (an entry is 8 bytes); the rest of
   // `ptr` is the entry's machine address.
   const uint64_t cmd = req.ptr & abi::kMmuUpdateCmdMask;
   const uint64_t ptr = req.ptr - cmd;
   const Mfn mfn{ptr >> kPageShift};
+  const bool known = cmd == abi::kMmuNormalPtUpdate || cmd == abi::kMmuPtUpdatePreserveAd ||
+                     cmd == abi::kMmuPtUpdateNoTranslate || cmd == abi::kMmuMachphysUpdate;
+  if (known && !*xsm_checked) {
+    // xsm_mmu_update, at the first request that needs it: the page owner must be one the caller
+    // may act on, except DOMID_IO, which the dummy policy lets through (get_page_from_l1e then
+    // lets it map nothing but I/O memory the caller may use).
+    if (pg_owner != abi::kDomidIo) {
+      if (const int64_t rc = xsm_target(d, pg_owner); rc != abi::err::kOk) return rc;
+    }
+    *xsm_checked = true;
+  }
   switch (cmd) {
     case abi::kMmuNormalPtUpdate:
     case abi::kMmuPtUpdatePreserveAd:
@@ -122,7 +133,12 @@ int64_t Hypervisor::do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu
       int64_t rc = abi::err::kOk;
       if (pg.type_count > 0 && pg.validated) {  // page_lock() succeeds
         if (pg.type == PageType::kL1) {
-          rc = mod_l1_entry(mfn, index, Pte{req.val}, d, preserve);
+          rc = mod_l1_entry(mfn, index, Pte{req.val}, d, preserve, pg_owner);
+        } else if (is_pt_type(pg.type) && pg_owner != d.id &&
+                   params_.generation == XenGeneration::kModern) {
+          // Since 4.11 (commit 7993e3be68) an L2-L4 update naming a foreign page owner is
+          // refused; before, the owner was silently ignored (the caller's own rules apply).
+          rc = abi::err::kEINVAL;
         } else if (is_pt_type(pg.type)) {
           rc = mod_upper_entry(mfn, level_of(pg.type), index, Pte{req.val}, d, v, preserve);
           if (rc == abi::err::kOk) *touched_upper = true;
@@ -144,7 +160,10 @@ int64_t Hypervisor::do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu
       return rc;
     }
     case abi::kMmuMachphysUpdate: {
-      if (!get_page(mfn, d)) return abi::err::kEINVAL;
+      // get_page_from_mfn(mfn, pg_owner): the frame must be the page owner's; DOMID_IO and
+      // DOMID_XEN own no frame a guest can name in the model.
+      const bool real_owner = pg_owner < domains_.size();
+      if (!real_owner || !get_page(mfn, domain(pg_owner))) return abi::err::kEINVAL;
       m2p_.set(mfn.value, req.val);
       put_page(mfn);
       return abi::err::kOk;
@@ -177,11 +196,13 @@ int64_t Hypervisor::mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate>
   Domain& d = port_dom();
   if (done != nullptr) *done = 0;
   if (put_old_guest_table(v, d) == abi::err::kERESTART) return abi::err::kERESTART;
-  int64_t rc = check_pg_owner(foreigndom, d, !reqs.empty());
+  DomId pg_owner = d.id;
+  int64_t rc = get_pg_owner(foreigndom, d, &pg_owner);
   if (rc != abi::err::kOk) {
     ledger_.charge(Event::kXenHcFailed);
     return rc;
   }
+  bool xsm_checked = false;
   bool touched_upper = false;
   uint32_t i = 0;
   for (; i < reqs.size(); ++i) {
@@ -198,7 +219,7 @@ int64_t Hypervisor::mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate>
         break;
       }
     }
-    rc = do_one_mmu_update(reqs[i], d, v, &touched_upper);
+    rc = do_one_mmu_update(reqs[i], d, v, pg_owner, &xsm_checked, &touched_upper);
     // A request preempted part-way (its new child's validation) is issued again: counted once.
     if (rc != abi::err::kERESTART) ledger_.charge(Event::kXenMmuUpdateRequests);
     if (rc != abi::err::kOk) break;
@@ -221,17 +242,23 @@ void Hypervisor::flush_linear_pt(Domain& d, bool* touched_upper) {
   *touched_upper = false;
 }
 
-// get_pg_owner (common/page_alloc.c) and the XSM check that follows it. DOMID_SELF is the
-// caller; its own numeric id and an id no domain has are -ESRCH; any other domain, DOMID_IO
-// and DOMID_XEN exist but an unprivileged caller may not act on them (-EPERM, which
-// do_mmu_update only reports once it looks at a request).
-int64_t Hypervisor::check_pg_owner(DomId foreigndom, const Domain& d, bool any_request) const {
+// get_pg_owner (x86/mm.c). The pseudo-domains exist; the caller's own numeric id does not count
+// as foreign.
+int64_t Hypervisor::get_pg_owner(DomId foreigndom, const Domain& d, DomId* pg_owner) const {
+  *pg_owner = d.id;
   if (foreigndom == abi::kDomidSelf) return abi::err::kOk;
   if (foreigndom == d.id) return abi::err::kESRCH;
   const bool exists =
       foreigndom < domains_.size() || foreigndom == abi::kDomidIo || foreigndom == abi::kDomidXen;
   if (!exists) return abi::err::kESRCH;
-  return any_request ? abi::err::kEPERM : abi::err::kOk;
+  *pg_owner = foreigndom;
+  return abi::err::kOk;
+}
+
+// xsm_default_action(XSM_TARGET, d, pg_owner) of the dummy policy (no device-model or xenstore
+// targets in the model).
+int64_t Hypervisor::xsm_target(const Domain& d, DomId pg_owner) const {
+  return pg_owner == d.id || d.config.privileged ? abi::err::kOk : abi::err::kEPERM;
 }
 
 void Hypervisor::charge_continuation(Event hypercall) {

@@ -51,7 +51,7 @@ int64_t Hypervisor::update_va_mapping_body(VcpuId vcpu, const abi::UpdateVaMappi
     ledger_.charge(Event::kXenHcFailed);
     return abi::err::kEINVAL;
   }
-  const int64_t rc = mod_l1_entry(l1, hw::table_index(args.va, 1), Pte{args.val}, d, false);
+  const int64_t rc = mod_l1_entry(l1, hw::table_index(args.va, 1), Pte{args.val}, d, false, d.id);
   if (rc != abi::err::kOk) {
     ledger_.charge(Event::kXenHcFailed);
     return rc;

@@ -65,7 +65,7 @@ bool Hypervisor::fast_path_ok(Pte old_e, Pte new_e, unsigned level) const {
 // Follows get_page_from_l1e (xen/arch/x86/mm.c, 4.17): disallowed flags are -EINVAL; a frame
 // that is not RAM is MMIO and needs I/O-memory permission (-EPERM without it); a RAM frame the
 // domain cannot reference, or cannot take a writable type reference on, is -EBUSY.
-int64_t Hypervisor::get_page_from_l1e(Pte e, Domain& d) {
+int64_t Hypervisor::get_page_from_l1e(Pte e, Domain& d, DomId pg_owner) {
   if (!e.present()) return abi::err::kOk;
   if (e.flags() & l1_disallow_mask(d.may_use_cache_attrs())) return abi::err::kEINVAL;
   const uint64_t frame = xen_frame_number(e);
@@ -75,11 +75,18 @@ int64_t Hypervisor::get_page_from_l1e(Pte e, Domain& d) {
     return frame == kXenInvalidFrameNumber ? abi::err::kEINVAL : abi::err::kEPERM;
   }
   const Mfn target{frame};
-  if (!get_page(target, d)) return abi::err::kEBUSY;  // not ours (or free, or Xen's)
+  // The frame must be the page owner's (could_not_pin otherwise): the caller's own, or, for a
+  // control domain naming another domain, that domain's (a foreign mapping, whose references
+  // and type changes are the owner's). A frame of anyone else, and every RAM frame under
+  // DOMID_IO or DOMID_XEN (no RAM a guest can name is theirs: xsm_priv_mapping refuses to
+  // transfer the right), is refused.
+  if (pg_owner >= domains_.size()) return abi::err::kEBUSY;
+  Domain& owner = domain(pg_owner);
+  if (!get_page(target, owner)) return abi::err::kEBUSY;  // not theirs (or free, or Xen's)
   if (e.has(kRw)) {
     // The point where a live page table cannot be mapped writable: its type count is > 0 with
     // a page-table type, so the writable type reference is refused.
-    if (get_page_type(target, PageType::kWritable, d) != abi::err::kOk) {
+    if (get_page_type(target, PageType::kWritable, owner) != abi::err::kOk) {
       put_page(target);
       return abi::err::kEBUSY;
     }

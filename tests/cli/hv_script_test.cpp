@@ -93,6 +93,9 @@ TEST(HvScript, ClockTimersSecondDomainAndBatchesAreChecked) {
   EXPECT_NE(error_of("domain clock=0\n").find("out of range"), std::string::npos);
   EXPECT_NE(error_of("domain clock=40\ntimer 100\n").find("usage: timer"), std::string::npos);
   EXPECT_NE(error_of("other frame x\n").find("no second domain"), std::string::npos);
+  EXPECT_NE(error_of("frame t\nmmu_update t[0] = 0 foreigndom=70001\n").find("16 bits"),
+            std::string::npos)
+      << "a domain id is not wrapped to 16 bits";
   EXPECT_NE(error_of("domain other=64\nother frame x\nread x[0]\n").find("second domain"),
             std::string::npos);
   EXPECT_NE(error_of("frame t\nbatch pin l1 t ; remap t ro\n").find("mmuext commands only"),

@@ -140,7 +140,7 @@ TEST(XenAbiRules, ForeignDomainOfSelfOrNobodyIsESRCH) {
   EXPECT_EQ(raw_update(fx, at, 2, fx.si.domid), abi::err::kESRCH) << "own id";
   EXPECT_EQ(raw_update(fx, at, 3, 0x1234), abi::err::kESRCH) << "no such domain";
   EXPECT_EQ(raw_update(fx, at, 4, other.domid), kEPERM);
-  EXPECT_EQ(raw_update(fx, at, 5, abi::kDomidIo), kEPERM);
+  EXPECT_EQ(raw_update(fx, at, 4, abi::kDomidXen), kEPERM);
   uint32_t done = 0;
   EXPECT_EQ(fx.xen.mmu_update(0, {}, &done, other.domid), kOk) << "no request, no XSM check";
   EXPECT_EQ(fx.xen.mmu_update(0, {}, &done, 0x1234), abi::err::kESRCH);

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+// mmu_update's page owner (foreigndom) as Xen answers it: the dummy XSM policy lets a control
+// domain act on another domain's pages and lets anyone name DOMID_IO; get_page_from_l1e then
+// maps only frames of the page owner (so a control domain can map another domain's frames,
+// with that domain's references and type changes); since 4.11 an L2-L4 update naming a
+// foreign owner is refused, before it the owner was ignored. The XSM check comes at the first
+// request that needs it, so an unknown command before it is -ENOSYS.
+#include "support/pv_fixture.hpp"
+
+namespace pib::test {
+namespace {
+
+using namespace hw::pte_bits;
+
+constexpr int64_t kENOSYS = abi::err::kENOSYS;
+
+int64_t update_as(PvFixture& fx, uint64_t ptr, uint64_t val, DomId foreigndom) {
+  const abi::MmuUpdate req{ptr, val};
+  uint32_t done = 0;
+  return fx.xen.mmu_update(0, std::span(&req, 1), &done, foreigndom);
+}
+
+// DOMID_IO passes XSM for anyone: non-present entries and plain stores are written, a RAM frame
+// is not the I/O pseudo-domain's (-EBUSY), MMIO still needs the caller's permission (-EPERM).
+TEST(ForeignOwnerRules, DomidIoMapsNoRam) {
+  PvFixture fx;
+  const Pfn data = fx.alloc();
+  const Pfn l1 = fx.make_table();
+  ASSERT_EQ(fx.pin(1, l1), kOk);
+  EXPECT_EQ(update_as(fx, fx.entry(l1, 0).value, 0x1000, abi::kDomidIo), kOk) << "not present";
+  EXPECT_EQ(update_as(fx, fx.entry(l1, 1).value, fx.pte(data, kDataRo), abi::kDomidIo), kEBUSY);
+  const uint64_t beyond_ram = fx.machine.memory().frame_count() + 16;
+  EXPECT_EQ(update_as(fx, fx.entry(l1, 2).value, hw::Pte::make(Mfn{beyond_ram}, kDataRo).raw(),
+                      abi::kDomidIo),
+            kEPERM);
+  EXPECT_EQ(update_as(fx, fx.entry(data, 3).value, 7, abi::kDomidIo), kOk) << "writable page";
+  EXPECT_EQ(fx.load(data, 3).value, 7u);
+  EXPECT_EQ(fx.load(l1, 0).value, 0x1000u);
+  EXPECT_EQ(fx.load(l1, 1).value, 0u);
+  const uint64_t machphys = fx.entry(data, 0).value | abi::kMmuMachphysUpdate;
+  EXPECT_EQ(update_as(fx, machphys, 5, abi::kDomidIo), kEINVAL) << "no frame is dom_io's";
+  EXPECT_AUDIT_CLEAN(fx);
+}
+
+// The XSM check runs at the first page-table or machphys request: an unknown command first is
+// -ENOSYS even with a page owner the caller may not name.
+TEST(ForeignOwnerRules, XsmCheckComesWithTheFirstRequestNeedingIt) {
+  PvFixture fx({.machine_frames = 8192});
+  const auto other = xen::build_pv_domain(fx.xen, xen::PvDomainSpec{.pages = 512});
+  fx.xen.set_port_domain(0);
+  const Pfn data = fx.alloc();
+  EXPECT_EQ(update_as(fx, fx.entry(data, 0).value | 5, 1, other.domid), kENOSYS);
+  EXPECT_EQ(update_as(fx, fx.entry(data, 0).value, 1, other.domid), kEPERM);
+  EXPECT_EQ(fx.load(data, 0).value, 0u);
+}
+
+// An L2-L4 update naming a foreign page owner: -EINVAL on modern Xen, performed under the
+// caller's own rules on paper-era Xen (4.8), which ignored the owner there.
+TEST(ForeignOwnerRules, UpperUpdateWithForeignOwner) {
+  for (const auto g : {xen::XenGeneration::kPaperEra, xen::XenGeneration::kModern}) {
+    PvFixture fx({.generation = g});
+    const Pfn l1 = fx.make_table();
+    ASSERT_EQ(fx.pin(1, l1), kOk);
+    const Pfn l2 = fx.make_table();
+    ASSERT_EQ(fx.pin(2, l2), kOk);
+    const int64_t rc = update_as(fx, fx.entry(l2, 0).value, fx.pte(l1, kTableFlags), abi::kDomidIo);
+    if (g == xen::XenGeneration::kModern) {
+      EXPECT_EQ(rc, kEINVAL);
+      EXPECT_EQ(fx.load(l2, 0).value, 0u);
+    } else {
+      EXPECT_EQ(rc, kOk);
+      EXPECT_NE(fx.load(l2, 0).value, 0u);
+    }
+    EXPECT_AUDIT_CLEAN(fx);
+  }
+}
+
+// A control domain naming another domain maps that domain's frames: the references (and a
+// writable mapping's type reference) are on the other domain's frame, which cannot then become
+// a page table of its owner; its own frames cannot be named that way (-EBUSY). Unmapping gives
+// the references back, and the auditor counts them across domains throughout.
+TEST(ForeignOwnerRules, ControlDomainMapsAnotherDomainsFrames) {
+  PvFixture dom0({.machine_frames = 8192, .privileged = true});
+  const auto guest = xen::build_pv_domain(dom0.xen, xen::PvDomainSpec{.pages = 512});
+  dom0.xen.set_port_domain(dom0.si.domid);
+  const Mfn theirs = guest.p2m.at(guest.p2m.size() - 1);
+  const xen::PageInfo& pg = dom0.xen.frame_table()[theirs];
+  const uint64_t count_before = pg.count;
+  const Pfn own = dom0.alloc();
+  const Pfn l1 = dom0.make_table();
+  ASSERT_EQ(dom0.pin(1, l1), kOk);
+  const uint64_t rw = hw::Pte::make(theirs, kDataRw).raw();
+  EXPECT_EQ(update_as(dom0, dom0.entry(l1, 0).value, rw, abi::kDomidSelf), kEBUSY) << "not ours";
+  EXPECT_EQ(update_as(dom0, dom0.entry(l1, 0).value, rw, guest.domid), kOk);
+  EXPECT_EQ(pg.owner, guest.domid);
+  EXPECT_EQ(pg.count, count_before + 1);
+  EXPECT_EQ(pg.type, xen::PageType::kWritable);
+  EXPECT_GE(pg.type_count, 1u);
+  EXPECT_EQ(update_as(dom0, dom0.entry(l1, 1).value, dom0.pte(own, kDataRo), guest.domid), kEBUSY)
+      << "dom0's own frame is not the guest's";
+  EXPECT_AUDIT_CLEAN(dom0);
+  EXPECT_EQ(update_as(dom0, dom0.entry(l1, 0).value, 0, abi::kDomidSelf), kOk);
+  EXPECT_EQ(pg.count, count_before);
+  EXPECT_AUDIT_CLEAN(dom0);
+}
+
+// The auditor tells a foreign mapping from a stray one: an unprivileged domain's L1 that
+// references another domain's frame (written behind Xen's back) is reported.
+TEST(ForeignOwnerRules, AuditorFlagsForeignFrameInUnprivilegedTable) {
+  PvFixture fx({.machine_frames = 8192});
+  const auto guest = xen::build_pv_domain(fx.xen, xen::PvDomainSpec{.pages = 512});
+  fx.xen.set_port_domain(fx.si.domid);
+  const Pfn l1 = fx.make_table();
+  ASSERT_EQ(fx.pin(1, l1), kOk);
+  const Mfn theirs = guest.p2m.at(guest.p2m.size() - 1);
+  fx.machine.memory().write_entry(fx.mfn(l1), 0, hw::Pte::make(theirs, kDataRo).raw());
+  const auto problems = fx.audit();
+  ASSERT_FALSE(problems.empty());
+  EXPECT_NE(problems.front().find("does not own"), std::string::npos) << problems.front();
+}
+
+}  // namespace
+}  // namespace pib::test
