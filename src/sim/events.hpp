@@ -55,6 +55,7 @@ enum class Event : std::size_t {
   kXenPtwrEmulated,
   kXenFaultBounced,
   kXenHypercallFromUser,
+  kXenRefLeaked,
   kXenL4XenSlotsWritten,
   // --- hypervisor TLB maintenance ---
   kXenTlbFlushTypeChange,
@@ -211,6 +212,7 @@ inline constexpr std::array<EventInfo, kEventCount> kEventTable{{
   {Event::kXenPtwrEmulated, "xen.ptwr.emulated", "writes", "trapped guest writes to L1 tables emulated by Xen", Cost::kWork},
   {Event::kXenFaultBounced, "xen.fault.bounced", "faults", "page faults reflected to the guest", Cost::kWork},
   {Event::kXenHypercallFromUser, "xen.hypercall.from_user", "calls", "hypercall instructions executed in guest user mode, delivered to the guest kernel as syscalls and not served", Cost::kTally},
+  {Event::kXenRefLeaked, "xen.ref_leaked", "references", "general references Xen 4.17 keeps and never drops: a resumed partial table failing at its first entry (promote_lN_table tears down only failures past entry 0)", Cost::kTally},
   {Event::kXenL4XenSlotsWritten, "xen.l4.xen_slots_written", "tables", "L4 tables that received Xen's reserved slots", Cost::kWork},
   {Event::kXenTlbFlushTypeChange, "xen.tlbflush.type_change", "flushes", "type-change TLB shoot-downs (TLB clock said a flush was needed)", Cost::kTally},
   {Event::kXenTlbFlushMmuUpdate, "xen.tlbflush.mmu_update", "flushes", "post-XSA-286 flushes after mmu_update touched L2-L4 entries", Cost::kTally},

@@ -60,6 +60,10 @@ struct PageInfo {
   bool partial = false;
   bool partial_entry = false;
   uint16_t nr_validated = 0;  // nr_validated_ptes
+  // Model bookkeeping for the auditor (not Xen state): general references Xen's own path left
+  // behind with no holder (xen.ref_leaked), so the frame's count exceeds its references by
+  // this many for good.
+  uint16_t leaked_refs = 0;
 
   bool operator==(const PageInfo&) const = default;
 };

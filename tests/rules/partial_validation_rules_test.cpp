@@ -287,6 +287,53 @@ TEST(PartialValidationRules, FailureAtTheFirstEntryIsUndoneInline) {
   EXPECT_AUDIT_CLEAN(fx);
 }
 
+TEST(PartialValidationRules, ResumedTablesFailingAtTheirFirstEntryLeakTheMiddleReference) {
+  // Found by the fuzzer. L4 -> L3 -> L2 -> three L1s, and the L2's entry 3 names a frame that
+  // cannot become an L1. The pin is preempted inside the L2 (after its entry 1), which leaves
+  // the L3 and the L4 partial at their entry 0, each holding a general reference on its child.
+  // Resumed, the L2 fails past entry 0 and becomes old_guest_table, which takes over the L3's
+  // reference on it; the L3 fails at entry 0, which Xen 4.17 tears down inline, and the L4
+  // keeps the reference its partial entry held on the L3 (PTF_partial_set) and fails at entry
+  // 0 too: no one holds that reference any more, and no one will drop it. The model does what
+  // Xen does and records the leak (xen.ref_leaked), so the auditor can count it.
+  PvFixture fx;
+  const Tree t = build_tree(fx, 1, 3);
+  const Pfn bad = fx.alloc();  // mapped RW in the direct map: cannot become an L1
+  ASSERT_EQ(fx.update(t.l2[0], 3, fx.pte(bad, kTableFlags & ~kRw)), kOk);
+  std::vector<Pfn> frames = t.all();
+  frames.push_back(bad);
+  std::vector<uint32_t> before;
+  for (const Pfn p : frames) before.push_back(fx.page(p).count);
+  clock_on(fx, 10);
+  {
+    EveryPeriod timer(fx, 100);
+    EXPECT_EQ(fx.pin(4, t.l4), kEINVAL);
+    EXPECT_GE(timer.continuations, 2u) << "the preemption and the L2's deferred teardown";
+    EXPECT_TRUE(timer.partial_levels.count(4) && timer.partial_levels.count(3));
+  }
+  EXPECT_EQ(fx.count(Event::kXenRefLeaked), 1u);
+  EXPECT_EQ(fx.page(t.l3).leaked_refs, 1u);
+  EXPECT_EQ(fx.page(t.l3).count, before[1] + 1) << "the L4's entry's reference, held by no one";
+  EXPECT_EQ(fx.page(t.l3).type, xen::PageType::kNone);
+  for (std::size_t i = 0; i < frames.size(); ++i) {
+    if (frames[i] != t.l3) {
+      EXPECT_EQ(fx.page(frames[i]).count, before[i]) << i;
+    }
+    EXPECT_FALSE(fx.page(frames[i]).partial) << i;
+  }
+  EXPECT_AUDIT_CLEAN(fx);
+  // The leaked reference keeps the frame from ever being freed: destroying the domain leaves
+  // it behind, still the domain's (Xen's zombie domain), and the rest goes back to the heap.
+  const Mfn l3 = fx.mfn(t.l3);
+  fx.xen.destroy_domain(fx.si.domid);
+  const xen::PageInfo& left = fx.xen.frame_table()[l3];
+  EXPECT_EQ(left.owner, fx.si.domid);
+  EXPECT_EQ(left.count, 1u);
+  EXPECT_FALSE(left.allocated);
+  EXPECT_EQ(fx.xen.domain(fx.si.domid).pages.size(), 1u);
+  EXPECT_AUDIT_CLEAN(fx);
+}
+
 TEST(PartialValidationRules, L3EntryUpdateValidatesItsNewL2PreemptiblyAndIsIssuedAgain) {
   // mod_l3_entry: the new L2's validation stops part-way; the request is issued again by the
   // continuation, which takes the partial L2 over.
