@@ -213,7 +213,10 @@ int64_t Hypervisor::validate_table(Mfn mfn, PageType type, Domain& d, bool preem
     ledger_.charge(Event::kXenValidateEntriesScanned, kEntriesPerTable);
   }
   const bool checks = preemptible && (level == 2 || level == 3);
-  const bool defer_failure = preemptible && level >= 2;
+  // A failure past entry 0 is torn down through old_guest_table for L3/L4 tables, and for L2s
+  // since 4.12; before that, promote_l2_table undid its entries inline.
+  const bool defer_failure =
+      preemptible && (level >= 3 || (level == 2 && params_.generation == XenGeneration::kModern));
   bool first_check = true;  // Xen's check at index start + 1 is still to come
   for (uint64_t i = first_present_from(mem_, mfn, start); i < kEntriesPerTable;
        i = first_present_from(mem_, mfn, i + 1)) {

@@ -296,7 +296,7 @@ TEST(PartialValidationRules, ResumedTablesFailingAtTheirFirstEntryLeakTheMiddleR
   // keeps the reference its partial entry held on the L3 (PTF_partial_set) and fails at entry
   // 0 too: no one holds that reference any more, and no one will drop it. The model does what
   // Xen does and records the leak (xen.ref_leaked), so the auditor can count it.
-  PvFixture fx;
+  PvFixture fx({.generation = xen::XenGeneration::kModern});
   const Tree t = build_tree(fx, 1, 3);
   const Pfn bad = fx.alloc();  // mapped RW in the direct map: cannot become an L1
   ASSERT_EQ(fx.update(t.l2[0], 3, fx.pte(bad, kTableFlags & ~kRw)), kOk);
@@ -332,6 +332,31 @@ TEST(PartialValidationRules, ResumedTablesFailingAtTheirFirstEntryLeakTheMiddleR
   EXPECT_FALSE(left.allocated);
   EXPECT_EQ(fx.xen.domain(fx.si.domid).pages.size(), 1u);
   EXPECT_AUDIT_CLEAN(fx);
+}
+
+TEST(PartialValidationRules, L2FailurePastEntryZeroIsDeferredSince412AndUndoneInlineBefore) {
+  // promote_l2_table: 4.12 and later hand a failure past entry 0 to old_guest_table (a
+  // continuation tears the L2 down, and its type stays); up to 4.11 it undid its entries
+  // inline and the type was cleared.
+  for (const auto g : {xen::XenGeneration::kPaperEra, xen::XenGeneration::kModern}) {
+    PvFixture fx({.generation = g});
+    const Pfn l1 = fx.make_table();
+    const Pfn l2 = fx.make_table();
+    const Pfn bad = fx.alloc();  // mapped RW: cannot become an L1
+    ASSERT_EQ(fx.update(l2, 0, fx.pte(l1, kTableFlags & ~kRw)), kOk);
+    ASSERT_EQ(fx.update(l2, 1, fx.pte(bad, kTableFlags & ~kRw)), kOk);
+    const uint32_t l1_count = fx.page(l1).count;
+    clock_on(fx, 0);
+    EveryPeriod timer(fx, 1e12);
+    EXPECT_EQ(fx.pin(2, l2), kEINVAL);
+    const bool modern = g == xen::XenGeneration::kModern;
+    EXPECT_EQ(fx.count(Event::kXenContinuation), modern ? 1u : 0u);
+    EXPECT_EQ(timer.pending_old_guest_table.size(), modern ? 1u : 0u);
+    EXPECT_EQ(fx.page(l2).type, modern ? xen::PageType::kL2 : xen::PageType::kNone);
+    EXPECT_EQ(fx.page(l1).count, l1_count) << "the L1's reference back either way";
+    EXPECT_EQ(fx.page(l2).type_count, 0u);
+    EXPECT_AUDIT_CLEAN(fx);
+  }
 }
 
 TEST(PartialValidationRules, L3EntryUpdateValidatesItsNewL2PreemptiblyAndIsIssuedAgain) {
