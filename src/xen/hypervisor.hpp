@@ -189,7 +189,9 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   // True when `mfn` is the current vCPU's old_guest_table.
   bool is_old_guest_table(Mfn mfn) const;
   // Defers the teardown of a table whose validation failed part-way (old_guest_table, partial).
-  void defer_failed_validation(Mfn mfn, Mfn failed_child);
+  // `entry_was_partial`: the failing entry is the resumed partial one (it holds a general
+  // reference on its child).
+  void defer_failed_validation(Mfn mfn, Mfn failed_child, bool entry_was_partial);
   // Returns an error when the IOMMU update a type change needs fails (modern Xen fails the
   // type acquisition; paper-era Xen reports and carries on).
   int64_t change_type(Mfn mfn, PageType from, PageType to, Domain& d);

@@ -180,18 +180,33 @@ int64_t Hypervisor::preempted_at(Mfn mfn, uint64_t index) {
   return abi::err::kERESTART;
 }
 
-void Hypervisor::defer_failed_validation(Mfn mfn, Mfn failed_child) {
+void Hypervisor::defer_failed_validation(Mfn mfn, Mfn failed_child, bool entry_was_partial) {
   // promote_l2/l3/l4_table on a failure past entry 0: no teardown here; the table goes to
   // old_guest_table as partial, and put_old_guest_table (preemptible) undoes the entries before
-  // the failing one. A child whose own failure was deferred the same way hands its general
-  // reference to the failing entry (PTF_partial_set).
+  // the failing one. The failing entry keeps the general reference on its child
+  // (PTF_partial_set) when it already held one (a resumed partial entry) or when the child's
+  // own failure was deferred the same way (the child hands its reference over).
   Vcpu& v = port_dom().vcpus[current_vcpu_];
   // The teardown will be a devalidation of its own; its scan is charged now, as the resumed
   // demotion that performs it charges none.
   ledger_.charge(Event::kXenDevalidateTables);
   ledger_.charge(Event::kXenDevalidateEntriesScanned, kEntriesPerTable);
+  const bool child_deferred = failed_child != kInvalidMfn && v.old_guest_table == failed_child;
+  if (v.old_guest_table && !child_deferred) {
+    // A deferred teardown further down that is not the failing entry's child (its parent failed
+    // at entry 0, inline, e.g. below a linear entry 0 of this table): Xen asserts this cannot
+    // happen (ASSERT_UNREACHABLE, "safer to leak a type ref on production builds") and replaces
+    // old_guest_table. The table it held stays partial for good, with the general reference
+    // old_guest_table held: leaked, as in a release build.
+    PageInfo& lost = frames_[*v.old_guest_table];
+    if (lost.leaked_refs == std::numeric_limits<uint16_t>::max()) {
+      model_bug("leaked references overflow");
+    }
+    ++lost.leaked_refs;
+    ledger_.charge(Event::kXenRefLeaked);
+  }
   PageInfo& pg = frames_[mfn];
-  pg.partial_entry = failed_child != kInvalidMfn && v.old_guest_table == failed_child;
+  pg.partial_entry = entry_was_partial || child_deferred;
   v.old_guest_table = mfn;
   v.old_guest_table_partial = true;
 }
@@ -242,7 +257,7 @@ int64_t Hypervisor::validate_table(Mfn mfn, PageType type, Domain& d, bool preem
     if (rc != abi::err::kOk) {
       if (defer_failure && i > 0) {
         frames_[mfn].nr_validated = static_cast<uint16_t>(i);
-        defer_failed_validation(mfn, level == 1 ? kInvalidMfn : e.mfn());
+        defer_failed_validation(mfn, level == 1 ? kInvalidMfn : e.mfn(), again);
         return rc;
       }
       if (again && !is_old_guest_table(e.mfn())) {

@@ -334,6 +334,79 @@ TEST(PartialValidationRules, ResumedTablesFailingAtTheirFirstEntryLeakTheMiddleR
   EXPECT_AUDIT_CLEAN(fx);
 }
 
+TEST(PartialValidationRules, DeferredTeardownBelowAnInlineFailureIsLostAsInAReleaseBuild) {
+  // Found by the fuzzer. An L4 whose entry 0 is a linear (self) mapping and entry 1 an L3,
+  // whose entry 0 is an L2 failing past its entry 0. The L2 goes to old_guest_table; the L3
+  // fails at its entry 0, inline; the L4 fails at entry 1 and defers its own teardown, though
+  // old_guest_table is not its failing entry's child. Xen 4.17 asserts that cannot happen
+  // (ASSERT_UNREACHABLE: a debug build stops here) and, in a release build, replaces
+  // old_guest_table: the L2 stays partial for good, and the reference old_guest_table held on it
+  // is leaked. Modern Xen only: before 4.12 an L2's failure was undone inline.
+  PvFixture fx({.generation = xen::XenGeneration::kModern});
+  const Pfn l4 = fx.make_table();
+  const Pfn l3 = fx.make_table();
+  const Pfn l2 = fx.make_table();
+  const Pfn l1 = fx.make_table();
+  const Pfn bad = fx.alloc();  // mapped RW: cannot become an L1
+  const uint64_t ro = kTableFlags & ~kRw;
+  ASSERT_EQ(fx.update(l4, 0, fx.pte(l4, ro)), kOk);
+  ASSERT_EQ(fx.update(l4, 1, fx.pte(l3, ro)), kOk);
+  ASSERT_EQ(fx.update(l3, 0, fx.pte(l2, ro)), kOk);
+  ASSERT_EQ(fx.update(l2, 0, fx.pte(l1, ro)), kOk);
+  ASSERT_EQ(fx.update(l2, 1, fx.pte(bad, ro)), kOk);
+  const uint32_t l2_count = fx.page(l2).count;
+  EXPECT_EQ(fx.pin(4, l4), kEINVAL);
+  EXPECT_EQ(fx.count(Event::kXenRefLeaked), 1u);
+  EXPECT_TRUE(fx.page(l2).partial) << "orphaned";
+  EXPECT_EQ(fx.page(l2).leaked_refs, 1u);
+  EXPECT_EQ(fx.page(l2).count, l2_count + 2) << "its partial state's and the lost holder's";
+  EXPECT_TRUE(fx.page(l1).validated) << "the L2's validated entry still holds it";
+  EXPECT_EQ(fx.page(l3).type, xen::PageType::kNone);
+  EXPECT_FALSE(fx.xen.domain(fx.si.domid).vcpus[0].old_guest_table);
+  EXPECT_AUDIT_CLEAN(fx);
+}
+
+TEST(PartialValidationRules, AFailingPartialEntryPastZeroKeepsItsReferenceForTheTeardown) {
+  // promote_lN_table: a table failing past entry 0 at its resumed partial entry keeps
+  // PTF_partial_set there (partial_flags carries it), so its teardown drops the general
+  // reference that entry held, even though the child did not defer its own failure. Paper-era
+  // (an L2's failure inline): L4 -> {L3a, L3b}, L3b -> an L2 preempted past its entry 0 that
+  // then fails: L3b fails at its partial entry 0 (it leaks its reference on the L2, as above),
+  // and the L4 at its partial entry 1, whose reference on L3b goes back with the teardown.
+  PvFixture fx;
+  const Tree t = build_tree(fx, 1, 1);  // L4[0] = L3a
+  const Pfn l3b = fx.make_table();
+  const Pfn l2b = fx.make_table();
+  const uint64_t ro = kTableFlags & ~kRw;
+  ASSERT_EQ(fx.update(t.l4, 1, fx.pte(l3b, ro)), kOk);
+  ASSERT_EQ(fx.update(l3b, 0, fx.pte(l2b, ro)), kOk);
+  std::vector<Pfn> l1s;
+  for (int i = 0; i < 3; ++i) {
+    l1s.push_back(fx.make_table());
+    ASSERT_EQ(fx.update(l2b, static_cast<uint64_t>(i), fx.pte(l1s.back(), ro)), kOk);
+    for (uint64_t k = 0; k < 4; ++k) {
+      ASSERT_EQ(fx.update(l1s.back(), k, fx.pte(t.data, kDataRo)), kOk);
+    }
+  }
+  const Pfn bad = fx.alloc();
+  ASSERT_EQ(fx.update(l2b, 3, fx.pte(bad, ro)), kOk);
+  const uint32_t l3b_count = fx.page(l3b).count;
+  clock_on(fx, 10);
+  {
+    // The L4's first subtree (L3a, one L2, one L1 of 4 entries) and l2b's first two entries
+    // take 150 ns: preempted inside l2b, with the L4 partial at entry 1 and l3b at entry 0.
+    EveryPeriod timer(fx, 130);
+    EXPECT_EQ(fx.pin(4, t.l4), kEINVAL);
+    EXPECT_TRUE(timer.partial_levels.count(4) && timer.partial_levels.count(3));
+  }
+  EXPECT_EQ(fx.count(Event::kXenRefLeaked), 1u) << "l3b's on the L2, not the L4's on l3b";
+  EXPECT_EQ(fx.page(l3b).count, l3b_count);
+  EXPECT_EQ(fx.page(l3b).leaked_refs, 0u);
+  EXPECT_EQ(fx.page(l2b).leaked_refs, 1u);
+  EXPECT_FALSE(fx.xen.domain(fx.si.domid).vcpus[0].old_guest_table);
+  EXPECT_AUDIT_CLEAN(fx);
+}
+
 TEST(PartialValidationRules, L2FailurePastEntryZeroIsDeferredSince412AndUndoneInlineBefore) {
   // promote_l2_table: 4.12 and later hand a failure past entry 0 to old_guest_table (a
   // continuation tears the L2 down, and its type stays); up to 4.11 it undid its entries
