@@ -188,6 +188,9 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   int64_t finish_validation(Mfn mfn, int64_t rc, bool resumed);
   // True when `mfn` is the current vCPU's old_guest_table.
   bool is_old_guest_table(Mfn mfn) const;
+  // A general reference on `mfn` that Xen's own path leaves with no holder (xen.ref_leaked):
+  // recorded in the frame so that the auditor can count it.
+  void leak_general_ref(Mfn mfn);
   // Defers the teardown of a table whose validation failed part-way (old_guest_table, partial).
   // `entry_was_partial`: the failing entry is the resumed partial one (it holds a general
   // reference on its child).

@@ -180,6 +180,15 @@ int64_t Hypervisor::preempted_at(Mfn mfn, uint64_t index) {
   return abi::err::kERESTART;
 }
 
+void Hypervisor::leak_general_ref(Mfn mfn) {
+  PageInfo& pg = frames_[mfn];
+  if (pg.leaked_refs == std::numeric_limits<uint16_t>::max()) {
+    model_bug("leaked references overflow");
+  }
+  ++pg.leaked_refs;
+  ledger_.charge(Event::kXenRefLeaked);
+}
+
 void Hypervisor::defer_failed_validation(Mfn mfn, Mfn failed_child, bool entry_was_partial) {
   // promote_l2/l3/l4_table on a failure past entry 0: no teardown here; the table goes to
   // old_guest_table as partial, and put_old_guest_table (preemptible) undoes the entries before
@@ -198,12 +207,7 @@ void Hypervisor::defer_failed_validation(Mfn mfn, Mfn failed_child, bool entry_w
     // happen (ASSERT_UNREACHABLE, "safer to leak a type ref on production builds") and replaces
     // old_guest_table. The table it held stays partial for good, with the general reference
     // old_guest_table held: leaked, as in a release build.
-    PageInfo& lost = frames_[*v.old_guest_table];
-    if (lost.leaked_refs == std::numeric_limits<uint16_t>::max()) {
-      model_bug("leaked references overflow");
-    }
-    ++lost.leaked_refs;
-    ledger_.charge(Event::kXenRefLeaked);
+    leak_general_ref(*v.old_guest_table);
   }
   PageInfo& pg = frames_[mfn];
   pg.partial_entry = entry_was_partial || child_deferred;
@@ -267,11 +271,7 @@ int64_t Hypervisor::validate_table(Mfn mfn, PageType type, Domain& d, bool preem
         // old_guest_table now), and promote_lN_table hands a failure over to old_guest_table
         // only past entry 0: nothing will ever drop that reference. Xen 4.17 leaks it; so does
         // the model, and records it.
-        if (frames_[e.mfn()].leaked_refs == std::numeric_limits<uint16_t>::max()) {
-          model_bug("leaked references overflow");
-        }
-        ++frames_[e.mfn()].leaked_refs;
-        ledger_.charge(Event::kXenRefLeaked);
+        leak_general_ref(e.mfn());
       }
       // Undo the references taken by the entries before this one.
       for (uint64_t j = i; j-- > 0;) {
