@@ -2,8 +2,9 @@
 // Domain teardown, in the order of Xen 4.17's domain_relinquish_resources: the validation
 // policy's pending work, the devices (pci_release_devices: their contexts go, and the domain's
 // IOTLB entries with them), the I/O page tables (iommu_free_pgtables), the vCPUs' root tables
-// (vcpu_destroy_pagetables), then the pins and the allocation references of every page
-// (relinquish_memory), which frees them. Not preemptible in the model.
+// (vcpu_destroy_pagetables), then the pins and the allocation references of every page and the
+// forced devalidation of what tables are left (relinquish_memory), which frees them. Not
+// preemptible in the model.
 #include "common/error.hpp"
 #include "xen/hypervisor.hpp"
 
@@ -61,18 +62,41 @@ void Hypervisor::destroy_domain(DomId id) {
     pg.pinned = false;
     put_page_and_type(m, d);  // may devalidate (and so release) a whole tree
   }
-  // relinquish_memory: the allocation references go. A frame still referenced from outside the
-  // domain's own tables (all devalidated above) stays the dying domain's until the last of
-  // those references goes, as in Xen (a zombie domain): a control domain's foreign mapping,
-  // or a reference Xen leaked (xen.ref_leaked). Those frames stay on its list for the auditor.
-  RunList<Mfn> kept;
+  // relinquish_memory: the allocation references go.
   for (const Mfn m : d.pages) {
     PageInfo& pg = frames_[m];
     if (pg.owner != d.id || !pg.allocated) continue;
     pg.allocated = false;
-    const bool last = pg.count == 1;
     put_page(m);
-    if (!last) kept.push_back(m);
+  }
+  // Then its passes for L4, L3 and L2 tables: one still validated or partial (nothing of the
+  // dead domain uses it any more: a cycle of linear mappings, or a partial table whose holder
+  // Xen dropped) is devalidated by force, which releases what its entries reference; a
+  // partial one also gives back its state's type count and general reference.
+  for (const PageType type : {PageType::kL4, PageType::kL3, PageType::kL2}) {
+    for (const Mfn m : d.pages) {
+      PageInfo& pg = frames_[m];
+      if (pg.owner != d.id || pg.type != type || !(pg.validated || pg.partial)) continue;
+      const bool was_partial = pg.partial;
+      pg.validated = false;
+      pg.partial = false;
+      devalidate_table(m, type, d, /*preemptible=*/false, was_partial);
+      if (was_partial) {
+        PageInfo& p = frames_[m];  // (looked up again: the devalidation may compact)
+        p.nr_validated = 0;
+        p.partial_entry = false;
+        --p.type_count;
+        put_page(m);
+      }
+    }
+  }
+  // A frame still referenced from outside the domain's own tables stays the dying domain's
+  // until the last of those references goes, as in Xen (a zombie domain): a control domain's
+  // foreign mapping, or a reference Xen leaked (xen.ref_leaked). Those frames stay on its list
+  // for the auditor.
+  RunList<Mfn> kept;
+  for (const Mfn m : d.pages) {
+    if (frames_[m].owner == d.id && frames_[m].count > 0) kept.push_back(m);
   }
   d.pages = std::move(kept);
   if (announce_depth_ == 0) frames_.compact();  // (an interrupted hypercall may hold references)

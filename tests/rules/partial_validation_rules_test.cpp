@@ -364,6 +364,18 @@ TEST(PartialValidationRules, DeferredTeardownBelowAnInlineFailureIsLostAsInARele
   EXPECT_EQ(fx.page(l3).type, xen::PageType::kNone);
   EXPECT_FALSE(fx.xen.domain(fx.si.domid).vcpus[0].old_guest_table);
   EXPECT_AUDIT_CLEAN(fx);
+  // Destroying the domain devalidates the orphan by force (relinquish_memory), which releases
+  // its L1; the leaked reference keeps the L2 itself from ever being freed.
+  const Mfn l2_mfn = fx.mfn(l2);
+  const Mfn l1_mfn = fx.mfn(l1);
+  fx.xen.destroy_domain(fx.si.domid);
+  const xen::FrameTable& ft = fx.xen.frame_table();
+  EXPECT_FALSE(ft[l2_mfn].partial);
+  EXPECT_EQ(ft[l2_mfn].count, 1u);
+  EXPECT_EQ(ft[l2_mfn].owner, fx.si.domid);
+  EXPECT_EQ(ft[l1_mfn].owner, xen::kNoOwner) << "freed";
+  EXPECT_EQ(fx.xen.domain(fx.si.domid).pages.size(), 1u);
+  EXPECT_AUDIT_CLEAN(fx);
 }
 
 TEST(PartialValidationRules, AFailingPartialEntryPastZeroKeepsItsReferenceForTheTeardown) {
