@@ -973,6 +973,10 @@ CaseResult run_hypercall_case(std::span<const uint8_t> input, std::ostream* trac
       // Modern Xen flushed the TLBs after an L2-L4 change (XSA-286); paper-era left that to the
       // guest, so from here the CPUs may hold translations one generation dropped.
       if (p.generation && flushed_xsa286) p.diverged = true;
+      // Modern Xen refused an L2-L4 update naming a foreign owner before touching anything;
+      // paper-era Xen went on as the caller and may have changed state (a child's type, its
+      // IOMMU mapping) before refusing for another reason, with the same error.
+      if (p.generation && names_foreign_owner(op) && any_rc(b, kEINVAL)) p.diverged = true;
     }
   }
   for (std::size_t i = 0; i < worlds.size(); ++i) {
