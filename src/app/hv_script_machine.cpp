@@ -194,6 +194,8 @@ void Script::info_line(const std::string& line, const std::vector<std::string>& 
   if (pg.allocated) text += " allocated";
   if (pg.dma_revoked) text += " dma_revoked";
   if (pg.dma_revoke_pending) text += " dma_revoke_pending";
+  if (pg.partial) text += " partial(" + std::to_string(pg.nr_validated) + ")";
+  if (pg.leaked_refs != 0) text += " leaked_refs=" + std::to_string(pg.leaked_refs);
   report(line, Outcome{text}, expect);
 }
 
