@@ -206,10 +206,6 @@ void Script::execute(const std::string& line, const std::optional<Expectation>& 
     memory_access(line, words, expect);
     return;
   }
-  if (cmd == "batch") {
-    batch(line, expect);
-    return;
-  }
   std::string call = line;
   DomId foreigndom = abi::kDomidSelf;
   if (const auto f = call.find(" foreigndom="); f != std::string::npos) {
@@ -217,6 +213,11 @@ void Script::execute(const std::string& line, const std::optional<Expectation>& 
     foreigndom =
         domid(call.substr(f + 12, end == std::string::npos ? std::string::npos : end - f - 12));
     call.erase(f, end == std::string::npos ? std::string::npos : end - f);
+    if (call.find(" foreigndom=") != std::string::npos) fail("foreigndom= given twice");
+  }
+  if (cmd == "batch") {
+    batch(call, foreigndom, expect);
+    return;
   }
   abi::MulticallEntry entry = hypercall(call, split_ws(call));
   entry.foreigndom = foreigndom;

@@ -21,6 +21,14 @@ abi::MulticallEntry Script::hypercall(const std::string& line, const std::vector
   auto need = [&](std::size_t n) {
     if (w.size() < n) fail("'" + cmd + "' needs " + std::to_string(n - 1) + " argument(s)");
   };
+  // Fixed arity: a word more is a mistake, not something to ignore.
+  auto exactly = [&](std::size_t n) {
+    need(n);
+    if (w.size() > n) {
+      fail("'" + cmd + "' takes " + std::to_string(n - 1) + " argument(s); '" + w[n] +
+           "' is one too many");
+    }
+  };
   if (cmd == "mmu_update") {
     e.op = abi::HypercallNr::kMmuUpdate;
     std::istringstream reqs(line.substr(line.find(' ') + 1));
@@ -47,7 +55,7 @@ abi::MulticallEntry Script::hypercall(const std::string& line, const std::vector
           {maddr_of(mfn(name), idx * 8).value | cmd_bits, value_of(one.substr(eq + 1))});
     }
   } else if (cmd == "pin") {
-    need(3);
+    exactly(3);
     static const std::map<std::string, uint32_t> levels{{"l1", abi::kMmuextPinL1Table},
                                                         {"l2", abi::kMmuextPinL2Table},
                                                         {"l3", abi::kMmuextPinL3Table},
@@ -56,19 +64,19 @@ abi::MulticallEntry Script::hypercall(const std::string& line, const std::vector
     if (it == levels.end()) fail("pin level must be l1, l2, l3 or l4");
     ext(it->second, mfn(w[2]).value);
   } else if (cmd == "unpin") {
-    need(2);
+    exactly(2);
     ext(abi::kMmuextUnpinTable, mfn(w[1]).value);
   } else if (cmd == "new_baseptr") {
-    need(2);
+    exactly(2);
     ext(abi::kMmuextNewBaseptr, mfn(w[1]).value);
   } else if (cmd == "new_user_baseptr") {
-    need(2);
+    exactly(2);
     ext(abi::kMmuextNewUserBaseptr, w[1] == "none" ? 0 : mfn(w[1]).value);
   } else if (cmd == "flush") {
-    need(2);
+    exactly(2);
     ext(w[1] == "all" ? abi::kMmuextTlbFlushAll : abi::kMmuextTlbFlushLocal, 0);
   } else if (cmd == "invlpg") {
-    need(2);
+    exactly(2);
     ext(abi::kMmuextInvlpgLocal, address(w[1]).value);
   } else if (cmd == "pool_add" || cmd == "pool_remove") {
     // PiBooster's MMUEXT_PT_POOL_ADD / _REMOVE, one op per frame in one mmuext_op.
@@ -80,11 +88,12 @@ abi::MulticallEntry Script::hypercall(const std::string& line, const std::vector
     // Any mmuext command: "mmuext CMD [ARG1 [ARG2]]", CMD a number or Xen's name without
     // MMUEXT_ (INVLPG_MULTI, CLEAR_PAGE, SET_LDT, ...); an ARG may be a frame (its MFN).
     need(2);
+    if (w.size() > 4) fail("'mmuext' takes at most CMD ARG1 ARG2; '" + w[4] + "' is one too many");
     const auto named = abi::kMmuextCmdNames.find(w[1]);
     const uint32_t c = named ? static_cast<uint32_t>(*named) : static_cast<uint32_t>(number(w[1]));
     ext(c, w.size() > 2 ? argument(w[2]) : 0, w.size() > 3 ? argument(w[3]) : 0);
   } else if (cmd == "mark_super") {
-    need(2);
+    exactly(2);
     ext(abi::kMmuextMarkSuper, number(w[1]));
   } else if (cmd == "remap") {
     need(3);
@@ -205,10 +214,12 @@ void Script::memory_op(const std::string& line, const std::vector<std::string>& 
   }
 }
 
-void Script::batch(const std::string& line, const std::optional<Expectation>& expect) {
+void Script::batch(const std::string& line, DomId foreigndom,
+                   const std::optional<Expectation>& expect) {
   if (in_multicall_) fail("'batch' cannot be part of a multicall");
   abi::MulticallEntry all;
   all.op = abi::HypercallNr::kMmuextOp;
+  all.foreigndom = foreigndom;
   std::istringstream parts(line.substr(line.find(' ') + 1));
   for (std::string part; std::getline(parts, part, ';');) {
     part = trim(part);
@@ -223,7 +234,8 @@ void Script::batch(const std::string& line, const std::optional<Expectation>& ex
   std::optional<uint32_t> done;
   Outcome got = rc(issue(all, &done));
   got.done = done;
-  report(line, got, expect);
+  report(foreigndom == abi::kDomidSelf ? line : line + " foreigndom=" + std::to_string(foreigndom),
+         got, expect);
 }
 
 void Script::end_multicall(const std::optional<Expectation>& expect) {

@@ -111,7 +111,8 @@ class Script : public xen::InterleavingObserver {
                  const std::optional<Expectation>& expect);
   void end_multicall(const std::optional<Expectation>& expect);
   // batch LINE ; LINE ...: the mmuext ops of every part in one mmuext_op.
-  void batch(const std::string& line, const std::optional<Expectation>& expect);
+  // `line` without its foreigndom=, which applies to the whole mmuext_op.
+  void batch(const std::string& line, DomId foreigndom, const std::optional<Expectation>& expect);
 
   // ---- hv_script_machine.cpp -------------------------------------------------------------
   void memory_access(const std::string& line, const std::vector<std::string>& words,

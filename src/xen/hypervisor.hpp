@@ -293,7 +293,10 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   int64_t xsm_target(const Domain& d, DomId pg_owner) const;
 
   // ---- mmuext (mmuext.cpp) ---------------------------------------------------------------
-  int64_t do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v);
+  // One op of an mmuext_op naming page owner `pg_owner` (the caller's id when not foreign).
+  int64_t do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v, DomId pg_owner);
+  int64_t clear_or_copy_page(const abi::MmuextOp& op, Domain& owner);
+  static bool is_xen_mmuext(uint32_t cmd);
   // `preemptible`: a guest's mmuext_op (the builder and the toolstack pass false).
   int64_t pin_table(Mfn mfn, PageType type, Domain& d, bool preemptible);
   int64_t unpin_table(Mfn mfn, Domain& d, Vcpu& v);

@@ -93,17 +93,69 @@ int64_t Hypervisor::put_old_base(Mfn old, Domain& d, Vcpu& v, bool preemptible) 
   return abi::err::kERESTART;
 }
 
-int64_t Hypervisor::do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v) {
+// MMUEXT_CLEAR_PAGE / MMUEXT_COPY_PAGE on frames of `owner`.
+int64_t Hypervisor::clear_or_copy_page(const abi::MmuextOp& op, Domain& owner) {
+  const Mfn mfn{op.arg1};
+  // Xen writes the destination through its own mapping: it must be writable-typed.
+  if (get_page_and_type(mfn, owner, PageType::kWritable) != abi::err::kOk) {
+    return abi::err::kEINVAL;
+  }
+  int64_t rc = abi::err::kOk;
+  if (op.cmd == abi::kMmuextClearPage) {
+    mem_.zero_frame(mfn);
+  } else {
+    const Mfn src{op.arg2};
+    if (get_page(src, owner)) {
+      mem_.copy_frame(mfn, src);
+      put_page(src);
+    } else {
+      rc = abi::err::kEINVAL;
+    }
+  }
+  put_page_and_type(mfn, owner);
+  return rc;
+}
+
+// The commands of Xen's own mmuext_op, which check the page owner; the others (14, the
+// validation policy's interface, anything unknown) go to the dispatcher's default.
+bool Hypervisor::is_xen_mmuext(uint32_t cmd) {
+  return cmd <= abi::kMmuextUnmarkSuper && cmd != abi::kMmuextSetLdt + 1;
+}
+
+int64_t Hypervisor::do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v, DomId pg_owner) {
   const Mfn mfn{op.arg1};
   const uint64_t here = uint64_t{1} << current_pcpu_;
+  // Pins, unpins and the page clear/copy take their frames from the page owner (a control
+  // domain building another domain pins that domain's tables, which are validated as the
+  // owner's); DOMID_IO and DOMID_XEN own none a guest can name (get_page_from_gfn fails:
+  // -EINVAL). Every other op concerns the caller itself and is refused for a foreign owner.
+  Domain* owner = pg_owner == d.id             ? &d
+                  : pg_owner < domains_.size() ? domains_[pg_owner].get()
+                                               : nullptr;
   switch (op.cmd) {
     case abi::kMmuextPinL1Table:
     case abi::kMmuextPinL2Table:
     case abi::kMmuextPinL3Table:
     case abi::kMmuextPinL4Table:
-      return pin_table(mfn, pt_type_of_level(op.cmd + 1), d, true);
+      if (owner == nullptr) return abi::err::kEINVAL;
+      return pin_table(mfn, pt_type_of_level(op.cmd + 1), *owner, true);
     case abi::kMmuextUnpinTable:
-      return unpin_table(mfn, d, v);
+      if (owner == nullptr) return abi::err::kEINVAL;
+      return unpin_table(mfn, *owner, v);
+    case abi::kMmuextClearPage:
+    case abi::kMmuextCopyPage:
+      if (owner == nullptr) return abi::err::kEINVAL;
+      return clear_or_copy_page(op, *owner);
+    case abi::kMmuextMarkSuper:
+    case abi::kMmuextUnmarkSuper:
+      // PV superpages: disabled by default in the paper era, removed in 4.10.
+      return params_.generation == XenGeneration::kModern ? abi::err::kEOPNOTSUPP
+                                                          : abi::err::kENOSYS;
+    default:
+      break;
+  }
+  if (pg_owner != d.id && is_xen_mmuext(op.cmd)) return abi::err::kEPERM;
+  switch (op.cmd) {
     case abi::kMmuextNewBaseptr:
       return new_guest_cr3(mfn, d, v, true);
     case abi::kMmuextNewUserBaseptr:
@@ -144,30 +196,6 @@ int64_t Hypervisor::do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v) {
     case abi::kMmuextFlushCacheGlobal:
       // The global form answers the same lack of permission with -EINVAL.
       return d.may_flush_cache() ? abi::err::kOk : abi::err::kEINVAL;
-    case abi::kMmuextClearPage:
-    case abi::kMmuextCopyPage: {
-      // Xen writes the destination through its own mapping: it must be writable-typed.
-      if (get_page_and_type(mfn, d, PageType::kWritable) != abi::err::kOk) return abi::err::kEINVAL;
-      int64_t rc = abi::err::kOk;
-      if (op.cmd == abi::kMmuextClearPage) {
-        mem_.zero_frame(mfn);
-      } else {
-        const Mfn src{op.arg2};
-        if (get_page(src, d)) {
-          mem_.copy_frame(mfn, src);
-          put_page(src);
-        } else {
-          rc = abi::err::kEINVAL;
-        }
-      }
-      put_page_and_type(mfn, d);
-      return rc;
-    }
-    case abi::kMmuextMarkSuper:
-    case abi::kMmuextUnmarkSuper:
-      // PV superpages: disabled by default in the paper era, removed in 4.10.
-      return params_.generation == XenGeneration::kModern ? abi::err::kEOPNOTSUPP
-                                                          : abi::err::kENOSYS;
     default:
       // Commands of the validation policy's own interface (PiBooster's pool); SET_LDT and
       // unknown commands otherwise (segment descriptors are outside this model).
@@ -194,11 +222,10 @@ int64_t Hypervisor::mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> o
   // do_mmuext_op (4.17) first finishes a deferred put (preemptible), then checks the page owner
   // before its loop, whatever the ops.
   if (put_old_guest_table(v, d) == abi::err::kERESTART) return abi::err::kERESTART;
-  // xsm_mmuext_op has no DOMID_IO exception. A control domain's ops on another domain's
-  // pages (the domain builder's pins) are not modelled: refused like an unprivileged caller's.
+  // xsm_mmuext_op: a foreign page owner only for a control domain, with no DOMID_IO exception.
   DomId pg_owner = d.id;
   int64_t rc = get_pg_owner(foreigndom, d, &pg_owner);
-  if (rc == abi::err::kOk && pg_owner != d.id) rc = abi::err::kEPERM;
+  if (rc == abi::err::kOk) rc = xsm_target(d, pg_owner);
   if (rc != abi::err::kOk) {
     ledger_.charge(Event::kXenHcFailed);
     return rc;
@@ -216,7 +243,7 @@ int64_t Hypervisor::mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> o
       rc = abi::err::kERESTART;
       break;
     }
-    rc = do_one_mmuext(ops[i], d, v);
+    rc = do_one_mmuext(ops[i], d, v, pg_owner);
     // An op preempted part-way (a partial validation) is issued again by the continuation:
     // counted once, when it ends.
     if (rc != abi::err::kERESTART) ledger_.charge(Event::kXenMmuextOps);

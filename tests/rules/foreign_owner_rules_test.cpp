@@ -104,6 +104,51 @@ TEST(ForeignOwnerRules, ControlDomainMapsAnotherDomainsFrames) {
   EXPECT_AUDIT_CLEAN(dom0);
 }
 
+int64_t mmuext_as(PvFixture& fx, uint32_t cmd, uint64_t arg1, DomId foreigndom) {
+  const abi::MmuextOp op{cmd, arg1, 0};
+  uint32_t done = 0;
+  return fx.xen.mmuext_op(0, std::span(&op, 1), &done, foreigndom);
+}
+
+// do_mmuext_op with a foreign page owner (xsm_mmuext_op: a control domain only, no DOMID_IO
+// exception). A control domain pins and unpins another domain's tables, validated as that
+// domain's (the domain builder's path); the ops that concern the caller itself are -EPERM;
+// DOMID_IO and DOMID_XEN own no frame to pin (-EINVAL).
+TEST(ForeignOwnerRules, ControlDomainPinsAnotherDomainsTables) {
+  PvFixture dom0({.machine_frames = 8192, .privileged = true});
+  const auto guest = xen::build_pv_domain(dom0.xen, xen::PvDomainSpec{.pages = 512});
+  dom0.xen.set_port_domain(dom0.si.domid);
+  // The table to be: the guest's last page, which the guest maps read-only first.
+  dom0.xen.set_port_domain(guest.domid);
+  const Pfn last{guest.nr_pages - 1};
+  const Mfn table = guest.p2m.at(last.value);
+  const abi::UpdateVaMapping ro{abi::direct_map_va(guest, last, 0),
+                                hw::Pte::make(table, kDataRo).raw(), abi::kUvmfInvlpg, 0};
+  ASSERT_EQ(dom0.xen.update_va_mapping(0, ro), kOk);
+  dom0.xen.set_port_domain(dom0.si.domid);
+  const xen::PageInfo& pg = dom0.xen.frame_table()[table];
+  EXPECT_EQ(mmuext_as(dom0, abi::kMmuextPinL1Table, table.value, abi::kDomidSelf), kEINVAL)
+      << "not dom0's frame";
+  EXPECT_EQ(mmuext_as(dom0, abi::kMmuextPinL1Table, table.value, guest.domid), kOk);
+  EXPECT_TRUE(pg.pinned);
+  EXPECT_EQ(pg.type, xen::PageType::kL1);
+  EXPECT_EQ(pg.owner, guest.domid);
+  EXPECT_AUDIT_CLEAN(dom0);
+  EXPECT_EQ(mmuext_as(dom0, abi::kMmuextTlbFlushLocal, 0, guest.domid), kEPERM);
+  EXPECT_EQ(mmuext_as(dom0, abi::kMmuextNewBaseptr, table.value, guest.domid), kEPERM);
+  EXPECT_EQ(mmuext_as(dom0, abi::kMmuextPinL1Table, table.value, abi::kDomidIo), kEINVAL);
+  EXPECT_EQ(mmuext_as(dom0, abi::kMmuextUnpinTable, table.value, guest.domid), kOk);
+  EXPECT_FALSE(pg.pinned);
+  EXPECT_AUDIT_CLEAN(dom0);
+
+  // An unprivileged caller may name no foreign owner at all, DOMID_IO included.
+  PvFixture fx({.machine_frames = 8192});
+  const auto other = xen::build_pv_domain(fx.xen, xen::PvDomainSpec{.pages = 512});
+  fx.xen.set_port_domain(fx.si.domid);
+  EXPECT_EQ(mmuext_as(fx, abi::kMmuextTlbFlushLocal, 0, other.domid), kEPERM);
+  EXPECT_EQ(mmuext_as(fx, abi::kMmuextTlbFlushLocal, 0, abi::kDomidIo), kEPERM);
+}
+
 // The auditor tells a foreign mapping from a stray one: an unprivileged domain's L1 that
 // references another domain's frame (written behind Xen's back) is reported.
 TEST(ForeignOwnerRules, AuditorFlagsForeignFrameInUnprivilegedTable) {
