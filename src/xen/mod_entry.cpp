@@ -134,13 +134,13 @@ int64_t Hypervisor::do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu
       if (pg.type_count > 0 && pg.validated) {  // page_lock() succeeds
         if (pg.type == PageType::kL1) {
           rc = mod_l1_entry(mfn, index, Pte{req.val}, d, preserve, pg_owner);
-        } else if (is_pt_type(pg.type) && pg_owner != d.id &&
-                   params_.generation == XenGeneration::kModern) {
+        } else if (is_pt_type(pg.type)) {
           // Since 4.11 (commit 7993e3be68) an L2-L4 update naming a foreign page owner is
           // refused; before, the owner was silently ignored (the caller's own rules apply).
-          rc = abi::err::kEINVAL;
-        } else if (is_pt_type(pg.type)) {
-          rc = mod_upper_entry(mfn, level_of(pg.type), index, Pte{req.val}, d, v, preserve);
+          const bool refused = pg_owner != d.id && params_.generation == XenGeneration::kModern;
+          rc = refused
+                   ? abi::err::kEINVAL
+                   : mod_upper_entry(mfn, level_of(pg.type), index, Pte{req.val}, d, v, preserve);
           if (rc == abi::err::kOk) *touched_upper = true;
         } else if (pg.type == PageType::kWritable) {
           ledger_.charge(Event::kXenWritableMmuUpdate);
