@@ -12,6 +12,7 @@
 //   - no exception escapes the hypervisor (guest input is answered with error codes);
 //   - generations agree on every result, except where the spec says they differ;
 //   - every policy refuses whatever Xen's own validation refuses (same generation).
+// The input's encoding is encoding.hpp, the configurations world.hpp, the oracles oracles.hpp.
 // Called by the libFuzzer entry point (fuzz_entry.cpp) and the replay driver (replay_main.cpp).
 #pragma once
 
@@ -29,10 +30,19 @@ struct CaseResult {
   // histories diverged in a way the spec allows).
   uint64_t generation_compared = 0;
   uint64_t policy_compared = 0;
+  uint64_t digest = 0;  // of every configuration's final state, when asked for
 };
 
-// `trace`, when given, gets one line per step: the decoded operation and every
-// configuration's result (for reading a finding).
-CaseResult run_hypercall_case(std::span<const uint8_t> input, std::ostream* trace = nullptr);
+struct CaseOptions {
+  // One line per step: the decoded operation and every configuration's result (for reading a
+  // finding).
+  std::ostream* trace = nullptr;
+  // Build the configurations for this input instead of copying the kept snapshot of its
+  // header (world.hpp): the reference a restored copy is checked against.
+  bool fresh = false;
+  bool digest = false;  // fill CaseResult::digest
+};
+
+CaseResult run_hypercall_case(std::span<const uint8_t> input, const CaseOptions& options = {});
 
 }  // namespace pib::fuzz

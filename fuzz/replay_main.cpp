@@ -2,10 +2,13 @@
 // The fuzz target without libFuzzer (any compiler): replays files and directories of inputs,
 // then a number of deterministic pseudo-random inputs. The fuzz smoke test of `make test`.
 //
-//   pibooster_fuzz_replay [--random N] [--seed S] [--save-finding FILE] [--trace] PATH...
+//   pibooster_fuzz_replay [--random N] [--seed S] [--save-finding FILE] [--trace] [--fresh]
+//                         [--check-restore] PATH...
 //
 // Prints one summary line; on a finding prints it with the input's name, writes the input to
-// FILE when asked (random inputs have no file of their own) and exits 1.
+// FILE when asked (random inputs have no file of their own) and exits 1. --fresh builds the
+// configurations for every input instead of copying the kept ones; --check-restore runs every
+// input both ways and fails unless results, traces and final states are the same.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +17,7 @@
 #include <iostream>
 #include <iterator>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -30,7 +34,7 @@ struct Totals {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "pibooster_fuzz_replay: %s\nusage: pibooster_fuzz_replay [--random N] [--seed S] "
-               "[--save-finding FILE] [--trace] PATH...\n",
+               "[--save-finding FILE] [--trace] [--fresh] [--check-restore] PATH...\n",
                why.c_str());
   std::exit(2);
 }
@@ -44,13 +48,38 @@ uint64_t count_arg(const char* flag, const char* text) {
   return v;
 }
 
-bool g_trace = false;  // --trace: every step of every input to stdout
+bool g_trace = false;          // --trace: every step of every input to stdout
+bool g_fresh = false;          // --fresh: build the configurations for every input
+bool g_check_restore = false;  // --check-restore: copies must behave as fresh builds
+
+// Runs `input` on copies of the kept configurations and on fresh builds; the difference, if
+// any (empty when both ended alike).
+std::string restore_difference(const std::vector<uint8_t>& input) {
+  std::ostringstream copied_trace;
+  std::ostringstream fresh_trace;
+  const auto copied = pib::fuzz::run_hypercall_case(
+      input, {.trace = &copied_trace, .fresh = false, .digest = true});
+  const auto fresh =
+      pib::fuzz::run_hypercall_case(input, {.trace = &fresh_trace, .fresh = true, .digest = true});
+  if (copied.finding != fresh.finding) {
+    return "restored copies found '" + copied.finding + "', fresh builds '" + fresh.finding + "'";
+  }
+  if (copied_trace.str() != fresh_trace.str()) return "the step results differ (see --trace)";
+  if (copied.digest != fresh.digest) return "the final states differ";
+  return {};
+}
 
 bool run(const std::string& name, const std::vector<uint8_t>& input, Totals& t,
          const std::string& save) {
   if (g_trace) std::cout << "== " << name << "\n";
-  const pib::fuzz::CaseResult r =
-      pib::fuzz::run_hypercall_case(input, g_trace ? &std::cout : nullptr);
+  if (g_check_restore) {
+    if (const std::string diff = restore_difference(input); !diff.empty()) {
+      std::fprintf(stderr, "restore check failed on %s: %s\n", name.c_str(), diff.c_str());
+      return false;
+    }
+  }
+  const pib::fuzz::CaseResult r = pib::fuzz::run_hypercall_case(
+      input, {.trace = g_trace ? &std::cout : nullptr, .fresh = g_fresh, .digest = false});
   ++t.inputs;
   t.steps += r.steps;
   t.generation += r.generation_compared;
@@ -91,6 +120,10 @@ int main(int argc, char** argv) {
       save = argv[++i];
     } else if (a == "--trace") {
       g_trace = true;
+    } else if (a == "--fresh") {
+      g_fresh = true;
+    } else if (a == "--check-restore") {
+      g_check_restore = true;
     } else if (a.starts_with("--")) {
       usage("unknown option " + a);
     } else if (fs::is_directory(a)) {
@@ -120,9 +153,10 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "fuzz replay: %llu corpus + %llu random inputs, %llu steps (%llu compared across "
-      "generations, %llu across policies), no findings\n",
+      "generations, %llu across policies), no findings%s\n",
       static_cast<unsigned long long>(corpus), static_cast<unsigned long long>(random_inputs),
       static_cast<unsigned long long>(t.steps), static_cast<unsigned long long>(t.generation),
-      static_cast<unsigned long long>(t.policy));
+      static_cast<unsigned long long>(t.policy),
+      g_check_restore ? "; restored copies behaved as fresh builds" : "");
   return 0;
 }

@@ -27,6 +27,27 @@ class ChunkedTable {
     for (Chunk& c : chunks_) c.fill = fill;
   }
 
+  // A copy owns its own materialised chunks (the fuzzer restores whole hypervisors from one).
+  ChunkedTable(const ChunkedTable& other)
+      : size_(other.size_),
+        chunks_(other.chunks_.size()),
+        dirty_(other.dirty_),
+        dense_chunks_(other.dense_chunks_) {
+    for (std::size_t i = 0; i < chunks_.size(); ++i) {
+      const Chunk& from = other.chunks_[i];
+      chunks_[i].fill = from.fill;
+      chunks_[i].dirty = from.dirty;
+      if (from.dense) chunks_[i].dense = std::make_unique<Entries>(*from.dense);
+    }
+  }
+  ChunkedTable& operator=(const ChunkedTable& other) {
+    if (this != &other) *this = ChunkedTable(other);
+    return *this;
+  }
+  ChunkedTable(ChunkedTable&&) noexcept = default;
+  ChunkedTable& operator=(ChunkedTable&&) noexcept = default;
+  ~ChunkedTable() = default;
+
   uint64_t size() const { return size_; }
 
   const T& get(uint64_t i) const {

@@ -8,6 +8,13 @@ namespace pib::hw {
 Cpu::Cpu(CpuId id, MachineMemory& memory, sim::Ledger& ledger, TlbParams tlb_params)
     : id_(id), memory_(memory), ledger_(ledger), mmu_(memory, ledger, tlb_params) {}
 
+Cpu::Cpu(const Cpu& source, MachineMemory& memory, sim::Ledger& ledger)
+    : id_(source.id_),
+      memory_(memory),
+      ledger_(ledger),
+      mmu_(source.mmu_, memory, ledger),
+      timer_deadline_(source.timer_deadline_) {}
+
 uint64_t Cpu::perform(MachineMemory& memory, Maddr ma, const MemRequest& request) {
   const uint64_t old = memory.read_u64(ma);
   switch (request.op) {

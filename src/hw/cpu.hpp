@@ -92,6 +92,11 @@ class TrapHandler {
 class Cpu {
  public:
   Cpu(CpuId id, MachineMemory& memory, sim::Ledger& ledger, TlbParams tlb_params);
+  // A copy of `source`'s state (MMU, TLB, timer) on `memory`, charging `ledger`. It has no trap
+  // handler: the system software restored with it installs its own.
+  Cpu(const Cpu& source, MachineMemory& memory, sim::Ledger& ledger);
+  Cpu(const Cpu&) = delete;
+  Cpu& operator=(const Cpu&) = delete;
 
   CpuId id() const { return id_; }
   Mmu& mmu() { return mmu_; }

@@ -14,6 +14,20 @@ Iommu::Iommu(MachineMemory& memory, sim::Ledger& ledger, IommuParams params)
   ways_.resize(params.iotlb_entries);
 }
 
+Iommu::Iommu(const Iommu& source, MachineMemory& memory, sim::Ledger& ledger)
+    : memory_(memory),
+      ledger_(ledger),
+      params_(source.params_),
+      sets_(source.sets_),
+      ways_(source.ways_),
+      tick_(source.tick_),
+      queue_(source.queue_),
+      faults_(source.faults_) {
+  for (std::size_t b = 0; b < buses_.size(); ++b) {
+    if (source.buses_[b]) buses_[b] = std::make_unique<ContextTable>(*source.buses_[b]);
+  }
+}
+
 const Iommu::Context& Iommu::context(uint16_t device) const {
   static const Context kAbsent{};
   const auto& bus = buses_[device >> 8];

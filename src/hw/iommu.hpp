@@ -66,6 +66,11 @@ struct DmaResult {
 class Iommu {
  public:
   Iommu(MachineMemory& memory, sim::Ledger& ledger, IommuParams params);
+  // A copy of `source` (context tables, IOTLB, queue, faults) translating through `memory`
+  // (whose I/O page tables it reads) and charging `ledger`.
+  Iommu(const Iommu& source, MachineMemory& memory, sim::Ledger& ledger);
+  Iommu(const Iommu&) = delete;
+  Iommu& operator=(const Iommu&) = delete;
 
   const IommuParams& params() const { return params_; }
   bool caching_mode() const { return params_.caching_mode; }

@@ -15,4 +15,11 @@ Machine::Machine(MachineParams params, sim::Ledger& ledger)
   if (params.iommu) iommu_ = std::make_unique<Iommu>(memory_, ledger, *params.iommu);
 }
 
+Machine::Machine(const Machine& source, sim::Ledger& ledger)
+    : params_(source.params_), ledger_(ledger), memory_(source.memory_, ledger) {
+  for (const auto& cpu : source.cpus_)
+    cpus_.push_back(std::make_unique<Cpu>(*cpu, memory_, ledger));
+  if (source.iommu_) iommu_ = std::make_unique<Iommu>(*source.iommu_, memory_, ledger);
+}
+
 }  // namespace pib::hw

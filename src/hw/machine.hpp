@@ -23,6 +23,12 @@ struct MachineParams {
 class Machine {
  public:
   Machine(MachineParams params, sim::Ledger& ledger);
+  // A copy of `source`'s whole state (memory, CPUs, IOMMU) charging `ledger`: a machine restored
+  // from a snapshot, independent of the original from then on. Its CPUs have no trap handler
+  // until system software restored with it installs one.
+  Machine(const Machine& source, sim::Ledger& ledger);
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
 
   MachineMemory& memory() { return memory_; }
   const MachineMemory& memory() const { return memory_; }

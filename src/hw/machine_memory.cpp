@@ -13,6 +13,22 @@ MachineMemory::MachineMemory(uint64_t frame_count, sim::Ledger& ledger)
       groups_((frame_count + (uint64_t{1} << kGroupShift) - 1) >> kGroupShift),
       ledger_(ledger) {}
 
+MachineMemory::MachineMemory(const MachineMemory& source, sim::Ledger& ledger)
+    : frame_count_(source.frame_count_),
+      groups_(source.groups_.size()),
+      backed_(source.backed_),
+      groups_used_(source.groups_used_),
+      ledger_(ledger) {
+  for (std::size_t g = 0; g < groups_.size(); ++g) {
+    const auto& from = source.groups_[g];
+    if (!from) continue;
+    groups_[g] = std::make_unique<Group>();
+    for (std::size_t f = 0; f < from->size(); ++f) {
+      if ((*from)[f]) (*groups_[g])[f] = std::make_unique<FrameWords>(*(*from)[f]);
+    }
+  }
+}
+
 void MachineMemory::bad_access(Maddr ma) {
   if ((ma.value & 7) != 0)
     model_bug("unaligned 8-byte machine access at " + std::to_string(ma.value));

@@ -19,6 +19,11 @@ namespace pib::hw {
 class MachineMemory {
  public:
   MachineMemory(uint64_t frame_count, sim::Ledger& ledger);
+  // A copy of `source`'s contents whose charges go to `ledger` (a machine restored from a
+  // snapshot); the copy shares no storage with it.
+  MachineMemory(const MachineMemory& source, sim::Ledger& ledger);
+  MachineMemory(const MachineMemory&) = delete;
+  MachineMemory& operator=(const MachineMemory&) = delete;
 
   uint64_t frame_count() const { return frame_count_; }
   bool is_valid(Mfn mfn) const { return mfn.value < frame_count_; }

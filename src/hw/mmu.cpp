@@ -39,6 +39,9 @@ bool permitted(bool writable, bool user, bool executable, Access access, Mode mo
 Mmu::Mmu(MachineMemory& memory, sim::Ledger& ledger, TlbParams tlb_params)
     : memory_(memory), ledger_(ledger), tlb_(tlb_params, ledger) {}
 
+Mmu::Mmu(const Mmu& source, MachineMemory& memory, sim::Ledger& ledger)
+    : memory_(memory), ledger_(ledger), tlb_(source.tlb_, ledger), cr3_(source.cr3_) {}
+
 void Mmu::load_cr3(Mfn root, bool flush_global) {
   ledger_.charge(sim::Event::kHwCr3Load);
   cr3_ = root;

@@ -42,6 +42,10 @@ struct Translation {
 class Mmu {
  public:
   Mmu(MachineMemory& memory, sim::Ledger& ledger, TlbParams tlb_params);
+  // A copy of `source` (CR3 and TLB) walking `memory` and charging `ledger`.
+  Mmu(const Mmu& source, MachineMemory& memory, sim::Ledger& ledger);
+  Mmu(const Mmu&) = delete;
+  Mmu& operator=(const Mmu&) = delete;
 
   Translation translate(Vaddr va, Access access, Mode mode);
   // Whether a TLB hit on `entry` completes the access (else translate() re-walks): permitted,

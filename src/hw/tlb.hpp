@@ -32,6 +32,10 @@ struct TlbEntry {
 class Tlb {
  public:
   Tlb(TlbParams params, sim::Ledger& ledger);
+  // A copy of `source`'s entries whose charges go to `ledger`.
+  Tlb(const Tlb& source, sim::Ledger& ledger);
+  Tlb(const Tlb&) = delete;
+  Tlb& operator=(const Tlb&) = delete;
 
   // Charges a hit or a miss; the entry stays valid until the next insert or flush.
   const TlbEntry* lookup(Vaddr va);

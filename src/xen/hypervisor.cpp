@@ -57,6 +57,34 @@ Hypervisor::Hypervisor(hw::Machine& machine, sim::Ledger& ledger, XenParams para
   for (CpuId c = 0; c < machine.cpu_count(); ++c) machine.cpu(c).set_trap_handler(this);
 }
 
+Hypervisor::Hypervisor(const Hypervisor& source, hw::Machine& machine, sim::Ledger& ledger)
+    : machine_(machine),
+      mem_(machine.memory()),
+      ledger_(ledger),
+      params_(source.params_),
+      frames_(source.frames_),
+      m2p_(source.m2p_),
+      free_frames_(source.free_frames_),
+      port_domain_(source.port_domain_),
+      current_pcpu_(source.current_pcpu_),
+      xen_l3_(source.xen_l3_),
+      tlbflush_clock_(source.tlbflush_clock_),
+      tlbflush_time_(source.tlbflush_time_),
+      validation_(source.validation_->clone()),
+      freed_while_running_(source.freed_while_running_),
+      current_vcpu_(source.current_vcpu_) {
+  if (source.observer_ != nullptr || source.announce_depth_ != 0) {
+    model_bug("hypervisor copy: the source has an interleaving observer or is inside a hypercall");
+  }
+  if (machine.memory().frame_count() != source.mem_.frame_count() ||
+      machine.cpu_count() != source.machine_.cpu_count()) {
+    model_bug("hypervisor copy: the machine is not a copy of the source's");
+  }
+  domains_.reserve(source.domains_.size());
+  for (const auto& d : source.domains_) domains_.push_back(std::make_unique<Domain>(*d));
+  for (CpuId c = 0; c < machine.cpu_count(); ++c) machine.cpu(c).set_trap_handler(this);
+}
+
 Hypervisor::~Hypervisor() {
   for (CpuId c = 0; c < machine_.cpu_count(); ++c) machine_.cpu(c).set_trap_handler(nullptr);
 }

@@ -43,6 +43,12 @@ inline constexpr uint64_t kPageGuestKernel = uint64_t{1} << 52;
 class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
  public:
   Hypervisor(hw::Machine& machine, sim::Ledger& ledger, XenParams params);
+  // A copy of `source`'s whole state (frame table, M2P, free list, domains, TLB clock, its
+  // validation policy's) running on `machine`, which must be a copy of source's machine
+  // (hw::Machine's copy), and charging `ledger`; it installs itself as the machine's trap
+  // handler. The fuzzer builds each configuration once and restores it per input this way.
+  // Only between hypercalls, with no interleaving observer installed (ModelBug otherwise).
+  Hypervisor(const Hypervisor& source, hw::Machine& machine, sim::Ledger& ledger);
   ~Hypervisor() override;
   Hypervisor(const Hypervisor&) = delete;
   Hypervisor& operator=(const Hypervisor&) = delete;

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string_view>
 
@@ -31,6 +32,8 @@ class ValidationPolicy {
  public:
   virtual ~ValidationPolicy() = default;
   virtual std::string_view name() const = 0;
+  // A copy of the policy's state, for a hypervisor restored from a snapshot (Hypervisor's copy).
+  virtual std::unique_ptr<ValidationPolicy> clone() const = 0;
 
   // Whether a type change of this frame across writability must update the IOMMU (and flush
   // its IOTLB) in the same step as validation.
@@ -65,6 +68,9 @@ class ValidationPolicy {
 class CombinedValidation final : public ValidationPolicy {
  public:
   std::string_view name() const override { return "combined"; }
+  std::unique_ptr<ValidationPolicy> clone() const override {
+    return std::make_unique<CombinedValidation>(*this);
+  }
   bool type_change_syncs_iommu(const PageInfo& pg) const override {
     (void)pg;
     return true;

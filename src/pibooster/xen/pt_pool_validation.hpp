@@ -16,6 +16,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -26,6 +27,9 @@ namespace pib::pibooster {
 class PtPoolValidation final : public xen::ValidationPolicy {
  public:
   std::string_view name() const override { return "pibooster-pool"; }
+  std::unique_ptr<xen::ValidationPolicy> clone() const override {
+    return std::make_unique<PtPoolValidation>(*this);
+  }
   // Pooled frames are exempt; a pending one has completed its invalidation before any
   // page-table type change (before_page_table_use), and must not be mapped again by one.
   bool type_change_syncs_iommu(const xen::PageInfo& pg) const override { return !pg.dma_revoked; }

@@ -13,6 +13,7 @@
 // is freed or its domain torn down. docs/pibooster-design.md ("soundness") has the argument.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "xen/validation_policy.hpp"
@@ -22,6 +23,9 @@ namespace pib::pibooster {
 class PtPoolValidation2016 final : public xen::ValidationPolicy {
  public:
   std::string_view name() const override { return "pibooster-pool-2016"; }
+  std::unique_ptr<xen::ValidationPolicy> clone() const override {
+    return std::make_unique<PtPoolValidation2016>(*this);
+  }
   bool type_change_syncs_iommu(const xen::PageInfo& pg) const override { return !pg.dma_revoked; }
   std::optional<int64_t> extension_op(xen::Hypervisor& xen, uint32_t cmd, Mfn mfn, xen::Domain& d,
                                       VcpuId vcpu) override;

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+// The fuzz target's oracles (hypercall_case.hpp lists them): what is checked in one
+// configuration after a step, and the rules of the differential comparisons between
+// configurations, with the differences the spec allows. Left out of libFuzzer's coverage
+// instrumentation (coverage-ignorelist.txt): their edges say which checks ran, not what the
+// hypervisor did, and their scans were a large part of an instrumented execution.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "encoding.hpp"
+#include "world.hpp"
+
+namespace pib::fuzz {
+
+// What a step may have changed, so what must be checked after it.
+enum class Scope {
+  kAll,   // Xen ran: every per-world oracle
+  kTlbs,  // only the CPUs' TLBs changed (and the word a guest stored)
+  kDma,   // a device access: only the IOTLB (and the word written), Xen takes no part
+};
+
+// What must be checked after `op` (`entered_xen`: the step entered the hypervisor).
+Scope scope_of(const Op& op, bool entered_xen);
+// The per-configuration oracles `scope` covers; empty when they hold, else the finding.
+std::string check_world(World& w, Scope scope);
+
+// Did the whole operation fail (so it should have changed nothing)?
+bool refused_whole(const Op& op, const Outcome& o);
+// Did a policy's configuration accept a request that Xen's own validation (`base`) refused?
+bool accepted_what_was_refused(const Op& op, const Outcome& base, const Outcome& pol);
+bool uses_pool(const Op& op);
+bool any_rc(const Outcome& o, int64_t rc);
+// An mmu_update (direct or in a multicall) naming a page owner other than the caller.
+bool names_foreign_owner(const Op& op);
+bool uses_superpage_marks(const Op& op);
+// Whether two multicall outcomes first differ in an entry after the batch's first mmu_update.
+bool after_first_mmu_update(const Op& op, const Outcome& a, const Outcome& b);
+
+}  // namespace pib::fuzz
