@@ -94,6 +94,8 @@ enum MmuextCmd : uint32_t {
   kMmuextInvlpgAll = 11,
   kMmuextFlushCache = 12,
   kMmuextSetLdt = 13,
+  // 14 was never assigned in xen.h: do_mmuext_op's default case answers it (-ENOSYS).
+  kMmuextUnassigned14 = 14,
   kMmuextNewUserBaseptr = 15,
   kMmuextClearPage = 16,
   kMmuextCopyPage = 17,

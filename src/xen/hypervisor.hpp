@@ -294,6 +294,10 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   // another domain's, DOMID_IO or DOMID_XEN), or -ESRCH for the caller's own numeric id and
   // for an id no domain has.
   int64_t get_pg_owner(DomId foreigndom, const Domain& d, DomId* pg_owner) const;
+  // The domain whose frames `pg_owner` (get_pg_owner's answer for `caller`) names: the caller
+  // itself or another domain; nullptr for DOMID_IO and DOMID_XEN, which own no frame a guest
+  // can name in the model.
+  Domain* page_owner(DomId pg_owner, Domain& caller);
   // The dummy XSM policy's XSM_TARGET rule: a domain may act on its own pages, a control
   // domain (the model's `privileged`) on anyone's; else -EPERM.
   int64_t xsm_target(const Domain& d, DomId pg_owner) const;

@@ -119,7 +119,7 @@ int64_t Hypervisor::clear_or_copy_page(const abi::MmuextOp& op, Domain& owner) {
 // The commands of Xen's own mmuext_op, which check the page owner; the others (14, the
 // validation policy's interface, anything unknown) go to the dispatcher's default.
 bool Hypervisor::is_xen_mmuext(uint32_t cmd) {
-  return cmd <= abi::kMmuextUnmarkSuper && cmd != abi::kMmuextSetLdt + 1;
+  return cmd <= abi::kMmuextUnmarkSuper && cmd != abi::kMmuextUnassigned14;
 }
 
 int64_t Hypervisor::do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v, DomId pg_owner) {
@@ -129,9 +129,7 @@ int64_t Hypervisor::do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v, D
   // domain building another domain pins that domain's tables, which are validated as the
   // owner's); DOMID_IO and DOMID_XEN own none a guest can name (get_page_from_gfn fails:
   // -EINVAL). Every other op concerns the caller itself and is refused for a foreign owner.
-  Domain* owner = pg_owner == d.id             ? &d
-                  : pg_owner < domains_.size() ? domains_[pg_owner].get()
-                                               : nullptr;
+  Domain* owner = page_owner(pg_owner, d);
   switch (op.cmd) {
     case abi::kMmuextPinL1Table:
     case abi::kMmuextPinL2Table:
@@ -198,7 +196,13 @@ int64_t Hypervisor::do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v, D
       return d.may_flush_cache() ? abi::err::kOk : abi::err::kEINVAL;
     default:
       // Commands of the validation policy's own interface (PiBooster's pool); SET_LDT and
-      // unknown commands otherwise (segment descriptors are outside this model).
+      // unknown commands otherwise (segment descriptors are outside this model). The policy's
+      // commands move the caller's own frames into or out of its own pool, like a base-pointer
+      // load they concern the caller alone: with a foreign page owner (a control domain; XSM
+      // refused anyone else already) they are refused as Xen refuses those (-EPERM).
+      if (pg_owner != d.id) {
+        return validation_->has_extension_op(op.cmd) ? abi::err::kEPERM : abi::err::kENOSYS;
+      }
       return validation_->extension_op(*this, op.cmd, mfn, d, v.id).value_or(abi::err::kENOSYS);
   }
 }

@@ -162,8 +162,8 @@ int64_t Hypervisor::do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu
     case abi::kMmuMachphysUpdate: {
       // get_page_from_mfn(mfn, pg_owner): the frame must be the page owner's; DOMID_IO and
       // DOMID_XEN own no frame a guest can name in the model.
-      const bool real_owner = pg_owner < domains_.size();
-      if (!real_owner || !get_page(mfn, domain(pg_owner))) return abi::err::kEINVAL;
+      const Domain* const owner = page_owner(pg_owner, d);
+      if (owner == nullptr || !get_page(mfn, *owner)) return abi::err::kEINVAL;
       m2p_.set(mfn.value, req.val);
       put_page(mfn);
       return abi::err::kOk;
@@ -253,6 +253,11 @@ int64_t Hypervisor::get_pg_owner(DomId foreigndom, const Domain& d, DomId* pg_ow
   if (!exists) return abi::err::kESRCH;
   *pg_owner = foreigndom;
   return abi::err::kOk;
+}
+
+Domain* Hypervisor::page_owner(DomId pg_owner, Domain& caller) {
+  if (pg_owner == caller.id) return &caller;
+  return pg_owner < domains_.size() ? domains_[pg_owner].get() : nullptr;
 }
 
 // xsm_default_action(XSM_TARGET, d, pg_owner) of the dummy policy (no device-model or xenstore

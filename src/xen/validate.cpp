@@ -82,8 +82,9 @@ int64_t Hypervisor::get_page_from_l1e(Pte e, Domain& d, DomId pg_owner) {
   // and type changes are the owner's). A frame of anyone else, and every RAM frame under
   // DOMID_IO or DOMID_XEN (no RAM a guest can name is theirs: xsm_priv_mapping refuses to
   // transfer the right), is refused.
-  if (pg_owner >= domains_.size()) return abi::err::kEBUSY;
-  Domain& owner = pg_owner == d.id ? d : *domains_[pg_owner];
+  Domain* const owner_domain = page_owner(pg_owner, d);
+  if (owner_domain == nullptr) return abi::err::kEBUSY;
+  Domain& owner = *owner_domain;
   if (!get_page(target, owner)) return abi::err::kEBUSY;  // not theirs (or free, or Xen's)
   if (e.has(kRw)) {
     // The point where a live page table cannot be mapped writable: its type count is > 0 with

@@ -38,8 +38,15 @@ class ValidationPolicy {
   // Whether a type change of this frame across writability must update the IOMMU (and flush
   // its IOTLB) in the same step as validation.
   virtual bool type_change_syncs_iommu(const PageInfo& pg) const = 0;
-  // An mmuext command Xen does not define: the policy's own interface, issued by `vcpu`.
-  // std::nullopt when the policy has no such command (the hypervisor then answers -ENOSYS).
+  // Whether `cmd` (an mmuext command Xen does not define) is one of the policy's own.
+  virtual bool has_extension_op(uint32_t cmd) const {
+    (void)cmd;
+    return false;
+  }
+  // An mmuext command Xen does not define: the policy's own interface, issued by `vcpu` of `d`
+  // on its own frames (with a foreign page owner the hypervisor refuses the policy's commands
+  // before they get here). std::nullopt when the policy has no such command (the hypervisor
+  // then answers -ENOSYS).
   virtual std::optional<int64_t> extension_op(Hypervisor& xen, uint32_t cmd, Mfn mfn, Domain& d,
                                               VcpuId vcpu) {
     (void)xen, (void)cmd, (void)mfn, (void)d, (void)vcpu;

@@ -5,6 +5,7 @@
 // with that domain's references and type changes); since 4.11 an L2-L4 update naming a
 // foreign owner is refused, before it the owner was ignored. The XSM check comes at the first
 // request that needs it, so an unknown command before it is -ENOSYS.
+#include "pibooster/xen/pt_pool_validation.hpp"
 #include "support/pv_fixture.hpp"
 
 namespace pib::test {
@@ -147,6 +148,32 @@ TEST(ForeignOwnerRules, ControlDomainPinsAnotherDomainsTables) {
   fx.xen.set_port_domain(fx.si.domid);
   EXPECT_EQ(mmuext_as(fx, abi::kMmuextTlbFlushLocal, 0, other.domid), kEPERM);
   EXPECT_EQ(mmuext_as(fx, abi::kMmuextTlbFlushLocal, 0, abi::kDomidIo), kEPERM);
+}
+
+// The page-table pool's commands (a validation policy's own interface) concern the caller's
+// own frames and pool: a control domain naming another domain as page owner is refused (-EPERM)
+// as for the other caller-only ops, and with Xen's own validation the command is unknown
+// whoever the owner (-ENOSYS). The owner's frame is left as it was.
+TEST(ForeignOwnerRules, PoolCommandsConcernTheCallerAlone) {
+  for (const bool pool : {false, true}) {
+    PvFixtureParams params{
+        .machine_frames = 8192, .privileged = true, .iommu = xen::IommuMode::kSync};
+    if (pool) params.policy = [] { return std::make_unique<pibooster::PtPoolValidation>(); };
+    PvFixture dom0(params);
+    const auto guest = xen::build_pv_domain(
+        dom0.xen, xen::PvDomainSpec{.pages = 512, .iommu = xen::IommuMode::kSync});
+    dom0.xen.set_port_domain(dom0.si.domid);
+    const Mfn theirs = guest.p2m.at(guest.nr_pages - 1);
+    const int64_t foreign_answer = pool ? kEPERM : abi::err::kENOSYS;
+    EXPECT_EQ(mmuext_as(dom0, abi::kMmuextPtPoolAdd, theirs.value, guest.domid), foreign_answer);
+    EXPECT_EQ(mmuext_as(dom0, abi::kMmuextPtPoolRemove, theirs.value, guest.domid), foreign_answer);
+    EXPECT_FALSE(dom0.xen.frame_table()[theirs].dma_revoked);
+    const Pfn own = dom0.make_table();
+    EXPECT_EQ(mmuext_as(dom0, abi::kMmuextPtPoolAdd, dom0.mfn(own).value, abi::kDomidSelf),
+              pool ? kOk : abi::err::kENOSYS);
+    EXPECT_EQ(dom0.page(own).dma_revoked, pool);
+    EXPECT_AUDIT_CLEAN(dom0);
+  }
 }
 
 // The auditor tells a foreign mapping from a stray one: an unprivileged domain's L1 that

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "abi/hypercall.hpp"
 #include "xen/validation_policy.hpp"
 
 namespace pib::pibooster {
@@ -33,6 +34,9 @@ class PtPoolValidation final : public xen::ValidationPolicy {
   // Pooled frames are exempt; a pending one has completed its invalidation before any
   // page-table type change (before_page_table_use), and must not be mapped again by one.
   bool type_change_syncs_iommu(const xen::PageInfo& pg) const override { return !pg.dma_revoked; }
+  bool has_extension_op(uint32_t cmd) const override {
+    return cmd == abi::kMmuextPtPoolAdd || cmd == abi::kMmuextPtPoolRemove;
+  }
   std::optional<int64_t> extension_op(xen::Hypervisor& xen, uint32_t cmd, Mfn mfn, xen::Domain& d,
                                       VcpuId vcpu) override;
   void end_of_batch(xen::Hypervisor& xen, xen::Domain& d, VcpuId vcpu) override;

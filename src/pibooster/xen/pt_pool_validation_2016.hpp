@@ -16,6 +16,7 @@
 #include <memory>
 #include <vector>
 
+#include "abi/hypercall.hpp"
 #include "xen/validation_policy.hpp"
 
 namespace pib::pibooster {
@@ -27,6 +28,9 @@ class PtPoolValidation2016 final : public xen::ValidationPolicy {
     return std::make_unique<PtPoolValidation2016>(*this);
   }
   bool type_change_syncs_iommu(const xen::PageInfo& pg) const override { return !pg.dma_revoked; }
+  bool has_extension_op(uint32_t cmd) const override {
+    return cmd == abi::kMmuextPtPoolAdd || cmd == abi::kMmuextPtPoolRemove;
+  }
   std::optional<int64_t> extension_op(xen::Hypervisor& xen, uint32_t cmd, Mfn mfn, xen::Domain& d,
                                       VcpuId vcpu) override;
   void end_of_batch(xen::Hypervisor& xen, xen::Domain& d, VcpuId vcpu) override;
