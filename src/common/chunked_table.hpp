@@ -103,6 +103,17 @@ class ChunkedTable {
     return true;
   }
 
+  // Sets every entry to `value` again, keeping the materialised chunks' storage (a table reused
+  // for one pass after another allocates nothing once its chunks exist).
+  void reset(const T& value) {
+    for (Chunk& c : chunks_) {
+      if (c.dense) c.dense->fill(value);
+      c.fill = value;
+      c.dirty = false;
+    }
+    dirty_.clear();
+  }
+
   // Folds every chunk written since the last call whose entries are all equal into a fill.
   // Invalidates references from mut() into the folded chunks: call only where none is held.
   void compact() {

@@ -112,9 +112,7 @@ void Tlb::invlpg(Vaddr va) {
 
 std::vector<TlbEntry> Tlb::valid_entries() const {
   std::vector<TlbEntry> out;
-  for (const auto& w : ways_) {
-    if (w.valid) out.push_back(w.entry);
-  }
+  for_each_valid([&](const TlbEntry& e) { out.push_back(e); });
   return out;
 }
 

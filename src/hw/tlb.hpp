@@ -64,6 +64,14 @@ class Tlb {
   void invlpg(Vaddr va);   // one page, global or not
   std::size_t occupancy() const;
   std::vector<TlbEntry> valid_entries() const;  // for auditors and tests
+  // Calls f(entry) for every valid entry, allocating nothing: the auditor's TLB rule runs after
+  // every fuzzed step. Inline, so that it is compiled (and instrumented, or not) with its caller.
+  template <typename F>
+  void for_each_valid(F f) const {
+    for (const Way& w : ways_) {
+      if (w.valid) f(w.entry);
+    }
+  }
   const TlbParams& params() const { return params_; }
 
  private:

@@ -22,6 +22,20 @@ struct Expected {
   bool operator==(const Expected&) const = default;
 };
 
+// The references one audit finds, per frame: sparse like the frame table. One table per
+// thread, kept from one audit to the next and reset in place: the fuzzer audits after every
+// step, and making and freeing the chunks each time was a tenth of an audit.
+ChunkedTable<Expected>& reference_counts(uint64_t frames) {
+  thread_local std::optional<ChunkedTable<Expected>> table;
+  constexpr uint64_t kKeepChunks = 64;  // a large machine's audit gives the rest back
+  if (table && table->size() == frames && table->dense_chunks() <= kKeepChunks) {
+    table->reset(Expected{});
+  } else {
+    table.emplace(frames, Expected{});
+  }
+  return *table;
+}
+
 std::string hex(uint64_t v) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
@@ -36,7 +50,7 @@ class Auditor {
   std::vector<AuditProblem> run() {
     // A control domain's L1 entries may reference another domain's frames (foreign mappings),
     // so every domain's references are counted before any frame's counts are compared.
-    exp_.emplace(ft_.size(), Expected{});
+    exp_ = &reference_counts(ft_.size());
     for (DomId id : xen_.domain_ids()) count_references(xen_.domain(id));
     for (DomId id : xen_.domain_ids()) compare_counts(xen_.domain(id));
     for (DomId id : xen_.domain_ids()) audit_iommu(xen_.domain(id));
@@ -261,6 +275,7 @@ class Auditor {
     // One walk of the I/O page tables records the entry each frame sees (a superpage's share as
     // the 4 KiB entry a split would give it), so the checks below do not walk again per frame.
     io_runs_.clear();
+    io_cursor_ = 0;
     walk_io(d, d.iommu_root, 4, 0);
     if (!d.need_iommu_sync()) return;
     // XSA-288's fix (modern Xen, or the 4.8-4.11 backport) decides the mapping discipline.
@@ -333,13 +348,21 @@ class Auditor {
     io_runs_.push_back(IoRun{first, frames, entry});
   }
 
-  // The 4 KiB entry the domain's I/O tables give `dfn` (0: not mapped).
-  uint64_t io_entry(Mfn dfn) const {
-    const auto after = std::upper_bound(io_runs_.begin(), io_runs_.end(), dfn.value,
-                                        [](uint64_t v, const IoRun& r) { return v < r.first; });
-    if (after == io_runs_.begin()) return 0;
-    const IoRun& r = *(after - 1);
-    return dfn.value < r.first + r.frames ? r.entry + ((dfn.value - r.first) << kPageShift) : 0;
+  // The 4 KiB entry the domain's I/O tables give `dfn` (0: not mapped). The domain's pages come
+  // mostly in ascending order, so the run found last is tried first.
+  uint64_t io_entry(Mfn dfn) {
+    const uint64_t v = dfn.value;
+    const bool cursor_fits =
+        io_cursor_ < io_runs_.size() && io_runs_[io_cursor_].first <= v &&
+        (io_cursor_ + 1 == io_runs_.size() || v < io_runs_[io_cursor_ + 1].first);
+    if (!cursor_fits) {
+      const auto after = std::upper_bound(io_runs_.begin(), io_runs_.end(), v,
+                                          [](uint64_t x, const IoRun& r) { return x < r.first; });
+      if (after == io_runs_.begin()) return 0;
+      io_cursor_ = static_cast<std::size_t>(after - io_runs_.begin()) - 1;
+    }
+    const IoRun& r = io_runs_[io_cursor_];
+    return v < r.first + r.frames ? r.entry + ((v - r.first) << kPageShift) : 0;
   }
 
   void check_io_target(const Domain& d, Mfn target) {
@@ -357,25 +380,25 @@ class Auditor {
     // otherwise a stale TLB entry would let the guest write a page table.
     const auto& machine = xen_.machine();
     for (CpuId c = 0; c < machine.cpu_count(); ++c) {
-      for (const auto& t : machine.cpu(c).mmu().tlb().valid_entries()) {
-        if (!t.user || !t.writable || !ft_.valid(t.mfn)) continue;
+      machine.cpu(c).mmu().tlb().for_each_valid([&](const hw::TlbEntry& t) {
+        if (!t.user || !t.writable || !ft_.valid(t.mfn)) return;
         const PageInfo& pg = ft_[t.mfn];
         // A free frame's stale translation is harmless until the frame is handed out again, and
         // Xen flushes every CPU that has not flushed since its free before it does.
-        if (pg.owner == kNoOwner) continue;
+        if (pg.owner == kNoOwner) return;
         if (pg.type != PageType::kWritable) {
           fail("cpu" + std::to_string(c) + " TLB: writable user translation of va " +
                hex(t.vpn << kPageShift) + " to " + std::string(type_name(pg.type)) + " frame " +
                hex(t.mfn.value));
         }
-      }
+      });
     }
   }
 
   const Hypervisor& xen_;
   const FrameTable& ft_;
-  const std::size_t domain_count_;  // domain ids are 0 .. count - 1
-  std::optional<ChunkedTable<Expected>> exp_;
+  const std::size_t domain_count_;         // domain ids are 0 .. count - 1
+  ChunkedTable<Expected>* exp_ = nullptr;  // reference_counts(), for run()
   // The I/O mappings of the domain being audited, in I/O frame order: runs of frames whose
   // entries step by one frame (an identity map with the same permissions is one run).
   struct IoRun {
@@ -384,6 +407,7 @@ class Auditor {
     uint64_t entry = 0;  // the first frame's 4 KiB entry
   };
   std::vector<IoRun> io_runs_;
+  std::size_t io_cursor_ = 0;  // the run io_entry() found last
   std::vector<AuditProblem> problems_;
 };
 

@@ -53,6 +53,29 @@ TEST(ChunkedTable, CompactFoldsChunksThatBecameUniform) {
   EXPECT_EQ(t.dense_chunks(), 0u);
 }
 
+// A copy owns its chunks; reset() refills every entry and keeps the materialised storage, and
+// compaction still works after it.
+TEST(ChunkedTable, CopiesAreIndependentAndResetKeepsStorage) {
+  ChunkedTable<uint32_t, 4> t(64, 0);
+  t.mut(3) = 1;
+  t.mut(40) = 2;
+  ChunkedTable<uint32_t, 4> copy(t);
+  copy.mut(3) = 9;
+  EXPECT_EQ(t.get(3), 1u);
+  EXPECT_EQ(copy.get(40), 2u);
+  EXPECT_EQ(copy.dense_chunks(), 2u);
+  t.reset(5);
+  for (uint64_t i = 0; i < 64; ++i) ASSERT_EQ(t.get(i), 5u) << i;
+  EXPECT_EQ(t.dense_chunks(), 2u) << "storage kept";
+  EXPECT_EQ(t.chunks_written_since_compact(), 0u);
+  t.mut(41) = 6;
+  EXPECT_EQ(t.chunks_written_since_compact(), 1u);
+  t.mut(41) = 5;
+  t.compact();
+  EXPECT_EQ(t.dense_chunks(), 1u) << "the rewritten chunk folds; the untouched one stays";
+  EXPECT_EQ(copy.get(3), 9u);
+}
+
 TEST(RunList, EraseSplitsARunAndKeepsTheOrderAndTheIndices) {
   RunList<Mfn> l;
   l.append_run(Mfn{10}, 5);  // 10..14
