@@ -45,6 +45,13 @@ constexpr std::array<uint64_t, 8> kFlagSets = {
 constexpr std::array<uint64_t, 12> kSpecialIndex = {255, 256, 257, 258, 259, 271,
                                                     272, 273, 274, 511, 510, 8};
 
+// A domain byte: the caller, a numeric id, the pseudo-domains, a missing domain.
+DomId domain_of(uint8_t b) {
+  constexpr std::array<DomId, 6> kDoms = {abi::kDomidSelf, 0,     1, abi::kDomidIo,
+                                          abi::kDomidXen,  0x7fff};
+  return kDoms[b % kDoms.size()];
+}
+
 }  // namespace
 
 Op Decoder::next() {
@@ -59,7 +66,7 @@ Op Decoder::next() {
       for (unsigned i = 0; i < (count == 8 ? 2 : count); ++i) op.reqs.push_back(mmu_update());
       break;
     case Kind::kMmuext:
-      if (count == 8) op.foreigndom = foreign();
+      if (count == 8) op.foreigndom = domain_byte();
       for (unsigned i = 0; i < (count == 8 ? 2 : count); ++i) op.ops.push_back(mmuext());
       break;
     case Kind::kUpdateVaMapping:
@@ -161,10 +168,21 @@ uint64_t Decoder::value() {
   return v | flags;
 }
 
-DomId Decoder::foreign() {
-  constexpr std::array<DomId, 6> kDoms = {abi::kDomidSelf, 0,     1, abi::kDomidIo,
-                                          abi::kDomidXen,  0x7fff};
-  return kDoms[in_.byte() % kDoms.size()];
+DomId Decoder::domain_byte() {
+  return domain_of(in_.byte());
+}
+
+abi::ForeignDom Decoder::foreign() {
+  constexpr std::array<abi::ForeignDom, 6> kWithPtOwner = {
+      abi::foreigndom_of(1, 1),                     // the other domain's tables and frames
+      abi::foreigndom_of(1, abi::kDomidSelf),       // its tables, the caller's frames
+      abi::foreigndom_of(0, abi::kDomidSelf),       // the caller's own, named
+      abi::foreigndom_of(1, abi::kDomidIo),         // its tables, I/O memory
+      abi::foreigndom_of(0x7ffe, abi::kDomidSelf),  // no such page-table owner
+      abi::foreigndom_of(0, 1),                     // the caller's tables, the other's frames
+  };
+  const uint8_t b = in_.byte();
+  return b >= 0xFA ? kWithPtOwner[b - 0xFA] : domain_of(b);
 }
 
 abi::MmuUpdate Decoder::mmu_update() {
@@ -241,13 +259,13 @@ void Decoder::memory_op(unsigned count, Op& op) {
     case 7:
       op.memory_cmd = abi::kXenmemDecreaseReservation;
       r.extent_order = in_.byte() % 10;
-      r.domid = foreign();
+      r.domid = domain_byte();
       r.extent_start.push_back(frame(nullptr).value);
       break;
     default:
       op.memory_cmd = abi::kXenmemPopulatePhysmap;
       r.extent_order = in_.byte() % 10;
-      r.domid = foreign();
+      r.domid = domain_byte();
       r.mem_flags = in_.byte() & abi::kXenmemfAddressBitsMask;
       r.extent_start.push_back(pfn_of_frame());
       break;

@@ -73,7 +73,7 @@ enum class Kind : uint8_t {
 struct Op {
   Kind kind = Kind::kMmuUpdate;
   VcpuId vcpu = 0;
-  DomId foreigndom = abi::kDomidSelf;
+  abi::ForeignDom foreigndom = abi::kDomidSelf;  // mmuext_op reads the low 16 bits
   std::vector<abi::MmuUpdate> reqs;
   std::vector<abi::MmuextOp> ops;
   abi::UpdateVaMapping uvm;
@@ -111,7 +111,11 @@ class Decoder {
   Vaddr pfn_va(Pfn pfn, uint64_t idx) const;
   // An entry value: a frame with one of a few flag sets and modifiers, or raw bits.
   uint64_t value();
-  DomId foreign();
+  // A domain: the caller, a numeric id, the pseudo-domains, a missing domain.
+  DomId domain_byte();
+  // mmu_update's foreigndom: a page owner (domain_byte), or from 0xfa on one with a page-table
+  // owner too (the PFD half).
+  abi::ForeignDom foreign();
   abi::MmuUpdate mmu_update();
   abi::MmuextOp mmuext();
   // memory_op (the mode-switch nibble with count 3-8): 3, 4 decrease_reservation of one or two

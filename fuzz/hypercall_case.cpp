@@ -129,7 +129,7 @@ CaseResult run_hypercall_case(std::span<const uint8_t> input, const CaseOptions&
                                a.rc == kXsa288Hole || dma_discipline_differs ||
                                (uses_superpage_marks(op) && any_rc(b, kEOPNOTSUPP)) ||
                                (flushed_xsa286 && after_first_mmu_update(op, a, b)) ||
-                               (names_foreign_owner(op) && any_rc(b, kEINVAL));
+                               (names_foreign_owner(op, worlds[0]->si.domid) && any_rc(b, kEINVAL));
           if (!allowed) return fail("generations disagree: " + both);
         } else if (accepted_what_was_refused(op, a, b)) {
           // A policy may accept its own pool commands (Xen: -ENOSYS) and what Xen refused only
@@ -147,7 +147,8 @@ CaseResult run_hypercall_case(std::span<const uint8_t> input, const CaseOptions&
       // Modern Xen refused an L2-L4 update naming a foreign owner before touching anything;
       // paper-era Xen went on as the caller and may have changed state (a child's type, its
       // IOMMU mapping) before refusing for another reason, with the same error.
-      if (p.generation && names_foreign_owner(op) && any_rc(b, kEINVAL)) p.diverged = true;
+      if (p.generation && names_foreign_owner(op, worlds[0]->si.domid) && any_rc(b, kEINVAL))
+        p.diverged = true;
       // A generation leaked a reference (Xen 4.17's leaks, xen.ref_leaked). The generations
       // leak on different paths (modern Xen defers a failed L2 validation's teardown to
       // old_guest_table, paper-era undoes it inline), so even with as many leaks the frames

@@ -169,14 +169,20 @@ bool any_rc(const Outcome& o, int64_t rc) {
   return false;
 }
 
-// An mmu_update (direct or in a multicall) that names a page owner other than the caller.
-// Since 4.11 Xen refuses such a request to an L2-L4 table (-EINVAL); paper-era Xen (4.8)
-// ignored the owner there and applied the caller's own rules.
-bool names_foreign_owner(const Op& op) {
-  if (op.kind == Kind::kMmuUpdate) return op.foreigndom != abi::kDomidSelf;
+// An mmu_update (direct or in a multicall) whose page owner is not its page-table owner (the
+// caller's tables, unless foreigndom's PFD half names another's). Since 4.11 Xen refuses such a
+// request to an L2-L4 table (-EINVAL); paper-era Xen (4.8) ignored the page owner there and
+// applied the page-table owner's own rules.
+bool names_foreign_owner(const Op& op, DomId caller) {
+  auto foreign = [caller](abi::ForeignDom f) {
+    const DomId pg = abi::pg_owner_of(f) == abi::kDomidSelf ? caller : abi::pg_owner_of(f);
+    const uint32_t pt = abi::pt_dom_of(f) != 0 ? abi::pt_dom_of(f) - 1 : caller;
+    return pg != pt;
+  };
+  if (op.kind == Kind::kMmuUpdate) return foreign(op.foreigndom);
   if (op.kind != Kind::kMulticall) return false;
-  return std::any_of(op.entries.begin(), op.entries.end(), [](const abi::MulticallEntry& e) {
-    return e.op == abi::HypercallNr::kMmuUpdate && e.foreigndom != abi::kDomidSelf;
+  return std::any_of(op.entries.begin(), op.entries.end(), [&](const abi::MulticallEntry& e) {
+    return e.op == abi::HypercallNr::kMmuUpdate && foreign(e.foreigndom);
   });
 }
 

@@ -32,8 +32,9 @@ bool refused_whole(const Op& op, const Outcome& o);
 bool accepted_what_was_refused(const Op& op, const Outcome& base, const Outcome& pol);
 bool uses_pool(const Op& op);
 bool any_rc(const Outcome& o, int64_t rc);
-// An mmu_update (direct or in a multicall) naming a page owner other than the caller.
-bool names_foreign_owner(const Op& op);
+// An mmu_update (direct or in a multicall) whose page owner is not its page-table owner
+// (`caller`'s tables unless foreigndom's high half names another domain's).
+bool names_foreign_owner(const Op& op, DomId caller);
 bool uses_superpage_marks(const Op& op);
 // Whether two multicall outcomes first differ in an entry after the batch's first mmu_update.
 bool after_first_mmu_update(const Op& op, const Outcome& a, const Outcome& b);

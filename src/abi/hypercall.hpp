@@ -59,6 +59,21 @@ std::string_view error_name(int64_t rc);  // "-EINVAL", "0", ...
 inline constexpr DomId kDomidSelf = 0x7ff0;
 inline constexpr DomId kDomidIo = 0x7ff1;
 inline constexpr DomId kDomidXen = 0x7ff2;
+
+// The foreigndom argument of mmu_update and mmuext_op (an unsigned int in Xen's ABI). Its low
+// 16 bits name the page owner. For mmu_update its high 16 bits are 1 + the id of the domain
+// whose page tables the requests update (PFD, "page tables belong to a foreign domain"), 0 for
+// the caller's own; mmuext_op reads only the low 16 (get_pg_owner takes a domid_t).
+using ForeignDom = uint32_t;
+constexpr DomId pg_owner_of(ForeignDom f) {
+  return static_cast<DomId>(f & 0xffff);
+}
+constexpr uint32_t pt_dom_of(ForeignDom f) {
+  return f >> 16;
+}
+constexpr ForeignDom foreigndom_of(DomId pt_owner, DomId pg_owner) {
+  return ((uint32_t{pt_owner} + 1) << 16) | pg_owner;
+}
 inline constexpr DomId kDomidInvalid = 0x7ff4;
 
 // --- mmu_update -------------------------------------------------------------------------------
@@ -207,7 +222,7 @@ struct MulticallEntry {
   std::vector<MmuUpdate> mmu_updates;  // op == kMmuUpdate
   std::vector<MmuextOp> mmuext_ops;    // op == kMmuextOp
   UpdateVaMapping uvm;                 // op == kUpdateVaMapping
-  DomId foreigndom = kDomidSelf;
+  ForeignDom foreigndom = kDomidSelf;
   int64_t result = 0;  // written by the hypervisor
 };
 

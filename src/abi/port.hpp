@@ -17,10 +17,11 @@ class HypervisorPort {
   virtual ~HypervisorPort() = default;
 
   // Hypercalls. `done` receives the number of requests completed (partial success).
+  // `foreigndom`: see abi::ForeignDom (mmuext_op reads its low 16 bits only).
   virtual int64_t mmu_update(VcpuId vcpu, std::span<const MmuUpdate> reqs, uint32_t* done,
-                             DomId foreigndom = kDomidSelf) = 0;
+                             ForeignDom foreigndom = kDomidSelf) = 0;
   virtual int64_t mmuext_op(VcpuId vcpu, std::span<const MmuextOp> ops, uint32_t* done,
-                            DomId foreigndom = kDomidSelf) = 0;
+                            ForeignDom foreigndom = kDomidSelf) = 0;
   virtual int64_t update_va_mapping(VcpuId vcpu, const UpdateVaMapping& args) = 0;
   virtual int64_t multicall(VcpuId vcpu, std::span<MulticallEntry> entries) = 0;
   // memory_op (abi::MemoryOpCmd): frames leave and enter a domain. The reservation commands

@@ -207,20 +207,23 @@ void Script::execute(const std::string& line, const std::optional<Expectation>& 
     return;
   }
   std::string call = line;
-  DomId foreigndom = abi::kDomidSelf;
-  if (const auto f = call.find(" foreigndom="); f != std::string::npos) {
-    const auto end = call.find(' ', f + 1);
-    foreigndom =
-        domid(call.substr(f + 12, end == std::string::npos ? std::string::npos : end - f - 12));
-    call.erase(f, end == std::string::npos ? std::string::npos : end - f);
-    if (call.find(" foreigndom=") != std::string::npos) fail("foreigndom= given twice");
-  }
+  const auto foreign = take_option(call, "foreigndom");
+  const DomId foreigndom = foreign ? domid(*foreign) : abi::kDomidSelf;
+  const auto pt_owner = take_option(call, "pt_owner");
   if (cmd == "batch") {
+    if (pt_owner) fail("pt_owner= names the page-table owner of an mmu_update");
     batch(call, foreigndom, expect);
     return;
   }
   abi::MulticallEntry entry = hypercall(call, split_ws(call));
   entry.foreigndom = foreigndom;
+  if (pt_owner) {
+    if (entry.op != abi::HypercallNr::kMmuUpdate) {
+      fail("pt_owner= names the page-table owner of an mmu_update");
+    }
+    // foreigndom's high half: 1 + the domain whose page tables the requests update (PFD).
+    entry.foreigndom = abi::foreigndom_of(domid(*pt_owner), foreigndom);
+  }
   if (in_multicall_) {
     mc_.push_back(std::move(entry));
     mc_expect_.push_back(expect);

@@ -11,6 +11,18 @@ namespace pib::app::hvs {
 using namespace hw::pte_bits;
 
 // A non-negative integer (decimal, 0x hex or 0 octal); a sign is refused rather than wrapped.
+std::optional<std::string> Script::take_option(std::string& call, const std::string& key) const {
+  const std::string marker = " " + key + "=";
+  const auto f = call.find(marker);
+  if (f == std::string::npos) return std::nullopt;
+  const auto end = call.find(' ', f + 1);
+  const auto from = f + marker.size();
+  std::string value = call.substr(from, end == std::string::npos ? std::string::npos : end - from);
+  call.erase(f, end == std::string::npos ? std::string::npos : end - f);
+  if (call.find(marker) != std::string::npos) fail(key + "= given twice");
+  return value;
+}
+
 DomId Script::domid(const std::string& s) const {
   const uint64_t v = number(s);
   if (v > 0xffff) fail("a domain id is 16 bits (at most 0xffff), got '" + s + "'");

@@ -86,6 +86,9 @@ class Script : public xen::InterleavingObserver {
   uint64_t number(const std::string& s) const;
   // A domain id (16 bits: a larger number is an error, not wrapped).
   DomId domid(const std::string& s) const;
+  // Removes " KEY=VALUE" from `call` and returns VALUE (nullopt when absent; given twice is an
+  // error).
+  std::optional<std::string> take_option(std::string& call, const std::string& key) const;
   // A declared frame: its domain's start info and guest frame number.
   struct Named {
     bool other = false;

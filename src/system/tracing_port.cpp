@@ -51,7 +51,7 @@ std::ostream& TracingPort::line(VcpuId vcpu) {
 }
 
 int64_t TracingPort::mmu_update(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs, uint32_t* done,
-                                DomId foreigndom) {
+                                abi::ForeignDom foreigndom) {
   if (out_ != nullptr) line(vcpu) << describe_updates(reqs) << "\n";
   const uint64_t before = ledger_.count(sim::Event::kXenContinuation);
   const int64_t rc = inner_.mmu_update(vcpu, reqs, done, foreigndom);
@@ -60,7 +60,7 @@ int64_t TracingPort::mmu_update(VcpuId vcpu, std::span<const abi::MmuUpdate> req
 }
 
 int64_t TracingPort::mmuext_op(VcpuId vcpu, std::span<const abi::MmuextOp> ops, uint32_t* done,
-                               DomId foreigndom) {
+                               abi::ForeignDom foreigndom) {
   if (out_ != nullptr) line(vcpu) << "mmuext_op: " << describe_ops(ops) << "\n";
   const uint64_t before = ledger_.count(sim::Event::kXenContinuation);
   const int64_t rc = inner_.mmuext_op(vcpu, ops, done, foreigndom);

@@ -21,9 +21,9 @@ class TracingPort final : public abi::HypervisorPort {
   }
 
   int64_t mmu_update(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs, uint32_t* done,
-                     DomId foreigndom) override;
+                     abi::ForeignDom foreigndom) override;
   int64_t mmuext_op(VcpuId vcpu, std::span<const abi::MmuextOp> ops, uint32_t* done,
-                    DomId foreigndom) override;
+                    abi::ForeignDom foreigndom) override;
   int64_t update_va_mapping(VcpuId vcpu, const abi::UpdateVaMapping& args) override;
   int64_t multicall(VcpuId vcpu, std::span<abi::MulticallEntry> entries) override;
   hw::MemResult guest_access(VcpuId vcpu, const hw::MemRequest& request) override;

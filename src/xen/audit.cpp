@@ -234,9 +234,13 @@ class Auditor {
       if (e.flags() & l1_disallow_mask(d.may_use_cache_attrs())) {
         fail(at() + ": disallowed flags in a validated L1");
       }
-      // A control domain may map another live domain's frames (mmu_update with foreigndom).
+      // A control domain may map another live domain's frames into its own tables (mmu_update's
+      // page owner), and its own frames into another domain's tables (with foreigndom's
+      // page-table owner, PFD). (It may also put a third domain's frames into another's
+      // tables; the auditor reports that.)
+      const bool live_owner = target.owner != d.id && target.owner < domain_count_;
       const bool foreign_ok =
-          d.config.privileged && target.owner != d.id && target.owner < domain_count_;
+          live_owner && (d.config.privileged || xen_.domain(target.owner).config.privileged);
       if (target.owner != d.id && !foreign_ok) {
         fail(at() + ": maps a frame the domain does not own");
       }

@@ -55,9 +55,9 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
 
   // ---- abi::HypervisorPort -------------------------------------------------------------
   int64_t mmu_update(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs, uint32_t* done,
-                     DomId foreigndom) override;
+                     abi::ForeignDom foreigndom) override;
   int64_t mmuext_op(VcpuId vcpu, std::span<const abi::MmuextOp> ops, uint32_t* done,
-                    DomId foreigndom) override;
+                    abi::ForeignDom foreigndom) override;
   int64_t update_va_mapping(VcpuId vcpu, const abi::UpdateVaMapping& args) override;
   int64_t multicall(VcpuId vcpu, std::span<abi::MulticallEntry> entries) override;
   int64_t memory_op(VcpuId vcpu, uint32_t cmd, abi::MemoryReservation& reservation) override;
@@ -285,11 +285,12 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   void finish_old_guest_table(Vcpu& v, Domain& d, sim::Event hypercall);
   // One request of an mmu_update naming `pg_owner` (get_pg_owner); *xsm_checked records that
   // the XSM check a page-table or machphys request needs has passed in this invocation.
-  int64_t do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu& v, DomId pg_owner,
-                            bool* xsm_checked, bool* touched_upper);
+  // `pt` is the page-table owner (PFD; the caller `d` itself unless foreigndom names another).
+  int64_t do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Domain& pt, Vcpu& v,
+                            DomId pg_owner, bool* xsm_checked, bool* touched_upper);
   // The XSA-286 flush of an mmu_update invocation that changed upper entries (modern Xen);
   // clears *touched_upper.
-  void flush_linear_pt(Domain& d, bool* touched_upper);
+  void flush_linear_pt(Domain& pt, bool* touched_upper);
   // get_pg_owner: the domain foreigndom names (*pg_owner: the caller's id for DOMID_SELF,
   // another domain's, DOMID_IO or DOMID_XEN), or -ESRCH for the caller's own numeric id and
   // for an id no domain has.
@@ -378,9 +379,9 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   // Hypercall bodies without the guest->Xen entry charge (multicall sub-calls reuse them).
   // They return abi::err::kERESTART when preempted, with `done` items completed.
   int64_t mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs, uint32_t* done,
-                          DomId foreigndom);
+                          abi::ForeignDom foreigndom);
   int64_t mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> ops, uint32_t* done,
-                         DomId foreigndom);
+                         abi::ForeignDom foreigndom);
   int64_t update_va_mapping_body(VcpuId vcpu, const abi::UpdateVaMapping& args);
   // Runs entries until done or preempted; returns how many completed (a preempted sub-call has
   // been rewritten in place to what it has left, and is not counted). An iret's result goes to

@@ -208,7 +208,7 @@ int64_t Hypervisor::do_one_mmuext(const abi::MmuextOp& op, Domain& d, Vcpu& v, D
 }
 
 int64_t Hypervisor::mmuext_op(VcpuId vcpu, std::span<const abi::MmuextOp> ops, uint32_t* done,
-                              DomId foreigndom) {
+                              abi::ForeignDom foreigndom) {
   hypercall_entry(vcpu);
   if (bounce_user_mode_hypercall(vcpu)) return abi::err::kBouncedToGuestKernel;
   ledger_.charge(Event::kXenHcMmuextOp);
@@ -219,7 +219,7 @@ int64_t Hypervisor::mmuext_op(VcpuId vcpu, std::span<const abi::MmuextOp> ops, u
 }
 
 int64_t Hypervisor::mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> ops, uint32_t* done,
-                                   DomId foreigndom) {
+                                   abi::ForeignDom foreigndom) {
   Vcpu& v = port_vcpu(vcpu);
   Domain& d = port_dom();
   if (done != nullptr) *done = 0;
@@ -228,7 +228,7 @@ int64_t Hypervisor::mmuext_op_body(VcpuId vcpu, std::span<const abi::MmuextOp> o
   if (put_old_guest_table(v, d) == abi::err::kERESTART) return abi::err::kERESTART;
   // xsm_mmuext_op: a foreign page owner only for a control domain, with no DOMID_IO exception.
   DomId pg_owner = d.id;
-  int64_t rc = get_pg_owner(foreigndom, d, &pg_owner);
+  int64_t rc = get_pg_owner(abi::pg_owner_of(foreigndom), d, &pg_owner);
   if (rc == abi::err::kOk) rc = xsm_target(d, pg_owner);
   if (rc != abi::err::kOk) {
     ledger_.charge(Event::kXenHcFailed);

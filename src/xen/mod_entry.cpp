@@ -79,7 +79,12 @@ int64_t Hypervisor::mod_upper_entry(Mfn table, unsigned level, uint64_t index, P
 int64_t Hypervisor::put_old_guest_table(Vcpu& v, Domain& d, bool preemptible) {
   if (!v.old_guest_table) return abi::err::kOk;
   const Mfn table = *v.old_guest_table;
-  const int64_t rc = put_page_type(table, d, preemptible, v.old_guest_table_partial);
+  // Xen's put names no domain: the table's owner is implicit. It may be another domain's (a
+  // control domain's update of that domain's tables, or its unpin of one, defers the put to
+  // the caller's own vCPU).
+  Domain* const owner = page_owner(frames_[table].owner, d);
+  Domain& table_domain = owner != nullptr ? *owner : d;
+  const int64_t rc = put_page_type(table, table_domain, preemptible, v.old_guest_table_partial);
   if (rc == abi::err::kERESTART) {
     v.old_guest_table_partial = true;  // the partial state now holds the type count
     return rc;
@@ -104,21 +109,26 @@ void Hypervisor::finish_old_guest_table(Vcpu& v, Domain& d, Event hypercall) {
   while (v.old_guest_table) continue_into_old_guest_table(v, d, hypercall);
 }
 
-int64_t Hypervisor::do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu& v, DomId pg_owner,
-                                      bool* xsm_checked, bool* touched_upper) {
+int64_t Hypervisor::do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Domain& pt, Vcpu& v,
+                                      DomId pg_owner, bool* xsm_checked, bool* touched_upper) {
   // do_mmu_update decodes the command from the low 3 bits (an entry is 8 bytes); the rest of
   // `ptr` is the entry's machine address.
   const uint64_t cmd = req.ptr & abi::kMmuUpdateCmdMask;
   const uint64_t ptr = req.ptr - cmd;
   const Mfn mfn{ptr >> kPageShift};
-  const bool known = cmd == abi::kMmuNormalPtUpdate || cmd == abi::kMmuPtUpdatePreserveAd ||
-                     cmd == abi::kMmuPtUpdateNoTranslate || cmd == abi::kMmuMachphysUpdate;
-  if (known && !*xsm_checked) {
+  const bool pt_update = cmd == abi::kMmuNormalPtUpdate || cmd == abi::kMmuPtUpdatePreserveAd ||
+                         cmd == abi::kMmuPtUpdateNoTranslate;
+  if (cmd == abi::kMmuMachphysUpdate && &pt != &d) return abi::err::kEPERM;
+  if ((pt_update || cmd == abi::kMmuMachphysUpdate) && !*xsm_checked) {
     // xsm_mmu_update, at the first request that needs it: the page owner must be one the caller
     // may act on, except DOMID_IO, which the dummy policy lets through (get_page_from_l1e then
-    // lets it map nothing but I/O memory the caller may use).
+    // lets it map nothing but I/O memory the caller may use); for page-table updates the
+    // page-table owner too.
     if (pg_owner != abi::kDomidIo) {
       if (const int64_t rc = xsm_target(d, pg_owner); rc != abi::err::kOk) return rc;
+    }
+    if (pt_update) {
+      if (const int64_t rc = xsm_target(d, pt.id); rc != abi::err::kOk) return rc;
     }
     *xsm_checked = true;
   }
@@ -126,21 +136,24 @@ int64_t Hypervisor::do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu
     case abi::kMmuNormalPtUpdate:
     case abi::kMmuPtUpdatePreserveAd:
     case abi::kMmuPtUpdateNoTranslate: {  // a PV domain has no p2m to skip: same as normal
+      // The table is one of the page-table owner's frames, updated under its rules; a put its
+      // update defers still goes to the caller's vCPU (current->arch.old_guest_table).
       const uint64_t index = page_offset(ptr) / 8;
-      if (!get_page(mfn, d)) return abi::err::kEINVAL;
+      if (!get_page(mfn, pt)) return abi::err::kEINVAL;
       PageInfo& pg = frames_[mfn];
       const bool preserve = cmd == abi::kMmuPtUpdatePreserveAd;
       int64_t rc = abi::err::kOk;
       if (pg.type_count > 0 && pg.validated) {  // page_lock() succeeds
         if (pg.type == PageType::kL1) {
-          rc = mod_l1_entry(mfn, index, Pte{req.val}, d, preserve, pg_owner);
+          rc = mod_l1_entry(mfn, index, Pte{req.val}, pt, preserve, pg_owner);
         } else if (is_pt_type(pg.type)) {
-          // Since 4.11 (commit 7993e3be68) an L2-L4 update naming a foreign page owner is
-          // refused; before, the owner was silently ignored (the caller's own rules apply).
-          const bool refused = pg_owner != d.id && params_.generation == XenGeneration::kModern;
+          // Since 4.11 (commit 7993e3be68) an L2-L4 update whose page owner is not the
+          // page-table owner is refused; before, the page owner was silently ignored (the
+          // page-table owner's own rules apply).
+          const bool refused = pg_owner != pt.id && params_.generation == XenGeneration::kModern;
           rc = refused
                    ? abi::err::kEINVAL
-                   : mod_upper_entry(mfn, level_of(pg.type), index, Pte{req.val}, d, v, preserve);
+                   : mod_upper_entry(mfn, level_of(pg.type), index, Pte{req.val}, pt, v, preserve);
           if (rc == abi::err::kOk) *touched_upper = true;
         } else if (pg.type == PageType::kWritable) {
           ledger_.charge(Event::kXenWritableMmuUpdate);
@@ -148,11 +161,11 @@ int64_t Hypervisor::do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu
         } else {
           rc = abi::err::kEINVAL;
         }
-      } else if (get_page_type(mfn, PageType::kWritable, d) == abi::err::kOk) {
+      } else if (get_page_type(mfn, PageType::kWritable, pt) == abi::err::kOk) {
         // Not a live table: a plain store, which (re)types the frame writable.
         ledger_.charge(Event::kXenWritableMmuUpdate);
         mem_.write_entry(mfn, index, req.val);
-        put_page_type(mfn, d);
+        put_page_type(mfn, pt);
       } else {
         rc = abi::err::kEINVAL;
       }
@@ -174,7 +187,7 @@ int64_t Hypervisor::do_one_mmu_update(const abi::MmuUpdate& req, Domain& d, Vcpu
 }
 
 int64_t Hypervisor::mmu_update(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs, uint32_t* done,
-                               DomId foreigndom) {
+                               abi::ForeignDom foreigndom) {
   hypercall_entry(vcpu);
   if (bounce_user_mode_hypercall(vcpu)) return abi::err::kBouncedToGuestKernel;
   ledger_.charge(Event::kXenHcMmuUpdate);
@@ -191,13 +204,26 @@ int64_t Hypervisor::mmu_update(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs
 // TLB-clock stamp a devalidation leaves) comes after that flush, and each deferred put ends
 // one invocation with its own flush.
 int64_t Hypervisor::mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs,
-                                    uint32_t* done, DomId foreigndom) {
+                                    uint32_t* done, abi::ForeignDom foreigndom) {
   Vcpu& v = port_vcpu(vcpu);
   Domain& d = port_dom();
   if (done != nullptr) *done = 0;
   if (put_old_guest_table(v, d) == abi::err::kERESTART) return abi::err::kERESTART;
+  // The page-table owner (PFD: foreigndom's high half, 1 + its id): the requests' tables must
+  // be its frames and are updated under its rules; a foreign one needs a vCPU. Then the page
+  // owner (the low half).
+  Domain* pt = &d;
+  int64_t rc = abi::err::kOk;
+  if (const uint32_t pt_dom = abi::pt_dom_of(foreigndom); pt_dom != 0) {
+    if (pt_dom - 1 >= domains_.size()) {
+      rc = abi::err::kESRCH;
+    } else {
+      pt = domains_[pt_dom - 1].get();
+      if (pt != &d && pt->vcpus.empty()) rc = abi::err::kEINVAL;
+    }
+  }
   DomId pg_owner = d.id;
-  int64_t rc = get_pg_owner(foreigndom, d, &pg_owner);
+  if (rc == abi::err::kOk) rc = get_pg_owner(abi::pg_owner_of(foreigndom), d, &pg_owner);
   if (rc != abi::err::kOk) {
     ledger_.charge(Event::kXenHcFailed);
     return rc;
@@ -213,18 +239,18 @@ int64_t Hypervisor::mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate>
     }
     if (v.old_guest_table) {
       // The invocation ends here; its continuation re-enters with the requests left.
-      flush_linear_pt(d, &touched_upper);
+      flush_linear_pt(*pt, &touched_upper);
       if (!continue_into_old_guest_table(v, d, Event::kXenHcMmuUpdate)) {
         rc = abi::err::kERESTART;
         break;
       }
     }
-    rc = do_one_mmu_update(reqs[i], d, v, pg_owner, &xsm_checked, &touched_upper);
+    rc = do_one_mmu_update(reqs[i], d, *pt, v, pg_owner, &xsm_checked, &touched_upper);
     // A request preempted part-way (its new child's validation) is issued again: counted once.
     if (rc != abi::err::kERESTART) ledger_.charge(Event::kXenMmuUpdateRequests);
     if (rc != abi::err::kOk) break;
   }
-  flush_linear_pt(d, &touched_upper);
+  flush_linear_pt(*pt, &touched_upper);
   // Still pending at the end (a put deferred by the last request, or the teardown of a failed
   // validation): Xen re-enters through continuations to finish it. When preempted, the
   // continuation that re-issues the requests left runs it first instead.
@@ -234,11 +260,13 @@ int64_t Hypervisor::mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate>
   return rc;
 }
 
-void Hypervisor::flush_linear_pt(Domain& d, bool* touched_upper) {
+void Hypervisor::flush_linear_pt(Domain& pt, bool* touched_upper) {
   if (!*touched_upper || params_.generation != XenGeneration::kModern) return;
-  // XSA-286: no CPU may keep using translations derived from the replaced upper entries.
+  // XSA-286: no CPU may keep using translations derived from the replaced upper entries. Xen
+  // flushes the page-table owner's dirty CPUs; when that is the caller, this CPU is one.
   ledger_.charge(Event::kXenTlbFlushMmuUpdate);
-  flush_mask(d.dirty_cpumask | (uint64_t{1} << current_pcpu_));
+  const uint64_t here = pt.id == port_domain_ ? uint64_t{1} << current_pcpu_ : 0;
+  flush_mask(pt.dirty_cpumask | here);
   *touched_upper = false;
 }
 

@@ -96,6 +96,14 @@ TEST(HvScript, ClockTimersSecondDomainAndBatchesAreChecked) {
   EXPECT_NE(error_of("frame t\nmmu_update t[0] = 0 foreigndom=70001\n").find("16 bits"),
             std::string::npos)
       << "a domain id is not wrapped to 16 bits";
+  EXPECT_NE(error_of("frame t\npin l1 t pt_owner=0\n").find("page-table owner of an mmu_update"),
+            std::string::npos);
+  EXPECT_NE(error_of("frame t\nbatch pin l1 t pt_owner=0\n").find("page-table owner"),
+            std::string::npos);
+  EXPECT_NE(error_of("frame t\nmmu_update t[0] = 0 pt_owner=0 pt_owner=0\n").find("given twice"),
+            std::string::npos);
+  EXPECT_NE(error_of("frame t\nmmu_update t[0] = 0 pt_owner=70001\n").find("16 bits"),
+            std::string::npos);
   EXPECT_NE(error_of("frame t\npin l1 t junk\n").find("one too many"), std::string::npos);
   EXPECT_NE(error_of("frame t\nmmuext 6 0 0 0\n").find("one too many"), std::string::npos);
   EXPECT_NE(error_of("domain other=64\nother frame x\nread x[0]\n").find("second domain"),

@@ -14,11 +14,11 @@ using guest::MulticallBatch;
 // Records what reaches the hypervisor.
 struct RecordingPort final : abi::HypervisorPort {
   std::vector<std::string> calls;
-  int64_t mmu_update(VcpuId, std::span<const abi::MmuUpdate> r, uint32_t*, DomId) override {
+  int64_t mmu_update(VcpuId, std::span<const abi::MmuUpdate> r, uint32_t*, abi::ForeignDom) override {
     calls.push_back("mmu_update:" + std::to_string(r.size()));
     return 0;
   }
-  int64_t mmuext_op(VcpuId, std::span<const abi::MmuextOp> o, uint32_t*, DomId) override {
+  int64_t mmuext_op(VcpuId, std::span<const abi::MmuextOp> o, uint32_t*, abi::ForeignDom) override {
     calls.push_back("mmuext_op:" + std::to_string(o.size()));
     return 0;
   }

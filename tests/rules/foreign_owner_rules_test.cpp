@@ -15,7 +15,7 @@ using namespace hw::pte_bits;
 
 constexpr int64_t kENOSYS = abi::err::kENOSYS;
 
-int64_t update_as(PvFixture& fx, uint64_t ptr, uint64_t val, DomId foreigndom) {
+int64_t update_as(PvFixture& fx, uint64_t ptr, uint64_t val, abi::ForeignDom foreigndom) {
   const abi::MmuUpdate req{ptr, val};
   uint32_t done = 0;
   return fx.xen.mmu_update(0, std::span(&req, 1), &done, foreigndom);
@@ -189,6 +189,95 @@ TEST(ForeignOwnerRules, AuditorFlagsForeignFrameInUnprivilegedTable) {
   const auto problems = fx.audit();
   ASSERT_FALSE(problems.empty());
   EXPECT_NE(problems.front().find("does not own"), std::string::npos) << problems.front();
+}
+
+// mmu_update's page-table owner (PFD: foreigndom's high half is 1 + its id). A missing one is
+// -ESRCH before any request; XSM lets only a control domain name another's tables (-EPERM at
+// the first request); a machphys update must come from the page-table owner itself (-EPERM).
+TEST(ForeignOwnerRules, PageTableOwnerChecks) {
+  PvFixture fx({.machine_frames = 8192});
+  const auto guest = xen::build_pv_domain(fx.xen, xen::PvDomainSpec{.pages = 512});
+  fx.xen.set_port_domain(fx.si.domid);
+  const Pfn data = fx.alloc();
+  const Mfn theirs = guest.p2m.at(guest.nr_pages - 1);
+  const uint64_t their_entry = maddr_of(theirs, 0).value;
+  EXPECT_EQ(update_as(fx, fx.entry(data, 0).value, 1, abi::foreigndom_of(0x7ffe, abi::kDomidSelf)),
+            abi::err::kESRCH);
+  EXPECT_EQ(update_as(fx, their_entry, 1, abi::foreigndom_of(guest.domid, abi::kDomidSelf)), kEPERM)
+      << "an unprivileged caller may not name another domain's tables";
+  EXPECT_EQ(
+      update_as(fx, fx.entry(data, 0).value, 7, abi::foreigndom_of(fx.si.domid, abi::kDomidSelf)),
+      kOk)
+      << "its own, named: as without";
+  EXPECT_EQ(fx.load(data, 0).value, 7u);
+
+  PvFixture dom0({.machine_frames = 8192, .privileged = true});
+  const auto other = xen::build_pv_domain(dom0.xen, xen::PvDomainSpec{.pages = 512});
+  dom0.xen.set_port_domain(dom0.si.domid);
+  const Mfn other_data = other.p2m.at(other.nr_pages - 1);
+  EXPECT_EQ(update_as(dom0, maddr_of(other_data, 0).value | abi::kMmuMachphysUpdate, 5,
+                      abi::foreigndom_of(other.domid, other.domid)),
+            kEPERM)
+      << "machphys only for the caller's own tables";
+}
+
+// A control domain updates another domain's page tables (PFD), as a domain builder does: the
+// table is that domain's and is updated under its rules, with the page owner's frames. The
+// same request without the page-table owner names a table that is not the caller's
+// (-EINVAL). With the caller as page owner it puts its own frame into the other domain's L1,
+// which Xen allows and the auditor accepts; an L2 update whose page owner is not the
+// page-table owner is -EINVAL on modern Xen.
+TEST(ForeignOwnerRules, ControlDomainUpdatesAnotherDomainsTables) {
+  for (const auto gen : {xen::XenGeneration::kPaperEra, xen::XenGeneration::kModern}) {
+    PvFixture dom0({.machine_frames = 8192, .generation = gen, .privileged = true});
+    const auto guest = xen::build_pv_domain(dom0.xen, xen::PvDomainSpec{.pages = 512});
+    // The guest's last page, mapped read-only by the guest and pinned by dom0 as its L1.
+    dom0.xen.set_port_domain(guest.domid);
+    const Pfn last{guest.nr_pages - 1};
+    const Mfn table = guest.p2m.at(last.value);
+    const abi::UpdateVaMapping ro{abi::direct_map_va(guest, last, 0),
+                                  hw::Pte::make(table, kDataRo).raw(), abi::kUvmfInvlpg, 0};
+    ASSERT_EQ(dom0.xen.update_va_mapping(0, ro), kOk);
+    dom0.xen.set_port_domain(dom0.si.domid);
+    ASSERT_EQ(mmuext_as(dom0, abi::kMmuextPinL1Table, table.value, guest.domid), kOk);
+
+    const Mfn guest_data = guest.p2m.at(guest.nr_pages - 2);
+    const xen::PageInfo& gd = dom0.xen.frame_table()[guest_data];
+    const uint32_t count_before = gd.count;
+    const uint64_t entry0 = maddr_of(table, 0).value;
+    const uint64_t map_guest_data = hw::Pte::make(guest_data, kDataRo).raw();
+    EXPECT_EQ(update_as(dom0, entry0, map_guest_data, guest.domid), kEINVAL)
+        << name_of(gen) << ": the table is not dom0's";
+    EXPECT_EQ(update_as(dom0, entry0, map_guest_data, abi::foreigndom_of(guest.domid, guest.domid)),
+              kOk)
+        << name_of(gen);
+    EXPECT_EQ(gd.count, count_before + 1) << name_of(gen) << ": the guest's reference";
+    EXPECT_AUDIT_CLEAN(dom0);
+
+    const Pfn mine = dom0.alloc();
+    const xen::PageInfo& m = dom0.page(mine);
+    EXPECT_EQ(update_as(dom0, maddr_of(table, 8).value, dom0.pte(mine, kDataRw),
+                        abi::foreigndom_of(guest.domid, abi::kDomidSelf)),
+              kOk)
+        << name_of(gen) << ": dom0's own frame into the guest's table";
+    EXPECT_EQ(m.type, xen::PageType::kWritable);
+    EXPECT_AUDIT_CLEAN(dom0);
+    EXPECT_EQ(update_as(dom0, maddr_of(table, 8).value, 0,
+                        abi::foreigndom_of(guest.domid, abi::kDomidSelf)),
+              kOk);
+
+    // The guest's root L4, pinned by the builder: an entry naming dom0 as page owner.
+    const Mfn guest_l4 = guest.p2m.at(guest.pt_base.value);
+    const int64_t rc =
+        update_as(dom0, maddr_of(guest_l4, 0).value, hw::Pte::make(table, kTableFlags).raw(),
+                  abi::foreigndom_of(guest.domid, abi::kDomidSelf));
+    if (gen == xen::XenGeneration::kModern) {
+      EXPECT_EQ(rc, kEINVAL) << "page owner is not the page-table owner";
+    } else {
+      EXPECT_NE(rc, kOk) << "paper-era: the guest's rules (an L1 is no L3)";
+    }
+    EXPECT_AUDIT_CLEAN(dom0);
+  }
 }
 
 }  // namespace

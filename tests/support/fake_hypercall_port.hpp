@@ -31,13 +31,13 @@ class FakeHypercallPort final : public abi::HypervisorPort {
   void refuse_next(abi::HypercallNr op, int64_t rc) { refusal_ = Refusal{op, rc}; }
 
   int64_t mmu_update(VcpuId vcpu, std::span<const abi::MmuUpdate> reqs, uint32_t* done,
-                     DomId foreigndom) override {
+                     abi::ForeignDom foreigndom) override {
     calls_.push_back(Call{abi::HypercallNr::kMmuUpdate, {reqs.begin(), reqs.end()}, {}, {}});
     if (auto rc = refused(abi::HypercallNr::kMmuUpdate, done)) return *rc;
     return real_.mmu_update(vcpu, reqs, done, foreigndom);
   }
   int64_t mmuext_op(VcpuId vcpu, std::span<const abi::MmuextOp> ops, uint32_t* done,
-                    DomId foreigndom) override {
+                    abi::ForeignDom foreigndom) override {
     calls_.push_back(Call{abi::HypercallNr::kMmuextOp, {}, {ops.begin(), ops.end()}, {}});
     if (auto rc = refused(abi::HypercallNr::kMmuextOp, done)) return *rc;
     return real_.mmuext_op(vcpu, ops, done, foreigndom);
