@@ -84,6 +84,22 @@ class ChunkedTable {
     }
   }
 
+  // Calls f(i, entry) for every i of [first, end), looking each chunk up once.
+  template <typename F>
+  void for_each(uint64_t first, uint64_t end, F f) const {
+    uint64_t i = first;
+    while (i < end) {
+      const Chunk& c = chunks_[i >> kShift];
+      const uint64_t chunk_end = std::min(end, ((i >> kShift) + 1) << kShift);
+      if (c.dense) {
+        const Entries& e = *c.dense;
+        for (; i < chunk_end; ++i) f(i, e[i & (kChunk - 1)]);
+      } else {
+        for (; i < chunk_end; ++i) f(i, c.fill);
+      }
+    }
+  }
+
   // Whether pred holds for every entry of [first, end); a fill is tested once for its chunk.
   template <typename Pred>
   bool all_of(uint64_t first, uint64_t end, Pred pred) const {

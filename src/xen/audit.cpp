@@ -71,6 +71,11 @@ class Auditor {
   // the same count, so chunks are folded after a table (no reference is held then) once there
   // are enough of them to matter; folding a few back each time would only refill them.
   Expected& expected(Mfn m) { return exp_->mut(m.value); }
+  // f(mfn, page_info) for every frame the domain was given, a run of frames at a time.
+  template <typename F>
+  void for_each_page(const Domain& d, F f) const {
+    for (const auto& run : d.pages.runs()) ft_.for_each(Mfn{run.first}, run.count, f);
+  }
   void fold_counts() {
     constexpr uint64_t kFoldAbove = 64;  // chunks of 512 frames: 768 KiB of counts
     if (exp_->dense_chunks() > kFoldAbove) exp_->compact();
@@ -86,12 +91,6 @@ class Auditor {
   void count_references(const Domain& d) {
     // The allocation reference (PGC_allocated) is added when comparing, so that only pinned
     // frames need an entry here.
-    for (Mfn m : d.pages) {
-      const PageInfo& pg = ft_[m];
-      if (pg.owner != d.id || !pg.pinned) continue;  // (not owned: freed and reused elsewhere)
-      ++expected(m).count;
-      ++expected(m).type_count;
-    }
     for (const Vcpu& v : d.vcpus) {
       add_root_refs(v.guest_table);
       add_root_refs(v.guest_table_user);
@@ -99,9 +98,13 @@ class Auditor {
       if (v.old_guest_table && v.old_guest_table_partial) ++expected(*v.old_guest_table).count;
       if (v.old_guest_table && !v.old_guest_table_partial) add_root_refs(*v.old_guest_table);
     }
-    for (Mfn m : d.pages) {
-      const PageInfo& pg = ft_[m];
-      if (pg.owner != d.id || !is_pt_type(pg.type)) continue;
+    for_each_page(d, [&](Mfn m, const PageInfo& pg) {
+      if (pg.owner != d.id) return;  // (not owned: freed and reused elsewhere)
+      if (pg.pinned) {
+        ++expected(m).count;
+        ++expected(m).type_count;
+      }
+      if (!is_pt_type(pg.type)) return;
       if (pg.partial) {
         // PGT_partial: the state owns the type count of 1 and a general reference; only the
         // entries whose references it still holds are checked, and a partial child's entry
@@ -120,20 +123,19 @@ class Auditor {
           }
         }
         fold_counts();
-        continue;
+        return;
       }
-      if (!pg.validated) continue;
+      if (!pg.validated) return;
       audit_table(d, m, level_of(pg.type), kEntriesPerTable);
       fold_counts();
-    }
+    });
   }
 
   // Every frame the domain owns against the references found to it.
   void compare_counts(const Domain& d) {
     uint64_t validated_l4 = 0;
-    for (Mfn m : d.pages) {
-      const PageInfo& pg = ft_[m];
-      if (pg.owner != d.id) continue;
+    for_each_page(d, [&](Mfn m, const PageInfo& pg) {
+      if (pg.owner != d.id) return;
       if (pg.type == PageType::kL4 && pg.validated && !pg.partial) ++validated_l4;
       Expected e = exp_->get(m.value);
       if (pg.allocated) ++e.count;
@@ -163,7 +165,7 @@ class Auditor {
       if (pg.partial && (pg.type_count != 1 || !is_pt_type(pg.type) || pg.validated)) {
         fail(at() + ": PGT_partial with type count " + std::to_string(pg.type_count));
       }
-    }
+    });
     if (validated_l4 != d.nr_l4_pages) {
       fail("dom" + std::to_string(d.id) + ": nr_l4_pages " + std::to_string(d.nr_l4_pages) +
            ", validated L4 tables " + std::to_string(validated_l4));
@@ -284,8 +286,7 @@ class Auditor {
     if (!d.need_iommu_sync()) return;
     // XSA-288's fix (modern Xen, or the 4.8-4.11 backport) decides the mapping discipline.
     const bool modern = xsa288_fixed(xen_.params());
-    for (const Mfn mfn : d.pages) {
-      const PageInfo& pg = ft_[mfn];
+    for_each_page(d, [&](Mfn mfn, const PageInfo& pg) {
       const uint64_t e = io_entry(mfn);
       const bool writable_dma = (e & hw::iopte::kWrite) != 0;
       const bool validated_pt =
@@ -305,7 +306,7 @@ class Auditor {
         fail("frame " + hex(mfn.value) + ": in the IOMMU " + (e ? "yes" : "no") + " but type " +
              (pg.type == PageType::kWritable ? "writable" : "not writable"));
       }
-    }
+    });
   }
 
   void walk_io(const Domain& d, Mfn table, unsigned level, uint64_t base) {

@@ -88,6 +88,15 @@ class FrameTable {
   uint64_t size() const { return pages_.size(); }
   bool valid(Mfn mfn) const { return mfn.value < pages_.size(); }
 
+  // Calls f(mfn, page_info) for `count` frames from `first` (walks, e.g. the auditor's).
+  template <typename F>
+  void for_each(Mfn first, uint64_t count, F f) const {
+    if (count == 0) return;
+    if (!valid(first) || count > size() - first.value) [[unlikely]]
+      out_of_range();
+    pages_.for_each(first.value, first.value + count,
+                    [&](uint64_t i, const PageInfo& pg) { f(Mfn{i}, pg); });
+  }
   void fill(Mfn first, uint64_t count, const PageInfo& value) {
     pages_.fill_range(first.value, first.value + count, value);
   }

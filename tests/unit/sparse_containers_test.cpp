@@ -76,6 +76,23 @@ TEST(ChunkedTable, CopiesAreIndependentAndResetKeepsStorage) {
   EXPECT_EQ(copy.get(3), 9u);
 }
 
+TEST(ChunkedTable, ForEachVisitsARangeAsGetReadsIt) {
+  ChunkedTable<uint32_t, 4> t(100, 7);
+  t.mut(20) = 1;
+  t.mut(35) = 2;
+  std::vector<uint64_t> seen;
+  uint64_t sum = 0;
+  t.for_each(14, 37, [&](uint64_t i, uint32_t v) {
+    seen.push_back(i);
+    sum += v;
+    EXPECT_EQ(v, t.get(i)) << i;
+  });
+  ASSERT_EQ(seen.size(), 23u);
+  EXPECT_EQ(seen.front(), 14u);
+  EXPECT_EQ(seen.back(), 36u);
+  EXPECT_EQ(sum, 21u * 7 + 1 + 2);
+}
+
 TEST(RunList, EraseSplitsARunAndKeepsTheOrderAndTheIndices) {
   RunList<Mfn> l;
   l.append_run(Mfn{10}, 5);  // 10..14
