@@ -283,6 +283,7 @@ class Auditor {
     io_runs_.clear();
     io_cursor_ = 0;
     walk_io(d, d.iommu_root, 4, 0);
+    check_io_targets(d);
     if (!d.need_iommu_sync()) return;
     // XSA-288's fix (modern Xen, or the 4.8-4.11 backport) decides the mapping discipline.
     const bool modern = xsa288_fixed(xen_.params());
@@ -336,7 +337,6 @@ class Auditor {
       const uint64_t first = dfn * frames;
       if (target.value != first) fail("I/O mapping " + hex(first) + " is not the identity");
       const uint64_t frame_entry = level == 1 ? e : e & ~hw::iopte::kSuperpage;
-      for (uint64_t f = first; f < first + frames; ++f) check_io_target(d, Mfn{f});
       record_io_run(first, frames, frame_entry);
     }
   }
@@ -370,13 +370,24 @@ class Auditor {
     return v < r.first + r.frames ? r.entry + ((v - r.first) << kPageShift) : 0;
   }
 
-  void check_io_target(const Domain& d, Mfn target) {
+  // Every frame the walk found mapped (the runs), a run at a time.
+  void check_io_targets(const Domain& d) {
     // A relaxed hardware domain has all of RAM mapped by design, and its mappings never follow
     // what it gives back; a synchronised domain's IOMMU maps only frames it owns.
-    if (!ft_.valid(target) || (d.need_iommu_sync() && ft_[target].owner != d.id)) {
+    const auto unowned = [&](Mfn target) {
       fail("domain " + std::to_string(d.id) + "'s IOMMU maps frame " + hex(target.value) +
                " it does not own",
            AuditKind::kIommuMapsUnowned, target);
+    };
+    for (const IoRun& r : io_runs_) {
+      const uint64_t end = r.first + r.frames;
+      const uint64_t in_memory_end = std::min(end, std::max(r.first, ft_.size()));
+      if (d.need_iommu_sync()) {
+        ft_.for_each(Mfn{r.first}, in_memory_end - r.first, [&](Mfn f, const PageInfo& pg) {
+          if (pg.owner != d.id) unowned(f);
+        });
+      }
+      for (uint64_t f = in_memory_end; f < end; ++f) unowned(Mfn{f});
     }
   }
 
