@@ -34,21 +34,26 @@ std::string partial_left(const xen::Hypervisor& xen) {
 std::string dma_adversary(World& w) {
   const xen::Domain& d = w.xen.domain(w.si.domid);
   const bool modern = w.xen.params().generation == xen::XenGeneration::kModern;
-  for (const Mfn m : d.pages) {
-    const xen::PageInfo& pg = w.xen.frame_table()[m];
+  std::string found;
+  const auto probe = [&](Mfn m, const xen::PageInfo& pg) {
+    if (!found.empty()) return;
     const bool live_pt =
         pg.type != xen::PageType::kWritable && pg.type != xen::PageType::kNone && pg.type_count > 0;
     // Paper-era Xen leaves never-writable frames mapped (XSA-288), as the auditor allows.
     const bool forbidden = (live_pt && (modern || pg.ever_writable)) || pg.dma_revoked;
-    if (!forbidden) continue;
+    if (!forbidden) return;
     const uint64_t word = w.machine.memory().read_u64(Maddr{m.value << kPageShift});
     if (w.machine.iommu()->dma_u64(kDevice, m.value << kPageShift, true, word).ok) {
-      return "DMA adversary: device wrote frame " + std::to_string(m.value) + " (type " +
-             std::string(xen::type_name(pg.type)) + ", type count " +
-             std::to_string(pg.type_count) + (pg.dma_revoked ? ", pooled" : "") + ")";
+      found = "DMA adversary: device wrote frame " + std::to_string(m.value) + " (type " +
+              std::string(xen::type_name(pg.type)) + ", type count " +
+              std::to_string(pg.type_count) + (pg.dma_revoked ? ", pooled" : "") + ")";
     }
+  };
+  for (const auto& run : d.pages.runs()) {
+    w.xen.frame_table().for_each(Mfn{run.first}, run.count, probe);
+    if (!found.empty()) break;
   }
-  return {};
+  return found;
 }
 
 // The auditor's problems, less XSA-288 on paper-era Xen: a given-back frame that a type change
