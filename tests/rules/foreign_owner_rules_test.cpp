@@ -111,6 +111,19 @@ int64_t mmuext_as(PvFixture& fx, uint32_t cmd, uint64_t arg1, DomId foreigndom) 
   return fx.xen.mmuext_op(0, std::span(&op, 1), &done, foreigndom);
 }
 
+// The guest's last page made ready to be a table: the guest itself maps its direct-map alias
+// read-only, then dom0 runs again. Returns the frame's MFN.
+Mfn guest_frame_made_read_only(PvFixture& dom0, const abi::StartInfo& guest) {
+  dom0.xen.set_port_domain(guest.domid);
+  const Pfn last{guest.nr_pages - 1};
+  const Mfn frame = guest.p2m.at(last.value);
+  const abi::UpdateVaMapping ro{abi::direct_map_va(guest, last, 0),
+                                hw::Pte::make(frame, kDataRo).raw(), abi::kUvmfInvlpg, 0};
+  EXPECT_EQ(dom0.xen.update_va_mapping(0, ro), kOk);
+  dom0.xen.set_port_domain(dom0.si.domid);
+  return frame;
+}
+
 // do_mmuext_op with a foreign page owner (xsm_mmuext_op: a control domain only, no DOMID_IO
 // exception). A control domain pins and unpins another domain's tables, validated as that
 // domain's (the domain builder's path); the ops that concern the caller itself are -EPERM;
@@ -118,15 +131,8 @@ int64_t mmuext_as(PvFixture& fx, uint32_t cmd, uint64_t arg1, DomId foreigndom) 
 TEST(ForeignOwnerRules, ControlDomainPinsAnotherDomainsTables) {
   PvFixture dom0({.machine_frames = 8192, .privileged = true});
   const auto guest = xen::build_pv_domain(dom0.xen, xen::PvDomainSpec{.pages = 512});
-  dom0.xen.set_port_domain(dom0.si.domid);
   // The table to be: the guest's last page, which the guest maps read-only first.
-  dom0.xen.set_port_domain(guest.domid);
-  const Pfn last{guest.nr_pages - 1};
-  const Mfn table = guest.p2m.at(last.value);
-  const abi::UpdateVaMapping ro{abi::direct_map_va(guest, last, 0),
-                                hw::Pte::make(table, kDataRo).raw(), abi::kUvmfInvlpg, 0};
-  ASSERT_EQ(dom0.xen.update_va_mapping(0, ro), kOk);
-  dom0.xen.set_port_domain(dom0.si.domid);
+  const Mfn table = guest_frame_made_read_only(dom0, guest);
   const xen::PageInfo& pg = dom0.xen.frame_table()[table];
   EXPECT_EQ(mmuext_as(dom0, abi::kMmuextPinL1Table, table.value, abi::kDomidSelf), kEINVAL)
       << "not dom0's frame";
@@ -232,13 +238,7 @@ TEST(ForeignOwnerRules, ControlDomainUpdatesAnotherDomainsTables) {
     PvFixture dom0({.machine_frames = 8192, .generation = gen, .privileged = true});
     const auto guest = xen::build_pv_domain(dom0.xen, xen::PvDomainSpec{.pages = 512});
     // The guest's last page, mapped read-only by the guest and pinned by dom0 as its L1.
-    dom0.xen.set_port_domain(guest.domid);
-    const Pfn last{guest.nr_pages - 1};
-    const Mfn table = guest.p2m.at(last.value);
-    const abi::UpdateVaMapping ro{abi::direct_map_va(guest, last, 0),
-                                  hw::Pte::make(table, kDataRo).raw(), abi::kUvmfInvlpg, 0};
-    ASSERT_EQ(dom0.xen.update_va_mapping(0, ro), kOk);
-    dom0.xen.set_port_domain(dom0.si.domid);
+    const Mfn table = guest_frame_made_read_only(dom0, guest);
     ASSERT_EQ(mmuext_as(dom0, abi::kMmuextPinL1Table, table.value, guest.domid), kOk);
 
     const Mfn guest_data = guest.p2m.at(guest.nr_pages - 2);
