@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/hex.hpp"
+
 namespace pib::fuzz {
 
 namespace {
@@ -309,12 +311,6 @@ abi::MulticallEntry Decoder::entry() {
       break;
   }
   return e;
-}
-
-std::string hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
-  return buf;
 }
 
 static std::string describe_ops(const std::vector<abi::MmuUpdate>& reqs) {

@@ -133,7 +133,6 @@ class Decoder {
   uint32_t vcpus_;
 };
 
-std::string hex(uint64_t v);
 std::string describe(const Op& op);  // one line, for traces
 
 }  // namespace pib::fuzz
