@@ -2,7 +2,6 @@
 #include "encoding.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 #include "common/hex.hpp"
 
