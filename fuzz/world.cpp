@@ -218,6 +218,8 @@ uint64_t state_digest(const World& w) {
     const hw::Cpu& cpu = w.machine.cpu(c);
     h.add(w.ledger.clock_ns(c));
     h.add(cpu.mmu().cr3().value);
+    h.add(uint64_t{w.xen.loaded_domain(c)});
+    h.add(w.xen.tlbflush_time(c));
     for (const hw::TlbEntry& e : cpu.mmu().tlb().valid_entries()) {
       h.add(e.vpn);
       h.add(e.mfn.value);

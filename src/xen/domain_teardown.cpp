@@ -55,6 +55,9 @@ void Hypervisor::destroy_domain(DomId id) {
   // No CPU may keep a translation into frames that are about to be free.
   flush_mask(d.dirty_cpumask);
   d.dirty_cpumask = 0;
+  for (LoadedVcpu& on_cpu : loaded_) {
+    if (on_cpu.domain == d.id) on_cpu = LoadedVcpu{};  // its vCPUs are gone
+  }
 
   for (const Mfn m : d.pages) {
     PageInfo& pg = frames_[m];

@@ -41,10 +41,19 @@ void Hypervisor::write_ptbase(Vcpu& v, Domain& d) {
   // flush for the TLB clock.
   const Mfn root = v.in_kernel ? v.guest_table : v.guest_table_user;
   const uint64_t stamp = ++tlbflush_clock_;
+  const uint64_t bit = uint64_t{1} << v.pcpu;
   machine_.cpu(v.pcpu).mmu().load_cr3(root, true);
   tlbflush_time_[v.pcpu] = stamp;
-  d.dirty_cpumask |= uint64_t{1} << v.pcpu;
+  d.dirty_cpumask |= bit;
   v.online = true;
+  // __context_switch (domain.c): once the next domain's state is loaded, the CPU leaves the
+  // previous domain's dirty_cpumask; that domain's translations went with the flush above, so
+  // its type changes and flush requests need not reach this CPU any more.
+  LoadedVcpu& on_cpu = loaded_[v.pcpu];
+  if (on_cpu.domain != d.id && on_cpu.domain < domains_.size()) {
+    domains_[on_cpu.domain]->dirty_cpumask &= ~bit;
+  }
+  on_cpu = LoadedVcpu{d.id, v.id};
 }
 
 void Hypervisor::toggle_guest_pt(Vcpu& v) {

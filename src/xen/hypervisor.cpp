@@ -40,6 +40,7 @@ Hypervisor::Hypervisor(hw::Machine& machine, sim::Ledger& ledger, XenParams para
       params_(params),
       frames_(machine.memory().frame_count()),
       tlbflush_time_(machine.cpu_count(), 0),
+      loaded_(machine.cpu_count()),
       validation_(std::make_unique<CombinedValidation>()) {
   if (params.iommu_superpages == IommuSuperpages::kOn &&
       params.generation != XenGeneration::kModern) {
@@ -70,6 +71,7 @@ Hypervisor::Hypervisor(const Hypervisor& source, hw::Machine& machine, sim::Ledg
       xen_l3_(source.xen_l3_),
       tlbflush_clock_(source.tlbflush_clock_),
       tlbflush_time_(source.tlbflush_time_),
+      loaded_(source.loaded_),
       validation_(source.validation_->clone()),
       freed_while_running_(source.freed_while_running_),
       current_vcpu_(source.current_vcpu_) {
@@ -169,6 +171,9 @@ void Hypervisor::set_port_domain(DomId id) {
   port_domain_ = id;
   for (Vcpu& v : d.vcpus) {
     if (!v.online) continue;
+    // context_switch: a CPU already holding this vCPU's state does not switch (no CR3 write).
+    const LoadedVcpu& on_cpu = loaded_[v.pcpu];
+    if (on_cpu.domain == d.id && on_cpu.vcpu == v.id) continue;
     current_pcpu_ = v.pcpu;
     write_ptbase(v, d);
   }

@@ -128,6 +128,9 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   Mfn xen_l3() const { return xen_l3_; }
   uint64_t tlbflush_clock() const { return tlbflush_clock_; }
   uint64_t tlbflush_time(CpuId cpu) const { return tlbflush_time_.at(cpu); }
+  // The domain whose vCPU state the CPU holds (per_cpu(curr_vcpu)): the one in whose
+  // dirty_cpumask the CPU is, and whose translations its TLB may cache. kNoOwner: none yet.
+  DomId loaded_domain(CpuId cpu) const { return loaded_.at(cpu).domain; }
 
   // ---- validation policies (xen/validation_policy.hpp) ------------------------------------
   // The policy type changes consult (default: Xen's own, CombinedValidation). Installed before
@@ -408,6 +411,11 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   Mfn xen_l3_ = kInvalidMfn;
   uint64_t tlbflush_clock_ = 1;
   std::vector<uint64_t> tlbflush_time_;
+  struct LoadedVcpu {
+    DomId domain = kNoOwner;
+    VcpuId vcpu = 0;
+  };
+  std::vector<LoadedVcpu> loaded_;  // per CPU: whose vCPU state it holds (loaded_domain)
   std::unique_ptr<ValidationPolicy> validation_;
   InterleavingObserver* observer_ = nullptr;
   bool freed_while_running_ = false;  // some free frame carries a TLB-clock stamp (see above)

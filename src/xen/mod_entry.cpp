@@ -263,11 +263,10 @@ int64_t Hypervisor::mmu_update_body(VcpuId vcpu, std::span<const abi::MmuUpdate>
 void Hypervisor::flush_linear_pt(Domain& pt, bool* touched_upper) {
   if (!*touched_upper || params_.generation != XenGeneration::kModern) return;
   // XSA-286: no CPU may keep using translations derived from the replaced upper entries. Xen
-  // flushes the page-table owner's dirty CPUs; when that is the caller, this CPU is one. Another
-  // domain's tables that no CPU has used need no flush.
+  // flushes the page-table owner's dirty CPUs (the caller's own CPU among them when the tables
+  // are its own); another domain's tables that no CPU holds need no flush.
   *touched_upper = false;
-  const uint64_t here = pt.id == port_domain_ ? uint64_t{1} << current_pcpu_ : 0;
-  const uint64_t mask = pt.dirty_cpumask | here;
+  const uint64_t mask = pt.dirty_cpumask;
   if (mask == 0) return;
   ledger_.charge(Event::kXenTlbFlushMmuUpdate);
   flush_mask(mask);
