@@ -45,7 +45,10 @@ std::string hex(uint64_t v) {
 class Auditor {
  public:
   explicit Auditor(const Hypervisor& xen)
-      : xen_(xen), ft_(xen.frame_table()), domain_count_(xen.domain_ids().size()) {}
+      : xen_(xen), ft_(xen.frame_table()), domain_count_(xen.domain_ids().size()) {
+    for (DomId id : xen.domain_ids())
+      control_domain_ = control_domain_ || xen.domain(id).config.privileged;
+  }
 
   std::vector<AuditProblem> run() {
     // A control domain's L1 entries may reference another domain's frames (foreign mappings),
@@ -237,13 +240,11 @@ class Auditor {
         fail(at() + ": disallowed flags in a validated L1");
       }
       // A control domain may map another live domain's frames into its own tables (mmu_update's
-      // page owner), and its own frames into another domain's tables (with foreigndom's
-      // page-table owner, PFD). (It may also put a third domain's frames into another's
-      // tables; the auditor reports that.)
+      // page owner), and, naming another domain's tables too (foreigndom's page-table owner,
+      // PFD), its own or any live domain's frames into them. Without a control domain no
+      // domain can reach another's frames.
       const bool live_owner = target.owner != d.id && target.owner < domain_count_;
-      const bool foreign_ok =
-          live_owner && (d.config.privileged || xen_.domain(target.owner).config.privileged);
-      if (target.owner != d.id && !foreign_ok) {
+      if (target.owner != d.id && !(live_owner && control_domain_)) {
         fail(at() + ": maps a frame the domain does not own");
       }
       ++x.count;
@@ -421,6 +422,7 @@ class Auditor {
   const Hypervisor& xen_;
   const FrameTable& ft_;
   const std::size_t domain_count_;         // domain ids are 0 .. count - 1
+  bool control_domain_ = false;            // some domain is privileged
   ChunkedTable<Expected>* exp_ = nullptr;  // reference_counts(), for run()
   // The I/O mappings of the domain being audited, in I/O frame order: runs of frames whose
   // entries step by one frame (an identity map with the same permissions is one run).

@@ -280,5 +280,26 @@ TEST(ForeignOwnerRules, ControlDomainUpdatesAnotherDomainsTables) {
   }
 }
 
+// With page owner and page-table owner both foreign, a control domain puts a third domain's
+// frame into another domain's L1 (get_page_from_l1e takes the page owner's reference; nothing
+// asks that the two domains be related). The auditor accepts the entry because a control
+// domain exists.
+TEST(ForeignOwnerRules, ControlDomainPutsAThirdDomainsFrameIntoAnothersTable) {
+  PvFixture dom0({.machine_frames = 8192, .privileged = true});
+  const auto guest = xen::build_pv_domain(dom0.xen, xen::PvDomainSpec{.pages = 512});
+  const auto third = xen::build_pv_domain(dom0.xen, xen::PvDomainSpec{.pages = 512});
+  const Mfn table = guest_frame_made_read_only(dom0, guest);
+  ASSERT_EQ(mmuext_as(dom0, abi::kMmuextPinL1Table, table.value, guest.domid), kOk);
+  const Mfn theirs = third.p2m.at(third.nr_pages - 1);
+  const xen::PageInfo& pg = dom0.xen.frame_table()[theirs];
+  const uint32_t count_before = pg.count;
+  EXPECT_EQ(update_as(dom0, maddr_of(table, 0).value, hw::Pte::make(theirs, kDataRo).raw(),
+                      abi::foreigndom_of(guest.domid, third.domid)),
+            kOk);
+  EXPECT_EQ(pg.count, count_before + 1) << "the third domain's frame, referenced";
+  EXPECT_EQ(pg.owner, third.domid);
+  EXPECT_AUDIT_CLEAN(dom0);
+}
+
 }  // namespace
 }  // namespace pib::test
