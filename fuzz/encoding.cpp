@@ -114,8 +114,13 @@ Mfn Decoder::frame_of(uint8_t b, Pfn* pfn) const {
   const uint64_t window = si_.nr_pt_frames + kFreeWindow;
   if (b < 0xF0) {
     const uint64_t k = b % window;
-    p = Pfn{k < si_.nr_pt_frames ? k : si_.first_free_pfn.value + (k - si_.nr_pt_frames)};
-    m = si_.p2m.at(p.value);
+    const uint64_t free = k - si_.nr_pt_frames;
+    if (k >= si_.nr_pt_frames && block_ != kInvalidMfn) {
+      m = Mfn{block_.value + free};  // no guest frame with a direct-map alias: *pfn stays past it
+    } else {
+      p = Pfn{k < si_.nr_pt_frames ? k : si_.first_free_pfn.value + free};
+      m = si_.p2m.at(p.value);
+    }
   } else if (b < 0xF6) {
     m = other_.p2m.at((b - 0xF0) < 3 ? (b - 0xF0) : other_.nr_pages - (b - 0xF2));
   } else {
@@ -133,7 +138,7 @@ Mfn Decoder::frame_of(uint8_t b, Pfn* pfn) const {
         m = xen_.domain(si_.domid).iommu_root;
         break;
       case 0xFA:
-        m = Mfn{kMachineFrames - 1};
+        m = Mfn{xen_.machine().memory().frame_count() - 1};
         break;
       default:
         p = Pfn{si_.nr_pages - 1 - (b - 0xFB)};

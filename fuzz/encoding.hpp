@@ -24,7 +24,15 @@ constexpr uint64_t kDomainPages = 160;
 constexpr uint64_t kOtherPages = 64;
 constexpr uint64_t kMachineFrames = 640;
 constexpr uint64_t kFreeWindow = 24;  // free frames of the domain the input can name
-constexpr uint16_t kDevice = 0x100;   // the domain's assigned device
+// The superpage-block shape (header bytes 0xf0-0xff): a machine with room for an aligned 2 MiB
+// block of frames, which the domain is given by populate_physmap as one extent (as a toolstack
+// does), so that Xen 4.17 maps it for DMA as one I/O superpage; the input's free frames are the
+// block's first ones (they have no direct-map alias), so a type change splits the superpage and
+// the way back merges it again. No domain the builder makes owns a whole block: each block's
+// first frame brings its I/O table in right behind it.
+constexpr uint64_t kBlockMachineFrames = 1280;
+constexpr uint64_t kBlockFrames = 512;
+constexpr uint16_t kDevice = 0x100;  // the domain's assigned device
 
 // Bytes of the input, read front to back; reads past the end give 0.
 class Reader {
@@ -45,15 +53,20 @@ class Reader {
 
 // Byte 0: the shape of the machine and domain.
 struct Header {
-  uint32_t vcpus = 1;         // bit 0: two vCPUs (on two CPUs)
-  bool privileged = false;    // bit 1
-  bool caching_mode = false;  // bit 2: the IOMMU caches not-present entries
-  bool linear_pt = true;      // bit 3 clear: pv-linear-pt on
+  uint32_t vcpus = 1;            // bit 0: two vCPUs (on two CPUs)
+  bool privileged = false;       // bit 1
+  bool caching_mode = false;     // bit 2: the IOMMU caches not-present entries
+  bool linear_pt = true;         // bit 3 clear: pv-linear-pt on
+  bool superpage_block = false;  // bits 4-7 all set: the superpage-block shape
   explicit Header(uint8_t b)
-      : vcpus(b & 1 ? 2 : 1), privileged(b & 2), caching_mode(b & 4), linear_pt(!(b & 8)) {}
+      : vcpus(b & 1 ? 2 : 1),
+        privileged(b & 2),
+        caching_mode(b & 4),
+        linear_pt(!(b & 8)),
+        superpage_block((b & 0xF0) == 0xF0) {}
   // The bits above say all there is: header bytes with the same shape build the same machine.
-  static constexpr unsigned kShapes = 16;
-  static constexpr unsigned shape_of(uint8_t b) { return b & (kShapes - 1); }
+  static constexpr unsigned kShapes = 32;
+  static constexpr unsigned shape_of(uint8_t b) { return (b & 15) | ((b & 0xF0) == 0xF0 ? 16 : 0); }
 };
 
 enum class Kind : uint8_t {
@@ -95,9 +108,11 @@ constexpr bool is_pool_cmd(uint32_t cmd) {
 // checked when the configurations are built).
 class Decoder {
  public:
+  // `block`: the superpage-block shape's block (its first frames are the free ones the input
+  // names), else kInvalidMfn (the domain's free frames from si.first_free_pfn).
   Decoder(Reader& in, const xen::Hypervisor& xen, const abi::StartInfo& si,
-          const abi::StartInfo& other, uint32_t vcpus)
-      : in_(in), xen_(xen), si_(si), other_(other), vcpus_(vcpus) {}
+          const abi::StartInfo& other, uint32_t vcpus, Mfn block)
+      : in_(in), xen_(xen), si_(si), other_(other), vcpus_(vcpus), block_(block) {}
 
   Op next();
 
@@ -131,6 +146,7 @@ class Decoder {
   const abi::StartInfo& si_;
   const abi::StartInfo& other_;
   uint32_t vcpus_;
+  Mfn block_;
 };
 
 std::string describe(const Op& op);  // one line, for traces

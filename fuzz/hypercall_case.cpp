@@ -59,7 +59,8 @@ CaseResult run_hypercall_case(std::span<const uint8_t> input, const CaseOptions&
   std::vector<Pair>& pairs = configs.pairs;
   const std::vector<std::size_t>& bases = configs.bases;
 
-  Decoder decode(in, worlds[0]->xen, worlds[0]->si, worlds[0]->other, header.vcpus);
+  Decoder decode(in, worlds[0]->xen, worlds[0]->si, worlds[0]->other, header.vcpus,
+                 worlds[0]->block);
   std::vector<bool> unchecked(worlds.size(), false);  // refused steps since the last check
   std::vector<Outcome> outcomes(worlds.size());
   std::vector<uint64_t> fast_before(worlds.size());

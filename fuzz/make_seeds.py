@@ -88,6 +88,12 @@ SEEDS = {
     value(RW, 9) + op(MODE, POPULATE) + bytes([18]) + remap(19, RO) + mmuext(PIN_L1, 19) +
     op(MODE, DECREASE2) + bytes([19, 3]) + op(MODE, DECREASE_ORDER) + bytes([1, 0, 20]) +
     op(MODE, INCREASE) + op(MODE, POPULATE_ORDER) + bytes([0, 2, 0, 21]),
+    # The superpage-block shape (header 0xf0; frame 4 is the block's first frame): pinned as an
+    # L1 it splits Xen 4.17's I/O superpage and is refused to DMA; unpinned and written as a
+    # plain page it is writable again, and the block merges back.
+    "seed-superpage-block": bytes([0xF0]) + mmuext(PIN_L1, 4) + op(DMAW) + bytes([4, 0]) +
+    value(RW, 5) + mmuext(UNPIN, 4) + update(4, 0, value(NONE, 0)) + op(DMAW) + bytes([4, 1]) +
+    value(RW, 5),
 }
 
 

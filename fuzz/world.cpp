@@ -5,6 +5,7 @@
 #include <array>
 #include <bit>
 #include <optional>
+#include <stdexcept>
 
 #include "hw/iommu.hpp"
 #include "policies/policy_table.hpp"
@@ -63,6 +64,33 @@ void add_domain(Digest& h, const xen::Domain& d) {
   h.add(uint64_t{d.dying} | uint64_t{d.shutdown_reason.has_value()} << 1);
 }
 
+// The superpage-block shape's block: populate_physmap gives the domain single frames until the
+// top of the model's free stack is 2 MiB-aligned (it has no buddy allocator), then one order-9
+// extent there, after the toolstack raised the domain's maximum (XEN_DOMCTL_max_mem). A single
+// that opens a new block brings that block's level-1 I/O table in right behind it.
+Mfn populate_block(World& w) {
+  xen::Domain& d = w.xen.domain(w.si.domid);
+  d.config.max_pages += w.machine.memory().frame_count();
+  uint64_t gpfn = w.si.nr_pages;
+  const auto populate = [&](uint32_t order) {
+    abi::MemoryReservation r{.extent_start = {gpfn}, .extent_order = order};
+    if (w.xen.memory_op(0, abi::kXenmemPopulatePhysmap, r) != 1) {
+      throw std::logic_error("fuzz world: populate_physmap of the block failed");
+    }
+    gpfn += uint64_t{1} << order;
+    return r.extent_start.front();
+  };
+  for (;;) {
+    const uint64_t tables = w.ledger.count(sim::Event::kHwIommuPtAlloc);
+    const uint64_t mfn = populate(0);
+    const uint64_t next = mfn + 1 + (w.ledger.count(sim::Event::kHwIommuPtAlloc) - tables);
+    if (next % kBlockFrames == 0) break;
+  }
+  const Mfn block{populate(9)};
+  if (block.value % kBlockFrames != 0) throw std::logic_error("fuzz world: block not aligned");
+  return block;
+}
+
 Outcome fault_or_ok(bool ok, uint64_t value) {
   return Outcome{.rc = ok ? 0 : abi::err::kEFAULT, .done = 0, .sub = {}, .value = ok ? value : 0};
 }
@@ -72,7 +100,7 @@ Outcome fault_or_ok(bool ok, uint64_t value) {
 World::World(std::string name, xen::XenGeneration g, std::unique_ptr<xen::ValidationPolicy> policy,
              const Header& h)
     : label(std::move(name)),
-      machine(hw::MachineParams{.frames = kMachineFrames,
+      machine(hw::MachineParams{.frames = h.superpage_block ? kBlockMachineFrames : kMachineFrames,
                                 .cpus = 2,
                                 .tlb = {},
                                 .iommu = hw::IommuParams{.caching_mode = h.caching_mode}},
@@ -88,6 +116,7 @@ World::World(std::string name, xen::XenGeneration g, std::unique_ptr<xen::Valida
       xen::PvDomainSpec{
           .pages = kOtherPages, .vcpus = 1, .privileged = false, .iommu = xen::IommuMode::kSync});
   xen.set_port_domain(si.domid);
+  if (h.superpage_block) block = populate_block(*this);
   xen.assign_device(si.domid, kDevice);
   std::array<double, sim::kEventCount> unit{};
   unit.fill(kUnitNs);
@@ -101,6 +130,7 @@ World::World(const World& snapshot)
       xen(snapshot.xen, machine, ledger),
       si(snapshot.si),
       other(snapshot.other),
+      block(snapshot.block),
       given_back(snapshot.given_back) {}
 
 bool in_xsa288_hole(const World& w, uint64_t iova) {
@@ -171,7 +201,7 @@ Outcome execute(World& w, const Op& op) {
       if (op.memory_cmd == abi::kXenmemDecreaseReservation) {
         const uint64_t frames = uint64_t{1} << op.reservation.extent_order;
         for (const uint64_t first : op.reservation.extent_start) {
-          for (uint64_t f = 0; f < frames && first + f < kMachineFrames; ++f) {
+          for (uint64_t f = 0; f < frames && first + f < w.machine.memory().frame_count(); ++f) {
             w.given_back.insert(first + f);
           }
         }
@@ -257,7 +287,7 @@ Configurations build_configurations(const Header& header) {
   const World& first = *c.worlds[0];
   for (const auto& w : c.worlds) {
     if (w->si.p2m.size() != first.si.p2m.size() || w->si.p2m.back() != first.si.p2m.back() ||
-        w->other.p2m.back() != first.other.p2m.back()) {
+        w->other.p2m.back() != first.other.p2m.back() || w->block != first.block) {
       c.problem = "configurations " + w->label + " and " + first.label +
                   " built different frames: cannot compare";
       break;

@@ -30,6 +30,7 @@ struct World {
   xen::Hypervisor xen;
   abi::StartInfo si;
   abi::StartInfo other;
+  Mfn block = kInvalidMfn;        // the superpage-block shape's 2 MiB block (Decoder)
   std::set<uint64_t> given_back;  // MFNs a decrease_reservation has named
 
   World(std::string name, xen::XenGeneration g, std::unique_ptr<xen::ValidationPolicy> policy,
