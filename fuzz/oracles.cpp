@@ -191,6 +191,20 @@ bool names_foreign_owner(const Op& op, DomId caller) {
   });
 }
 
+bool allocates_multi_frame_extents(const Op& op) {
+  const bool allocates = op.memory_cmd == abi::kXenmemPopulatePhysmap ||
+                         op.memory_cmd == abi::kXenmemIncreaseReservation;
+  return op.kind == Kind::kMemoryOp && allocates && op.reservation.extent_order > 0;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> frames_held(const World& w) {
+  std::vector<std::pair<uint64_t, uint64_t>> runs;
+  for (const DomId id : w.xen.domain_ids()) {
+    for (const auto& r : w.xen.domain(id).pages.runs()) runs.emplace_back(r.first, r.count);
+  }
+  return runs;
+}
+
 bool uses_superpage_marks(const Op& op) {
   auto marks = [](const std::vector<abi::MmuextOp>& ops) {
     for (const auto& o : ops) {

@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "encoding.hpp"
 #include "world.hpp"
@@ -36,6 +38,11 @@ bool any_rc(const Outcome& o, int64_t rc);
 // (`caller`'s tables unless foreigndom's high half names another domain's).
 bool names_foreign_owner(const Op& op, DomId caller);
 bool uses_superpage_marks(const Op& op);
+// A memory_op that allocates extents of more than one frame (populate_physmap,
+// increase_reservation with an order above 0).
+bool allocates_multi_frame_extents(const Op& op);
+// The frames every domain of the configuration holds, as (first MFN, count) runs.
+std::vector<std::pair<uint64_t, uint64_t>> frames_held(const World& w);
 // Whether two multicall outcomes first differ in an entry after the batch's first mmu_update.
 bool after_first_mmu_update(const Op& op, const Outcome& a, const Outcome& b);
 
