@@ -140,8 +140,11 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   ValidationPolicy& validation_policy() { return *validation_; }  // tests driving its hooks
   // Services a policy may use. A frame's state, to change (the caller checked valid()).
   PageInfo& policy_frame(Mfn mfn) { return frames_[mfn]; }
-  // Clears the frame's I/O PTE without any invalidation; true if it was present.
-  bool iommu_clear(Domain& d, Mfn mfn);
+  // Clears the frame's I/O PTE without any invalidation: kCleared if it was present, kNoMemory
+  // if it lies in an I/O superpage that could not be split for want of a table (nothing
+  // changed then).
+  enum class IoClear { kCleared, kNotMapped, kNoMemory };
+  IoClear iommu_clear(Domain& d, Mfn mfn);
   // Maps the frame DMA-writable again without any invalidation; *needs_flush says whether the
   // IOMMU needs one before the mapping is safe to rely on (caching mode). False when an I/O
   // table could not be allocated. A no-op (true) where the domain has no I/O page tables.
@@ -174,8 +177,9 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   // ---- references and types (page_types.cpp) ------------------------------------------
   bool get_page(Mfn mfn, const Domain& d);
   void put_page(Mfn mfn);
-  // The final put_page's IOMMU clean-up of a frame about to be freed.
-  void cleanup_page_mappings(Mfn mfn);
+  // The final put_page's IOMMU clean-up of a frame about to be freed: not kOk when the frame
+  // could not leave the IOMMU (no memory to split an I/O superpage), and is then leaked.
+  int64_t cleanup_page_mappings(Mfn mfn);
   // `preemptible` (Xen's PTF_preemptible, get_page_type_preemptible): an L2-L4 validation may
   // stop part-way with kERESTART, leaving the frame PGT_partial; the next acquisition of the
   // same type takes the validation over where it stopped. Only hypercall paths that can

@@ -93,22 +93,15 @@ int64_t Hypervisor::iommu_map(Domain& d, Mfn mfn, bool writable) {
   return abi::err::kOk;
 }
 
-namespace {
-// Out of memory for the table a split needs: the frame would stay DMA-reachable.
-[[noreturn]] void split_failed() {
-  throw InputError("iommu: no memory to split an I/O superpage");
-}
-}  // namespace
-
-bool Hypervisor::iommu_clear(Domain& d, Mfn mfn) {
-  if (machine_.iommu() == nullptr || d.iommu_root == kInvalidMfn) return false;
+Hypervisor::IoClear Hypervisor::iommu_clear(Domain& d, Mfn mfn) {
+  if (machine_.iommu() == nullptr || d.iommu_root == kInvalidMfn) return IoClear::kNotMapped;
   IoPath path;
   bool shattered = false;
   const IoWalk w = iommu_walk(d, mfn.value, false, path, &shattered);
-  if (w == IoWalk::kNoMemory) split_failed();
-  if (w != IoWalk::kOk) return false;
+  if (w == IoWalk::kNoMemory) return IoClear::kNoMemory;
+  if (w != IoWalk::kOk) return IoClear::kNotMapped;
   const uint64_t old = mem_.read_entry(path.table[1], l1_index(mfn.value));
-  if ((old & kPresent) == 0) return false;
+  if ((old & kPresent) == 0) return IoClear::kNotMapped;
   mem_.write_entry(path.table[1], l1_index(mfn.value), 0);
   ledger_.charge(Event::kHwIommuUnmap);
   interleave(Step::kIommuEntry, mfn);
@@ -119,7 +112,7 @@ bool Hypervisor::iommu_clear(Domain& d, Mfn mfn) {
     iommu_flush_domain(d);
     iommu_free_tables(freed);
   }
-  return true;
+  return IoClear::kCleared;
 }
 
 int64_t Hypervisor::iommu_unmap(Domain& d, Mfn mfn) {

@@ -28,7 +28,9 @@ void Hypervisor::put_page(Mfn mfn) {
   if (pg.count == 0) {
     // Last reference gone (the allocation reference was dropped earlier): the frame is free.
     if (pg.dma_revoked) validation_->before_free(*this, mfn);
-    cleanup_page_mappings(mfn);
+    // A frame that could not leave its owner's IOMMU is not freed: Xen leaks it ("Leaking
+    // mfn"), owned, unreferenced and still DMA-reachable by that domain's devices alone.
+    if (cleanup_page_mappings(mfn) != abi::err::kOk) return;
     PageInfo freed;  // pool state included: a free frame is in no pool
     const DomId owner = frames_[mfn].owner;
     if (owner < domains_.size() && !domains_[owner]->dying) {
@@ -46,15 +48,15 @@ void Hypervisor::put_page(Mfn mfn) {
   }
 }
 
-void Hypervisor::cleanup_page_mappings(Mfn mfn) {
+int64_t Hypervisor::cleanup_page_mappings(Mfn mfn) {
   // cleanup_page_mappings (mm.c, XSA-288 and later): a frame still typed writable may still be
   // in its PV owner's IOMMU; it leaves it before it goes back to the heap. Paper-era Xen
   // removed frames from the IOMMU at decrease_reservation instead, whatever their type.
   const PageInfo& pg = frames_[mfn];
-  if (!xsa288_fixed(params_) || pg.type != PageType::kWritable) return;
-  if (pg.owner >= domains_.size()) return;
+  if (!xsa288_fixed(params_) || pg.type != PageType::kWritable) return abi::err::kOk;
+  if (pg.owner >= domains_.size()) return abi::err::kOk;
   Domain& d = *domains_[pg.owner];
-  if (d.need_iommu_sync()) iommu_unmap(d, mfn);
+  return d.need_iommu_sync() ? iommu_unmap(d, mfn) : abi::err::kOk;
 }
 
 bool Hypervisor::relinquish_page(Domain& d, Mfn mfn) {

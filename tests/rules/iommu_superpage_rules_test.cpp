@@ -6,6 +6,7 @@
 // per test, with its counts; every test ends with a clean audit.
 #include <array>
 
+#include "pibooster/xen/pt_pool_validation.hpp"
 #include "support/pv_fixture.hpp"
 #include "xen/dma_adversary.hpp"
 
@@ -300,6 +301,37 @@ TEST(IommuSuperpageRules, PaperEraXenHasNoIommuSuperpages) {
   }
   p.iommu_superpages = xen::IommuSuperpages::kOn;
   EXPECT_THROW(PvFixture{p}, InputError);
+}
+
+// With no frame left for the table a split needs, a frame inside the superpage cannot leave the
+// IOMMU. Given back, its final put_page leaks it as 4.17 does (cleanup_page_mappings failed:
+// "Leaking mfn"): still the domain's, unreferenced, still DMA-reachable by its own device, and
+// never handed to anyone else. The page-table pool refuses to take such a frame (-ENOMEM), so
+// no pooled frame is DMA-reachable.
+TEST(IommuSuperpageRules, WithNoFrameToSplitTheSuperpageAFrameCannotLeaveTheIommu) {
+  PvFixtureParams p = with(xen::IommuSuperpages::kOn);
+  p.policy = [] { return std::make_unique<pibooster::PtPoolValidation>(); };
+  PvFixture fx(p);
+  const Mfn first = populate_block(fx);
+  fx.xen.domain(fx.si.domid).config.max_pages += fx.machine.memory().frame_count();
+  for (uint64_t gpfn = 1u << 20;; ++gpfn) {  // every free frame, the domain's
+    if (populate(fx, gpfn, 0).rc != 1) break;
+  }
+  const Mfn pooled{first.value + 7};
+  EXPECT_EQ(fx.mmuext(abi::kMmuextPtPoolAdd, pooled.value), abi::err::kENOMEM);
+  EXPECT_FALSE(fx.xen.frame_table()[pooled].dma_revoked);
+
+  const Mfn given{first.value + 3};
+  Counts n(fx);
+  abi::MemoryReservation r{.extent_start = {given.value}, .domid = abi::kDomidSelf};
+  ASSERT_EQ(fx.xen.memory_op(0, abi::kXenmemDecreaseReservation, r), 1);
+  EXPECT_EQ(n(Event::kXenIommuShatter), 0u);
+  const xen::PageInfo& pg = fx.xen.frame_table()[given];
+  EXPECT_EQ(pg.owner, fx.si.domid) << "leaked, not freed";
+  EXPECT_EQ(pg.count, 0u);
+  EXPECT_FALSE(pg.allocated);
+  EXPECT_TRUE(dma_write(fx, given).ok) << "its own device still reaches it";
+  EXPECT_AUDIT_CLEAN(fx);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include "pibooster/xen/pt_pool_validation.hpp"
 
 #include "abi/hypercall.hpp"
+#include "common/error.hpp"
 #include "pibooster/xen/pool_arguments.hpp"
 #include "xen/hypervisor.hpp"
 
@@ -32,8 +33,17 @@ int64_t PtPoolValidation::add(xen::Hypervisor& xen, Mfn mfn, xen::Domain& d, Vcp
   // to the invalidation the frame is in the pool but not yet revoked.
   pg.dma_revoked = true;
   pg.dma_revoke_pending = true;
-  const bool cleared = d.need_iommu_sync() && xen.iommu_clear(d, mfn);
-  if (cleared) {
+  const auto cleared =
+      d.need_iommu_sync() ? xen.iommu_clear(d, mfn) : xen::Hypervisor::IoClear::kNotMapped;
+  if (cleared == xen::Hypervisor::IoClear::kNoMemory) {
+    // In an I/O superpage with no frame to split it: nothing changed (no step ran since the
+    // marks), and the frame does not enter the pool.
+    PageInfo& back = xen.policy_frame(mfn);
+    back.dma_revoked = false;
+    back.dma_revoke_pending = false;
+    return abi::err::kENOMEM;
+  }
+  if (cleared == xen::Hypervisor::IoClear::kCleared) {
     // Invalidated once for the calling vCPU's whole batch (end_of_batch).
     batches_[{d.id, vcpu}].unmapped.push_back(mfn);
   } else {
@@ -83,8 +93,11 @@ int64_t PtPoolValidation::remove(xen::Hypervisor& xen, Mfn mfn, xen::Domain& d, 
 
 void PtPoolValidation::complete(xen::Hypervisor& xen, Mfn mfn, xen::Domain& d) {
   // The clear is repeated (a no-op once done): on a real machine another CPU may get here
-  // between ADD's mark and its clear.
-  xen.iommu_clear(d, mfn);
+  // between ADD's mark and its clear. It never has a superpage to split: ADD's clear split it
+  // before any other step could run, or ADD failed and left the frame out of the pool.
+  if (xen.iommu_clear(d, mfn) == xen::Hypervisor::IoClear::kNoMemory) {
+    model_bug("page-table pool: a pending frame still inside an I/O superpage");
+  }
   xen.iommu_flush_page(d, mfn);
   xen.policy_frame(mfn).dma_revoke_pending = false;
 }

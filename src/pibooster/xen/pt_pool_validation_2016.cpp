@@ -31,7 +31,14 @@ int64_t PtPoolValidation2016::add(xen::Hypervisor& xen, Mfn mfn, xen::Domain& d)
   PageInfo& pg = xen.policy_frame(mfn);
   // The flaw: "pooled" (type changes skip the IOMMU) before the invalidation below completes.
   pg.dma_revoked = true;
-  if (d.need_iommu_sync() && xen.iommu_clear(d, mfn)) unmapped_.push_back(mfn);
+  const auto cleared =
+      d.need_iommu_sync() ? xen.iommu_clear(d, mfn) : xen::Hypervisor::IoClear::kNotMapped;
+  if (cleared == xen::Hypervisor::IoClear::kNoMemory) {
+    // In an I/O superpage with no frame to split it: nothing changed, the frame is not pooled.
+    xen.policy_frame(mfn).dma_revoked = false;
+    return abi::err::kENOMEM;
+  }
+  if (cleared == xen::Hypervisor::IoClear::kCleared) unmapped_.push_back(mfn);
   xen.interleave(Step::kPoolChange, mfn, true);
   return abi::err::kOk;
 }
