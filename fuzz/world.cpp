@@ -149,6 +149,11 @@ bool in_xsa288_hole(const World& w, uint64_t iova) {
 Outcome execute(World& w, const Op& op) {
   auto& x = w.xen;
   Outcome out;
+  const bool device = op.kind == Kind::kDmaWrite || op.kind == Kind::kDmaRead;
+  if (!device && x.domain(w.si.domid).shutdown_reason == abi::kShutdownCrash) {
+    out.rc = kDomainCrashed;
+    return out;
+  }
   switch (op.kind) {
     case Kind::kMmuUpdate:
       out.rc = x.mmu_update(op.vcpu, op.reqs, &out.done, op.foreigndom);

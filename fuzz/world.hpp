@@ -55,6 +55,9 @@ struct Outcome {
 // allows), so the write is not performed — it would corrupt a validated table, which is the
 // advisory, not a model bug. Not an errno: no configuration can return it otherwise.
 constexpr int64_t kXsa288Hole = 288;
+// The result of a guest operation after Xen crashed the domain (a failed IOMMU update,
+// domain_crash): its vCPUs never run again, so nothing is done. Devices still do DMA.
+constexpr int64_t kDomainCrashed = 3;  // SHUTDOWN_crash; no errno is positive
 
 // Runs one operation on one configuration.
 Outcome execute(World& w, const Op& op);

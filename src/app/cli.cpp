@@ -21,6 +21,7 @@
 #include "app/workload_cmd.hpp"
 #include "common/error.hpp"
 #include "common/types.hpp"
+#include "xen/hypervisor.hpp"
 #include "policies/policy_table.hpp"
 #include "sim/events.hpp"
 #include "xen/domain_builder.hpp"
@@ -237,6 +238,10 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   } catch (const InputError& e) {
     err << "pibooster: " << e.what() << "\n";
     return 2;
+  } catch (const xen::DomainCrashed& e) {
+    // The simulated system stopped (a run too short of memory for its I/O page tables).
+    err << "pibooster: the run stopped: " << e.what() << "\n";
+    return 1;
   }
   err << "pibooster: unknown command '" << cmd << "' (valid: " << command_names() << ")\n";
   return 2;

@@ -191,8 +191,27 @@ Vcpu& Hypervisor::port_vcpu(VcpuId id) {
   return d.vcpus[id];
 }
 
-hw::MemResult Hypervisor::guest_access(VcpuId vcpu, const hw::MemRequest& request) {
+Vcpu& Hypervisor::running_vcpu(VcpuId vcpu) {
   Vcpu& v = port_vcpu(vcpu);
+  const Domain& d = port_dom();
+  if (d.shutdown_reason == abi::kShutdownCrash) [[unlikely]] {
+    throw DomainCrashed("domain " + std::to_string(d.id) +
+                        " was crashed by Xen (an IOMMU update failed for want of memory for an "
+                        "I/O page table): its vCPUs no longer run");
+  }
+  return v;
+}
+
+void Hypervisor::domain_crash(Domain& d) {
+  if (!d.shutdown_reason) d.shutdown_reason = abi::kShutdownCrash;
+}
+
+void Hypervisor::iommu_update_failed(Domain& d) {
+  if (!d.config.privileged) domain_crash(d);
+}
+
+hw::MemResult Hypervisor::guest_access(VcpuId vcpu, const hw::MemRequest& request) {
+  Vcpu& v = running_vcpu(vcpu);
   hw::MemRequest r = request;
   r.mode = hw::Mode::kUser;  // 64-bit PV: guest kernel and user both run in ring 3
   const hw::MemResult res = machine_.cpu(v.pcpu).access(r);
@@ -202,7 +221,7 @@ hw::MemResult Hypervisor::guest_access(VcpuId vcpu, const hw::MemRequest& reques
 
 hw::LoadRun Hypervisor::guest_load_run(VcpuId vcpu, Vaddr va, uint32_t count, uint64_t stop_mask,
                                        uint64_t* out) {
-  Vcpu& v = port_vcpu(vcpu);
+  Vcpu& v = running_vcpu(vcpu);
   const hw::LoadRun run = machine_.cpu(v.pcpu).load_run(va, count, hw::Mode::kUser, stop_mask, out);
   // The softirq check of the last load. Those of the loads before it had nothing to do: the
   // run stops at the first load after which this CPU's timer is pending, all the check tests.
@@ -217,7 +236,7 @@ hw::TakeRun Hypervisor::guest_take_run(VcpuId vcpu, Vaddr va, uint32_t count, ui
   if (ledger_.clock_on()) return HypervisorPort::guest_take_run(vcpu, va, count, mask, taken);
   // Without one, every check in between has nothing to do (do_softirq), and each access's
   // port_vcpu selects the same vCPU: the CPU does the run in one call.
-  Vcpu& v = port_vcpu(vcpu);
+  Vcpu& v = running_vcpu(vcpu);
   return machine_.cpu(v.pcpu).take_run(va, count, hw::Mode::kUser, mask, taken);
 }
 

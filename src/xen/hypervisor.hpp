@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "abi/port.hpp"
@@ -39,6 +41,13 @@ constexpr bool is_guest_l4_slot(uint64_t slot) {
 
 // Xen marks guest-kernel L1 mappings with this software bit (the first of the high AVAIL bits).
 inline constexpr uint64_t kPageGuestKernel = uint64_t{1} << 52;
+
+// The port domain was crashed (domain_crash): its vCPUs are paused for good, so nothing it does
+// can run any more. Thrown at its next hypercall or memory access; the run ends there.
+class DomainCrashed : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
  public:
@@ -349,6 +358,14 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   // A guest-to-Xen transition on behalf of `vcpu` (charges it; takes interrupts that arrived in
   // guest time first).
   void hypercall_entry(VcpuId vcpu);
+  // The port domain's vCPU, which must be able to run (DomainCrashed when it was crashed).
+  Vcpu& running_vcpu(VcpuId vcpu);
+  // domain_crash (common/domain.c): shut down with SHUTDOWN_crash (a first reason is kept); the
+  // current hypercall goes on to its end, the vCPUs never run again.
+  void domain_crash(Domain& d);
+  // iommu_map / iommu_unmap (drivers/passthrough/iommu.c): a failed update crashes any domain
+  // but the hardware domain (the model's privileged one), which is only told.
+  void iommu_update_failed(Domain& d);
   // hypercall_preempt_check: a softirq is pending on this CPU, i.e. its timer interrupt arrived.
   bool hypercall_preempt_check() const;
   // The softirq work Xen does before it returns to a guest: TIMER_SOFTIRQ runs the expired

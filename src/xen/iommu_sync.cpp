@@ -67,7 +67,10 @@ int64_t Hypervisor::iommu_map(Domain& d, Mfn mfn, bool writable) {
   if (machine_.iommu() == nullptr || d.iommu_root == kInvalidMfn) return abi::err::kOk;
   IoPath path;
   bool shattered = false;
-  if (iommu_walk(d, mfn.value, true, path, &shattered) != IoWalk::kOk) return abi::err::kENOMEM;
+  if (iommu_walk(d, mfn.value, true, path, &shattered) != IoWalk::kOk) {
+    iommu_update_failed(d);
+    return abi::err::kENOMEM;
+  }
   const uint64_t old = mem_.read_entry(path.table[1], l1_index(mfn.value));
   const uint64_t val =
       (mfn.value << kPageShift) | hw::iopte::kRead | (writable ? hw::iopte::kWrite : 0);
@@ -120,7 +123,10 @@ int64_t Hypervisor::iommu_unmap(Domain& d, Mfn mfn) {
   IoPath path;
   bool shattered = false;
   const IoWalk w = iommu_walk(d, mfn.value, false, path, &shattered);
-  if (w == IoWalk::kNoMemory) return abi::err::kENOMEM;
+  if (w == IoWalk::kNoMemory) {
+    iommu_update_failed(d);
+    return abi::err::kENOMEM;
+  }
   if (w != IoWalk::kOk) return abi::err::kOk;
   const uint64_t old = mem_.read_entry(path.table[1], l1_index(mfn.value));
   if ((old & kPresent) == 0) return abi::err::kOk;

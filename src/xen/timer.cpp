@@ -51,7 +51,7 @@ int64_t Hypervisor::vcpu_op(VcpuId vcpu, uint32_t cmd, uint64_t deadline_ns) {
 }
 
 void Hypervisor::hypercall_entry(VcpuId vcpu) {
-  port_vcpu(vcpu);  // its CPU is the current one
+  running_vcpu(vcpu);  // its CPU is the current one
   // A shut-down domain's vCPUs are paused: one that makes a hypercall is a bug of the caller.
   if (port_dom().shutdown_reason) [[unlikely]]
     model_bug("a hypercall from a vCPU of a shut-down domain");
