@@ -80,14 +80,25 @@ Mfn populate_block(World& w) {
     gpfn += uint64_t{1} << order;
     return r.extent_start.front();
   };
+  std::vector<uint64_t> singles;
   for (;;) {
     const uint64_t tables = w.ledger.count(sim::Event::kHwIommuPtAlloc);
-    const uint64_t mfn = populate(0);
-    const uint64_t next = mfn + 1 + (w.ledger.count(sim::Event::kHwIommuPtAlloc) - tables);
+    singles.push_back(populate(0));
+    const uint64_t next =
+        singles.back() + 1 + (w.ledger.count(sim::Event::kHwIommuPtAlloc) - tables);
     if (next % kBlockFrames == 0) break;
   }
   const Mfn block{populate(9)};
   if (block.value % kBlockFrames != 0) throw std::logic_error("fuzz world: block not aligned");
+  // The singles go back (a balloon driver's decrease_reservation): the auditor walks every frame
+  // the domain holds after every step, and they would add half as many again.
+  for (const uint64_t mfn : singles) {
+    abi::MemoryReservation r{.extent_start = {mfn}};
+    if (w.xen.memory_op(0, abi::kXenmemDecreaseReservation, r) != 1) {
+      throw std::logic_error("fuzz world: giving back a single frame failed");
+    }
+    w.given_back.insert(mfn);
+  }
   return block;
 }
 
