@@ -21,10 +21,10 @@
 #include "app/workload_cmd.hpp"
 #include "common/error.hpp"
 #include "common/types.hpp"
-#include "xen/hypervisor.hpp"
 #include "policies/policy_table.hpp"
 #include "sim/events.hpp"
 #include "xen/domain_builder.hpp"
+#include "xen/hypervisor.hpp"
 #include "xen/params.hpp"
 
 namespace pib::app {
