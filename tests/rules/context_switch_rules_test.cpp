@@ -12,18 +12,6 @@ namespace {
 using namespace hw::pte_bits;
 using sim::Event;
 
-int64_t update_as(PvFixture& fx, uint64_t ptr, uint64_t val, abi::ForeignDom foreigndom) {
-  const abi::MmuUpdate req{ptr, val};
-  uint32_t done = 0;
-  return fx.xen.mmu_update(0, std::span(&req, 1), &done, foreigndom);
-}
-
-int64_t mmuext_as(PvFixture& fx, uint32_t cmd, uint64_t arg1, DomId foreigndom) {
-  const abi::MmuextOp op{cmd, arg1, 0};
-  uint32_t done = 0;
-  return fx.xen.mmuext_op(0, std::span(&op, 1), &done, foreigndom);
-}
-
 uint64_t dirty(const PvFixture& fx, DomId id) {
   return fx.xen.domain(id).dirty_cpumask;
 }
@@ -83,8 +71,8 @@ TEST(ContextSwitchRules, AForeignL4UpdateFlushesOnlyCpusHoldingItsOwner) {
     const uint64_t xsa286 = dom0.count(Event::kXenTlbFlushMmuUpdate);
     const uint64_t local = dom0.count(Event::kXenTlbFlushLocal);
     const uint64_t remote = dom0.count(Event::kXenTlbFlushRemote);
-    ASSERT_EQ(update_as(dom0, maddr_of(guest_l4, slot * 8).value, same,
-                        abi::foreigndom_of(guest.domid, guest.domid)),
+    ASSERT_EQ(dom0.update_as(maddr_of(guest_l4, slot * 8).value, same,
+                             abi::foreigndom_of(guest.domid, guest.domid)),
               kOk);
     EXPECT_EQ(dom0.count(Event::kXenTlbFlushMmuUpdate) - xsa286, guest_vcpus == 2 ? 1u : 0u);
     EXPECT_EQ(dom0.count(Event::kXenTlbFlushRemote) - remote, guest_vcpus == 2 ? 1u : 0u);
@@ -111,18 +99,21 @@ TEST(ContextSwitchRules, AControlDomainKeepsAStaleTranslationOfAForeignFrame) {
   dom0.xen.set_port_domain(dom0.si.domid);
   EXPECT_EQ(dirty(dom0, guest.domid), 0u);
 
-  // dom0's direct-map entry of one of its pages (the builder's L1s start at pfn 3 for 1024
-  // pages) now maps the guest's frame, with the guest as page owner.
+  // dom0's direct-map entry of one of its pages (the builder's L1s are its last initial
+  // page-table frames, one per 512 pages) now maps the guest's frame, with the guest as page
+  // owner.
   const Pfn alias = dom0.alloc();
-  const Pfn l1{3 + alias.value / kEntriesPerTable};
+  const uint64_t first_l1 =
+      dom0.si.nr_pt_frames - (dom0.si.nr_pages + kEntriesPerTable - 1) / kEntriesPerTable;
+  const Pfn l1{first_l1 + alias.value / kEntriesPerTable};
   const uint64_t entry = dom0.entry(l1, alias.value % kEntriesPerTable).value;
-  ASSERT_EQ(update_as(dom0, entry, hw::Pte::make(frame, kDataRw).raw(), guest.domid), kOk);
+  ASSERT_EQ(dom0.update_as(entry, hw::Pte::make(frame, kDataRw).raw(), guest.domid), kOk);
   ASSERT_EQ(dom0.mmuext(abi::kMmuextInvlpgLocal, dom0.va(alias).value), kOk);
   ASSERT_TRUE(dom0.store(alias, 0, 0).ok) << "through the foreign mapping";
-  ASSERT_EQ(update_as(dom0, entry, dom0.pte(alias, kDataRw), abi::kDomidSelf), kOk);
+  ASSERT_EQ(dom0.update_as(entry, dom0.pte(alias, kDataRw), abi::kDomidSelf), kOk);
 
   const uint64_t type_flushes = dom0.count(Event::kXenTlbFlushTypeChange);
-  ASSERT_EQ(mmuext_as(dom0, abi::kMmuextPinL1Table, frame.value, guest.domid), kOk);
+  ASSERT_EQ(dom0.mmuext_as(abi::kMmuextPinL1Table, frame.value, guest.domid), kOk);
   EXPECT_EQ(dom0.xen.frame_table()[frame].type, xen::PageType::kL1);
   EXPECT_EQ(dom0.count(Event::kXenTlbFlushTypeChange), type_flushes) << "no CPU holds the guest";
   bool stale = false;

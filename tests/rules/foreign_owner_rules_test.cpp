@@ -15,12 +15,6 @@ using namespace hw::pte_bits;
 
 constexpr int64_t kENOSYS = abi::err::kENOSYS;
 
-int64_t update_as(PvFixture& fx, uint64_t ptr, uint64_t val, abi::ForeignDom foreigndom) {
-  const abi::MmuUpdate req{ptr, val};
-  uint32_t done = 0;
-  return fx.xen.mmu_update(0, std::span(&req, 1), &done, foreigndom);
-}
-
 // DOMID_IO passes XSM for anyone: non-present entries and plain stores are written, a RAM frame
 // is not the I/O pseudo-domain's (-EBUSY), MMIO still needs the caller's permission (-EPERM).
 TEST(ForeignOwnerRules, DomidIoMapsNoRam) {
@@ -28,18 +22,18 @@ TEST(ForeignOwnerRules, DomidIoMapsNoRam) {
   const Pfn data = fx.alloc();
   const Pfn l1 = fx.make_table();
   ASSERT_EQ(fx.pin(1, l1), kOk);
-  EXPECT_EQ(update_as(fx, fx.entry(l1, 0).value, 0x1000, abi::kDomidIo), kOk) << "not present";
-  EXPECT_EQ(update_as(fx, fx.entry(l1, 1).value, fx.pte(data, kDataRo), abi::kDomidIo), kEBUSY);
+  EXPECT_EQ(fx.update_as(fx.entry(l1, 0).value, 0x1000, abi::kDomidIo), kOk) << "not present";
+  EXPECT_EQ(fx.update_as(fx.entry(l1, 1).value, fx.pte(data, kDataRo), abi::kDomidIo), kEBUSY);
   const uint64_t beyond_ram = fx.machine.memory().frame_count() + 16;
-  EXPECT_EQ(update_as(fx, fx.entry(l1, 2).value, hw::Pte::make(Mfn{beyond_ram}, kDataRo).raw(),
-                      abi::kDomidIo),
+  EXPECT_EQ(fx.update_as(fx.entry(l1, 2).value, hw::Pte::make(Mfn{beyond_ram}, kDataRo).raw(),
+                         abi::kDomidIo),
             kEPERM);
-  EXPECT_EQ(update_as(fx, fx.entry(data, 3).value, 7, abi::kDomidIo), kOk) << "writable page";
+  EXPECT_EQ(fx.update_as(fx.entry(data, 3).value, 7, abi::kDomidIo), kOk) << "writable page";
   EXPECT_EQ(fx.load(data, 3).value, 7u);
   EXPECT_EQ(fx.load(l1, 0).value, 0x1000u);
   EXPECT_EQ(fx.load(l1, 1).value, 0u);
   const uint64_t machphys = fx.entry(data, 0).value | abi::kMmuMachphysUpdate;
-  EXPECT_EQ(update_as(fx, machphys, 5, abi::kDomidIo), kEINVAL) << "no frame is dom_io's";
+  EXPECT_EQ(fx.update_as(machphys, 5, abi::kDomidIo), kEINVAL) << "no frame is dom_io's";
   EXPECT_AUDIT_CLEAN(fx);
 }
 
@@ -50,8 +44,8 @@ TEST(ForeignOwnerRules, XsmCheckComesWithTheFirstRequestNeedingIt) {
   const auto other = xen::build_pv_domain(fx.xen, xen::PvDomainSpec{.pages = 512});
   fx.xen.set_port_domain(0);
   const Pfn data = fx.alloc();
-  EXPECT_EQ(update_as(fx, fx.entry(data, 0).value | 5, 1, other.domid), kENOSYS);
-  EXPECT_EQ(update_as(fx, fx.entry(data, 0).value, 1, other.domid), kEPERM);
+  EXPECT_EQ(fx.update_as(fx.entry(data, 0).value | 5, 1, other.domid), kENOSYS);
+  EXPECT_EQ(fx.update_as(fx.entry(data, 0).value, 1, other.domid), kEPERM);
   EXPECT_EQ(fx.load(data, 0).value, 0u);
 }
 
@@ -64,7 +58,7 @@ TEST(ForeignOwnerRules, UpperUpdateWithForeignOwner) {
     ASSERT_EQ(fx.pin(1, l1), kOk);
     const Pfn l2 = fx.make_table();
     ASSERT_EQ(fx.pin(2, l2), kOk);
-    const int64_t rc = update_as(fx, fx.entry(l2, 0).value, fx.pte(l1, kTableFlags), abi::kDomidIo);
+    const int64_t rc = fx.update_as(fx.entry(l2, 0).value, fx.pte(l1, kTableFlags), abi::kDomidIo);
     if (g == xen::XenGeneration::kModern) {
       EXPECT_EQ(rc, kEINVAL);
       EXPECT_EQ(fx.load(l2, 0).value, 0u);
@@ -91,24 +85,18 @@ TEST(ForeignOwnerRules, ControlDomainMapsAnotherDomainsFrames) {
   const Pfn l1 = dom0.make_table();
   ASSERT_EQ(dom0.pin(1, l1), kOk);
   const uint64_t rw = hw::Pte::make(theirs, kDataRw).raw();
-  EXPECT_EQ(update_as(dom0, dom0.entry(l1, 0).value, rw, abi::kDomidSelf), kEBUSY) << "not ours";
-  EXPECT_EQ(update_as(dom0, dom0.entry(l1, 0).value, rw, guest.domid), kOk);
+  EXPECT_EQ(dom0.update_as(dom0.entry(l1, 0).value, rw, abi::kDomidSelf), kEBUSY) << "not ours";
+  EXPECT_EQ(dom0.update_as(dom0.entry(l1, 0).value, rw, guest.domid), kOk);
   EXPECT_EQ(pg.owner, guest.domid);
   EXPECT_EQ(pg.count, count_before + 1);
   EXPECT_EQ(pg.type, xen::PageType::kWritable);
   EXPECT_GE(pg.type_count, 1u);
-  EXPECT_EQ(update_as(dom0, dom0.entry(l1, 1).value, dom0.pte(own, kDataRo), guest.domid), kEBUSY)
+  EXPECT_EQ(dom0.update_as(dom0.entry(l1, 1).value, dom0.pte(own, kDataRo), guest.domid), kEBUSY)
       << "dom0's own frame is not the guest's";
   EXPECT_AUDIT_CLEAN(dom0);
-  EXPECT_EQ(update_as(dom0, dom0.entry(l1, 0).value, 0, abi::kDomidSelf), kOk);
+  EXPECT_EQ(dom0.update_as(dom0.entry(l1, 0).value, 0, abi::kDomidSelf), kOk);
   EXPECT_EQ(pg.count, count_before);
   EXPECT_AUDIT_CLEAN(dom0);
-}
-
-int64_t mmuext_as(PvFixture& fx, uint32_t cmd, uint64_t arg1, DomId foreigndom) {
-  const abi::MmuextOp op{cmd, arg1, 0};
-  uint32_t done = 0;
-  return fx.xen.mmuext_op(0, std::span(&op, 1), &done, foreigndom);
 }
 
 // The guest's last page made ready to be a table: the guest itself maps its direct-map alias
@@ -134,17 +122,17 @@ TEST(ForeignOwnerRules, ControlDomainPinsAnotherDomainsTables) {
   // The table to be: the guest's last page, which the guest maps read-only first.
   const Mfn table = guest_frame_made_read_only(dom0, guest);
   const xen::PageInfo& pg = dom0.xen.frame_table()[table];
-  EXPECT_EQ(mmuext_as(dom0, abi::kMmuextPinL1Table, table.value, abi::kDomidSelf), kEINVAL)
+  EXPECT_EQ(dom0.mmuext_as(abi::kMmuextPinL1Table, table.value, abi::kDomidSelf), kEINVAL)
       << "not dom0's frame";
-  EXPECT_EQ(mmuext_as(dom0, abi::kMmuextPinL1Table, table.value, guest.domid), kOk);
+  EXPECT_EQ(dom0.mmuext_as(abi::kMmuextPinL1Table, table.value, guest.domid), kOk);
   EXPECT_TRUE(pg.pinned);
   EXPECT_EQ(pg.type, xen::PageType::kL1);
   EXPECT_EQ(pg.owner, guest.domid);
   EXPECT_AUDIT_CLEAN(dom0);
-  EXPECT_EQ(mmuext_as(dom0, abi::kMmuextTlbFlushLocal, 0, guest.domid), kEPERM);
-  EXPECT_EQ(mmuext_as(dom0, abi::kMmuextNewBaseptr, table.value, guest.domid), kEPERM);
-  EXPECT_EQ(mmuext_as(dom0, abi::kMmuextPinL1Table, table.value, abi::kDomidIo), kEINVAL);
-  EXPECT_EQ(mmuext_as(dom0, abi::kMmuextUnpinTable, table.value, guest.domid), kOk);
+  EXPECT_EQ(dom0.mmuext_as(abi::kMmuextTlbFlushLocal, 0, guest.domid), kEPERM);
+  EXPECT_EQ(dom0.mmuext_as(abi::kMmuextNewBaseptr, table.value, guest.domid), kEPERM);
+  EXPECT_EQ(dom0.mmuext_as(abi::kMmuextPinL1Table, table.value, abi::kDomidIo), kEINVAL);
+  EXPECT_EQ(dom0.mmuext_as(abi::kMmuextUnpinTable, table.value, guest.domid), kOk);
   EXPECT_FALSE(pg.pinned);
   EXPECT_AUDIT_CLEAN(dom0);
 
@@ -152,8 +140,8 @@ TEST(ForeignOwnerRules, ControlDomainPinsAnotherDomainsTables) {
   PvFixture fx({.machine_frames = 8192});
   const auto other = xen::build_pv_domain(fx.xen, xen::PvDomainSpec{.pages = 512});
   fx.xen.set_port_domain(fx.si.domid);
-  EXPECT_EQ(mmuext_as(fx, abi::kMmuextTlbFlushLocal, 0, other.domid), kEPERM);
-  EXPECT_EQ(mmuext_as(fx, abi::kMmuextTlbFlushLocal, 0, abi::kDomidIo), kEPERM);
+  EXPECT_EQ(fx.mmuext_as(abi::kMmuextTlbFlushLocal, 0, other.domid), kEPERM);
+  EXPECT_EQ(fx.mmuext_as(abi::kMmuextTlbFlushLocal, 0, abi::kDomidIo), kEPERM);
 }
 
 // The page-table pool's commands (a validation policy's own interface) concern the caller's
@@ -171,11 +159,11 @@ TEST(ForeignOwnerRules, PoolCommandsConcernTheCallerAlone) {
     dom0.xen.set_port_domain(dom0.si.domid);
     const Mfn theirs = guest.p2m.at(guest.nr_pages - 1);
     const int64_t foreign_answer = pool ? kEPERM : abi::err::kENOSYS;
-    EXPECT_EQ(mmuext_as(dom0, abi::kMmuextPtPoolAdd, theirs.value, guest.domid), foreign_answer);
-    EXPECT_EQ(mmuext_as(dom0, abi::kMmuextPtPoolRemove, theirs.value, guest.domid), foreign_answer);
+    EXPECT_EQ(dom0.mmuext_as(abi::kMmuextPtPoolAdd, theirs.value, guest.domid), foreign_answer);
+    EXPECT_EQ(dom0.mmuext_as(abi::kMmuextPtPoolRemove, theirs.value, guest.domid), foreign_answer);
     EXPECT_FALSE(dom0.xen.frame_table()[theirs].dma_revoked);
     const Pfn own = dom0.make_table();
-    EXPECT_EQ(mmuext_as(dom0, abi::kMmuextPtPoolAdd, dom0.mfn(own).value, abi::kDomidSelf),
+    EXPECT_EQ(dom0.mmuext_as(abi::kMmuextPtPoolAdd, dom0.mfn(own).value, abi::kDomidSelf),
               pool ? kOk : abi::err::kENOSYS);
     EXPECT_EQ(dom0.page(own).dma_revoked, pool);
     EXPECT_AUDIT_CLEAN(dom0);
@@ -207,12 +195,12 @@ TEST(ForeignOwnerRules, PageTableOwnerChecks) {
   const Pfn data = fx.alloc();
   const Mfn theirs = guest.p2m.at(guest.nr_pages - 1);
   const uint64_t their_entry = maddr_of(theirs, 0).value;
-  EXPECT_EQ(update_as(fx, fx.entry(data, 0).value, 1, abi::foreigndom_of(0x7ffe, abi::kDomidSelf)),
+  EXPECT_EQ(fx.update_as(fx.entry(data, 0).value, 1, abi::foreigndom_of(0x7ffe, abi::kDomidSelf)),
             abi::err::kESRCH);
-  EXPECT_EQ(update_as(fx, their_entry, 1, abi::foreigndom_of(guest.domid, abi::kDomidSelf)), kEPERM)
+  EXPECT_EQ(fx.update_as(their_entry, 1, abi::foreigndom_of(guest.domid, abi::kDomidSelf)), kEPERM)
       << "an unprivileged caller may not name another domain's tables";
   EXPECT_EQ(
-      update_as(fx, fx.entry(data, 0).value, 7, abi::foreigndom_of(fx.si.domid, abi::kDomidSelf)),
+      fx.update_as(fx.entry(data, 0).value, 7, abi::foreigndom_of(fx.si.domid, abi::kDomidSelf)),
       kOk)
       << "its own, named: as without";
   EXPECT_EQ(fx.load(data, 0).value, 7u);
@@ -221,8 +209,8 @@ TEST(ForeignOwnerRules, PageTableOwnerChecks) {
   const auto other = xen::build_pv_domain(dom0.xen, xen::PvDomainSpec{.pages = 512});
   dom0.xen.set_port_domain(dom0.si.domid);
   const Mfn other_data = other.p2m.at(other.nr_pages - 1);
-  EXPECT_EQ(update_as(dom0, maddr_of(other_data, 0).value | abi::kMmuMachphysUpdate, 5,
-                      abi::foreigndom_of(other.domid, other.domid)),
+  EXPECT_EQ(dom0.update_as(maddr_of(other_data, 0).value | abi::kMmuMachphysUpdate, 5,
+                           abi::foreigndom_of(other.domid, other.domid)),
             kEPERM)
       << "machphys only for the caller's own tables";
 }
@@ -239,16 +227,16 @@ TEST(ForeignOwnerRules, ControlDomainUpdatesAnotherDomainsTables) {
     const auto guest = xen::build_pv_domain(dom0.xen, xen::PvDomainSpec{.pages = 512});
     // The guest's last page, mapped read-only by the guest and pinned by dom0 as its L1.
     const Mfn table = guest_frame_made_read_only(dom0, guest);
-    ASSERT_EQ(mmuext_as(dom0, abi::kMmuextPinL1Table, table.value, guest.domid), kOk);
+    ASSERT_EQ(dom0.mmuext_as(abi::kMmuextPinL1Table, table.value, guest.domid), kOk);
 
     const Mfn guest_data = guest.p2m.at(guest.nr_pages - 2);
     const xen::PageInfo& gd = dom0.xen.frame_table()[guest_data];
     const uint32_t count_before = gd.count;
     const uint64_t entry0 = maddr_of(table, 0).value;
     const uint64_t map_guest_data = hw::Pte::make(guest_data, kDataRo).raw();
-    EXPECT_EQ(update_as(dom0, entry0, map_guest_data, guest.domid), kEINVAL)
+    EXPECT_EQ(dom0.update_as(entry0, map_guest_data, guest.domid), kEINVAL)
         << name_of(gen) << ": the table is not dom0's";
-    EXPECT_EQ(update_as(dom0, entry0, map_guest_data, abi::foreigndom_of(guest.domid, guest.domid)),
+    EXPECT_EQ(dom0.update_as(entry0, map_guest_data, abi::foreigndom_of(guest.domid, guest.domid)),
               kOk)
         << name_of(gen);
     EXPECT_EQ(gd.count, count_before + 1) << name_of(gen) << ": the guest's reference";
@@ -256,21 +244,21 @@ TEST(ForeignOwnerRules, ControlDomainUpdatesAnotherDomainsTables) {
 
     const Pfn mine = dom0.alloc();
     const xen::PageInfo& m = dom0.page(mine);
-    EXPECT_EQ(update_as(dom0, maddr_of(table, 8).value, dom0.pte(mine, kDataRw),
-                        abi::foreigndom_of(guest.domid, abi::kDomidSelf)),
+    EXPECT_EQ(dom0.update_as(maddr_of(table, 8).value, dom0.pte(mine, kDataRw),
+                             abi::foreigndom_of(guest.domid, abi::kDomidSelf)),
               kOk)
         << name_of(gen) << ": dom0's own frame into the guest's table";
     EXPECT_EQ(m.type, xen::PageType::kWritable);
     EXPECT_AUDIT_CLEAN(dom0);
-    EXPECT_EQ(update_as(dom0, maddr_of(table, 8).value, 0,
-                        abi::foreigndom_of(guest.domid, abi::kDomidSelf)),
+    EXPECT_EQ(dom0.update_as(maddr_of(table, 8).value, 0,
+                             abi::foreigndom_of(guest.domid, abi::kDomidSelf)),
               kOk);
 
     // The guest's root L4, pinned by the builder: an entry naming dom0 as page owner.
     const Mfn guest_l4 = guest.p2m.at(guest.pt_base.value);
     const int64_t rc =
-        update_as(dom0, maddr_of(guest_l4, 0).value, hw::Pte::make(table, kTableFlags).raw(),
-                  abi::foreigndom_of(guest.domid, abi::kDomidSelf));
+        dom0.update_as(maddr_of(guest_l4, 0).value, hw::Pte::make(table, kTableFlags).raw(),
+                       abi::foreigndom_of(guest.domid, abi::kDomidSelf));
     if (gen == xen::XenGeneration::kModern) {
       EXPECT_EQ(rc, kEINVAL) << "page owner is not the page-table owner";
     } else {
@@ -289,12 +277,12 @@ TEST(ForeignOwnerRules, ControlDomainPutsAThirdDomainsFrameIntoAnothersTable) {
   const auto guest = xen::build_pv_domain(dom0.xen, xen::PvDomainSpec{.pages = 512});
   const auto third = xen::build_pv_domain(dom0.xen, xen::PvDomainSpec{.pages = 512});
   const Mfn table = guest_frame_made_read_only(dom0, guest);
-  ASSERT_EQ(mmuext_as(dom0, abi::kMmuextPinL1Table, table.value, guest.domid), kOk);
+  ASSERT_EQ(dom0.mmuext_as(abi::kMmuextPinL1Table, table.value, guest.domid), kOk);
   const Mfn theirs = third.p2m.at(third.nr_pages - 1);
   const xen::PageInfo& pg = dom0.xen.frame_table()[theirs];
   const uint32_t count_before = pg.count;
-  EXPECT_EQ(update_as(dom0, maddr_of(table, 0).value, hw::Pte::make(theirs, kDataRo).raw(),
-                      abi::foreigndom_of(guest.domid, third.domid)),
+  EXPECT_EQ(dom0.update_as(maddr_of(table, 0).value, hw::Pte::make(theirs, kDataRo).raw(),
+                           abi::foreigndom_of(guest.domid, third.domid)),
             kOk);
   EXPECT_EQ(pg.count, count_before + 1) << "the third domain's frame, referenced";
   EXPECT_EQ(pg.owner, third.domid);

@@ -64,6 +64,18 @@ int64_t PvFixture::mmuext(uint32_t cmd, uint64_t arg1, uint64_t arg2, VcpuId v) 
   return xen.mmuext_op(v, std::span(&op, 1), &done, abi::kDomidSelf);
 }
 
+int64_t PvFixture::update_as(uint64_t ptr, uint64_t val, abi::ForeignDom foreigndom) {
+  const abi::MmuUpdate req{ptr, val};
+  uint32_t done = 0;
+  return xen.mmu_update(0, std::span(&req, 1), &done, foreigndom);
+}
+
+int64_t PvFixture::mmuext_as(uint32_t cmd, uint64_t arg1, DomId foreigndom) {
+  const abi::MmuextOp op{cmd, arg1, 0};
+  uint32_t done = 0;
+  return xen.mmuext_op(0, std::span(&op, 1), &done, foreigndom);
+}
+
 Pfn PvFixture::make_table() {
   const Pfn t = alloc();
   if (remap(t, false) != abi::err::kOk) throw std::runtime_error("remap RO failed");

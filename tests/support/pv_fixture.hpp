@@ -73,6 +73,10 @@ class PvFixture {
   int64_t remap(Pfn pfn, bool writable, VcpuId v = 0);  // update_va_mapping of the alias
   int64_t update(Pfn table, uint64_t index, uint64_t value, VcpuId v = 0);
   int64_t mmuext(uint32_t cmd, uint64_t arg1, uint64_t arg2 = 0, VcpuId v = 0);
+  // One request or op from vCPU 0 with an explicit foreigndom (a page owner, or for mmu_update
+  // also a page-table owner: abi::foreigndom_of).
+  int64_t update_as(uint64_t ptr, uint64_t val, abi::ForeignDom foreigndom);
+  int64_t mmuext_as(uint32_t cmd, uint64_t arg1, DomId foreigndom);
   int64_t pin(unsigned level, Pfn table) { return mmuext(level - 1, mfn(table).value); }
   int64_t unpin(Pfn table) { return mmuext(abi::kMmuextUnpinTable, mfn(table).value); }
 
