@@ -44,6 +44,7 @@ void keep_freed_memory() {
 
 CaseResult run_hypercall_case(std::span<const uint8_t> input, const CaseOptions& options) {
   std::ostream* const trace = options.trace;
+  verify_incremental_audit(options.verify_audit);
   keep_freed_memory();
   CaseResult result;
   if (input.empty()) return result;

@@ -41,6 +41,9 @@ struct CaseOptions {
   // header (world.hpp): the reference a restored copy is checked against.
   bool fresh = false;
   bool digest = false;  // fill CaseResult::digest
+  // Run the full auditor beside the incremental one at every check: a different verdict is a
+  // finding (the incremental auditor is what keeps a step cheap; this shows it is exact).
+  bool verify_audit = false;
 };
 
 CaseResult run_hypercall_case(std::span<const uint8_t> input, const CaseOptions& options = {});

@@ -27,6 +27,9 @@ enum class Scope {
 Scope scope_of(const Op& op, bool entered_xen);
 // The per-configuration oracles `scope` covers; empty when they hold, else the finding.
 std::string check_world(World& w, Scope scope);
+// Whether every audit also runs the full auditor and requires the incremental one's verdict
+// to be the same (--check-incremental; a disagreement is a finding).
+void verify_incremental_audit(bool on);
 
 // Did the whole operation fail (so it should have changed nothing)?
 bool refused_whole(const Op& op, const Outcome& o);

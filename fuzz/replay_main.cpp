@@ -3,12 +3,14 @@
 // then a number of deterministic pseudo-random inputs. The fuzz smoke test of `make test`.
 //
 //   pibooster_fuzz_replay [--random N] [--seed S] [--save-finding FILE] [--trace] [--fresh]
-//                         [--check-restore] PATH...
+//                         [--check-restore] [--check-incremental] PATH...
 //
 // Prints one summary line; on a finding prints it with the input's name, writes the input to
 // FILE when asked (random inputs have no file of their own) and exits 1. --fresh builds the
 // configurations for every input instead of copying the kept ones; --check-restore runs every
 // input both ways and fails unless results, traces and final states are the same.
+// --check-incremental runs the full auditor beside the incremental one after every step and
+// fails where their verdicts differ.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -34,7 +36,8 @@ struct Totals {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "pibooster_fuzz_replay: %s\nusage: pibooster_fuzz_replay [--random N] [--seed S] "
-               "[--save-finding FILE] [--trace] [--fresh] [--check-restore] PATH...\n",
+               "[--save-finding FILE] [--trace] [--fresh] [--check-restore] "
+               "[--check-incremental] PATH...\n",
                why.c_str());
   std::exit(2);
 }
@@ -48,9 +51,10 @@ uint64_t count_arg(const char* flag, const char* text) {
   return v;
 }
 
-bool g_trace = false;          // --trace: every step of every input to stdout
-bool g_fresh = false;          // --fresh: build the configurations for every input
-bool g_check_restore = false;  // --check-restore: copies must behave as fresh builds
+bool g_trace = false;              // --trace: every step of every input to stdout
+bool g_fresh = false;              // --fresh: build the configurations for every input
+bool g_check_restore = false;      // --check-restore: copies must behave as fresh builds
+bool g_check_incremental = false;  // --check-incremental: the auditors must agree
 
 // Runs `input` on copies of the kept configurations and on fresh builds; the difference, if
 // any (empty when both ended alike).
@@ -78,8 +82,11 @@ bool run(const std::string& name, const std::vector<uint8_t>& input, Totals& t,
       return false;
     }
   }
-  const pib::fuzz::CaseResult r = pib::fuzz::run_hypercall_case(
-      input, {.trace = g_trace ? &std::cout : nullptr, .fresh = g_fresh, .digest = false});
+  const pib::fuzz::CaseResult r =
+      pib::fuzz::run_hypercall_case(input, {.trace = g_trace ? &std::cout : nullptr,
+                                            .fresh = g_fresh,
+                                            .digest = false,
+                                            .verify_audit = g_check_incremental});
   ++t.inputs;
   t.steps += r.steps;
   t.generation += r.generation_compared;
@@ -124,6 +131,8 @@ int main(int argc, char** argv) {
       g_fresh = true;
     } else if (a == "--check-restore") {
       g_check_restore = true;
+    } else if (a == "--check-incremental") {
+      g_check_incremental = true;
     } else if (a.starts_with("--")) {
       usage("unknown option " + a);
     } else if (fs::is_directory(a)) {
@@ -153,10 +162,12 @@ int main(int argc, char** argv) {
   }
   std::printf(
       "fuzz replay: %llu corpus + %llu random inputs, %llu steps (%llu compared across "
-      "generations, %llu across policies), no findings%s\n",
+      "generations, %llu across policies), no findings%s%s\n",
       static_cast<unsigned long long>(corpus), static_cast<unsigned long long>(random_inputs),
       static_cast<unsigned long long>(t.steps), static_cast<unsigned long long>(t.generation),
       static_cast<unsigned long long>(t.policy),
-      g_check_restore ? "; restored copies behaved as fresh builds" : "");
+      g_check_restore ? "; restored copies behaved as fresh builds" : "",
+      g_check_incremental ? "; the incremental auditor agreed with the full one at every check"
+                          : "");
   return 0;
 }

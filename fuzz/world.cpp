@@ -142,7 +142,8 @@ World::World(const World& snapshot)
       si(snapshot.si),
       other(snapshot.other),
       block(snapshot.block),
-      given_back(snapshot.given_back) {}
+      given_back(snapshot.given_back),
+      audit(snapshot.audit, xen) {}
 
 bool in_xsa288_hole(const World& w, uint64_t iova) {
   if (w.xen.params().generation != xen::XenGeneration::kPaperEra) return false;
@@ -317,7 +318,11 @@ Configurations configurations_for(uint8_t header, bool fresh) {
   // Kept for the life of the process; never run, only copied.
   static std::array<std::optional<Configurations>, Header::kShapes> kept;
   std::optional<Configurations>& snapshot = kept[Header::shape_of(header)];
-  if (!snapshot) snapshot = build_configurations(Header(header));
+  if (!snapshot) {
+    snapshot = build_configurations(Header(header));
+    // Audited once, so that each copy's auditor starts from the built state's verdict.
+    for (const auto& w : snapshot->worlds) w->audit.clean();
+  }
   Configurations c;
   c.pairs = snapshot->pairs;
   c.bases = snapshot->bases;

@@ -19,6 +19,7 @@
 #include "encoding.hpp"
 #include "hw/machine.hpp"
 #include "sim/ledger.hpp"
+#include "xen/audit_incremental.hpp"
 #include "xen/hypervisor.hpp"
 
 namespace pib::fuzz {
@@ -32,6 +33,8 @@ struct World {
   abi::StartInfo other;
   Mfn block = kInvalidMfn;        // the superpage-block shape's 2 MiB block (Decoder)
   std::set<uint64_t> given_back;  // MFNs a decrease_reservation has named
+  // The auditor after every step, re-checking what the step wrote (a copy starts afresh).
+  xen::IncrementalAudit audit{xen};
 
   World(std::string name, xen::XenGeneration g, std::unique_ptr<xen::ValidationPolicy> policy,
         const Header& h);

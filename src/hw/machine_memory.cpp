@@ -84,6 +84,7 @@ uint64_t MachineMemory::cmpxchg_u64(Maddr ma, uint64_t expected, uint64_t desire
 void MachineMemory::zero_frame(Mfn mfn) {
   if (!is_valid(mfn)) model_bug("zero_frame outside memory");
   ledger_.charge(sim::Event::kHwMemZeroPage);
+  if (write_log_ != nullptr) write_log_->mark(mfn.value);
   release(mfn);
 }
 
@@ -91,6 +92,7 @@ void MachineMemory::copy_frame(Mfn dst, Mfn src) {
   if (!is_valid(dst) || !is_valid(src)) model_bug("copy_frame outside memory");
   ledger_.charge(sim::Event::kHwMemCopyPage);
   if (dst == src) return;
+  if (write_log_ != nullptr) write_log_->mark(dst.value);
   const FrameWords* from = frame(src);
   if (from == nullptr) {
     release(dst);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/dirty_frames.hpp"
 #include "common/types.hpp"
 #include "sim/ledger.hpp"
 
@@ -38,6 +39,8 @@ class MachineMemory {
   // Inline: every simulated store ends here; only a frame's first non-zero word goes out of line.
   void write_u64(Maddr ma, uint64_t value) {
     check(ma);
+    if (write_log_ != nullptr) [[unlikely]]
+      write_log_->mark(mfn_of(ma).value);
     FrameWords* f = frame(mfn_of(ma));
     if (f == nullptr) [[unlikely]] {
       if (value == 0) return;  // writing zero into an unbacked frame
@@ -65,6 +68,10 @@ class MachineMemory {
     const FrameWords* f = frame(mfn);
     return f != nullptr ? f->data() : nullptr;
   }
+
+  // Records every frame written, zeroed or copied into from now on (nullptr: stop). A copy of
+  // the memory starts with none.
+  void set_write_log(DirtyFrames* log) { write_log_ = log; }
 
   // Frames currently backed by host memory (for the simulator's own memory accounting).
   uint64_t backed_frames() const { return backed_; }
@@ -98,6 +105,7 @@ class MachineMemory {
   static constexpr std::size_t kSpareFrames = 256;
   std::vector<std::unique_ptr<FrameWords>> spare_;
   sim::Ledger& ledger_;
+  DirtyFrames* write_log_ = nullptr;
 };
 
 }  // namespace pib::hw

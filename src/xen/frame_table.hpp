@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "common/chunked_table.hpp"
+#include "common/dirty_frames.hpp"
 #include "common/types.hpp"
 
 namespace pib::xen {
@@ -75,9 +76,20 @@ struct PageInfo {
 class FrameTable {
  public:
   explicit FrameTable(uint64_t frames) : pages_(frames, PageInfo{}) {}
+  // A copy (a restored hypervisor) has no write log of its own until one is attached.
+  FrameTable(const FrameTable& other) : pages_(other.pages_) {}
+  FrameTable& operator=(const FrameTable& other) {
+    if (this != &other) pages_ = other.pages_;
+    return *this;
+  }
+  ~FrameTable() = default;
+
+  // Every mutable access counts as a write (the caller may write through the reference).
   PageInfo& operator[](Mfn mfn) {
     if (!valid(mfn)) [[unlikely]]
       out_of_range();
+    if (write_log_ != nullptr) [[unlikely]]
+      write_log_->mark(mfn.value);
     return pages_.mut(mfn.value);
   }
   const PageInfo& operator[](Mfn mfn) const {
@@ -98,16 +110,20 @@ class FrameTable {
                     [&](uint64_t i, const PageInfo& pg) { f(Mfn{i}, pg); });
   }
   void fill(Mfn first, uint64_t count, const PageInfo& value) {
+    if (write_log_ != nullptr) write_log_->mark_range(first.value, count);
     pages_.fill_range(first.value, first.value + count, value);
   }
   void compact() { pages_.compact(); }
   uint64_t chunks_written_since_compact() const { return pages_.chunks_written_since_compact(); }
   uint64_t dense_chunks() const { return pages_.dense_chunks(); }
   uint64_t host_bytes() const { return pages_.host_bytes(); }
+  // Records every frame whose entry may change from now on (nullptr: stop).
+  void set_write_log(DirtyFrames* log) { write_log_ = log; }
 
  private:
   [[noreturn, gnu::noinline]] static void out_of_range() { throw std::out_of_range("frame table"); }
   ChunkedTable<PageInfo> pages_;
+  DirtyFrames* write_log_ = nullptr;
 };
 
 }  // namespace pib::xen

@@ -128,6 +128,8 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   int64_t toolstack_set_vcpu_tables(Domain& d, VcpuId vcpu, Mfn kernel, Mfn user, bool in_kernel);
 
   const FrameTable& frame_table() const { return frames_; }
+  // Records every frame-table entry that may change (the incremental auditor; nullptr: stop).
+  void set_frame_write_log(DirtyFrames* log) { frames_.set_write_log(log); }
   // Host bytes of Xen's per-frame state (frame table, M2P, free list): memory accounting, tests.
   uint64_t metadata_host_bytes() const;
   const XenParams& params() const { return params_; }
