@@ -207,10 +207,13 @@ bool names_foreign_owner(const Op& op, DomId caller) {
   });
 }
 
+bool allocates_frames(const Op& op) {
+  return op.kind == Kind::kMemoryOp && (op.memory_cmd == abi::kXenmemPopulatePhysmap ||
+                                        op.memory_cmd == abi::kXenmemIncreaseReservation);
+}
+
 bool allocates_multi_frame_extents(const Op& op) {
-  const bool allocates = op.memory_cmd == abi::kXenmemPopulatePhysmap ||
-                         op.memory_cmd == abi::kXenmemIncreaseReservation;
-  return op.kind == Kind::kMemoryOp && allocates && op.reservation.extent_order > 0;
+  return allocates_frames(op) && op.reservation.extent_order > 0;
 }
 
 std::vector<std::pair<uint64_t, uint64_t>> frames_held(const World& w) {

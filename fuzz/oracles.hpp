@@ -41,8 +41,9 @@ bool any_rc(const Outcome& o, int64_t rc);
 // (`caller`'s tables unless foreigndom's high half names another domain's).
 bool names_foreign_owner(const Op& op, DomId caller);
 bool uses_superpage_marks(const Op& op);
-// A memory_op that allocates extents of more than one frame (populate_physmap,
-// increase_reservation with an order above 0).
+// A memory_op that allocates frames (populate_physmap, increase_reservation), and one that
+// allocates extents of more than one frame (an order above 0).
+bool allocates_frames(const Op& op);
 bool allocates_multi_frame_extents(const Op& op);
 // The frames every domain of the configuration holds, as (first MFN, count) runs.
 std::vector<std::pair<uint64_t, uint64_t>> frames_held(const World& w);
