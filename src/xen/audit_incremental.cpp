@@ -33,7 +33,10 @@ IncrementalAudit::IncrementalAudit(const IncrementalAudit& source, Hypervisor& x
       io_(source.io_),
       touched_(source.touched_.size()),
       redo_(source.redo_.size()) {
-  if (built_) rules_.emplace(xen_, scratch_);
+  if (built_) {
+    rules_.emplace(xen_, scratch_);
+    for (DomainShape& d : shape_) d.domain = &xen_.domain(d.id);  // the copy's own records
+  }
   xen_.machine().memory().set_write_log(&memory_log_);
   xen_.set_frame_write_log(&frame_log_);
 }
@@ -61,7 +64,7 @@ bool IncrementalAudit::same_rules(const std::vector<DomId>& ids) const {
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const Domain& d = xen_.domain(ids[i]);
     const DomainShape& s = shape_[i];
-    if (s.id != d.id || s.privileged != d.config.privileged ||
+    if (s.domain != &d || s.id != d.id || s.privileged != d.config.privileged ||
         s.cache_attrs != d.may_use_cache_attrs() || s.sync != d.need_iommu_sync()) {
       return false;
     }
@@ -140,7 +143,8 @@ void IncrementalAudit::rebuild(const std::vector<DomId>& ids) {
   shape_.clear();
   for (DomId id : ids) {
     const Domain& d = xen_.domain(id);
-    DomainShape s{d.id, d.config.privileged, d.may_use_cache_attrs(), d.need_iommu_sync(), {}, {}};
+    DomainShape s{&d, d.id, d.config.privileged, d.may_use_cache_attrs(), d.need_iommu_sync(),
+                  {}, {}};
     for (const auto& run : d.pages.runs()) s.pages.emplace_back(run.first, run.count);
     s.sorted = s.pages;
     std::sort(s.sorted.begin(), s.sorted.end());

@@ -49,6 +49,7 @@ class IncrementalAudit {
 
   // What decides which rules apply where: when it changes, everything is audited again.
   struct DomainShape {
+    const Domain* domain = nullptr;  // (Xen keeps a domain's record in place while it exists)
     DomId id = 0;
     bool privileged = false;
     bool cache_attrs = false;
@@ -83,7 +84,7 @@ class IncrementalAudit {
   // The index in shape_ of the domain `id`, if it is one; whether its pages hold frame `f`.
   std::optional<std::size_t> index_of(DomId id) const;
   bool in_pages(std::size_t domain, uint64_t f) const;
-  const Domain& domain(std::size_t index) const { return xen_.domain(shape_[index].id); }
+  const Domain& domain(std::size_t index) const { return *shape_[index].domain; }
   void redo_holder(uint64_t f);
   // Re-checks the entries `entries` of holder `f` alone: their targets' states changed.
   void redo_entries(uint64_t f, Holder& h, std::vector<uint16_t>& entries);
