@@ -28,7 +28,8 @@ namespace pib::xen {
 class IncrementalAudit {
  public:
   // Attaches the write logs to `xen`'s frame table and its machine's memory; the audit then
-  // follows that hypervisor until detach() or its own end.
+  // follows that hypervisor until its own end (it must not outlive the hypervisor, which it
+  // detaches from then).
   explicit IncrementalAudit(Hypervisor& xen);
   // Follows `xen`, a copy of the hypervisor `source` follows, from the verdict `source` reached
   // (when nothing was written there since): the fuzz target's configurations are copies of

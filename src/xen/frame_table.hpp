@@ -79,7 +79,9 @@ class FrameTable {
   // A copy (a restored hypervisor) has no write log of its own until one is attached.
   FrameTable(const FrameTable& other) : pages_(other.pages_) {}
   FrameTable& operator=(const FrameTable& other) {
-    if (this != &other) pages_ = other.pages_;
+    if (this == &other) return *this;
+    pages_ = other.pages_;
+    if (write_log_ != nullptr) write_log_->mark_range(0, pages_.size());  // every entry may differ
     return *this;
   }
   ~FrameTable() = default;
