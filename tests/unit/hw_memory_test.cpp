@@ -31,6 +31,35 @@ TEST(MachineMemory, ZeroAndCopyMoveRealContents) {
   EXPECT_EQ(ledger.count(sim::Event::kHwMemCopyPage), 1u);
 }
 
+TEST(MachineMemory, AnAttachedLogRecordsEveryFrameWrittenZeroedOrCopiedInto) {
+  sim::Ledger ledger;
+  MachineMemory mem(10000, ledger);
+  DirtyFrames log(mem.frame_count());
+  mem.write_u64(maddr_of(Mfn{1}, 8), 5);  // (before attaching: not recorded)
+  mem.set_write_log(&log);
+  mem.write_entry(Mfn{9000}, 3, 1);
+  mem.write_entry(Mfn{9000}, 4, 0);  // a frame once, however often it is written
+  mem.write_entry(Mfn{4100}, 0, 0);  // writing zero into an unbacked frame is still a write
+  (void)mem.read_u64(maddr_of(Mfn{2}, 0));
+  mem.zero_frame(Mfn{63});
+  mem.copy_frame(Mfn{64}, Mfn{1});
+  mem.cmpxchg_u64(maddr_of(Mfn{65}, 0), 0, 7);
+  std::vector<uint64_t> seen;
+  log.for_each([&](uint64_t f) { seen.push_back(f); });
+  EXPECT_EQ(seen, (std::vector<uint64_t>{63, 64, 65, 4100, 9000}));  // ascending
+  EXPECT_TRUE(log.marked(4100));
+  EXPECT_FALSE(log.marked(1));
+  log.clear();
+  EXPECT_TRUE(log.empty());
+  EXPECT_FALSE(log.marked(9000));
+  MachineMemory copy(mem, ledger);  // a copy starts with no log of its own
+  copy.write_entry(Mfn{6}, 0, 1);
+  EXPECT_TRUE(log.empty());
+  mem.set_write_log(nullptr);
+  mem.write_entry(Mfn{5}, 0, 1);
+  EXPECT_TRUE(log.empty());
+}
+
 TEST(MachineMemory, OutOfRangeAccessIsAModelBug) {
   sim::Ledger ledger;
   MachineMemory mem(64, ledger);
