@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 // The auditor's verdict, kept up to date from what changed instead of recomputed from
 // everything: the fuzz target audits six configurations after every step, and a step writes a
-// few frames of hundreds. Machine memory and the frame table log the frames written (attach());
-// each call re-applies the auditor's rules (audit_rules.hpp, the full auditor's own) to those
-// frames, to the tables that reference a frame whose state changed, and to the frames whose
-// references changed, and keeps every other holder's share and verdict from before. Frames
-// that join or leave a domain count as changed; a change of the domains themselves or of the
-// flags that decide their rules rebuilds everything.
+// few frames of hundreds. Machine memory and the frame table log the frames written (the
+// constructor attaches the logs); each call re-applies the auditor's rules (audit_rules.hpp,
+// the full auditor's own) to those frames, to the tables that reference a frame whose state
+// changed, and to the frames whose references changed, and keeps every other holder's share
+// and verdict from before. Frames that join or leave a domain count as changed; a change of
+// the domains themselves or of the flags that decide their rules rebuilds everything.
 //
 // clean() is true exactly when audit_problems() would find nothing; the fuzz target checks that
 // on every step of its corpus (`pibooster_fuzz_replay --check-incremental`, fuzz.incremental).
