@@ -216,6 +216,11 @@ bool allocates_multi_frame_extents(const Op& op) {
   return allocates_frames(op) && op.reservation.extent_order > 0;
 }
 
+uint64_t cpu_flushes(const World& w) {
+  return w.ledger.count(sim::Event::kXenTlbFlushLocal) +
+         w.ledger.count(sim::Event::kXenTlbFlushRemote);
+}
+
 std::vector<std::pair<uint64_t, uint64_t>> frames_held(const World& w) {
   std::vector<std::pair<uint64_t, uint64_t>> runs;
   for (const DomId id : w.xen.domain_ids()) {

@@ -45,6 +45,8 @@ bool uses_superpage_marks(const Op& op);
 // allocates extents of more than one frame (an order above 0).
 bool allocates_frames(const Op& op);
 bool allocates_multi_frame_extents(const Op& op);
+// The CPU TLB flushes Xen has executed in the configuration (locally or by IPI).
+uint64_t cpu_flushes(const World& w);
 // The frames every domain of the configuration holds, as (first MFN, count) runs.
 std::vector<std::pair<uint64_t, uint64_t>> frames_held(const World& w);
 // Whether two multicall outcomes first differ in an entry after the batch's first mmu_update.
