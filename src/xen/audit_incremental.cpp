@@ -235,10 +235,7 @@ void IncrementalAudit::redo_holder(uint64_t f) {
   const std::optional<std::size_t> owner = index_of(pg.owner);
   if (!owner || !in_pages(*owner, f)) return;  // only a domain's own frames hold references
   refs_.clear();
-  scratch_.clear();
-  rules_->frame_refs(domain(*owner), Mfn{f}, pg, refs_);
-  const bool bad = !scratch_.empty();
-  scratch_.clear();
+  const bool bad = breaks_rules([&] { rules_->frame_refs(domain(*owner), Mfn{f}, pg, refs_); });
   if (refs_.empty() && !bad) return;
   for (const Ref& r : refs_) add(r, false);
   holders_.emplace(f, Holder{refs_, *owner, level_of(pg.type), bad, {}});
@@ -259,10 +256,8 @@ void IncrementalAudit::redo_entries(uint64_t f, Holder& h, std::vector<uint16_t>
   });
   for (const uint16_t i : entries) {
     refs_.clear();
-    scratch_.clear();
-    rules_->entry_refs(domain(h.domain), Mfn{f}, h.level, i, refs_);
-    const bool bad = !scratch_.empty();
-    scratch_.clear();
+    const bool bad =
+        breaks_rules([&] { rules_->entry_refs(domain(h.domain), Mfn{f}, h.level, i, refs_); });
     for (const Ref& r : refs_) {
       add(r, false);
       h.refs.push_back(r);
@@ -291,10 +286,9 @@ void IncrementalAudit::compare(uint64_t f) {
     l4_owner_[f] = l4_of;
   }
   if (!member) return;
-  scratch_.clear();
-  rules_->compare_frame(domain(*owner), Mfn{f}, pg, found_[f]);
-  if (!scratch_.empty()) count_bad_.insert(f);
-  scratch_.clear();
+  if (breaks_rules([&] { rules_->compare_frame(domain(*owner), Mfn{f}, pg, found_[f]); })) {
+    count_bad_.insert(f);
+  }
 }
 
 void IncrementalAudit::audit_io(std::size_t index, bool walk) {
@@ -305,19 +299,15 @@ void IncrementalAudit::audit_io(std::size_t index, bool walk) {
     io = IoState{};
     io.root = d.iommu_root;
     if (d.iommu_root == kInvalidMfn) return;
-    scratch_.clear();
-    rules_->walk_io(d, io.map, &io.tables);
-    for (const auto& r : io.map.runs()) rules_->check_io_beyond_memory(d, r);
-    io.walk_bad = !scratch_.empty();
-    scratch_.clear();
+    io.walk_bad = breaks_rules([&] {
+      rules_->walk_io(d, io.map, &io.tables);
+      for (const auto& r : io.map.runs()) rules_->check_io_beyond_memory(d, r);
+    });
     if (!d.need_iommu_sync()) return;
     for (const auto& r : io.map.runs()) {
       const uint64_t in_memory_end = std::min(r.first + r.frames, std::max(r.first, ft.size()));
-      ft.for_each(Mfn{r.first}, in_memory_end - r.first, [&](Mfn f, const PageInfo& pg) {
-        rules_->check_io_target(d, f, pg);
-        if (!scratch_.empty()) io.unowned.insert(f.value);
-        scratch_.clear();
-      });
+      ft.for_each(Mfn{r.first}, in_memory_end - r.first,
+                  [&](Mfn f, const PageInfo&) { check_io_target(d, io, f.value); });
     }
     for (const auto& [first, count] : shape_[index].pages) {
       for (uint64_t f = first; f < first + count; ++f) check_io_frame(d, io, f);
@@ -327,12 +317,7 @@ void IncrementalAudit::audit_io(std::size_t index, bool walk) {
   if (d.iommu_root == kInvalidMfn || !d.need_iommu_sync()) return;
   // The mappings are as the last walk found them: only the changed frames' states are new.
   frame_log_.for_each([&](uint64_t f) {
-    if (io.map.entry(Mfn{f}) != 0) {
-      io.unowned.erase(f);
-      rules_->check_io_target(d, Mfn{f}, ft[Mfn{f}]);
-      if (!scratch_.empty()) io.unowned.insert(f);
-      scratch_.clear();
-    }
+    if (io.map.entry(Mfn{f}) != 0) check_io_target(d, io, f);
     if (in_pages(index, f)) {
       check_io_frame(d, io, f);
     } else {
@@ -341,15 +326,27 @@ void IncrementalAudit::audit_io(std::size_t index, bool walk) {
   });
 }
 
-void IncrementalAudit::check_io_frame(const Domain& d, IoState& io, uint64_t f) {
-  scratch_.clear();
-  rules_->check_io_frame(d, Mfn{f}, xen_.frame_table()[Mfn{f}], io.map.entry(Mfn{f}));
-  if (scratch_.empty()) {
-    io.frames_bad.erase(f);
+namespace {
+
+void keep_if(std::unordered_set<uint64_t>& frames, uint64_t f, bool bad) {
+  if (bad) {
+    frames.insert(f);
   } else {
-    io.frames_bad.insert(f);
+    frames.erase(f);
   }
-  scratch_.clear();
+}
+
+}  // namespace
+
+void IncrementalAudit::check_io_target(const Domain& d, IoState& io, uint64_t f) {
+  const PageInfo& pg = xen_.frame_table()[Mfn{f}];
+  keep_if(io.unowned, f, breaks_rules([&] { rules_->check_io_target(d, Mfn{f}, pg); }));
+}
+
+void IncrementalAudit::check_io_frame(const Domain& d, IoState& io, uint64_t f) {
+  const PageInfo& pg = xen_.frame_table()[Mfn{f}];
+  const uint64_t entry = io.map.entry(Mfn{f});
+  keep_if(io.frames_bad, f, breaks_rules([&] { rules_->check_io_frame(d, Mfn{f}, pg, entry); }));
 }
 
 bool IncrementalAudit::clean_now() {
@@ -358,12 +355,12 @@ bool IncrementalAudit::clean_now() {
     if (io.walk_bad || !io.unowned.empty() || !io.frames_bad.empty()) return false;
   }
   // The totals and the TLBs are cheap enough to check whole every time.
-  scratch_.clear();
-  for (std::size_t i = 0; i < shape_.size(); ++i) rules_->compare_l4_total(domain(i), l4_count_[i]);
-  rules_->check_tlbs();
-  const bool clean = scratch_.empty();
-  scratch_.clear();
-  return clean;
+  return !breaks_rules([&] {
+    for (std::size_t i = 0; i < shape_.size(); ++i) {
+      rules_->compare_l4_total(domain(i), l4_count_[i]);
+    }
+    rules_->check_tlbs();
+  });
 }
 
 }  // namespace pib::xen

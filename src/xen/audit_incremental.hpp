@@ -92,9 +92,19 @@ class IncrementalAudit {
   void recount_roots();
   void compare(uint64_t f);
   void audit_io(std::size_t index, bool walk);
+  void check_io_target(const Domain& d, IoState& io, uint64_t f);
   void check_io_frame(const Domain& d, IoState& io, uint64_t f);
+  // Runs `check` (rules_ calls) and says whether it found a problem; the texts are dropped.
+  template <typename Check>
+  bool breaks_rules(Check check) {
+    scratch_.clear();
+    check();
+    const bool broke = !scratch_.empty();
+    scratch_.clear();
+    return broke;
+  }
   void add(const Ref& r, bool take_back);
-  bool clean_now();
+  bool clean_now();  // (after an update: the kept verdicts, the totals, the TLBs)
 
   Hypervisor& xen_;
   DirtyFrames memory_log_;
