@@ -51,7 +51,7 @@ CaseResult run_hypercall_case(std::span<const uint8_t> input, const CaseOptions&
   const Header header(input[0]);
   Reader in(input.subspan(1));
 
-  Configurations configs = configurations_for(input[0], options.fresh);
+  Configurations& configs = configurations_for(input[0], options.fresh);
   if (!configs.problem.empty()) {
     result.finding = configs.problem;
     return result;

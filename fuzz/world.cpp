@@ -145,6 +145,18 @@ World::World(const World& snapshot)
       given_back(snapshot.given_back),
       audit(snapshot.audit, xen) {}
 
+void World::restore(const World& snapshot) {
+  label = snapshot.label;
+  ledger = snapshot.ledger;
+  machine.restore(snapshot.machine);
+  xen.restore(snapshot.xen);
+  si = snapshot.si;
+  other = snapshot.other;
+  block = snapshot.block;
+  given_back = snapshot.given_back;
+  audit.restore(snapshot.audit);  // last: restoring the others wrote into its logs
+}
+
 bool in_xsa288_hole(const World& w, uint64_t iova) {
   if (w.xen.params().generation != xen::XenGeneration::kPaperEra) return false;
   const Mfn m{iova >> kPageShift};
@@ -313,23 +325,36 @@ Configurations build_configurations(const Header& header) {
   return c;
 }
 
-Configurations configurations_for(uint8_t header, bool fresh) {
-  if (fresh) return build_configurations(Header(header));
-  // Kept for the life of the process; never run, only copied.
-  static std::array<std::optional<Configurations>, Header::kShapes> kept;
-  std::optional<Configurations>& snapshot = kept[Header::shape_of(header)];
-  if (!snapshot) {
-    snapshot = build_configurations(Header(header));
-    // Audited once, so that each copy's auditor starts from the built state's verdict.
-    for (const auto& w : snapshot->worlds) w->audit.clean();
+Configurations& configurations_for(uint8_t header, bool fresh) {
+  if (fresh) {
+    static std::optional<Configurations> built;
+    built.reset();  // (first: two sets of six machines need not coexist)
+    built = build_configurations(Header(header));
+    return *built;
   }
-  Configurations c;
-  c.pairs = snapshot->pairs;
-  c.bases = snapshot->bases;
-  c.problem = snapshot->problem;
-  c.worlds.reserve(snapshot->worlds.size());
-  for (const auto& w : snapshot->worlds) c.worlds.push_back(std::make_unique<World>(*w));
-  return c;
+  // Kept for the life of the process: the snapshot is never run, only restored from.
+  struct Kept {
+    Configurations snapshot;
+    Configurations working;
+  };
+  static std::array<std::optional<Kept>, Header::kShapes> kept;
+  std::optional<Kept>& k = kept[Header::shape_of(header)];
+  if (!k) {
+    k.emplace();
+    k->snapshot = build_configurations(Header(header));
+    // Audited once, so that each copy's auditor starts from the built state's verdict.
+    for (const auto& w : k->snapshot.worlds) w->audit.clean();
+    for (const auto& w : k->snapshot.worlds)
+      k->working.worlds.push_back(std::make_unique<World>(*w));
+  } else {
+    for (std::size_t i = 0; i < k->working.worlds.size(); ++i) {
+      k->working.worlds[i]->restore(*k->snapshot.worlds[i]);
+    }
+  }
+  k->working.pairs = k->snapshot.pairs;
+  k->working.bases = k->snapshot.bases;
+  k->working.problem = k->snapshot.problem;
+  return k->working;
 }
 
 }  // namespace pib::fuzz

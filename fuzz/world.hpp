@@ -4,9 +4,11 @@
 // fuzzed domain and a second one; an input runs on all of one header's configurations at once.
 //
 // Building them was half of an execution, and it is the same for every input with the same
-// header: each header's configurations are built once, kept, and copied for every input
-// (hw::Machine's and xen::Hypervisor's copies). `fuzz.restore` checks that a copy behaves as a
-// fresh build on every corpus input.
+// header: each header's configurations are built once and kept, copied once into a working
+// set, and the working set is put back to the kept state before every input (hw::Machine's and
+// xen::Hypervisor's restore, which reuse the storage: copying and freeing six machines per input
+// was a quarter of an execution). `fuzz.restore` checks that a restored set behaves as a fresh
+// build on every corpus input.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +42,8 @@ struct World {
         const Header& h);
   // A copy of `snapshot` in its current state, independent of it from then on.
   World(const World& snapshot);
+  // Holds `snapshot`'s state again: the world this one was copied from, or another copy of it.
+  void restore(const World& snapshot);
   World& operator=(const World&) = delete;
   ~World() = default;
 };
@@ -91,8 +95,9 @@ struct Configurations {
 };
 
 Configurations build_configurations(const Header& h);
-// The configurations of header byte `header`, as built: from the kept snapshot of that header
-// (built on first use), or built afresh when `fresh`.
-Configurations configurations_for(uint8_t header, bool fresh);
+// The configurations of header byte `header`, as built: the working set of that header, put
+// back to its kept snapshot (both made on first use), or built afresh when `fresh`. Valid until
+// the next call; the caller may run them and change their pairs.
+Configurations& configurations_for(uint8_t header, bool fresh);
 
 }  // namespace pib::fuzz

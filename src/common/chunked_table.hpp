@@ -28,20 +28,27 @@ class ChunkedTable {
   }
 
   // A copy owns its own materialised chunks (the fuzzer restores whole hypervisors from one).
-  ChunkedTable(const ChunkedTable& other)
-      : size_(other.size_),
-        chunks_(other.chunks_.size()),
-        dirty_(other.dirty_),
-        dense_chunks_(other.dense_chunks_) {
+  ChunkedTable(const ChunkedTable& other) : size_(other.size_) { *this = other; }
+  // Keeps the chunks this table has materialised where `other` has them too.
+  ChunkedTable& operator=(const ChunkedTable& other) {
+    if (this == &other) return *this;
+    size_ = other.size_;
+    chunks_.resize(other.chunks_.size());
     for (std::size_t i = 0; i < chunks_.size(); ++i) {
       const Chunk& from = other.chunks_[i];
-      chunks_[i].fill = from.fill;
-      chunks_[i].dirty = from.dirty;
-      if (from.dense) chunks_[i].dense = std::make_unique<Entries>(*from.dense);
+      Chunk& to = chunks_[i];
+      to.fill = from.fill;
+      to.dirty = from.dirty;
+      if (!from.dense) {
+        to.dense.reset();
+      } else if (to.dense) {
+        *to.dense = *from.dense;
+      } else {
+        to.dense = std::make_unique<Entries>(*from.dense);
+      }
     }
-  }
-  ChunkedTable& operator=(const ChunkedTable& other) {
-    if (this != &other) *this = ChunkedTable(other);
+    dirty_ = other.dirty_;
+    dense_chunks_ = other.dense_chunks_;
     return *this;
   }
   ChunkedTable(ChunkedTable&&) noexcept = default;

@@ -15,6 +15,12 @@ Cpu::Cpu(const Cpu& source, MachineMemory& memory, sim::Ledger& ledger)
       mmu_(source.mmu_, memory, ledger),
       timer_deadline_(source.timer_deadline_) {}
 
+void Cpu::restore(const Cpu& source) {
+  if (source.id_ != id_) model_bug("cpu restore: not a copy of this CPU");
+  mmu_.restore(source.mmu_);
+  timer_deadline_ = source.timer_deadline_;
+}
+
 uint64_t Cpu::perform(MachineMemory& memory, Maddr ma, const MemRequest& request) {
   const uint64_t old = memory.read_u64(ma);
   switch (request.op) {

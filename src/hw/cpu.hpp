@@ -97,6 +97,8 @@ class Cpu {
   Cpu(const Cpu& source, MachineMemory& memory, sim::Ledger& ledger);
   Cpu(const Cpu&) = delete;
   Cpu& operator=(const Cpu&) = delete;
+  // Holds `source`'s state again (MMU, TLB, timer); keeps its own trap handler.
+  void restore(const Cpu& source);
 
   CpuId id() const { return id_; }
   Mmu& mmu() { return mmu_; }

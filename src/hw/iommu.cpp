@@ -15,17 +15,26 @@ Iommu::Iommu(MachineMemory& memory, sim::Ledger& ledger, IommuParams params)
 }
 
 Iommu::Iommu(const Iommu& source, MachineMemory& memory, sim::Ledger& ledger)
-    : memory_(memory),
-      ledger_(ledger),
-      params_(source.params_),
-      sets_(source.sets_),
-      ways_(source.ways_),
-      tick_(source.tick_),
-      queue_(source.queue_),
-      faults_(source.faults_) {
+    : memory_(memory), ledger_(ledger), params_(source.params_), sets_(source.sets_) {
+  restore(source);
+}
+
+void Iommu::restore(const Iommu& source) {
+  params_ = source.params_;
   for (std::size_t b = 0; b < buses_.size(); ++b) {
-    if (source.buses_[b]) buses_[b] = std::make_unique<ContextTable>(*source.buses_[b]);
+    if (!source.buses_[b]) {
+      buses_[b].reset();
+    } else if (buses_[b]) {
+      *buses_[b] = *source.buses_[b];
+    } else {
+      buses_[b] = std::make_unique<ContextTable>(*source.buses_[b]);
+    }
   }
+  sets_ = source.sets_;
+  ways_ = source.ways_;
+  tick_ = source.tick_;
+  queue_ = source.queue_;
+  faults_ = source.faults_;
 }
 
 const Iommu::Context& Iommu::context(uint16_t device) const {

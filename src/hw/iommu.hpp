@@ -71,6 +71,8 @@ class Iommu {
   Iommu(const Iommu& source, MachineMemory& memory, sim::Ledger& ledger);
   Iommu(const Iommu&) = delete;
   Iommu& operator=(const Iommu&) = delete;
+  // Holds `source`'s state again, in this IOMMU's own storage.
+  void restore(const Iommu& source);
 
   const IommuParams& params() const { return params_; }
   bool caching_mode() const { return params_.caching_mode; }

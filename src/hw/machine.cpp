@@ -22,4 +22,14 @@ Machine::Machine(const Machine& source, sim::Ledger& ledger)
   if (source.iommu_) iommu_ = std::make_unique<Iommu>(*source.iommu_, memory_, ledger);
 }
 
+void Machine::restore(const Machine& source) {
+  if (source.cpus_.size() != cpus_.size() || !source.iommu_ != !iommu_) {
+    model_bug("machine restore: the source is not a copy of this machine");
+  }
+  params_ = source.params_;
+  memory_.restore(source.memory_);
+  for (std::size_t c = 0; c < cpus_.size(); ++c) cpus_[c]->restore(*source.cpus_[c]);
+  if (iommu_) iommu_->restore(*source.iommu_);
+}
+
 }  // namespace pib::hw

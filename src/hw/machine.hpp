@@ -27,6 +27,10 @@ class Machine {
   // from a snapshot, independent of the original from then on. Its CPUs have no trap handler
   // until system software restored with it installs one.
   Machine(const Machine& source, sim::Ledger& ledger);
+  // Holds `source`'s whole state again, in this machine's own storage; `source` must be the
+  // machine this one was copied from, or another copy of it (ModelBug if its shape differs).
+  // The CPUs keep their trap handlers.
+  void restore(const Machine& source);
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
 

@@ -14,17 +14,31 @@ MachineMemory::MachineMemory(uint64_t frame_count, sim::Ledger& ledger)
       ledger_(ledger) {}
 
 MachineMemory::MachineMemory(const MachineMemory& source, sim::Ledger& ledger)
-    : frame_count_(source.frame_count_),
-      groups_(source.groups_.size()),
-      backed_(source.backed_),
-      groups_used_(source.groups_used_),
-      ledger_(ledger) {
+    : frame_count_(source.frame_count_), groups_(source.groups_.size()), ledger_(ledger) {
+  restore(source);
+}
+
+void MachineMemory::restore(const MachineMemory& source) {
+  if (source.frame_count_ != frame_count_) model_bug("memory restore: different frame counts");
   for (std::size_t g = 0; g < groups_.size(); ++g) {
     const auto& from = source.groups_[g];
-    if (!from) continue;
-    groups_[g] = std::make_unique<Group>();
-    for (std::size_t f = 0; f < from->size(); ++f) {
-      if ((*from)[f]) (*groups_[g])[f] = std::make_unique<FrameWords>(*(*from)[f]);
+    auto& to = groups_[g];
+    if (!from && !to) continue;
+    const uint64_t first = uint64_t{g} << kGroupShift;
+    const uint64_t end = std::min(first + (uint64_t{1} << kGroupShift), frame_count_);
+    for (uint64_t f = first; f < end; ++f) {
+      const FrameWords* words = from ? (*from)[f - first].get() : nullptr;
+      if (words == nullptr && frame(Mfn{f}) == nullptr) continue;
+      if (write_log_ != nullptr) write_log_->mark(f);
+      if (words == nullptr) {
+        release(Mfn{f});
+      } else {
+        backing(Mfn{f}) = *words;
+      }
+    }
+    if (!from) {  // every frame of the group was released above
+      to.reset();
+      --groups_used_;
     }
   }
 }

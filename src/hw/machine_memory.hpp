@@ -25,6 +25,10 @@ class MachineMemory {
   MachineMemory(const MachineMemory& source, sim::Ledger& ledger);
   MachineMemory(const MachineMemory&) = delete;
   MachineMemory& operator=(const MachineMemory&) = delete;
+  // Holds `source`'s contents again (same frame count, else ModelBug), reusing this memory's
+  // storage: restoring a snapshot into a machine costs the copying, not an allocation per
+  // frame. Frames it writes are recorded in the attached write log, as any write is.
+  void restore(const MachineMemory& source);
 
   uint64_t frame_count() const { return frame_count_; }
   bool is_valid(Mfn mfn) const { return mfn.value < frame_count_; }

@@ -42,6 +42,11 @@ Mmu::Mmu(MachineMemory& memory, sim::Ledger& ledger, TlbParams tlb_params)
 Mmu::Mmu(const Mmu& source, MachineMemory& memory, sim::Ledger& ledger)
     : memory_(memory), ledger_(ledger), tlb_(source.tlb_, ledger), cr3_(source.cr3_) {}
 
+void Mmu::restore(const Mmu& source) {
+  tlb_.restore(source.tlb_);
+  cr3_ = source.cr3_;
+}
+
 void Mmu::load_cr3(Mfn root, bool flush_global) {
   ledger_.charge(sim::Event::kHwCr3Load);
   cr3_ = root;

@@ -46,6 +46,8 @@ class Mmu {
   Mmu(const Mmu& source, MachineMemory& memory, sim::Ledger& ledger);
   Mmu(const Mmu&) = delete;
   Mmu& operator=(const Mmu&) = delete;
+  // Holds `source`'s CR3 and TLB again, walking its own memory.
+  void restore(const Mmu& source);
 
   Translation translate(Vaddr va, Access access, Mode mode);
   // Whether a TLB hit on `entry` completes the access (else translate() re-walks): permitted,

@@ -16,14 +16,18 @@ Tlb::Tlb(TlbParams params, sim::Ledger& ledger) : params_(params), ledger_(ledge
   ways_.resize(params_.entries);
 }
 
-Tlb::Tlb(const Tlb& source, sim::Ledger& ledger)
-    : params_(source.params_),
-      sets_(source.sets_),
-      pow2_sets_(source.pow2_sets_),
-      ways_(source.ways_),
-      tick_(source.tick_),
-      epoch_(source.epoch_),
-      ledger_(ledger) {}
+Tlb::Tlb(const Tlb& source, sim::Ledger& ledger) : sets_(source.sets_), ledger_(ledger) {
+  restore(source);
+}
+
+void Tlb::restore(const Tlb& source) {
+  params_ = source.params_;
+  sets_ = source.sets_;
+  pow2_sets_ = source.pow2_sets_;
+  ways_ = source.ways_;
+  tick_ = source.tick_;
+  epoch_ = source.epoch_;
+}
 
 const TlbEntry* Tlb::lookup(Vaddr va) {
   const uint64_t vpn = va.value >> kPageShift;

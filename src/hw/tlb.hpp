@@ -36,6 +36,8 @@ class Tlb {
   Tlb(const Tlb& source, sim::Ledger& ledger);
   Tlb(const Tlb&) = delete;
   Tlb& operator=(const Tlb&) = delete;
+  // Holds `source`'s entries again (the copy's state, in this TLB's own storage).
+  void restore(const Tlb& source);
 
   // Charges a hit or a miss; the entry stays valid until the next insert or flush.
   const TlbEntry* lookup(Vaddr va);

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "common/error.hpp"
+
 namespace pib::xen {
 
 using audit_detail::AuditRules;
@@ -21,24 +23,37 @@ IncrementalAudit::IncrementalAudit(const IncrementalAudit& source, Hypervisor& x
     : xen_(xen),
       memory_log_(source.memory_log_.size()),
       frame_log_(source.frame_log_.size()),
-      built_(source.built_ && source.memory_log_.empty() && source.frame_log_.empty()),
-      shape_(source.shape_),
-      found_(source.found_),
-      holders_(source.holders_),
-      bad_holders_(source.bad_holders_),
-      roots_(source.roots_),
-      count_bad_(source.count_bad_),
-      l4_owner_(source.l4_owner_),
-      l4_count_(source.l4_count_),
-      io_(source.io_),
       touched_(source.touched_.size()),
       redo_(source.redo_.size()) {
-  if (built_) {
-    rules_.emplace(xen_, scratch_);
-    for (DomainShape& d : shape_) d.domain = &xen_.domain(d.id);  // the copy's own records
-  }
+  restore(source);
   xen_.machine().memory().set_write_log(&memory_log_);
   xen_.set_frame_write_log(&frame_log_);
+}
+
+void IncrementalAudit::restore(const IncrementalAudit& source) {
+  if (source.memory_log_.size() != memory_log_.size() ||
+      source.frame_log_.size() != frame_log_.size()) {
+    model_bug("incremental audit: restored from an audit of a different machine");
+  }
+  built_ = source.built_ && source.memory_log_.empty() && source.frame_log_.empty();
+  shape_ = source.shape_;
+  found_ = source.found_;
+  holders_ = source.holders_;
+  bad_holders_ = source.bad_holders_;
+  roots_ = source.roots_;
+  count_bad_ = source.count_bad_;
+  l4_owner_ = source.l4_owner_;
+  l4_count_ = source.l4_count_;
+  io_ = source.io_;
+  memory_log_.clear();
+  frame_log_.clear();
+  touched_.clear();
+  redo_.clear();
+  rules_.reset();
+  if (built_) {
+    rules_.emplace(xen_, scratch_);
+    for (DomainShape& d : shape_) d.domain = &xen_.domain(d.id);  // this hypervisor's records
+  }
 }
 
 IncrementalAudit::~IncrementalAudit() {

@@ -35,6 +35,10 @@ class IncrementalAudit {
   // (when nothing was written there since): the fuzz target's configurations are copies of
   // kept ones, and auditing each copy from scratch cost as much as the steps saved.
   IncrementalAudit(const IncrementalAudit& source, Hypervisor& xen);
+  // Takes `source`'s verdict again, as the copy does, after the hypervisor it follows was
+  // restored from `source`'s (Hypervisor::restore): what the restore wrote is the state
+  // `source` audited, so the write logs start empty.
+  void restore(const IncrementalAudit& source);
   IncrementalAudit(const IncrementalAudit&) = delete;
   IncrementalAudit& operator=(const IncrementalAudit&) = delete;
   ~IncrementalAudit();

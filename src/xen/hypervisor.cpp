@@ -63,28 +63,42 @@ Hypervisor::Hypervisor(const Hypervisor& source, hw::Machine& machine, sim::Ledg
       mem_(machine.memory()),
       ledger_(ledger),
       params_(source.params_),
-      frames_(source.frames_),
-      m2p_(source.m2p_),
-      free_frames_(source.free_frames_),
-      port_domain_(source.port_domain_),
-      current_pcpu_(source.current_pcpu_),
-      xen_l3_(source.xen_l3_),
-      tlbflush_clock_(source.tlbflush_clock_),
-      tlbflush_time_(source.tlbflush_time_),
-      loaded_(source.loaded_),
-      validation_(source.validation_->clone()),
-      freed_while_running_(source.freed_while_running_),
-      current_vcpu_(source.current_vcpu_) {
-  if (source.observer_ != nullptr || source.announce_depth_ != 0) {
-    model_bug("hypervisor copy: the source has an interleaving observer or is inside a hypercall");
+      frames_(source.frames_.size()) {
+  restore(source);
+  for (CpuId c = 0; c < machine.cpu_count(); ++c) machine.cpu(c).set_trap_handler(this);
+}
+
+void Hypervisor::restore(const Hypervisor& source) {
+  if (source.observer_ != nullptr || source.announce_depth_ != 0 || observer_ != nullptr ||
+      announce_depth_ != 0) {
+    model_bug("hypervisor copy: an interleaving observer is installed or a hypercall is running");
   }
-  if (machine.memory().frame_count() != source.mem_.frame_count() ||
-      machine.cpu_count() != source.machine_.cpu_count()) {
+  if (mem_.frame_count() != source.mem_.frame_count() ||
+      machine_.cpu_count() != source.machine_.cpu_count()) {
     model_bug("hypervisor copy: the machine is not a copy of the source's");
   }
-  domains_.reserve(source.domains_.size());
-  for (const auto& d : source.domains_) domains_.push_back(std::make_unique<Domain>(*d));
-  for (CpuId c = 0; c < machine.cpu_count(); ++c) machine.cpu(c).set_trap_handler(this);
+  params_ = source.params_;
+  frames_ = source.frames_;
+  m2p_ = source.m2p_;
+  free_frames_ = source.free_frames_;
+  // Domain records stay where they are (callers may hold them) when the source has as many.
+  domains_.resize(source.domains_.size());
+  for (std::size_t i = 0; i < domains_.size(); ++i) {
+    if (domains_[i]) {
+      *domains_[i] = *source.domains_[i];
+    } else {
+      domains_[i] = std::make_unique<Domain>(*source.domains_[i]);
+    }
+  }
+  port_domain_ = source.port_domain_;
+  current_pcpu_ = source.current_pcpu_;
+  xen_l3_ = source.xen_l3_;
+  tlbflush_clock_ = source.tlbflush_clock_;
+  tlbflush_time_ = source.tlbflush_time_;
+  loaded_ = source.loaded_;
+  validation_ = source.validation_->clone();
+  freed_while_running_ = source.freed_while_running_;
+  current_vcpu_ = source.current_vcpu_;
 }
 
 Hypervisor::~Hypervisor() {

@@ -58,6 +58,10 @@ class Hypervisor final : public abi::HypervisorPort, public hw::TrapHandler {
   // handler. The fuzzer builds each configuration once and restores it per input this way.
   // Only between hypercalls, with no interleaving observer installed (ModelBug otherwise).
   Hypervisor(const Hypervisor& source, hw::Machine& machine, sim::Ledger& ledger);
+  // Holds `source`'s whole state again, in this hypervisor's own storage, after its machine was
+  // restored from `source`'s (hw::Machine::restore): the fuzzer runs every input on the same
+  // configurations, put back this way. The same conditions as for the copy apply to both.
+  void restore(const Hypervisor& source);
   ~Hypervisor() override;
   Hypervisor(const Hypervisor&) = delete;
   Hypervisor& operator=(const Hypervisor&) = delete;

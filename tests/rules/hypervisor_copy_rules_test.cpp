@@ -104,6 +104,48 @@ TEST(HypervisorCopy, CopiesTheValidationPolicy) {
   EXPECT_AUDIT_CLEAN(fx);
 }
 
+// A copy that ran its own requests, then was restored from the original (Hypervisor::restore,
+// after hw::Machine::restore): it answers the next requests as the original does, from the
+// original's frame state, and its domain records stay where they were.
+TEST(HypervisorCopy, RestoredInPlaceAnswersAsTheOriginalWould) {
+  for (const auto gen : kGenerations) {
+    PvFixture fx({.generation = gen, .iommu = xen::IommuMode::kSync, .dma_device = true});
+    const Pfn l1 = fx.make_table();
+    const Pfn data = fx.alloc();
+    ASSERT_EQ(fx.pin(1, l1), kOk);
+    Restored copy(fx);
+    const xen::Domain* record = &copy.xen.domain(fx.si.domid);
+    // Diverge: unpin, write a data frame, map it from the L1.
+    ASSERT_EQ(mmuext_on(copy.xen, abi::kMmuextUnpinTable, fx.mfn(l1)), kOk) << name_of(gen);
+    ASSERT_EQ(update_on(copy.xen, fx.entry(data, 0), 77), kOk) << name_of(gen);
+    ASSERT_EQ(update_on(copy.xen, fx.entry(l1, 4), fx.pte(data, kDataRw)), kOk) << name_of(gen);
+    ASSERT_NE(fx.page(l1), copy.xen.frame_table()[fx.mfn(l1)]);
+
+    copy.ledger = fx.ledger;
+    copy.machine.restore(fx.machine);
+    copy.xen.restore(fx.xen);
+    EXPECT_EQ(&copy.xen.domain(fx.si.domid), record) << name_of(gen);
+    EXPECT_TRUE(xen::audit(copy.xen).empty()) << name_of(gen);
+    for (const Pfn p : {l1, data}) {
+      EXPECT_EQ(fx.page(p), copy.xen.frame_table()[fx.mfn(p)]) << name_of(gen);
+      EXPECT_EQ(fx.machine.memory().read_entry(fx.mfn(p), 0),
+                copy.machine.memory().read_entry(fx.mfn(p), 0))
+          << name_of(gen);
+    }
+    // The same requests on both again: the unpin of a pinned table succeeds on both, the map
+    // of the (again pinned) L1 writable is refused on both, with the same counts.
+    for (xen::Hypervisor* x : {&fx.xen, &copy.xen}) {
+      EXPECT_EQ(update_on(*x, fx.entry(l1, 5), fx.pte(data, kDataRw)), kOk) << name_of(gen);
+      EXPECT_EQ(update_on(*x, fx.entry(l1, 6), fx.pte(l1, kDataRw)), kEBUSY) << name_of(gen);
+      EXPECT_EQ(mmuext_on(*x, abi::kMmuextUnpinTable, fx.mfn(l1)), kOk) << name_of(gen);
+    }
+    EXPECT_EQ(fx.ledger.counts(), copy.ledger.counts()) << name_of(gen);
+    EXPECT_EQ(fx.page(l1), copy.xen.frame_table()[fx.mfn(l1)]) << name_of(gen);
+    EXPECT_TRUE(xen::audit(copy.xen).empty()) << name_of(gen);
+    EXPECT_AUDIT_CLEAN(fx);
+  }
+}
+
 class NoOp final : public xen::InterleavingObserver {
  public:
   void at(xen::Hypervisor&, const xen::InterleavingPoint&) override {}

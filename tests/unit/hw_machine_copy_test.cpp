@@ -3,6 +3,7 @@
 // state as the original, charging its own ledger, and independent of the original afterwards.
 #include <gtest/gtest.h>
 
+#include "common/error.hpp"
 #include "hw/machine.hpp"
 #include "hw/pte.hpp"
 
@@ -28,6 +29,32 @@ TEST(MachineCopy, MemoryIsCopiedAndIndependent) {
   copy.zero_frame(Mfn{3});
   EXPECT_EQ(copy_ledger.count(sim::Event::kHwMemZeroPage), 1u) << "charged to the copy's ledger";
   EXPECT_EQ(ledger.count(sim::Event::kHwMemZeroPage), 0u);
+}
+
+// Restoring in place (the fuzzer's per-input reset): frames the copy wrote since are put
+// back, frames it backed that the source lacks (even a whole directory group) are released, and
+// frames it released come back.
+TEST(MachineCopy, MemoryRestoredInPlace) {
+  sim::Ledger ledger;
+  MachineMemory mem(2048, ledger);
+  mem.write_entry(Mfn{3}, 7, 42);
+  mem.write_entry(Mfn{4}, 1, 8);
+  sim::Ledger copy_ledger;
+  MachineMemory copy(mem, copy_ledger);
+  copy.write_entry(Mfn{3}, 7, 43);
+  copy.zero_frame(Mfn{4});
+  copy.write_entry(Mfn{5}, 0, 1);
+  copy.write_entry(Mfn{1500}, 0, 9);  // a group the source has none of
+  ASSERT_EQ(copy.backed_frames(), 3u);
+  copy.restore(mem);
+  EXPECT_EQ(copy.read_entry(Mfn{3}, 7), 42u);
+  EXPECT_EQ(copy.read_entry(Mfn{4}, 1), 8u);
+  EXPECT_EQ(copy.read_entry(Mfn{5}, 0), 0u);
+  EXPECT_EQ(copy.read_entry(Mfn{1500}, 0), 0u);
+  EXPECT_EQ(copy.backed_frames(), mem.backed_frames());
+  sim::Ledger other_ledger;
+  MachineMemory other(4096, other_ledger);
+  EXPECT_THROW(other.restore(mem), ModelBug) << "a memory of another size is not a copy";
 }
 
 constexpr Vaddr kVa{0x400000};  // L4, L3 and L1 index 0, L2 index 2
