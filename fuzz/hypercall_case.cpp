@@ -86,7 +86,7 @@ CaseResult run_hypercall_case(std::span<const uint8_t> input, const CaseOptions&
       const auto& ft = worlds[bases[0]]->xen.frame_table();
       const Mfn m{op.iova >> kPageShift};
       dma_discipline_differs =
-          (ft.valid(m) && !ft[m].ever_writable) || worlds[bases[0]]->given_back.count(m.value) != 0;
+          (ft.valid(m) && !ft[m].ever_writable) || worlds[bases[0]]->given_back.marked(m.value);
     }
     for (std::size_t i = 0; i < worlds.size(); ++i) {
       World& w = *worlds[i];

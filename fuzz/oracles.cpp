@@ -71,7 +71,7 @@ std::vector<xen::AuditProblem> audit_problems(const World& w) {
     return problems;
   }
   std::erase_if(problems, [&](const xen::AuditProblem& p) {
-    return p.kind == xen::AuditKind::kIommuMapsUnowned && w.given_back.count(p.frame.value) != 0;
+    return p.kind == xen::AuditKind::kIommuMapsUnowned && w.given_back.marked(p.frame.value);
   });
   return problems;
 }

@@ -97,7 +97,7 @@ Mfn populate_block(World& w) {
     if (w.xen.memory_op(0, abi::kXenmemDecreaseReservation, r) != 1) {
       throw std::logic_error("fuzz world: giving back a single frame failed");
     }
-    w.given_back.insert(mfn);
+    w.given_back.mark(mfn);
   }
   return block;
 }
@@ -116,7 +116,8 @@ World::World(std::string name, xen::XenGeneration g, std::unique_ptr<xen::Valida
                                 .tlb = {},
                                 .iommu = hw::IommuParams{.caching_mode = h.caching_mode}},
               ledger),
-      xen(machine, ledger, xen::XenParams{.generation = g, .pv_linear_pt = h.linear_pt}) {
+      xen(machine, ledger, xen::XenParams{.generation = g, .pv_linear_pt = h.linear_pt}),
+      given_back(machine.memory().frame_count()) {
   if (policy) xen.set_validation_policy(std::move(policy));
   si = xen::build_pv_domain(xen, xen::PvDomainSpec{.pages = kDomainPages,
                                                    .vcpus = h.vcpus,
@@ -164,7 +165,7 @@ bool in_xsa288_hole(const World& w, uint64_t iova) {
   const xen::PageInfo& pg = w.xen.frame_table()[m];
   // The advisory's other half: a frame given back, mapped again on a type change to writable
   // and then freed stays in the IOMMU (no cleanup_page_mappings before 4.12).
-  if (w.given_back.count(m.value) != 0 && pg.owner != w.si.domid) return true;
+  if (w.given_back.marked(m.value) && pg.owner != w.si.domid) return true;
   const bool live_pt =
       pg.type != xen::PageType::kWritable && pg.type != xen::PageType::kNone && pg.type_count > 0;
   return pg.owner == w.si.domid && live_pt && !pg.ever_writable && !pg.dma_revoked;
@@ -231,7 +232,7 @@ Outcome execute(World& w, const Op& op) {
         const uint64_t frames = uint64_t{1} << op.reservation.extent_order;
         for (const uint64_t first : op.reservation.extent_start) {
           for (uint64_t f = 0; f < frames && first + f < w.machine.memory().frame_count(); ++f) {
-            w.given_back.insert(first + f);
+            w.given_back.mark(first + f);
           }
         }
       }
@@ -287,7 +288,7 @@ uint64_t state_digest(const World& w) {
     }
   }
   h.add(w.xen.tlbflush_clock());
-  for (const uint64_t g : w.given_back) h.add(g);
+  w.given_back.for_each([&](uint64_t g) { h.add(g); });
   return h.value();
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// The set of frames written since it was last cleared. Machine memory and the frame table feed
-// one when a consumer attaches it (the fuzz target's incremental auditor, which re-checks only
-// what a step wrote); with none attached they pay one pointer test per write.
+// A set of frame numbers, mostly the frames written since it was last cleared: machine memory
+// and the frame table feed one when a consumer attaches it (the fuzz target's incremental auditor,
+// which re-checks only what a step wrote); with none attached they pay one pointer test per write.
 //
 // A bitmap with a summary word per 64 words of it: marking is two stores and no branch that
 // depends on what was marked before (the writers are coverage-instrumented model code, whose
